@@ -1,0 +1,214 @@
+"""The CRM-neutral model: what AfterClose reads from a CRM and what it asks a CRM to do.
+
+Every value is frozen and keyword-only, and every datetime must carry a time zone: a naive
+datetime is refused at construction, because a due date that silently shifts by the server's
+offset is exactly the bug reps notice first. Vendor field names never appear here; adapters
+translate between these values and their CRM (see connector/<vendor>/).
+
+Raw CRM values of mapped fields travel as strings (``FieldValue``): the pure core parses them
+with the type the mapping declares, so a value that cannot be parsed becomes a finding on that
+deal instead of an exception that stops the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+
+FieldValue = str | None
+"""A mapped field's raw value as the CRM holds it, normalised to text (None when empty)."""
+
+
+def require_aware(name: str, value: dt.datetime | None) -> None:
+    """Refuse naive datetimes: a value without a zone is ambiguous by hours."""
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+def _frozen_mapping(values: Mapping[str, FieldValue] | None) -> Mapping[str, FieldValue]:
+    return MappingProxyType(dict(values or {}))
+
+
+class Provider(StrEnum):
+    HUBSPOT = "hubspot"
+    SALESFORCE = "salesforce"
+
+
+class Priority(StrEnum):
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class TaskType(StrEnum):
+    CALL = "call"
+    EMAIL = "email"
+    TODO = "todo"
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+
+
+class RecordKind(StrEnum):
+    """The CRM records AfterClose writes fields onto."""
+
+    DEAL = "deal"
+    COMPANY = "company"
+    CONTACT = "contact"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Owner:
+    id: str
+    email: str | None = None
+    name: str | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Company:
+    id: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Contact:
+    id: str
+    email: str | None = None
+    name: str | None = None
+    role: str | None = None
+    """The contact's role on the deal (Salesforce OpportunityContactRole.Role, HubSpot label)."""
+    is_primary: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Deal:
+    provider: Provider
+    id: str
+    name: str
+    stage: str
+    is_won: bool
+    close_date: dt.date | None
+    last_modified: dt.datetime
+    amount: FieldValue = None
+    owner: Owner | None = None
+    company: Company | None = None
+    contacts: tuple[Contact, ...] = ()
+    fields: Mapping[str, FieldValue] = field(default_factory=dict)
+    """Mapped fields by canonical name (handoff inputs and current write-back values), raw."""
+
+    def __post_init__(self) -> None:
+        require_aware("Deal.last_modified", self.last_modified)
+        object.__setattr__(self, "fields", _frozen_mapping(self.fields))
+        object.__setattr__(self, "contacts", tuple(self.contacts))
+
+    def value(self, canonical: str) -> FieldValue:
+        return self.fields.get(canonical)
+
+    @property
+    def main_contact(self) -> Contact | None:
+        """The primary contact role, else the first contact: the one a task is linked to."""
+        for contact in self.contacts:
+            if contact.is_primary:
+                return contact
+        return self.contacts[0] if self.contacts else None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Cursor:
+    """Position in the stream of modified deals: strictly after (modified, deal_id).
+
+    The deal id breaks ties so a burst of deals with one timestamp is neither skipped nor
+    read forever.
+    """
+
+    modified: dt.datetime
+    deal_id: str = ""
+
+    def __post_init__(self) -> None:
+        require_aware("Cursor.modified", self.modified)
+
+    def is_before(self, modified: dt.datetime, deal_id: str) -> bool:
+        return (self.modified, self.deal_id) < (modified, deal_id)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DealPage:
+    """One page of the deal stream; ``cursor`` is the position after its last deal."""
+
+    deals: tuple[Deal, ...]
+    cursor: Cursor | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TaskSpec:
+    """A task as AfterClose wants it to be. ``key`` identifies it, never the due date."""
+
+    key: str
+    deal_id: str
+    touch_point: str
+    subject: str
+    body: str
+    due_at: dt.datetime
+    owner_id: str | None
+    priority: Priority = Priority.NORMAL
+    type: TaskType = TaskType.TODO
+    status: TaskStatus = TaskStatus.OPEN
+    company_id: str | None = None
+    contact_id: str | None = None
+
+    def __post_init__(self) -> None:
+        require_aware("TaskSpec.due_at", self.due_at)
+
+    @property
+    def due_date(self) -> dt.date:
+        """The due day in the playbook's time zone (Salesforce ActivityDate is a date)."""
+        return self.due_at.date()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TaskRef:
+    """A task that exists in the CRM, found by its key."""
+
+    key: str
+    crm_id: str
+    deal_id: str | None = None
+    due_at: dt.datetime | None = None
+    status: TaskStatus = TaskStatus.OPEN
+    owner_id: str | None = None
+
+    def __post_init__(self) -> None:
+        require_aware("TaskRef.due_at", self.due_at)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecordUpdate:
+    """Field values to write onto one CRM record, by canonical field name."""
+
+    kind: RecordKind
+    record_id: str
+    values: Mapping[str, FieldValue]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", _frozen_mapping(self.values))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NpsResponse:
+    response_id: str
+    email: str | None
+    score: int
+    responded_at: dt.datetime
+    comment: str | None = None
+    account_id: str | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        require_aware("NpsResponse.responded_at", self.responded_at)
+        if not 0 <= self.score <= 10:
+            raise ValueError(f"NPS score must be 0-10, got {self.score}")

@@ -1,0 +1,72 @@
+"""The port every CRM adapter implements, and the in-process fakes implement too.
+
+An adapter translates: CRM records <-> ``connector.model`` values, ``connector.actions`` -> CRM
+writes. It decides nothing. It streams reads page by page, batches writes at the API's maximum,
+classifies every SDK error through ``connector.retry``, and reports per-record failures as
+``ActionResult(outcome=REJECTED)`` instead of failing a whole batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from connector.actions import ActionResult, WriteAction
+from connector.model import Cursor, DealPage, Provider, TaskRef
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SchemaProblem:
+    """One way the mapping does not fit the live CRM, named the way an admin can fix it."""
+
+    mapping_key: str
+    crm_field: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.mapping_key} -> {self.crm_field}: {self.problem}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallStats:
+    """API calls made so far, per endpoint label, and time spent waiting on rate limits."""
+
+    by_endpoint: dict[str, int]
+    rate_limit_wait_seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_endpoint.values())
+
+
+@runtime_checkable
+class CrmAdapter(Protocol):
+    provider: Provider
+
+    def check_schema(self) -> list[SchemaProblem]:
+        """Compare the mapping with the live schema (one describe/properties read per object)."""
+        ...
+
+    def closed_won_deals(self, since: Cursor | None) -> Iterator[DealPage]:
+        """Deals modified strictly after ``since`` that are won, or were won and no longer are
+        (they carry ``is_won=False`` so their open tasks can be closed), oldest first."""
+        ...
+
+    def deals_by_id(self, deal_ids: Sequence[str]) -> Iterator[DealPage]:
+        """Re-read specific deals (rejected last run, or due for their next renewal cycle)."""
+        ...
+
+    def find_tasks(self, keys: Iterable[str]) -> dict[str, TaskRef]:
+        """Tasks in the CRM carrying these idempotency keys: how a lost state store is re-learnt."""
+        ...
+
+    def apply(self, actions: Sequence[WriteAction]) -> list[ActionResult]:
+        """Carry out writes in batches; one result per action, in order."""
+        ...
+
+    def call_stats(self) -> CallStats:
+        ...
+
+    def close(self) -> None:
+        ...

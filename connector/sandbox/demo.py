@@ -1,0 +1,336 @@
+"""A deterministic, CRM-neutral demo data set that both sandboxes load.
+
+``demo_dataset(anchor)`` is the hand-made set a newcomer sees (``make demo``): ~50 deals in every
+state that matters. ``scaled_dataset(n, anchor, seed)`` is the same mix at any size, for the
+benchmark and the reliability suite. Everything is derived from the arguments only, so two runs
+(or the two sandboxes) see identical data.
+
+Values are in neutral form: canonical field names (see mappings/*.toml) and Python values.
+Each sandbox stores them under its own CRM's default field names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+
+UTC = dt.timezone.utc
+
+HANDOFF_FIELDS = ("first_touch_channel", "decision_criteria", "customer_goal", "success_criteria")
+CHANNELS = ("Web", "Referral", "Partner", "Event", "Outbound", "Paid Search")
+GOALS = (
+    "Grow market share in the DACH region by 15% within a year",
+    "Cut support cost per ticket by a third before the next budget round",
+    "Improve their own customers' satisfaction (CSAT from 78 to 90)",
+    "Replace three legacy tools with one platform by Q3",
+)
+CRITERIA = (
+    "Total cost over three years, SSO, and an EU data centre",
+    "Time to value under 30 days and a named CSM",
+    "Integration with their ERP and audit logging",
+    "Price per seat and a reference customer in retail",
+)
+SUCCESS = (
+    "Weekly active users above 80% of seats by day 90",
+    "First automated report delivered to the board in month two",
+    "Ticket backlog halved within one quarter",
+    "Renewal approved by the CFO without a discount",
+)
+ROLES = ("Decision Maker", "Economic Buyer", "Technical Buyer", "Evaluator", "Business User")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoOwner:
+    key: int
+    first_name: str
+    last_name: str
+    email: str
+    active: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoCompany:
+    key: int
+    name: str
+    domain: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoContact:
+    key: int
+    first_name: str
+    last_name: str
+    email: str
+    company: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoContactRole:
+    contact: int
+    role: str
+    primary: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoDeal:
+    key: int
+    name: str
+    stage: str
+    """"won", "open" or "lost" (each sandbox maps it to its own stage names)."""
+    close_date: dt.date
+    amount: float | None
+    owner: int
+    company: int | None
+    contacts: tuple[DemoContactRole, ...]
+    fields: dict[str, object] = field(default_factory=dict)
+    """Canonical name -> value (str, date or None); ``renewal_date`` is a date or None."""
+    modified_at: dt.datetime
+    custom_pipeline: bool = False
+    note: str = ""
+    """Why this deal is in the demo set (shown nowhere; helps a reader of the data)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoNpsResponse:
+    response_id: str
+    email: str
+    score: int
+    responded_at: dt.datetime
+    comment: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoDataset:
+    anchor: dt.date
+    owners: tuple[DemoOwner, ...]
+    companies: tuple[DemoCompany, ...]
+    contacts: tuple[DemoContact, ...]
+    deals: tuple[DemoDeal, ...]
+    nps_responses: tuple[DemoNpsResponse, ...] = ()
+
+    def won_deals(self) -> list[DemoDeal]:
+        return [d for d in self.deals if d.stage == "won"]
+
+
+_OWNERS = (
+    ("Ada", "Lovelace", True),
+    ("Grace", "Hopper", True),
+    ("Alan", "Turing", True),
+    ("Katherine", "Johnson", True),
+    ("Edsger", "Dijkstra", True),
+    ("Former", "Rep", False),
+)
+_COMPANIES = (
+    "Acme Corp", "Globex", "Initech", "Umbrella Health", "Stark Industries", "Wayne Enterprises",
+    "Hooli", "Pied Piper", "Vandelay Industries", "Soylent Foods", "O'Reilly & Sons", "Müller GmbH",
+    "Café Ñandú", "Tyrell Corp", "Cyberdyne", "Wonka Chocolate", "Oceanic Air", "Duff Brewing",
+    "Gringotts", "Zorg Industries",
+)
+_FIRST = ("Maria", "John", "Wei", "Fatima", "Lars", "Ngozi", "Carlos", "Yuki", "Priya", "Tom")
+_LAST = ("Garcia", "Smith", "Chen", "Khan", "Berg", "Okafor", "Silva", "Sato", "Patel", "O'Brien")
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    """The same calendar day ``years`` later; 29 February becomes 28 February."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def _owners() -> tuple[DemoOwner, ...]:
+    return tuple(
+        DemoOwner(key=i, first_name=f, last_name=l, email=f"{f.lower()}.{l.lower()}@vendor.example", active=a)
+        for i, (f, l, a) in enumerate(_OWNERS)
+    )
+
+
+def _companies(count: int) -> tuple[DemoCompany, ...]:
+    out = []
+    for i in range(count):
+        base = _COMPANIES[i % len(_COMPANIES)]
+        name = base if i < len(_COMPANIES) else f"{base} {i // len(_COMPANIES) + 1}"
+        slug = "".join(ch for ch in name.lower() if ch.isascii() and ch.isalnum()) or f"co{i}"
+        out.append(DemoCompany(key=i, name=name, domain=f"{slug}.example"))
+    return tuple(out)
+
+
+def _contacts(companies: tuple[DemoCompany, ...], per_company: int) -> tuple[DemoContact, ...]:
+    out = []
+    for company in companies:
+        for j in range(per_company):
+            k = len(out)
+            first, last = _FIRST[k % len(_FIRST)], _LAST[(k // len(_FIRST) + j) % len(_LAST)]
+            email = f"{first.lower()}.{last.lower().replace(chr(39), '')}{k}@{company.domain}"
+            out.append(DemoContact(key=k, first_name=first, last_name=last, email=email, company=company.key))
+    return tuple(out)
+
+
+def _complete_fields(i: int, close: dt.date, renewal: dt.date | None) -> dict[str, object]:
+    return {
+        "first_touch_channel": CHANNELS[i % len(CHANNELS)],
+        "decision_criteria": CRITERIA[i % len(CRITERIA)],
+        "customer_goal": GOALS[i % len(GOALS)],
+        "success_criteria": SUCCESS[i % len(SUCCESS)],
+        "renewal_date": renewal,
+    }
+
+
+def _roles(contacts: list[DemoContact], count: int, offset: int) -> tuple[DemoContactRole, ...]:
+    chosen = contacts[:count]
+    return tuple(
+        DemoContactRole(contact=c.key, role=ROLES[(offset + n) % len(ROLES)], primary=(n == 0))
+        for n, c in enumerate(chosen)
+    )
+
+
+def demo_dataset(anchor: dt.date | None = None) -> DemoDataset:
+    """The hand-made demo set: ~50 deals covering every state the pipeline must handle.
+
+    ``anchor`` is "today" for the data (close dates are relative to it so the playbook has
+    current work to do); it defaults to the real date, and tests pass a fixed one.
+    """
+    anchor = anchor or dt.datetime.now(UTC).date()
+    owners = _owners()
+    companies = _companies(len(_COMPANIES))
+    contacts = _contacts(companies, per_company=3)
+    by_company = {c.key: [x for x in contacts if x.company == c.key] for c in companies}
+    base_modified = dt.datetime.combine(anchor, dt.time(6, 0), UTC) - dt.timedelta(days=2)
+    deals: list[DemoDeal] = []
+
+    def add(**kw) -> None:
+        i = len(deals)
+        company = kw.pop("company", i % len(companies))
+        kw.setdefault("owner", i % 5)
+        kw.setdefault("amount", float(5_000 + 1_250 * i))
+        kw.setdefault(
+            "contacts", _roles(by_company[company], 2, i) if company is not None else ()
+        )
+        kw.setdefault("modified_at", base_modified + dt.timedelta(minutes=7 * i))
+        deals.append(DemoDeal(key=i, company=company, **kw))
+
+    # Won, handoff complete, closed recently: the full playbook lies ahead.
+    for n in range(12):
+        close = anchor - dt.timedelta(days=n % 6)
+        add(name=f"{companies[n].name} - Platform {2026 + n % 2}", stage="won", close_date=close,
+            fields=_complete_fields(n, close, add_years(close, 1)),
+            note="won, complete handoff")
+    # Won, handoff incomplete in different ways.
+    gaps = [
+        {"decision_criteria": None}, {"customer_goal": "n/a"}, {"success_criteria": "tbd"},
+        {"first_touch_channel": None, "customer_goal": None}, {"decision_criteria": "  "},
+        {"success_criteria": None, "decision_criteria": None, "customer_goal": None},
+    ]
+    for n, gap in enumerate(gaps):
+        close = anchor - dt.timedelta(days=1 + n)
+        fields = _complete_fields(n + 3, close, None) | gap
+        add(name=f"{companies[12 + n].name} - Expansion", stage="won", close_date=close,
+            fields=fields, note=f"won, incomplete handoff {sorted(gap)}")
+    # Won with no stakeholders on the deal.
+    close = anchor - dt.timedelta(days=3)
+    add(name="Lonely Deal Without Contacts", stage="won", close_date=close, company=18, contacts=(),
+        fields=_complete_fields(7, close, None), note="won, no stakeholder")
+    # Won, renewal date before close date (bad data an admin must see).
+    close = anchor - dt.timedelta(days=4)
+    add(name="Backwards Renewal Ltd", stage="won", close_date=close,
+        fields=_complete_fields(8, close, close - dt.timedelta(days=30)), note="renewal before close")
+    # Won, renewal date not a date at all.
+    close = anchor - dt.timedelta(days=2)
+    add(name="Garbled Renewal Inc", stage="won", close_date=close,
+        fields=_complete_fields(9, close, None) | {"renewal_date": "next spring"},
+        note="unparseable renewal date")
+    # Won long ago: onboarding is in the past (skipped by catch-up), renewals still ahead.
+    for n, years in enumerate((1, 2, 3)):
+        close = anchor - dt.timedelta(days=365 * years - 45)
+        add(name=f"{companies[n + 3].name} - Legacy Contract {years}y", stage="won", close_date=close,
+            fields=_complete_fields(n, close, None), note=f"won ~{years} years ago")
+    # Won, renewal coming up soon (renewal ladder partly in the past).
+    close = anchor - dt.timedelta(days=300)
+    add(name="Renewal Soon GmbH", stage="won", close_date=close,
+        fields=_complete_fields(2, close, anchor + dt.timedelta(days=50)), note="renewal in 50 days")
+    # Odd names: quotes, backslashes, emoji, very long.
+    for n, name in enumerate((
+        "O'Reilly & Sons \"Premium\" 🚀", "Back\\slash; DROP TABLE deals;--", "Café Ñandú — año 2",
+        "Zorg " + "Ultra " * 30 + "Edition",
+    )):
+        close = anchor - dt.timedelta(days=n)
+        add(name=name, stage="won", close_date=close, fields=_complete_fields(n, close, None),
+            note="odd name")
+    # Won, owned by an inactive user (the CRM will reject tasks assigned to them).
+    close = anchor - dt.timedelta(days=1)
+    add(name="Orphaned Account Co", stage="won", close_date=close, owner=5,
+        fields=_complete_fields(5, close, None), note="inactive owner")
+    # Won in the custom pipeline (numeric stage ids in HubSpot).
+    for n in range(3):
+        close = anchor - dt.timedelta(days=n + 1)
+        add(name=f"{companies[n + 8].name} - Partner Channel", stage="won", close_date=close,
+            custom_pipeline=True, fields=_complete_fields(n, close, None), note="custom pipeline")
+    # Three won deals modified in the same millisecond (cursor tie-break).
+    tie = base_modified + dt.timedelta(hours=12)
+    for n in range(3):
+        close = anchor - dt.timedelta(days=2)
+        add(name=f"Same Second Deal {n + 1}", stage="won", close_date=close, modified_at=tie,
+            fields=_complete_fields(n, close, None), note="equal timestamps")
+    # Open and lost deals: AfterClose must leave them alone.
+    for n in range(5):
+        add(name=f"{companies[n + 10].name} - Open Opportunity", stage="open",
+            close_date=anchor + dt.timedelta(days=30 + n), fields={"first_touch_channel": "Web"},
+            note="open")
+    for n in range(4):
+        add(name=f"{companies[n + 14].name} - Lost Bid", stage="lost",
+            close_date=anchor - dt.timedelta(days=10 + n), fields={}, note="lost", custom_pipeline=n == 0)
+
+    nps = _nps_for(deals, contacts, anchor)
+    return DemoDataset(anchor=anchor, owners=owners, companies=companies, contacts=contacts,
+                       deals=tuple(deals), nps_responses=nps)
+
+
+def _nps_for(deals: list[DemoDeal], contacts: tuple[DemoContact, ...], anchor: dt.date):
+    """A few responses from won deals' main contacts: promoters, passives, detractors."""
+    by_key = {c.key: c for c in contacts}
+    won = [d for d in deals if d.stage == "won" and d.contacts]
+    scores = (10, 9, 9, 8, 7, 6, 3, 0, 10, 5)
+    out = []
+    for n, (deal, score) in enumerate(zip(won, scores)):
+        contact = by_key[deal.contacts[0].contact]
+        at = dt.datetime.combine(anchor, dt.time(10, 0), UTC) - dt.timedelta(days=n)
+        out.append(DemoNpsResponse(response_id=f"nps-{n + 1:04d}", email=contact.email, score=score,
+                                   responded_at=at, comment=None if score > 8 else "Onboarding was slow"))
+    return tuple(out)
+
+
+def scaled_dataset(n: int, anchor: dt.date | None = None, seed: int = 7) -> DemoDataset:
+    """``n`` deals in a realistic mix, for benchmarks and reliability runs.
+
+    ~85% won (60% of them with a complete handoff), the rest open or lost; close dates over the
+    last 18 months; renewal dates spread over the coming year; 1-3 contacts per deal.
+    """
+    anchor = anchor or dt.datetime.now(UTC).date()
+    rng = random.Random(seed)
+    owners = _owners()
+    companies = _companies(max(1, n // 3))
+    contacts = _contacts(companies, per_company=3)
+    base_modified = dt.datetime.combine(anchor, dt.time(0, 0), UTC) - dt.timedelta(days=30)
+    deals = []
+    for i in range(n):
+        company = companies[i % len(companies)]
+        roll = rng.random()
+        stage = "won" if roll < 0.85 else ("open" if roll < 0.93 else "lost")
+        close = anchor - dt.timedelta(days=rng.randrange(0, 540))
+        renewal = anchor + dt.timedelta(days=rng.randrange(1, 365)) if rng.random() < 0.7 else None
+        fields = _complete_fields(i, close, renewal)
+        if rng.random() > 0.6:
+            gap = rng.choice(HANDOFF_FIELDS)
+            fields[gap] = rng.choice((None, "n/a", "tbd", ""))
+        own = [c for c in contacts[company.key * 3: company.key * 3 + 3]]
+        roles = _roles(own, rng.randrange(0, 4), i)
+        deals.append(DemoDeal(
+            key=i, name=f"{company.name} - Deal {i}", stage=stage, close_date=close,
+            amount=float(rng.randrange(1_000, 250_000)), owner=rng.randrange(0, 5),
+            company=company.key, contacts=roles, fields=fields if stage == "won" else {},
+            modified_at=base_modified + dt.timedelta(seconds=i // 3),
+            custom_pipeline=rng.random() < 0.2, note="scaled",
+        ))
+    return DemoDataset(anchor=anchor, owners=owners, companies=companies, contacts=contacts,
+                       deals=tuple(deals), nps_responses=())

@@ -1,0 +1,91 @@
+"""Run an ASGI app on loopback in a background thread, optionally over TLS with a test CA.
+
+Both sandboxes use this: a real server on 127.0.0.1 (ephemeral port unless one is asked for),
+so the unmodified SDK clients talk real HTTP to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+
+@dataclass(frozen=True, kw_only=True)
+class TlsFiles:
+    """A throw-away CA and a server certificate for 127.0.0.1 and localhost."""
+
+    ca_path: Path
+    cert_path: Path
+    key_path: Path
+
+
+def make_test_tls(directory: Path) -> TlsFiles:
+    import trustme  # imported here: only the TLS sandbox needs it
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    files = TlsFiles(
+        ca_path=directory / "ca.pem", cert_path=directory / "server.pem", key_path=directory / "server.key"
+    )
+    ca.cert_pem.write_to_path(str(files.ca_path))
+    cert.cert_chain_pems[0].write_to_path(str(files.cert_path))
+    for extra in cert.cert_chain_pems[1:]:
+        extra.write_to_path(str(files.cert_path), append=True)
+    cert.private_key_pem.write_to_path(str(files.key_path))
+    return files
+
+
+class _QuietServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the host process owns its signals
+        pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunningServer:
+    host: str
+    port: int
+    scheme: str
+    tls: TlsFiles | None
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+@contextlib.contextmanager
+def serve_in_thread(app, *, host: str = "127.0.0.1", port: int = 0, tls: bool = False,
+                    tls_dir: Path | None = None) -> Iterator[RunningServer]:
+    """Serve ``app`` until the block ends. ``tls=True`` makes a fresh CA (see ``RunningServer.tls``)."""
+    with contextlib.ExitStack() as stack:
+        files = None
+        if tls:
+            directory = tls_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="afterclose-tls-")))
+            files = make_test_tls(directory)
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+            ssl_certfile=str(files.cert_path) if files else None,
+            ssl_keyfile=str(files.key_path) if files else None,
+            timeout_keep_alive=30, loop="asyncio", http="h11",
+        )
+        server = _QuietServer(config)
+        thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True, name="sandbox")
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"sandbox server failed to start on {host}:{port}")
+            time.sleep(0.01)
+        bound = server.servers[0].sockets[0].getsockname()[1]
+        try:
+            yield RunningServer(host=host, port=bound, scheme="https" if tls else "http", tls=files)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
