@@ -1,0 +1,148 @@
+"""One error classification and one retry policy for every CRM call.
+
+Adapters do not decide what an error means. Each vendor module turns an SDK exception into
+plain ``ErrorFacts`` (status, vendor code, Retry-After, correlation id); ``classify`` below is
+the one table that maps facts to the error tree in ``connector.errors``; ``retrying`` is the one
+tenacity policy built from a frozen ``RetrySettings`` value.
+
+Why retrying writes is safe here: every AfterClose write is idempotent by construction (tasks are
+upserted or created under a unique idempotency key, record updates set absolute values), so a
+retry after a lost response cannot duplicate anything. Nothing non-idempotent goes through this.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import tenacity
+
+from connector.errors import (
+    AuthError,
+    CrmError,
+    FatalCrmError,
+    QuotaExhaustedError,
+    RateLimitedError,
+    RetriableError,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RetrySettings:
+    attempts: int = 6
+    """Tries per call, the first included."""
+    base_seconds: float = 0.5
+    """First backoff; doubles each try, with full jitter."""
+    max_seconds: float = 30.0
+    """Cap on one backoff, and on one Retry-After we are willing to honour."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ErrorFacts:
+    """What a failed call told us, independent of which SDK raised it."""
+
+    provider: str
+    message: str
+    status: int | None = None
+    code: str | None = None
+    """The vendor's error code or policy (INVALID_SESSION_ID, REQUEST_LIMIT_EXCEEDED, DAILY...)."""
+    retry_after: float | None = None
+    correlation_id: str | None = None
+    endpoint: str | None = None
+    transport: bool = False
+    """No usable HTTP answer: connection refused/reset, truncated response, TLS failure."""
+    timeout: bool = False
+
+
+# Vendor codes that mean "the allowance is gone for today", whatever the status says.
+# Salesforce answers 403 REQUEST_LIMIT_EXCEEDED for the org's daily cap (facts §4);
+# HubSpot answers 429 with policyName DAILY (facts §3).
+_QUOTA_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED", "DAILY"})
+# Retrying these cannot help: the same request will fail the same way.
+_RETRIABLE_STATUSES = frozenset({408, 500, 502, 503, 504})
+
+
+def classify(facts: ErrorFacts) -> CrmError:
+    """The one table: facts -> the error class that tells the caller what to do next."""
+    common = dict(
+        provider=facts.provider, status=facts.status, endpoint=facts.endpoint,
+        correlation_id=facts.correlation_id, error_code=facts.code,
+    )
+    if facts.transport or facts.timeout:
+        kind = "timed out" if facts.timeout else "connection failed"
+        return RetriableError(f"{kind}: {facts.message}", **common)
+    if facts.code in _QUOTA_CODES:
+        return QuotaExhaustedError(facts.message, **common)
+    if facts.status == 429:
+        return RateLimitedError(facts.message, retry_after=facts.retry_after, **common)
+    if facts.status in (401, 403):
+        return AuthError(facts.message, **common)
+    if facts.status in _RETRIABLE_STATUSES:
+        return RetriableError(facts.message, **common)
+    return FatalCrmError(facts.message, **common)
+
+
+def _backoff(settings: RetrySettings) -> Callable[[tenacity.RetryCallState], float]:
+    def wait(state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, RateLimitedError) and error.retry_after is not None:
+            # The server said how long; waiting less only earns another 429.
+            return min(max(error.retry_after, 0.0), settings.max_seconds)
+        ceiling = min(settings.max_seconds, settings.base_seconds * 2 ** (state.attempt_number - 1))
+        return random.uniform(0, ceiling)  # full jitter: replicas do not retry in lockstep
+
+    return wait
+
+
+def retrying(
+    settings: RetrySettings,
+    *,
+    on_wait: Callable[[CrmError, float], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tenacity.Retrying:
+    """The policy: retry ``RetriableError`` (incl. rate limits) up to ``settings.attempts``."""
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        if on_wait and state.outcome and state.next_action:
+            on_wait(state.outcome.exception(), state.next_action.sleep)
+
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(settings.attempts),
+        wait=_backoff(settings),
+        retry=tenacity.retry_if_exception_type(RetriableError),
+        reraise=True,
+        sleep=sleep,
+        before_sleep=before_sleep,
+    )
+
+
+def call_classified(
+    fn: Callable[[], T],
+    facts_of: Callable[[BaseException], ErrorFacts | None],
+    settings: RetrySettings,
+    *,
+    on_wait: Callable[[CrmError, float], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run ``fn`` under the policy; SDK exceptions are classified through ``facts_of``.
+
+    An exception ``facts_of`` does not recognise is a bug and propagates unchanged.
+    """
+
+    def attempt() -> T:
+        try:
+            return fn()
+        except CrmError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - classified below, re-raised if unknown
+            facts = facts_of(exc)
+            if facts is None:
+                raise
+            raise classify(facts) from exc
+
+    return retrying(settings, on_wait=on_wait, sleep=sleep)(attempt)
