@@ -82,7 +82,7 @@ class Contact:
     email: str | None = None
     name: str | None = None
     role: str | None = None
-    """The contact's role on the deal (Salesforce OpportunityContactRole.Role, HubSpot label)."""
+    """The contact's role on the deal (a contact role in Salesforce, an association label in HubSpot)."""
     is_primary: bool = False
 
 
