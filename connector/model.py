@@ -167,7 +167,7 @@ class TaskSpec:
 
     @property
     def due_date(self) -> dt.date:
-        """The due day in the playbook's time zone (Salesforce ActivityDate is a date)."""
+        """The due day in the playbook's time zone (for CRMs whose task due date is a plain date)."""
         return self.due_at.date()
 
 
