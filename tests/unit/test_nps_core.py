@@ -259,3 +259,22 @@ def test_given_repeated_run_with_written_values_then_plan_is_empty():
     deal = make_deal(fields=written, company=Company(id="company-1", name="Acme Corp"))
     second = plan_nps(matched(response(7)), snapshot(deals=[deal]), fieldmap, NpsPolicy(), NOW)
     assert [a for a in second if not isinstance(a, CreateTask)] == []
+
+
+# --- shape -----------------------------------------------------------------------------------------
+
+
+def test_nps_core_is_pure_imports_only_the_neutral_model_and_the_pure_core_and_never_reads_the_clock():
+    import re
+    import sys
+    from pathlib import Path
+
+    from tests.unit.test_architecture import imports_of
+
+    path = Path(__file__).resolve().parents[2] / "jobs" / "nps_core.py"
+    allowed = {"connector.model", "connector.actions", "connector.mapping", "jobs.view", "jobs.keys",
+               "jobs.playbook", "jobs.values", "__future__"}
+    foreign = sorted(m for m in imports_of(path) if m.split(".")[0] not in sys.stdlib_module_names and m not in allowed)
+    assert foreign == []
+    assert not re.search(r"\b(datetime|dt)\.(now|utcnow|today)\(|\bdate\.today\(|time\.time\(",
+                         path.read_text(encoding="utf-8"))
