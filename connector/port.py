@@ -70,3 +70,15 @@ class CrmAdapter(Protocol):
 
     def close(self) -> None:
         ...
+
+
+@runtime_checkable
+class SupportsSetup(Protocol):
+    """Optional capability: create AfterClose's own CRM fields (write-backs, the task key field).
+
+    Idempotent. Returns one line per field: what was created or already exists, or, where the API
+    cannot create it, precise instructions for an admin (field name, type, uniqueness).
+    """
+
+    def setup(self) -> list[str]:
+        ...

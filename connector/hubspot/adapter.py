@@ -1,0 +1,116 @@
+"""``HubSpotAdapter``: the ``CrmAdapter`` port over hubspot-api-client 12.
+
+One adapter instance serves one run: pipelines, owners and property definitions are read at most
+once and cached for its lifetime. See docs/hubspot-adapter.md for the design and the call formula.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from connector.actions import ActionResult, WriteAction
+from connector.hubspot.client import HubSpotClient
+from connector.hubspot.pull import DealReader
+from connector.hubspot.related import ASSOCIATION_READ_MAX, chunks, read_associations, read_owners
+from connector.hubspot.schema import PortalSchema, check, setup
+from connector.hubspot.search import PAGE_SIZE
+from connector.hubspot.settings import HubSpotSettings
+from connector.hubspot.stages import DealStages, read_deal_stages
+from connector.hubspot.writes import Writer
+from connector.mapping import FieldMap
+from connector.model import Cursor, DealPage, Owner, Provider, TaskRef
+from connector.port import CallStats, SchemaProblem
+from connector.retry import RetrySettings
+
+
+class HubSpotAdapter:
+    provider = Provider.HUBSPOT
+
+    def __init__(
+        self,
+        *,
+        settings: HubSpotSettings,
+        fieldmap: FieldMap,
+        retry: RetrySettings = RetrySettings(),
+        page_size: int = PAGE_SIZE,
+        search_result_cap: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        """``page_size`` and ``search_result_cap`` exist for tests (HubSpot's are 200 and 10,000)."""
+        if fieldmap.provider is not Provider.HUBSPOT:
+            raise ValueError(f"{fieldmap.source}: a {fieldmap.provider} mapping cannot drive the HubSpot adapter")
+        self.settings = settings
+        self.fieldmap = fieldmap
+        self._client = HubSpotClient(settings, retry, clock=clock, sleep=sleep)
+        self._executor = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="hubspot")
+        self._schema = PortalSchema(self._client)
+        self._writer = Writer(client=self._client, fieldmap=fieldmap, executor=self._executor)
+        self._page_size = page_size
+        self._result_cap = search_result_cap
+        self._stages: DealStages | None = None
+        self._owners: dict[str, Owner] | None = None
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def check_schema(self) -> list[SchemaProblem]:
+        return check(self._schema, self.fieldmap)
+
+    def setup(self) -> list[str]:
+        """Create AfterClose's own properties and the unique task key property where missing."""
+        return setup(self._client, self._schema, self.fieldmap)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def closed_won_deals(self, since: Cursor | None) -> Iterator[DealPage]:
+        return self._reader().changed_since(since)
+
+    def deals_by_id(self, deal_ids: Sequence[str]) -> Iterator[DealPage]:
+        # Batch reads take 100 ids: pages of 100 deals use every call fully.
+        return dataclasses.replace(self._reader(), page_size=min(self._page_size, 100)).by_id(deal_ids)
+
+    def find_tasks(self, keys: Iterable[str]) -> dict[str, TaskRef]:
+        found = self._writer.read_tasks(list(keys))
+        deals = self._task_deals([ref.crm_id for ref in found.values()])
+        return {key: dataclasses.replace(ref, deal_id=deals.get(ref.crm_id)) for key, ref in found.items()}
+
+    def _task_deals(self, task_ids: list[str]) -> dict[str, str]:
+        deals: dict[str, str] = {}
+        for batch in chunks(task_ids, ASSOCIATION_READ_MAX):
+            for task_id, links in read_associations(self._client, "tasks", "deals", batch).items():
+                if links:
+                    deals[task_id] = links[0].to_id
+        return deals
+
+    def _reader(self) -> DealReader:
+        if self._stages is None:
+            self._stages = read_deal_stages(self._client)
+        if self._owners is None:
+            self._owners = read_owners(self._client)
+        return DealReader(
+            client=self._client, fieldmap=self.fieldmap, stages=self._stages, owners=self._owners,
+            executor=self._executor, page_size=self._page_size, result_cap=self._result_cap,
+        )
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def apply(self, actions: Sequence[WriteAction]) -> list[ActionResult]:
+        return self._writer.apply(actions)
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def call_stats(self) -> CallStats:
+        return self._client.stats()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self._client.close()
+
+    def __enter__(self) -> HubSpotAdapter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

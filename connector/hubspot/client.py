@@ -1,0 +1,173 @@
+"""The one door to HubSpot: SDK client, cached API objects, rate budget, timeouts, retries, counts.
+
+Every HubSpot call AfterClose makes goes through ``HubSpotClient.call``: it waits for the rate
+budget, calls the SDK with a timeout, counts the call under its endpoint label, and runs under the
+project's one retry policy (``connector.retry.call_classified``). Why the SDK's own machinery is
+switched off or worked around (facts §0 and §2, hubspot-api-client 12):
+- its urllib3 ``Retry`` does not retry POST (search, batch reads and writes are all POST) and
+  raises urllib3's ``MaxRetryError`` when exhausted; it is disabled here (``total=0``) so there is
+  one retry path that honours ``Retry-After``;
+- it has no default timeout: each call passes ``_request_timeout``;
+- each ``client.crm.x.y_api`` access builds a new Configuration, ApiClient and connection pool, so
+  API objects are built once and cached;
+- ``*_with_http_info`` variants are called so the response headers (rate-limit counters) are seen.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hubspot import HubSpot
+from urllib3.util.retry import Retry
+
+from connector.errors import CrmError, RateLimitedError
+from connector.hubspot.budget import RateBudget
+from connector.hubspot.errors import facts_of
+from connector.hubspot.settings import HubSpotSettings
+from connector.port import CallStats
+from connector.retry import RetrySettings, call_classified
+
+# No urllib3-level retries at all: connection errors surface at once and are retried by
+# call_classified, which knows which calls are safe to repeat (all of AfterClose's are).
+_NO_SDK_RETRY = Retry(total=0, connect=0, read=0, redirect=0, status=0, raise_on_status=False)
+# Refresh an OAuth token this long before HubSpot says it expires.
+_TOKEN_MARGIN_SECONDS = 300
+TOKEN_LABEL = "POST /oauth/v1/token"
+
+
+class Attempts:
+    """How many times one ``call`` reached for the network (1 unless it was retried)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+class HubSpotClient:
+    def __init__(
+        self,
+        settings: HubSpotSettings,
+        retry: RetrySettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.settings = settings
+        self._retry = retry
+        self._clock = clock
+        self._sleep = sleep
+        self._sdk = HubSpot(
+            access_token=settings.access_token, host=settings.base_url.rstrip("/"), retry=_NO_SDK_RETRY,
+            connection_pool_maxsize=max(4, settings.max_concurrency * 2),
+        )
+        self._apis: dict[str, Any] = {}
+        self._budget = RateBudget(
+            per_ten_seconds=settings.ten_second_budget,
+            search_per_second=settings.search_per_second * settings.budget_share,
+            clock=clock, sleep=sleep,
+        )
+        self._calls: collections.Counter[str] = collections.Counter()
+        self._waited = 0.0
+        self._lock = threading.RLock()
+        self._token_expires_at = 0.0 if settings.uses_oauth else float("inf")
+
+    # -- API objects -------------------------------------------------------------------------
+
+    def api(self, path: str) -> Any:
+        """The SDK API object at ``path`` ("crm.deals.search_api"), built once."""
+        with self._lock:
+            found = self._apis.get(path)
+            if found is None:
+                found = functools.reduce(getattr, path.split("."), self._sdk)
+                self._apis[path] = found
+            return found
+
+    # -- calls -------------------------------------------------------------------------------
+
+    def call(self, label: str, api_path: str, method: str, /, *, search: bool = False,
+             attempts: Attempts | None = None, **kwargs: Any) -> Any:
+        """Call ``api_path.method(**kwargs)`` under the budget, a timeout and the retry policy.
+
+        ``label`` names the endpoint in ``stats()``; ``search`` puts the call on the search
+        limit instead of the ten-second one; ``attempts`` counts tries (for callers that must
+        know whether a lost first attempt may have done the work).
+        """
+        self._ensure_token()
+        bound = getattr(self.api(api_path), f"{method}_with_http_info")
+        counter = attempts or Attempts()
+        return self._classified(label, lambda: self._attempt(label, bound, search, kwargs, counter))
+
+    def _attempt(self, label: str, bound: Callable[..., Any], search: bool, kwargs: dict[str, Any],
+                 attempts: Attempts) -> Any:
+        self._add_wait(self._budget.acquire(search=search))
+        attempts.count += 1
+        with self._lock:
+            self._calls[label] += 1
+        data, _status, headers = bound(**kwargs, _request_timeout=self.settings.timeout_seconds)
+        self._budget.observe(headers)
+        return data
+
+    def _classified(self, label: str, attempt: Callable[[], Any]) -> Any:
+        return call_classified(
+            attempt, functools.partial(facts_of, endpoint=label), self._retry,
+            on_wait=self._on_retry_wait, sleep=self._sleep,
+        )
+
+    def _on_retry_wait(self, error: CrmError, seconds: float) -> None:
+        if isinstance(error, RateLimitedError):
+            self._add_wait(seconds)
+
+    def _add_wait(self, seconds: float) -> None:
+        if seconds > 0:
+            with self._lock:
+                self._waited += seconds
+
+    # -- OAuth -------------------------------------------------------------------------------
+
+    def _ensure_token(self) -> None:
+        """OAuth apps: fetch an access token with the refresh-token grant before it expires.
+
+        Refreshed proactively from ``expires_in``, because a 401 is not a reliable refresh
+        signal (https://developers.HubSpot.com/docs/api/usage-details).
+        """
+        if self._clock() < self._token_expires_at:
+            return
+        with self._lock:
+            if self._clock() < self._token_expires_at:
+                return
+            reply = self._classified(TOKEN_LABEL, self._fetch_token)
+            self._set_token(reply.access_token)
+            self._token_expires_at = self._clock() + max(60, int(reply.expires_in or 0) - _TOKEN_MARGIN_SECONDS)
+
+    def _fetch_token(self) -> Any:
+        s = self.settings
+        self._add_wait(self._budget.acquire(search=False))
+        self._calls[TOKEN_LABEL] += 1
+        return self.api("oauth.tokens_api").create(
+            grant_type="refresh_token", client_id=s.client_id, client_secret=s.client_secret,
+            refresh_token=s.refresh_token, _request_timeout=s.timeout_seconds,
+        )
+
+    def _set_token(self, token: str) -> None:
+        self._sdk.access_token = token  # API objects built from now on
+        for path, api in self._apis.items():
+            if path != "oauth.tokens_api":
+                api.api_client.configuration.access_token = token
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def stats(self) -> CallStats:
+        with self._lock:
+            return CallStats(by_endpoint=dict(self._calls), rate_limit_wait_seconds=self._waited)
+
+    def close(self) -> None:
+        with self._lock:
+            for api in self._apis.values():
+                pool = getattr(getattr(api.api_client, "rest_client", None), "pool_manager", None)
+                if pool is not None:
+                    pool.clear()
+            self._apis.clear()
