@@ -221,6 +221,43 @@ revisits_table = Table(
     Index("ix_afterclose_revisits_due", "scope", "revisit_at"),
 )
 
+flags = Table(
+    "afterclose_flags", metadata,
+    Column("scope", String, primary_key=True),
+    Column("name", String, primary_key=True),
+    Column("value", String, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+nps_responses = Table(
+    "afterclose_nps_responses", metadata,
+    Column("scope", String, primary_key=True),
+    Column("response_id", String, primary_key=True),
+    Column("email", String),
+    Column("account_id", String),
+    Column("score", Integer, nullable=False),
+    Column("responded_at", UtcDateTime, nullable=False),
+    Column("comment", Text),
+    Column("source", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("matched_account_id", String),
+    Column("reason", Text),
+    Column("attempts", Integer, nullable=False),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+    Index("ix_afterclose_nps_status", "scope", "status"),
+)
+
+slots = Table(
+    "afterclose_slots", metadata,
+    Column("scope", String, primary_key=True),
+    Column("job", String, primary_key=True),
+    Column("fire_time", UtcDateTime, primary_key=True),
+    Column("host", String, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=False),
+)
+
 
 # ---------------------------------------------------------------------------------------------
 # What the store hands back
@@ -350,6 +387,13 @@ def _postgres_engine(url: URL) -> tuple[Engine, _Backend]:
     with engine.connect() as conn:
         schema = conn.execute(select(func.current_schema())).scalar_one()
     return engine, _Backend(name="postgresql", pg_schema=schema, insert=postgresql.insert)
+
+
+def schema_head() -> str:
+    """The newest schema revision this code knows (what ``open`` migrates to)."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def _alembic_config(connection: Connection) -> AlembicConfig:
@@ -878,6 +922,37 @@ class StateStore:
             return list(conn.execute(query).scalars())
 
     # -- helpers -------------------------------------------------------------------------------
+
+    # -- flags and schedule slots --------------------------------------------------------------
+
+    def get_flag(self, scope: str, name: str) -> str | None:
+        query = select(flags.c.value).where(flags.c.scope == scope, flags.c.name == name)
+        with self._engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    def set_flag(self, scope: str, name: str, value: str | None) -> None:
+        """Set (or, with None, clear) a named flag of the scope."""
+        with self._engine.begin() as conn:
+            if value is None:
+                conn.execute(delete(flags).where(flags.c.scope == scope, flags.c.name == name))
+            else:
+                row = {"scope": _require_scope(scope), "name": name, "value": value, "updated_at": self._clock()}
+                self._upsert(conn, flags, [row], ("scope", "name"))
+
+    def claim_slot(self, scope: str, job: str, fire_time: dt.datetime) -> bool:
+        """Claim one scheduled tick; False when another replica already claimed it.
+
+        The run lock stops two replicas from running *at the same time*; a claimed slot stops
+        the second one from running the same tick again right after the first has finished.
+        """
+        require_aware("fire_time", fire_time)
+        row = {"scope": _require_scope(scope), "job": job, "fire_time": fire_time,
+               "host": socket.gethostname(), "pid": os.getpid(), "claimed_at": self._clock()}
+        statement = (self._backend.insert(slots)
+                     .on_conflict_do_nothing(index_elements=["scope", "job", "fire_time"])
+                     .returning(slots.c.job))  # rowcount is -1 for this statement on psycopg
+        with self._engine.begin() as conn:
+            return conn.execute(statement, row).first() is not None
 
     def _upsert(
         self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: tuple[str, ...], *,

@@ -11,7 +11,7 @@ from connector.actions import ActionResult, CloseTask, CreateTask, Outcome, Skip
 from connector.model import Cursor, RecordKind, RecordUpdate, TaskRef, TaskSpec, TaskStatus
 from connector.port import CallStats
 from jobs.keys import task_key
-from jobs.ledger import RunOutcome, StateStore
+from jobs.ledger import schema_head, RunOutcome, StateStore
 from jobs.view import EntryStatus
 
 UTC = dt.timezone.utc
@@ -78,7 +78,7 @@ def record(store: StateStore, *results: ActionResult, fingerprints: dict[str, st
 
 def test_given_empty_database_when_opened_then_schema_is_migrated_to_head(store_url: str) -> None:
     with StateStore.open(store_url) as store:
-        assert store.schema_revision() == "0001_initial"
+        assert store.schema_revision() == schema_head()
         assert store.get_cursor(SCOPE, "sync") is None
 
 

@@ -1,0 +1,163 @@
+"""``SalesforceAdapter``: the ``connector.port.CrmAdapter`` for Salesforce, on simple-salesforce.
+
+Reads are SOQL through ``sf.query``/``sf.query_more``; writes are sObject Collections through
+``sf.restful``; schema is ``sf.restful('sobjects/X/describe')``. ``SFType`` helpers
+(``sf.Task.upsert`` ...) are deliberately unused (facts §0.6). The call budget per run is
+written down in docs/salesforce-adapter.md.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+from connector.actions import ActionResult, CloseTask, CreateTask, Outcome, UpdateRecord, UpdateTask, WriteAction
+from connector.mapping import FieldMap
+from connector.model import Cursor, DealPage, Provider, TaskRef
+from connector.port import CallStats, SchemaProblem
+from connector.retry import RetrySettings
+from connector.salesforce import schema, soql, writes
+from connector.salesforce.client import SalesforceClient
+from connector.salesforce.paging import QueryPaginator
+from connector.salesforce.pull import stream_deals
+from connector.salesforce.settings import SalesforceSettings
+from connector.salesforce.writes import Pending, Refused
+
+
+class SalesforceAdapter:
+    provider = Provider.SALESFORCE
+
+    def __init__(self, *, settings: SalesforceSettings, fieldmap: FieldMap,
+                 retry: RetrySettings | None = None, sleep: Callable[[float], None] = time.sleep):
+        self.settings = settings
+        self.fieldmap = fieldmap
+        soql.deal_columns(fieldmap)  # refuse a mapping with non-API field names before any call
+        soql.api_name(fieldmap.task_key_field, key="task_key_field", source=fieldmap.source)
+        writes.check_extras(fieldmap)
+        self._client = SalesforceClient(settings, retry or RetrySettings(), sleep=sleep)
+        self._described: dict[str, schema.Describe] | None = None
+
+    # -- schema ----------------------------------------------------------------------------------
+    def _describe(self) -> dict[str, schema.Describe]:
+        """One describe per sObject per run (cached on the adapter)."""
+        if self._described is None:
+            self._described = {
+                name: schema.fields_by_name(self._client.restful("describe", f"sobjects/{name}/describe"))
+                for name in schema.objects_to_describe(self.fieldmap)
+            }
+        return self._described
+
+    def check_schema(self) -> list[SchemaProblem]:
+        return schema.problems(self.fieldmap, self._describe())
+
+    def setup(self) -> list[str]:
+        """Custom fields need the Metadata API, so this only says what an admin must create."""
+        return schema.setup_instructions(self.fieldmap, self._describe())
+
+    # -- reads -----------------------------------------------------------------------------------
+    def closed_won_deals(self, since: Cursor | None) -> Iterator[DealPage]:
+        yield from stream_deals(self._client, soql.won_deals_since(self.fieldmap, since), self.fieldmap,
+                                after=since)
+
+    def deals_by_id(self, deal_ids: Sequence[str]) -> Iterator[DealPage]:
+        # Anything that is not a 15/18-character id cannot name a record; sending it would only
+        # earn a 400 (a fatal error) for the whole batch.
+        ids = [i for i in deal_ids if soql.is_record_id(i)]
+        for chunk in soql.in_list_chunks(ids):
+            yield from stream_deals(self._client, soql.deals_by_ids(self.fieldmap, chunk), self.fieldmap,
+                                    with_cursor=False)
+
+    def find_tasks(self, keys: Iterable[str]) -> dict[str, TaskRef]:
+        key_field = self.fieldmap.task_key_field
+        found: dict[str, TaskRef] = {}
+        for chunk in soql.in_list_chunks(k for k in keys if k):
+            paginator = QueryPaginator("task query")
+            page = self._client.query(soql.tasks_by_keys(key_field, chunk))
+            while True:
+                for record in paginator.records(page):
+                    found[record[key_field]] = writes.task_ref(record, key_field)
+                next_url = paginator.next_url(page)
+                if next_url is None:
+                    break
+                page = self._client.query_more(next_url)
+        return found
+
+    # -- writes ----------------------------------------------------------------------------------
+    def apply(self, actions: Sequence[WriteAction]) -> list[ActionResult]:
+        results: list[ActionResult | None] = [None] * len(actions)
+        upserts, updates, closes_by_key = self._sort_out(actions, results)
+        updates += self._resolve_closes(closes_by_key, results)
+        key_field = self.fieldmap.task_key_field
+        self._send(upserts, results, "upsert", f"composite/sobjects/Task/{key_field}",
+                   lambda p: p.record[key_field])
+        updates.sort(key=lambda p: p.record["attributes"]["type"])  # one chunk per type (stable)
+        self._send(updates, results, "update", "composite/sobjects", lambda p: p.record["Id"])
+        missing = [i for i, r in enumerate(results) if r is None]
+        assert not missing, f"no result for actions {missing}"  # every branch fills one
+        return results  # type: ignore[return-value]
+
+    def _sort_out(self, actions: Sequence[WriteAction], results: list[ActionResult | None]
+                  ) -> tuple[list[Pending], list[Pending], list[tuple[int, CloseTask]]]:
+        """Upserts by key, updates by Id, closes still to be looked up; refusals go to ``results``."""
+        upserts: list[Pending] = []
+        updates: list[Pending] = []
+        closes_by_key: list[tuple[int, CloseTask]] = []
+        for index, action in enumerate(actions):
+            try:
+                if isinstance(action, (CreateTask, UpdateTask)):
+                    upserts.append(Pending(index, action, writes.task_record(action.spec, self.fieldmap)))
+                elif isinstance(action, CloseTask) and not action.crm_id:
+                    closes_by_key.append((index, action))
+                elif isinstance(action, CloseTask):
+                    updates.append(Pending(index, action, self._close_record(action.crm_id)))
+                elif isinstance(action, UpdateRecord):
+                    updates.append(Pending(index, action, writes.record_update(action, self.fieldmap)))
+                else:
+                    results[index] = ActionResult(action=action, outcome=Outcome.SKIPPED,
+                                                  message="not a write action")
+            except Refused as refused:
+                results[index] = ActionResult(action=action, outcome=Outcome.REJECTED,
+                                              message=str(refused), error_code=refused.code)
+        return upserts, updates, closes_by_key
+
+    def _resolve_closes(self, closes: list[tuple[int, CloseTask]],
+                        results: list[ActionResult | None]) -> list[Pending]:
+        """A close known only by key: find the task's id first (one query per 200 keys)."""
+        if not closes:
+            return []
+        refs = self.find_tasks(action.key for _, action in closes)
+        pending = []
+        for index, action in closes:
+            ref = refs.get(action.key)
+            if ref is None:
+                results[index] = ActionResult(action=action, outcome=Outcome.UNCHANGED,
+                                              message="no task with this key in Salesforce; nothing to close")
+            else:
+                pending.append(Pending(index, action, self._close_record(ref.crm_id)))
+        return pending
+
+    def _send(self, pending: list[Pending], results: list[ActionResult | None], label: str, path: str,
+              identity: Callable[[Pending], str]) -> None:
+        for chunk in writes.chunks(pending, identity):
+            body = {"allOrNone": False, "records": [p.record for p in chunk]}
+            reply = self._client.restful(f"composite/sobjects:{label}", path, method="PATCH", json=body)
+            for item, result in zip(chunk, writes.check_reply(reply, len(chunk), path)):
+                results[item.index] = writes.outcome_of(item, result)
+
+    def _close_record(self, crm_id: str) -> dict:
+        completed = writes.task_values(self.fieldmap)["Status"]["completed"]
+        return {"attributes": {"type": "Task"}, "Id": crm_id, "Status": completed}
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+    def call_stats(self) -> CallStats:
+        return self._client.stats()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> "SalesforceAdapter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+

@@ -1,0 +1,120 @@
+"""Getting a token: the HTTP session every call shares, and each login flow.
+
+The SDK is used in *direct mode* only (``Salesforce(session_id=..., instance_url=...)``), and
+AfterClose logs in itself, here, through the SDK's own login helpers. Why: with a refreshable
+login the SDK re-logs in inside ``SFType`` calls without bound on repeated 401s (RecursionError;
+facts §0.6, simple-salesforce issue #804). In direct mode a 401 surfaces as
+``SalesforceExpiredSession`` and ``client.SalesforceClient`` renews the token once, in one place.
+
+Token endpoints live at ``settings.login_url`` (``https://<domain>.salesforce.com`` by default),
+so the SDK helpers that accept a URL are called with it: ``token_login`` for the OAuth flows,
+``SalesforceLogin(scratch_url=...)`` for the SOAP password flow.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+import requests
+from requests.adapters import HTTPAdapter
+from simple_salesforce import SalesforceLogin
+from simple_salesforce.login import token_login
+
+from connector.errors import ConfigError
+from connector.salesforce.settings import AuthFlow, SalesforceSettings
+
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+JWT_LIFETIME = dt.timedelta(minutes=3)  # Salesforce accepts at most 3 minutes (SDK uses the same)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Token:
+    access_token: str
+    instance_url: str
+    """Always ``https://host[:port]`` (the SDK builds https URLs whatever it is given, facts §0.1)."""
+
+    def __repr__(self) -> str:  # never print the token
+        return f"Token(instance_url={self.instance_url!r})"
+
+
+class TimeoutAdapter(HTTPAdapter):
+    """Gives every request on the session a timeout, including the SDK's login requests, which
+    accept none (facts §0.7: neither SDK has a default timeout)."""
+
+    def __init__(self, timeout: float, **kwargs):
+        self._timeout = timeout
+        super().__init__(**kwargs)
+
+    def send(self, request, timeout=None, **kwargs):  # noqa: ANN001 - requests' own signature
+        return super().send(request, timeout=timeout or self._timeout, **kwargs)
+
+
+def build_session(settings: SalesforceSettings) -> requests.Session:
+    session = requests.Session()
+    session.mount("https://", TimeoutAdapter(settings.timeout_seconds))
+    session.mount("http://", TimeoutAdapter(settings.timeout_seconds))
+    if settings.ca_bundle:
+        if not Path(settings.ca_bundle).is_file():
+            raise ConfigError(f"file not found: {settings.ca_bundle}", source="salesforce settings",
+                              key="ca_bundle")
+        session.verify = settings.ca_bundle
+        # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override Session.verify (facts §0.2);
+        # the configured bundle must win, so the environment is not consulted.
+        session.trust_env = False
+    return session
+
+
+def direct_token(settings: SalesforceSettings) -> Token:
+    """The token given in the settings (direct mode: AfterClose cannot renew it by itself)."""
+    return Token(access_token=settings.access_token or "", instance_url=_https(settings.instance_url or ""))
+
+
+def login(settings: SalesforceSettings, session: requests.Session) -> Token:
+    """Run the settings' login flow once. SDK exceptions propagate for ``errors.facts_of``."""
+    flow = settings.login_flow()
+    if flow is None:
+        raise ConfigError("no login credentials to renew the session with", source="salesforce settings")
+    token_url = f"{settings.login_url}/services/oauth2/token"
+    if flow is AuthFlow.PASSWORD_SOAP:
+        session_id, instance = SalesforceLogin(
+            username=settings.username, password=settings.password, security_token=settings.security_token,
+            sf_version=settings.api_version, session=session, domain=settings.domain,
+            scratch_url=settings.login_url)
+    elif flow is AuthFlow.PASSWORD_OAUTH:
+        session_id, instance = token_login(token_url, {
+            "grant_type": "password", "client_id": settings.consumer_key,
+            "client_secret": settings.consumer_secret, "username": settings.username,
+            # Outside the org's trusted IP ranges the grant wants password + security token.
+            "password": (settings.password or "") + (settings.security_token or "")}, settings.domain, settings.consumer_key, None, None, session)
+    elif flow is AuthFlow.JWT:
+        session_id, instance = token_login(
+            token_url, {"grant_type": JWT_GRANT, "assertion": jwt_assertion(settings)},
+            settings.domain, settings.consumer_key, None, None, session)
+    else:
+        basic = base64.b64encode(f"{settings.consumer_key}:{settings.consumer_secret}".encode()).decode()
+        session_id, instance = token_login(
+            token_url, {"grant_type": "client_credentials"}, settings.domain, settings.consumer_key,
+            {"Authorization": f"Basic {basic}"}, None, session)
+    return Token(access_token=session_id, instance_url=_https(instance))
+
+
+def jwt_assertion(settings: SalesforceSettings, now: dt.datetime | None = None) -> str:
+    """RS256 JWT: iss = consumer key, sub = username, aud = the login URL, exp <= 3 minutes.
+    [DOC: https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm]"""
+    key_path = Path(settings.private_key_file or "")
+    if not key_path.is_file():
+        raise ConfigError(f"file not found: {key_path}", source="salesforce settings", key="private_key_file")
+    now = now or dt.datetime.now(dt.timezone.utc)
+    claims = {"iss": settings.consumer_key, "sub": settings.username, "aud": settings.login_url,
+              "exp": int((now + JWT_LIFETIME).timestamp())}
+    return jwt.encode(claims, key_path.read_bytes(), algorithm="RS256")
+
+
+def _https(instance: str) -> str:
+    """``na1.salesforce.com`` / ``https://na1.salesforce.com/`` -> ``https://na1.salesforce.com``."""
+    host = instance.split("://", 1)[-1].split("/", 1)[0]
+    return f"https://{host}"
