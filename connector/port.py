@@ -61,6 +61,11 @@ class CrmAdapter(Protocol):
         """Tasks in the CRM carrying these idempotency keys: how a lost state store is re-learnt."""
         ...
 
+    def any_tasks(self) -> bool:
+        """Whether the CRM holds any task AfterClose created (one cheap call): a new, empty state
+        store facing a CRM that has them means the store was lost and must be re-learnt."""
+        ...
+
     def apply(self, actions: Sequence[WriteAction]) -> list[ActionResult]:
         """Carry out writes in batches; one result per action, in order."""
         ...

@@ -639,22 +639,26 @@ class StateStore:
                 known.update(conn.execute(query).scalars())
         return known
 
-    def learn(self, scope: str, refs: Iterable[TaskRef], touch_point_of: TouchPointOf) -> int:
+    def learn(self, scope: str, refs: Iterable[TaskRef], touch_point_of: TouchPointOf,
+              fingerprints: Mapping[str, str] | None = None) -> int:
         """Re-learn ledger entries from tasks found in the CRM by key (after the store was lost).
 
-        The CRM is the truth for crm id, due date and status; a known fingerprint is kept.
+        The CRM is the truth for crm id, due date and status; a known fingerprint is kept, else
+        the one given (what the planner would write: the task is taken as already written).
         Refs without a deal id that the ledger does not know are ignored. Returns how many
         entries were written.
         """
         refs = list(refs)
         with self._engine.begin() as conn:
             existing = self._entries_by_key(conn, scope, [ref.key for ref in refs])
-            rows = [row for ref in refs if (row := self._learnt_row(scope, ref, existing.get(ref.key), touch_point_of))]
+            rows = [row for ref in refs
+                    if (row := self._learnt_row(scope, ref, existing.get(ref.key), touch_point_of, fingerprints or {}))]
             self._upsert(conn, ledger, rows, ("scope", "key"))
         return len(rows)
 
     def _learnt_row(
-        self, scope: str, ref: TaskRef, known: LedgerEntry | None, touch_point_of: TouchPointOf
+        self, scope: str, ref: TaskRef, known: LedgerEntry | None, touch_point_of: TouchPointOf,
+        fingerprints: Mapping[str, str],
     ) -> dict[str, Any] | None:
         deal_id = ref.deal_id or (known.deal_id if known else None)
         if deal_id is None:
@@ -663,7 +667,7 @@ class StateStore:
         status = EntryStatus.COMPLETED if ref.status is TaskStatus.COMPLETED else EntryStatus.OPEN
         return self._ledger_row(
             scope, ref.key, deal_id, touch_point, cycle, ref.crm_id, ref.due_at, status,
-            known.fingerprint if known else None,
+            known.fingerprint if known and known.fingerprint else fingerprints.get(ref.key),
         )
 
     def _entries_by_key(self, conn: Connection, scope: str, keys: Sequence[str]) -> dict[str, LedgerEntry]:

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from hubspot.crm.objects.tasks import Filter, FilterGroup, PublicObjectSearchRequest
+
 from connector.actions import ActionResult, WriteAction
 from connector.hubspot.client import HubSpotClient
 from connector.hubspot.pull import DealReader
@@ -76,6 +78,18 @@ class HubSpotAdapter:
         found = self._writer.read_tasks(list(keys))
         deals = self._task_deals([ref.crm_id for ref in found.values()])
         return {key: dataclasses.replace(ref, deal_id=deals.get(ref.crm_id)) for key, ref in found.items()}
+
+    def any_tasks(self) -> bool:
+        # Search may lag new writes by seconds; a store is lost long after its tasks were made,
+        # and the unique key still refuses a duplicate if this ever answers too early.
+        request = PublicObjectSearchRequest(
+            filter_groups=[FilterGroup(filters=[Filter(property_name=self.fieldmap.task_key_field,
+                                                       operator="HAS_PROPERTY")])],
+            properties=["hs_object_id"], limit=1,
+        )
+        page = self._client.call("POST /crm/v3/objects/tasks/search", "crm.objects.tasks.search_api", "do_search",
+                                 search=True, public_object_search_request=request)
+        return bool(page.results)
 
     def _task_deals(self, task_ids: list[str]) -> dict[str, str]:
         deals: dict[str, str] = {}

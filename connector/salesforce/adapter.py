@@ -82,6 +82,10 @@ class SalesforceAdapter:
                 page = self._client.query_more(next_url)
         return found
 
+    def any_tasks(self) -> bool:
+        page = self._client.query(soql.any_keyed_task(self.fieldmap.task_key_field))
+        return bool(page.get("records"))
+
     # -- writes ----------------------------------------------------------------------------------
     def apply(self, actions: Sequence[WriteAction]) -> list[ActionResult]:
         results: list[ActionResult | None] = [None] * len(actions)

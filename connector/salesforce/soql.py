@@ -90,6 +90,11 @@ def tasks_by_keys(key_field: str, keys: Sequence[str]) -> str:
     return f"SELECT {columns} FROM Task WHERE {format_soql(key_field + ' IN {}', list(keys))} ORDER BY Id"
 
 
+def any_keyed_task(key_field: str) -> str:
+    key_field = api_name(key_field, key="task_key_field")
+    return f"SELECT Id FROM Task WHERE {key_field} != null LIMIT 1"
+
+
 def in_list_chunks(values: Iterable[str], *, max_items: int = IN_LIST_MAX_ITEMS,
                    max_chars: int = IN_LIST_MAX_CHARS) -> Iterator[list[str]]:
     """Split values into IN lists bounded by count and by rendered (escaped) length."""

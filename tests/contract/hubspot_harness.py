@@ -146,6 +146,6 @@ def hubspot_harness(
             adapter.close()
 
 
-def open_harness():
+def open_harness(*, fieldmap: FieldMap | None = None):
     """The entry point tests/contract/conftest.py calls: the demo data set, default mapping."""
-    return hubspot_harness()
+    return hubspot_harness(fieldmap=fieldmap)

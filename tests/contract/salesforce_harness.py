@@ -99,13 +99,13 @@ def _work_around_sandbox_collections_bug() -> None:
 
 @contextlib.contextmanager
 def open_harness(*, page_size: int = 500, daily_limit: int | None = None, afterclose_fields: bool = True,
-                 retry: RetrySettings = FAST_RETRY) -> Iterator[SalesforceHarness]:
+                 retry: RetrySettings = FAST_RETRY, fieldmap: FieldMap | None = None) -> Iterator[SalesforceHarness]:
     sandbox = SalesforceSandbox(token=TOKEN, latency=0.0, page_size=page_size, daily_limit=daily_limit,
                                 afterclose_fields=afterclose_fields)
     sandbox.load(demo_dataset(anchor=ANCHOR))
     with sandbox.serve() as endpoint:
         _work_around_sandbox_collections_bug()
-        fieldmap = salesforce_fieldmap()
+        fieldmap = fieldmap or salesforce_fieldmap()
         settings = SalesforceSettings(instance_url=endpoint.base_url, access_token=endpoint.token,
                                       ca_bundle=str(endpoint.ca_path))
         adapter = SalesforceAdapter(settings=settings, fieldmap=fieldmap, retry=retry)

@@ -172,3 +172,10 @@ def test_given_calls_made_then_adapter_counts_what_the_crm_answered(harness):
     answered = harness.calls() - sandbox_before
     assert answered > 0
     assert harness.adapter.call_stats().total - adapter_before == answered
+
+
+def test_given_no_afterclose_task_then_any_tasks_is_false_and_after_one_create_true(harness):
+    assert harness.adapter.any_tasks() is False
+    deal = active_won_deal(harness)
+    harness.adapter.apply([CreateTask(spec=task_spec(harness, deal), reason="test")])
+    assert harness.adapter.any_tasks() is True

@@ -1,0 +1,205 @@
+"""The sync job end to end: real adapter, real SDK, sandbox CRM, real state store.
+
+Each test runs against both CRMs (fixture ``harness`` from tests/contract/conftest.py) with the
+demo data set and a fixed clock, so the playbook's work is the same every time.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+from pathlib import Path
+
+import importlib
+
+import pytest
+
+from connector.mapping import builtin_mapping, load_mapping
+from connector.errors import LockHeldError, SchemaError
+from jobs.ledger import StateStore
+from jobs.playbook import DEFAULT_PLAYBOOK
+from jobs.sync import RELEARN, SyncJob, run_sync
+
+NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.timezone.utc)
+WRITE_MARKERS = ("batch/create", "batch/update", "batch/upsert", "batch/archive", "composite", "PATCH ", "DELETE ",
+                 "POST /services/data")
+
+
+def is_write(label: str) -> bool:
+    reads = ("search", "batch/read", "/query", "queryAll")
+    return any(m in label for m in WRITE_MARKERS) and not any(r in label for r in reads)
+
+
+def write_calls(h) -> int:
+    return sum(n for label, n in h.sandbox.controls.snapshot().items() if is_write(label))
+
+
+@pytest.fixture(params=["hubspot", "salesforce"])
+def harness(request):
+    """Each CRM's sandbox with the demo data, and its adapter with the built-in mapping (after
+    `afterclose setup` created AfterClose's own fields)."""
+    fieldmap = load_mapping(builtin_mapping(request.param))
+    module = importlib.import_module(f"tests.contract.{request.param}_harness")
+    with module.open_harness(fieldmap=fieldmap) as h:
+        h.adapter.setup()
+        yield h
+
+
+def new_job(h, store: StateStore, clock=lambda: NOW) -> SyncJob:
+    return SyncJob(scope=f"{h.provider}:test", adapter=h.adapter, store=store, fieldmap=h.adapter.fieldmap,
+                   playbook=DEFAULT_PLAYBOOK, clock=clock)
+
+
+@pytest.fixture
+def store_path(tmp_path) -> Path:
+    return tmp_path / "state.db"
+
+
+def open_store(path: Path) -> StateStore:
+    return StateStore.open(f"sqlite:///{path}")
+
+
+def keys_in_crm(h) -> collections.Counter:
+    return collections.Counter(t.key for t in h.tasks() if t.key)
+
+
+def crm_state(h) -> dict:
+    return {t.key: (t.due_date, t.owner_id, t.deal_id, t.company_id, t.contact_id, t.status)
+            for t in h.tasks() if t.key}
+
+
+def test_given_demo_crm_when_run_twice_then_second_run_writes_nothing_and_no_task_is_duplicated(harness, store_path):
+    with open_store(store_path) as store:
+        first = run_sync(new_job(harness, store))
+        assert first.outcomes["created"] > 100
+        assert max(keys_in_crm(harness).values()) == 1
+        writes_before = write_calls(harness)
+        second = run_sync(new_job(harness, store))
+    assert second.outcomes.get("created", 0) == 0 and second.outcomes.get("updated", 0) == 0
+    # Only the records the CRM rejected (inactive owner) are tried again.
+    assert {r.action.deal_id for r in second.rejected} == {r.action.deal_id for r in first.rejected}
+    retried = len(second.rejected)
+    assert write_calls(harness) - writes_before <= 1 if retried else write_calls(harness) == writes_before
+
+
+def test_given_incomplete_handoff_then_status_written_and_one_handoff_task_lists_missing_fields(harness, store_path):
+    with open_store(store_path) as store:
+        run_sync(new_job(harness, store))
+    incomplete = [d for d in harness.won_deal_ids() if harness.field(d, "handoff_status") == "incomplete"]
+    assert incomplete
+    for deal_id in incomplete:
+        assert harness.field(deal_id, "handoff_missing")
+        handoff_tasks = [t for t in harness.tasks() if t.deal_id == deal_id and ":handoff_incomplete:" in (t.key or "")]
+        assert len(handoff_tasks) <= 1
+    complete = [d for d in harness.won_deal_ids() if harness.field(d, "handoff_status") == "complete"]
+    assert complete and all(not harness.field(d, "handoff_missing") for d in complete)
+
+
+def test_given_handoff_completed_in_crm_then_handoff_task_is_closed_and_status_flips(harness, store_path):
+    with open_store(store_path) as store:
+        run_sync(new_job(harness, store))
+        deal_id = next(d for d in sorted(harness.won_deal_ids())
+                       if harness.field(d, "handoff_missing") == "Decision criteria")
+        harness.set_field(deal_id, "decision_criteria", "Total cost over three years and SSO")
+        run_sync(new_job(harness, store))
+    assert harness.field(deal_id, "handoff_status") == "complete"
+    statuses = [t.status for t in harness.tasks() if t.deal_id == deal_id and ":handoff_incomplete:" in t.key]
+    assert statuses == ["completed"]
+
+
+def test_given_state_store_deleted_when_run_again_then_no_duplicate_and_no_rewrite(harness, store_path):
+    with open_store(store_path) as store:
+        run_sync(new_job(harness, store))
+    before = crm_state(harness)
+    store_path.unlink()
+    writes_before = write_calls(harness)
+    with open_store(store_path) as store:
+        again = run_sync(new_job(harness, store))
+        assert store.get_flag(f"{harness.provider}:test", RELEARN) is None  # the full pass completed
+    assert max(keys_in_crm(harness).values()) == 1
+    assert crm_state(harness) == before
+    assert again.outcomes.get("created", 0) == 0 and again.outcomes.get("updated", 0) == 0
+    assert write_calls(harness) - writes_before <= 1  # at most the inactive owner's retry batch
+
+
+def test_given_crash_after_crm_write_before_ledger_write_when_run_again_then_same_state_as_clean_run(
+        harness, store_path, monkeypatch):
+    with open_store(store_path) as store:
+        original = StateStore.commit_page
+        calls = {"n": 0}
+
+        def crash_on_second_page(self, *args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise KeyboardInterrupt("killed between the CRM write and the ledger write")
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(StateStore, "commit_page", crash_on_second_page)
+        with pytest.raises(KeyboardInterrupt):
+            run_sync(new_job(harness, store))
+        monkeypatch.setattr(StateStore, "commit_page", original)
+        run_sync(new_job(harness, store))
+        after_crash = crm_state(harness)
+        assert max(keys_in_crm(harness).values()) == 1
+        final = run_sync(new_job(harness, store))
+    assert final.outcomes.get("created", 0) == 0
+    assert crm_state(harness) == after_crash
+
+
+def test_given_renewal_date_moved_then_renewal_tasks_move_and_none_is_added(harness, store_path):
+    with open_store(store_path) as store:
+        run_sync(new_job(harness, store))
+        deal_id = next(d for d in sorted(harness.won_deal_ids())
+                       if harness.field(d, "handoff_status") == "complete" and harness.field(d, "renewal_date"))
+        renewal = dt.date.fromisoformat(harness.field(deal_id, "renewal_date")[:10])
+        before = {t.key: t.due_date for t in harness.tasks() if t.deal_id == deal_id}
+        harness.set_field(deal_id, "renewal_date", (renewal + dt.timedelta(days=14)).isoformat())
+        report = run_sync(new_job(harness, store))
+    after = {t.key: t.due_date for t in harness.tasks() if t.deal_id == deal_id}
+    assert set(after) == set(before)
+    moved = {k for k in after if after[k] != before[k]}
+    assert moved and all(":renewal_" in k for k in moved)
+    assert report.outcomes.get("created", 0) == 0
+
+
+def test_given_deal_lost_after_tasks_were_made_then_its_open_tasks_are_closed(harness, store_path):
+    with open_store(store_path) as store:
+        run_sync(new_job(harness, store))
+        deal_id = next(d for d in sorted(harness.won_deal_ids()) if harness.field(d, "handoff_status") == "complete")
+        harness.mark_lost(deal_id)
+        run_sync(new_job(harness, store))
+    statuses = {t.status for t in harness.tasks() if t.deal_id == deal_id}
+    assert statuses == {"completed"}
+
+
+def test_given_inactive_owner_then_run_reports_rejections_and_keeps_them_for_retry(harness, store_path):
+    with open_store(store_path) as store:
+        report = run_sync(new_job(harness, store))
+        assert report.exit_code == 1
+        assert report.rejected and all(r.message for r in report.rejected)
+        kept = store.rejected(f"{harness.provider}:test")
+    assert {r.key for r in kept} == {r.action.key for r in report.rejected}
+
+
+def test_given_dry_run_then_plan_is_full_and_crm_sees_no_write_call(harness, store_path):
+    with open_store(store_path) as store:
+        report = run_sync(new_job(harness, store), dry_run=True)
+        assert store.recent_runs(None) == []
+    assert len(report.plan_actions) > 100
+    assert write_calls(harness) == 0
+    assert not [t for t in harness.tasks() if t.key]
+
+
+def test_given_another_run_holds_the_lock_then_run_refuses_with_lock_held(harness, store_path):
+    with open_store(store_path) as store, store.lock(f"{harness.provider}:test"):
+        with open_store(store_path) as other, pytest.raises(LockHeldError):
+            run_sync(new_job(harness, other))
+    assert not [t for t in harness.tasks() if t.key]
+
+
+def test_given_mapping_points_at_missing_field_then_run_stops_before_any_write(harness, store_path):
+    harness.adapter.check_schema = lambda: ["customer_goal -> Customer_Goal__c: field does not exist"]
+    with open_store(store_path) as store, pytest.raises(SchemaError) as raised:
+        run_sync(new_job(harness, store))
+    assert "customer_goal" in str(raised.value)
+    assert write_calls(harness) == 0
