@@ -154,8 +154,11 @@ class SalesforceSection(_Section):
         """The ways to log in, each the keys it needs (order: which one wins when several fit)."""
         return {
             "access token": ("instance_url", "access_token"),
-            "SOAP password": ("username", "password", "security_token"),
+            # OAuth before SOAP, as the adapter chooses (connector/salesforce/settings.py
+            # login_flow): with a connected app configured, the token comes from OAuth and the
+            # security token, if any, is appended to the password.
             "OAuth password": ("username", "password", "consumer_key", "consumer_secret"),
+            "SOAP password": ("username", "password", "security_token"),
             "JWT bearer": ("username", "consumer_key", "private_key_file"),
             "client credentials": ("consumer_key", "consumer_secret"),
         }

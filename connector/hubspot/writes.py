@@ -316,6 +316,11 @@ def _task_ref(result: Any, key_property: str) -> TaskRef:
 
 
 def _rejected(action: WriteAction, failure: Failure, correlation_id: str | None) -> ActionResult:
+    if isinstance(action, CloseTask) and failure.code == "OBJECT_NOT_FOUND":
+        # The rep deleted the task: there is nothing left to close, and retrying cannot change
+        # that. Same answer as the Salesforce adapter gives.
+        return ActionResult(action=action, outcome=Outcome.UNCHANGED, message="task no longer exists in the CRM",
+                            error_code=failure.code, correlation_id=correlation_id)
     return ActionResult(action=action, outcome=Outcome.REJECTED, message=failure.message,
                         error_code=failure.code, correlation_id=correlation_id)
 
