@@ -113,7 +113,7 @@ def test_given_reschedule_and_close_by_key_only_when_applied_then_same_tasks_cha
         assert len(tasks) == 3
 
 
-def test_given_update_for_unknown_key_when_applied_then_rejected_and_the_rest_applied():
+def test_given_close_for_unknown_key_when_applied_then_unchanged_and_the_rest_applied():
     with hubspot_harness() as h:
         deals = _active(_deals(h))[:2]
         created = h.adapter.apply(_creates(deals[:1]))
