@@ -120,8 +120,8 @@ def test_given_close_for_unknown_key_when_applied_then_unchanged_and_the_rest_ap
         ghost = CloseTask(key="hubspot:0:ghost:2026", deal_id=deals[1].id, crm_id=None, reason="r")
         real = CloseTask(key=created[0].action.key, deal_id=deals[0].id, crm_id=None, reason="r")
         results = h.adapter.apply([ghost, real])
-        assert [r.outcome for r in results] == [Outcome.REJECTED, Outcome.CLOSED]
-        assert results[0].error_code == "OBJECT_NOT_FOUND" and "not found" in results[0].message
+        assert [r.outcome for r in results] == [Outcome.UNCHANGED, Outcome.CLOSED]
+        assert results[0].error_code == "OBJECT_NOT_FOUND" and "no longer exists" in results[0].message
 
 
 def test_given_write_backs_when_applied_then_canonical_fields_land_on_mapped_properties_and_none_clears():
