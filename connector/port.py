@@ -8,12 +8,12 @@ classifies every SDK error through ``connector.retry``, and reports per-record f
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from connector.actions import ActionResult, WriteAction
-from connector.model import Cursor, DealPage, Provider, TaskRef
+from connector.model import Cursor, Deal, DealPage, FieldValue, Provider, TaskRef
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -86,4 +86,54 @@ class SupportsSetup(Protocol):
     """
 
     def setup(self) -> list[str]:
+        ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NpsContact:
+    """A CRM contact as the NPS job needs it: who answered a survey, and their company/account."""
+
+    id: str
+    email: str | None
+    company_id: str | None
+    """The contact's primary company (HubSpot) or its account (Salesforce); None when it has none."""
+    name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NpsAccount:
+    """A company (HubSpot) or account (Salesforce) with its won deals, as the NPS job reads it."""
+
+    id: str
+    name: str | None
+    owner_id: str | None
+    """The account owner when active; None when unset or deactivated (tasks then go to a deal owner)."""
+    fields: Mapping[str, FieldValue]
+    """Current values of the mapped company fields by canonical name (``company_nps_score`` ...), raw."""
+    won_deals: tuple[Deal, ...]
+
+
+@runtime_checkable
+class SupportsNps(Protocol):
+    """Optional capability: the reads the NPS job needs (jobs/nps.py), batched at the API's maxima.
+
+    Writes need nothing new: score, category, date and referral status are ``UpdateRecord``
+    actions on deals and companies, and the follow-up tasks are ``CreateTask`` actions, both
+    carried out by ``CrmAdapter.apply``; task status comes back through ``find_tasks``.
+    """
+
+    def nps_contacts_by_email(self, emails: Sequence[str]) -> list[NpsContact]:
+        """Every contact whose email is one of ``emails`` (case ignored); two contacts sharing an
+        address are both returned, so the caller can refuse to guess between them."""
+        ...
+
+    def nps_contacts_by_id(self, contact_ids: Sequence[str]) -> list[NpsContact]:
+        ...
+
+    def nps_accounts(self, account_ids: Sequence[str]) -> dict[str, NpsAccount]:
+        """The accounts that exist among ``account_ids``, each with its won deals (with contacts)."""
+        ...
+
+    def nps_referred_deals(self, referrer_field: str) -> list[Deal]:
+        """Won deals whose mapped ``referrer_field`` (a canonical deal field) is filled in."""
         ...

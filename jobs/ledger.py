@@ -77,7 +77,7 @@ from connector.actions import (
     UpdateTask,
 )
 from connector.errors import AfterCloseError, ConfigError, LockHeldError
-from connector.model import Cursor, TaskRef, TaskStatus, require_aware
+from connector.model import Cursor, NpsResponse, TaskRef, TaskStatus, require_aware
 from connector.port import CallStats
 from jobs.keys import parse_key
 from jobs.view import EntryStatus, LedgerEntry
@@ -305,6 +305,36 @@ class RejectedRecord:
     reason: str | None
     error_code: str | None
     attempts: int
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+
+
+class NpsStatus(StrEnum):
+    """What became of an NPS response AfterClose has seen (table ``afterclose_nps_responses``)."""
+
+    MATCHED = "matched"  # tied to an account and written back: never planned again on its own
+    UNMATCHED = "unmatched"  # no account yet (the reason says why): matched again every run
+    REJECTED = "rejected"  # matched, but the CRM refused a write for its account: planned again
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NpsRecord:
+    """One response's outcome in a run, as ``commit_nps`` stores it."""
+
+    response: NpsResponse
+    status: NpsStatus
+    account_id: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoredNpsResponse:
+    response: NpsResponse
+    status: NpsStatus
+    account_id: str | None
+    reason: str | None
+    attempts: int
+    """Runs that have seen it (1 the first time)."""
     first_seen: dt.datetime
     last_seen: dt.datetime
 
@@ -927,6 +957,99 @@ class StateStore:
 
     # -- helpers -------------------------------------------------------------------------------
 
+    # -- NPS responses (the NPS job, jobs/nps.py) ----------------------------------------------
+
+    def nps_statuses(self, scope: str, response_ids: Iterable[str]) -> dict[str, NpsStatus]:
+        """The status of each response id seen before (ids never seen are absent)."""
+        table = nps_responses
+        found: dict[str, NpsStatus] = {}
+        with self._engine.connect() as conn:
+            for chunk in _chunks(sorted(set(response_ids))):
+                query = select(table.c.response_id, table.c.status).where(
+                    table.c.scope == scope, table.c.response_id.in_(chunk))
+                found.update((row.response_id, NpsStatus(row.status)) for row in conn.execute(query))
+        return found
+
+    def nps_responses(self, scope: str, statuses: Iterable[NpsStatus] | None = None) -> list[StoredNpsResponse]:
+        """Stored responses (all, or those with one of ``statuses``), oldest first seen first."""
+        table = nps_responses
+        query = select(table).where(table.c.scope == scope)
+        if statuses is not None:
+            query = query.where(table.c.status.in_([NpsStatus(s).value for s in statuses]))
+        query = query.order_by(table.c.first_seen, table.c.response_id)
+        with self._engine.connect() as conn:
+            return [_stored_nps(row) for row in conn.execute(query).mappings()]
+
+    def nps_to_retry(self, scope: str) -> list[StoredNpsResponse]:
+        """Responses not yet written back: unmatched (the contact may exist now) or rejected by the CRM."""
+        return self.nps_responses(scope, (NpsStatus.UNMATCHED, NpsStatus.REJECTED))
+
+    def nps_history(self, scope: str, account_ids: Iterable[str]) -> list[StoredNpsResponse]:
+        """Responses already matched to these accounts (what the ``latest``/``average`` policy weighs)."""
+        table = nps_responses
+        out: list[StoredNpsResponse] = []
+        with self._engine.connect() as conn:
+            for chunk in _chunks(sorted(set(account_ids))):
+                query = (select(table)
+                         .where(table.c.scope == scope, table.c.status == NpsStatus.MATCHED.value,
+                                table.c.matched_account_id.in_(chunk))
+                         .order_by(table.c.responded_at, table.c.response_id))
+                out.extend(_stored_nps(row) for row in conn.execute(query).mappings())
+        return out
+
+    def ledger_for_touch_points(self, scope: str, prefixes: Iterable[str]) -> dict[str, LedgerEntry]:
+        """Ledger entries whose touch point starts with one of ``prefixes``, by key (the NPS tasks,
+        whose touch point carries the response digest: ``nps_referral_ask_<digest>``)."""
+        wanted = tuple(prefixes)
+        conditions = [ledger.c.touch_point.startswith(p, autoescape=True) for p in wanted]
+        if not conditions:
+            return {}
+        query = select(ledger).where(ledger.c.scope == scope, or_(*conditions)).order_by(ledger.c.key)
+        with self._engine.connect() as conn:
+            return {row["key"]: _ledger_entry(row) for row in conn.execute(query).mappings()}
+
+    def commit_nps(
+        self,
+        scope: str,
+        run_id: int,
+        results: Sequence[ActionResult],
+        records: Sequence[NpsRecord],
+        cursor: Cursor | None,
+        *,
+        learned: Sequence[TaskRef] = (),
+        touch_point_of: TouchPointOf | None = None,
+    ) -> None:
+        """Record one NPS run in one transaction: a run record per result, the task ledger (tasks
+        made, skipped, or ``learned`` from the CRM: a completed referral ask), each response's
+        status, and the source cursor ``cursor`` (job ``"nps"``; None keeps the old one).
+
+        Unlike ``commit_page`` this leaves ``afterclose_rejected`` alone: a refused NPS write is
+        kept on its response (status ``rejected``) and re-planned by the NPS job, so the sync
+        job neither re-reads its deal nor clears it. A dry run's records only are stored."""
+        now = self._clock()
+        with self._engine.begin() as conn:
+            if results:
+                conn.execute(insert(run_records), [_run_record_row(run_id, r, now) for r in results])
+            if self._open_run_is_dry(conn, scope, run_id):
+                return
+            keys = [_key(r) for r in results] + [ref.key for ref in learned]
+            existing = self._entries_by_key(conn, scope, keys)
+            changes: dict[str, dict[str, Any]] = {}
+            for result in results:
+                row = self._ledger_change(scope, result, existing.get(_key(result)), {}, touch_point_of)
+                if row is not None:
+                    changes[row["key"]] = row
+            for ref in learned:
+                row = self._learnt_row(scope, ref, existing.get(ref.key), touch_point_of or _key_parts, {})
+                if row is not None:
+                    changes[row["key"]] = row
+            self._upsert(conn, ledger, list(changes.values()), ("scope", "key"))
+            rows = [_nps_row(scope, record, now) for record in records]
+            self._upsert(conn, nps_responses, rows, ("scope", "response_id"),
+                         increment={"attempts": nps_responses.c.attempts + 1}, keep=("first_seen",))
+            if cursor is not None:
+                self._set_cursor(conn, scope, "nps", cursor)
+
     # -- flags and schedule slots --------------------------------------------------------------
 
     def get_flag(self, scope: str, name: str) -> str | None:
@@ -1032,6 +1155,31 @@ def _run_record(row: Mapping[str, Any]) -> RunRecord:
         run_id=row["run_id"], deal_id=row["deal_id"], key=row["key"], action_kind=row["action_kind"],
         outcome=Outcome(row["outcome"]), crm_id=row["crm_id"], message=row["message"],
         error_code=row["error_code"], correlation_id=row["correlation_id"], recorded_at=row["recorded_at"],
+    )
+
+
+def _key_parts(key: str) -> tuple[str, int]:
+    return _task_key_parts(key) or ("", 0)
+
+
+def _nps_row(scope: str, record: NpsRecord, now: dt.datetime) -> dict[str, Any]:
+    r = record.response
+    return dict(
+        scope=_require_scope(scope), response_id=r.response_id, email=r.email, account_id=r.account_id,
+        score=r.score, responded_at=r.responded_at, comment=r.comment, source=r.source or "",
+        status=NpsStatus(record.status).value, matched_account_id=record.account_id, reason=record.reason,
+        attempts=1, first_seen=now, last_seen=now,
+    )
+
+
+def _stored_nps(row: Mapping[str, Any]) -> StoredNpsResponse:
+    response = NpsResponse(
+        response_id=row["response_id"], email=row["email"], score=row["score"], responded_at=row["responded_at"],
+        comment=row["comment"], account_id=row["account_id"], source=row["source"],
+    )
+    return StoredNpsResponse(
+        response=response, status=NpsStatus(row["status"]), account_id=row["matched_account_id"],
+        reason=row["reason"], attempts=row["attempts"], first_seen=row["first_seen"], last_seen=row["last_seen"],
     )
 
 

@@ -160,10 +160,17 @@ class MatchResult:
     unmatched: tuple[UnmatchedResponse, ...]
 
 
-def match(responses: Iterable[NpsResponse], contacts_by_email: Mapping[str, KnownContact],
+def match(responses: Iterable[NpsResponse], contacts_by_email: Mapping[str, KnownContact] | Iterable[KnownContact],
           accounts_by_id: Mapping[str, KnownAccount]) -> MatchResult:
-    """Tie each response to an account with won deals, or say why not."""
-    index, ambiguous = _email_index(contacts_by_email)
+    """Tie each response to an account with won deals, or say why not.
+
+    ``contacts_by_email`` may also be the contacts themselves (each indexed by its own email):
+    the form in which two contacts sharing one address can both be passed."""
+    if not isinstance(contacts_by_email, Mapping):
+        contacts_by_email = {f"{n:x}": c for n, c in enumerate(contacts_by_email)}
+        index, ambiguous = _email_index(contacts_by_email, keyed_by_email=False)
+    else:
+        index, ambiguous = _email_index(contacts_by_email)
     matched: list[MatchedResponse] = []
     unmatched: list[UnmatchedResponse] = []
     for response in responses:
@@ -175,11 +182,12 @@ def match(responses: Iterable[NpsResponse], contacts_by_email: Mapping[str, Know
     return MatchResult(matched=tuple(matched), unmatched=tuple(unmatched))
 
 
-def _email_index(contacts: Mapping[str, KnownContact]) -> tuple[dict[str, KnownContact], set[str]]:
+def _email_index(contacts: Mapping[str, KnownContact], *,
+                 keyed_by_email: bool = True) -> tuple[dict[str, KnownContact], set[str]]:
     index: dict[str, KnownContact] = {}
     ambiguous: set[str] = set()
     for key, contact in contacts.items():
-        email = normalise_email(key) or normalise_email(contact.email)
+        email = (normalise_email(key) if keyed_by_email else None) or normalise_email(contact.email)
         if email is None:
             continue
         if email in index and index[email].id != contact.id:
@@ -569,7 +577,7 @@ class _AccountContext:
         deal = self.snapshot.deals.get(anchor)
         contact = next((i.contact for i in self.items if i.response is response and i.contact), None)
         values = self._template_values(deal, response, contact, touch_point, day)
-        template = self.fieldmap.templates.get(touch_point) or _DEFAULT_TEMPLATES[touch_point]
+        template = _template(self.fieldmap, touch_point)
         return TaskSpec(
             key=key, deal_id=anchor, touch_point=parse_key(key).touch_point,
             subject=render_template(template.subject, values).strip(),
@@ -579,8 +587,17 @@ class _AccountContext:
         )
 
     def _owner(self, deal: Deal | None) -> str | None:
+        """The account owner, else the owner of the task's deal, unless deactivated: then the
+        most recently closed won deal of the account with an active owner (a CRM refuses tasks
+        for deactivated users, so the task would never be made)."""
         if self.account.owner_id:
             return self.account.owner_id
+        if deal and deal.owner and deal.owner.active:
+            return deal.owner.id
+        won = [self.snapshot.deals[d] for d in self.account.won_deal_ids if d in self.snapshot.deals]
+        for other in sorted(won, key=lambda d: (d.close_date or dt.date.min, d.id), reverse=True):
+            if other.owner and other.owner.active:
+                return other.owner.id
         return deal.owner.id if deal and deal.owner else None
 
     def _template_values(self, deal: Deal | None, response: NpsResponse, contact: KnownContact | None,
@@ -621,6 +638,16 @@ _TITLES = {
     DETRACTOR_TOUCH_POINT: "Detractor follow-up",
     REFERRAL_ASK_TOUCH_POINT: "Ask for a referral",
 }
+TEMPLATE_IDS = {DETRACTOR_TOUCH_POINT: "detractor_followup", REFERRAL_ASK_TOUCH_POINT: "referral_ask"}
+"""The mapping's template for each NPS task: the ids the built-in mapping files (and
+mappings/README.md) use; a template named after the touch point itself is accepted too."""
+
+
+def _template(fieldmap: FieldMap, touch_point: str) -> TaskTemplate:
+    templates = fieldmap.templates
+    return templates.get(TEMPLATE_IDS[touch_point]) or templates.get(touch_point) or _DEFAULT_TEMPLATES[touch_point]
+
+
 _DEFAULT_TEMPLATES = {
     DETRACTOR_TOUCH_POINT: TaskTemplate(
         subject="Call {company_name}: NPS {nps_score} (detractor)",
@@ -718,7 +745,7 @@ def _differs(fieldmap: FieldMap, name: str, current: FieldValue, wanted: FieldVa
 __all__ = [
     "DETRACTOR_TOUCH_POINT", "EVENT_ORDER", "REFERRAL_ASK_TOUCH_POINT", "TRANSITIONS", "Category",
     "KnownAccount", "KnownContact", "MatchResult", "MatchedResponse", "NpsPolicy", "NpsSnapshot", "NpsSummary",
-    "ReferralEvent", "ReferralEvidence", "ReferralStatus", "ReferralTransition", "UnmatchedResponse",
+    "ReferralEvent", "ReferralEvidence", "ReferralStatus", "ReferralTransition", "TEMPLATE_IDS", "UnmatchedResponse",
     "account_ref", "category", "latest_of", "match", "next_referral_status", "normalise_email", "nps_task_key",
     "parse_status", "plan_nps", "summarise",
 ]

@@ -7,15 +7,17 @@ once and cached for its lifetime. See docs/hubspot-adapter.md for the design and
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from hubspot.crm.objects.tasks import Filter, FilterGroup, PublicObjectSearchRequest
 
-from connector.actions import ActionResult, WriteAction
+from connector.actions import Action, ActionResult, Skip, WriteAction
+from connector.hubspot import nps
 from connector.hubspot.client import HubSpotClient
-from connector.hubspot.pull import DealReader
+from connector.hubspot.pull import DealReader, OwnWrites, RunCache
 from connector.hubspot.related import ASSOCIATION_READ_MAX, chunks, read_associations, read_owners
 from connector.hubspot.schema import PortalSchema, check, setup
 from connector.hubspot.search import PAGE_SIZE
@@ -23,8 +25,9 @@ from connector.hubspot.settings import HubSpotSettings
 from connector.hubspot.stages import DealStages, read_deal_stages
 from connector.hubspot.writes import Writer
 from connector.mapping import FieldMap
-from connector.model import Cursor, DealPage, Owner, Provider, TaskRef
-from connector.port import CallStats, SchemaProblem
+from connector.model import Cursor, Deal, DealPage, Owner, Provider, TaskRef
+from connector.nps.hubspot_native import HubSpotNativeSource
+from connector.port import CallStats, NpsAccount, NpsContact, SchemaProblem
 from connector.retry import RetrySettings
 
 
@@ -39,10 +42,13 @@ class HubSpotAdapter:
         retry: RetrySettings = RetrySettings(),
         page_size: int = PAGE_SIZE,
         search_result_cap: int | None = None,
+        deal_page_size: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        """``page_size`` and ``search_result_cap`` exist for tests (HubSpot's are 200 and 10,000)."""
+        """``page_size`` and ``search_result_cap`` exist for tests (HubSpot's are 200 and 10,000).
+        ``deal_page_size``: deals per yielded page, 1,000 (the association read maximum) unless
+        a test shrinks ``page_size``, which then sets the deal page size too."""
         if fieldmap.provider is not Provider.HUBSPOT:
             raise ValueError(f"{fieldmap.source}: a {fieldmap.provider} mapping cannot drive the HubSpot adapter")
         self.settings = settings
@@ -50,7 +56,12 @@ class HubSpotAdapter:
         self._client = HubSpotClient(settings, retry, clock=clock, sleep=sleep)
         self._executor = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="hubspot")
         self._schema = PortalSchema(self._client)
-        self._writer = Writer(client=self._client, fieldmap=fieldmap, executor=self._executor)
+        # Shared by reads and writes for this adapter's run (see connector/hubspot/pull.py).
+        self._own_writes = OwnWrites()
+        self._run_caches = (RunCache(), RunCache())
+        self._writer = Writer(client=self._client, fieldmap=fieldmap, executor=self._executor,
+                              own_writes=self._own_writes)
+        self._deal_page_size = deal_page_size or (ASSOCIATION_READ_MAX if page_size >= PAGE_SIZE else page_size)
         self._page_size = page_size
         self._result_cap = search_result_cap
         self._stages: DealStages | None = None
@@ -107,12 +118,44 @@ class HubSpotAdapter:
         return DealReader(
             client=self._client, fieldmap=self.fieldmap, stages=self._stages, owners=self._owners,
             executor=self._executor, page_size=self._page_size, result_cap=self._result_cap,
+            deal_page_size=self._deal_page_size, own_writes=self._own_writes,
+            contacts_cache=self._run_caches[0], companies_cache=self._run_caches[1],
         )
+
+    # -- NPS (connector.port.SupportsNps; the reads live in connector/hubspot/nps.py) ---------
+
+    def nps_contacts_by_email(self, emails: Sequence[str]) -> list[NpsContact]:
+        return nps.contacts_by_email(self._client, emails)
+
+    def nps_contacts_by_id(self, contact_ids: Sequence[str]) -> list[NpsContact]:
+        return nps.contacts_by_id(self._client, contact_ids)
+
+    def nps_accounts(self, account_ids: Sequence[str]) -> dict[str, NpsAccount]:
+        self._reader()  # pipelines and owners, read once per adapter
+        return nps.accounts(self._client, self.fieldmap, account_ids, self.deals_by_id, self._owners or {})
+
+    def nps_referred_deals(self, referrer_field: str) -> list[Deal]:
+        self._reader()
+        assert self._stages is not None
+        return nps.referred_deals(self._client, self.fieldmap, self._stages, referrer_field, self.deals_by_id)
+
+    def nps_native_contacts(self, since: dt.datetime | None) -> Iterator[tuple[str, dict]]:
+        """Contacts carrying HubSpot's own NPS properties (the ``hubspot-native`` source reads these)."""
+        return nps.native_nps_contacts(self._client, self._schema, since)
+
+    def nps_native_source(self) -> HubSpotNativeSource:
+        return HubSpotNativeSource(self)
 
     # -- writes ------------------------------------------------------------------------------
 
     def apply(self, actions: Sequence[WriteAction]) -> list[ActionResult]:
         return self._writer.apply(actions)
+
+    def estimate_write_calls(self, actions: Sequence[Action]) -> int:
+        """Write calls ``apply`` would make for these actions (skips cost nothing); no call is made."""
+        from connector.hubspot.estimate import estimate_write_calls
+
+        return estimate_write_calls([a for a in actions if not isinstance(a, Skip)], self.fieldmap)
 
     # -- bookkeeping -------------------------------------------------------------------------
 

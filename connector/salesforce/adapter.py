@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from connector.actions import ActionResult, CloseTask, CreateTask, Outcome, UpdateRecord, UpdateTask, WriteAction
+from connector.actions import (Action, ActionResult, CloseTask, CreateTask, Outcome, Skip, UpdateRecord, UpdateTask,
+                               WriteAction)
 from connector.mapping import FieldMap
-from connector.model import Cursor, DealPage, Provider, TaskRef
-from connector.port import CallStats, SchemaProblem
+from connector.model import Cursor, Deal, DealPage, Provider, TaskRef
+from connector.port import CallStats, NpsAccount, NpsContact, SchemaProblem
 from connector.retry import RetrySettings
-from connector.salesforce import schema, soql, writes
+from connector.salesforce import nps, schema, soql, writes
 from connector.salesforce.client import SalesforceClient
 from connector.salesforce.paging import QueryPaginator
 from connector.salesforce.pull import stream_deals
@@ -86,6 +87,19 @@ class SalesforceAdapter:
         page = self._client.query(soql.any_keyed_task(self.fieldmap.task_key_field))
         return bool(page.get("records"))
 
+    # -- NPS (connector.port.SupportsNps; the queries live in connector/salesforce/nps.py) ------
+    def nps_contacts_by_email(self, emails: Sequence[str]) -> list[NpsContact]:
+        return nps.contacts_by_email(self._client, emails)
+
+    def nps_contacts_by_id(self, contact_ids: Sequence[str]) -> list[NpsContact]:
+        return nps.contacts_by_id(self._client, contact_ids)
+
+    def nps_accounts(self, account_ids: Sequence[str]) -> dict[str, NpsAccount]:
+        return nps.accounts(self._client, self.fieldmap, account_ids)
+
+    def nps_referred_deals(self, referrer_field: str) -> list[Deal]:
+        return nps.referred_deals(self._client, self.fieldmap, referrer_field)
+
     # -- writes ----------------------------------------------------------------------------------
     def apply(self, actions: Sequence[WriteAction]) -> list[ActionResult]:
         results: list[ActionResult | None] = [None] * len(actions)
@@ -99,6 +113,12 @@ class SalesforceAdapter:
         missing = [i for i, r in enumerate(results) if r is None]
         assert not missing, f"no result for actions {missing}"  # every branch fills one
         return results  # type: ignore[return-value]
+
+    def estimate_write_calls(self, actions: Sequence[Action]) -> int:
+        """Write calls ``apply`` would make for these actions (skips cost nothing); no call is made."""
+        from connector.salesforce.estimate import estimate_write_calls
+
+        return estimate_write_calls([a for a in actions if not isinstance(a, Skip)], self.fieldmap)
 
     def _sort_out(self, actions: Sequence[WriteAction], results: list[ActionResult | None]
                   ) -> tuple[list[Pending], list[Pending], list[tuple[int, CloseTask]]]:

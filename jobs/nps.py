@@ -1,0 +1,388 @@
+"""The NPS job: survey responses -> customers in the CRM -> write-backs, referral status, tasks.
+
+The shell around the pure core (jobs/nps_core.py). One run, in this order:
+
+1. **fetch** the source from its cursor (job ``"nps"`` in the state store). A source that answers
+   garbage (``SourceError``) is stopped with its error in the report and its cursor kept; the run
+   still retries stored responses and moves referral statuses along. A CSV that does not fit the
+   configured columns (``ConfigError``) stops the run before anything is written (exit 2).
+2. **select** what to look at: responses never seen (by ``response_id``), plus stored ones not
+   yet written back (unmatched: the contact may exist now; or refused by the CRM).
+3. **read the CRM** in batches (``connector.port.SupportsNps``): contacts by email, their
+   accounts with won deals and current values, won deals naming a referrer, and the status of
+   the open referral-ask tasks (``find_tasks``: a rep ticking one off moves the account to
+   ``asked``). Accounts already matched before bring their stored responses along, which the
+   ``latest``/``average`` policy weighs.
+4. **decide** (pure): ``nps_core.match`` then ``nps_core.plan_nps``. ``dry_run`` stops here:
+   ``afterclose plan`` prints this plan and nothing is written anywhere.
+5. **apply**: tasks whose key is already in the CRM are adopted, not sent (so a lost state store
+   never reopens a finished task); the rest go through ``adapter.apply`` in batches.
+6. **record**, in one store transaction: run records, task ledger, each response's status
+   (matched / unmatched + reason / rejected + the CRM's message) and the source cursor.
+
+A crash between 5 and 6 repeats the run's work next time: values then equal the CRM's (no
+write) and task keys are found in the CRM (no second task).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from connector.actions import Action, ActionResult, CreateTask, Outcome, Skip, UpdateRecord
+from connector.errors import ConfigError, SchemaError
+from connector.mapping import FieldMap
+from connector.model import Cursor, Deal, NpsResponse, RecordKind, TaskRef, TaskStatus
+from connector.nps import NpsSource, RejectedRow, SourceBatch, SourceCursor, SourceError, build_source
+from connector.port import CrmAdapter, NpsAccount, NpsContact, SupportsNps
+from jobs import logs
+from jobs.keys import parse_key
+from jobs.ledger import NpsRecord, NpsStatus, RunOutcome, StateStore
+from jobs.nps_core import (
+    ACCOUNT_REF_PREFIX,
+    DETRACTOR_TOUCH_POINT,
+    REFERRAL_ASK_TOUCH_POINT,
+    KnownAccount,
+    KnownContact,
+    MatchedResponse,
+    NpsPolicy,
+    NpsSnapshot,
+    UnmatchedResponse,
+    match,
+    normalise_email,
+    plan_nps,
+)
+from jobs.values import clean_text
+from jobs.view import EntryStatus, LedgerEntry
+from jobs.wiring import build_playbook
+
+log = logs.get_logger("afterclose.nps")
+
+JOB = "nps"
+TASK_PREFIXES = (f"{DETRACTOR_TOUCH_POINT}_", f"{REFERRAL_ASK_TOUCH_POINT}_")
+ASK_PREFIX = f"{REFERRAL_ASK_TOUCH_POINT}_"
+DEMO_CSV_COLUMNS = ("response_id", "email", "score", "responded_at", "comment")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NpsJob:
+    """Everything one NPS run needs; built by ``build_nps_job`` (CLI, scheduler) or by hand (tests,
+    demo) with an explicit ``source``."""
+
+    scope: str
+    adapter: CrmAdapter
+    store: StateStore
+    fieldmap: FieldMap
+    source: NpsSource
+    clock: Callable[[], dt.datetime]
+    policy: NpsPolicy = NpsPolicy()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.adapter, SupportsNps):
+            raise ConfigError(f"the {self.adapter.provider} adapter cannot read what the NPS job needs "
+                              "(connector.port.SupportsNps)", key="nps.source")
+
+
+@dataclass(kw_only=True)
+class NpsReport:
+    run_id: int | None
+    dry_run: bool
+    source: str
+    responses_read: int = 0
+    """Valid responses the source returned this run."""
+    new_responses: int = 0
+    """Of those, never seen before."""
+    retried: int = 0
+    """Stored responses looked at again (unmatched or refused before)."""
+    plan_actions: list[Action] = field(default_factory=list)
+    outcomes: Counter = field(default_factory=Counter)
+    rejected: list[ActionResult] = field(default_factory=list)
+    unmatched: list[UnmatchedResponse] = field(default_factory=list)
+    source_rejected: list[RejectedRow] = field(default_factory=list)
+    """Rows the source could not import (file, line, reason): to fix at the source."""
+    source_error: str | None = None
+    """Why the source was stopped this run (its cursor is kept)."""
+
+    @property
+    def exit_code(self) -> int:
+        """As for sync: 1 when the CRM refused records or the source could not be read, else 0
+        (config, credential and lock problems raise and exit 2 and 3 in the CLI)."""
+        return 1 if self.rejected or self.source_error else 0
+
+
+def build_nps_job(settings, adapter: CrmAdapter, store: StateStore, fieldmap: FieldMap, scope: str,
+                  clock: Callable[[], dt.datetime]) -> NpsJob | None:
+    """The NPS job ``settings`` ask for (``settings``: ``jobs.config.Settings``); None when
+    ``[nps] source = "none"``."""
+    config = settings.nps_source_config()
+    if config.kind == "none":
+        return None
+    native = adapter.nps_native_source() if config.kind == "hubspot-native" and hasattr(
+        adapter, "nps_native_source") else None
+    source = build_source(config, hubspot_native=native)
+    return NpsJob(scope=scope, adapter=adapter, store=store, fieldmap=fieldmap, source=source, clock=clock,
+                  policy=NpsPolicy(playbook=build_playbook(settings)))
+
+
+def run_nps(job: NpsJob, dry_run: bool = False) -> NpsReport:
+    """One pass. ``dry_run`` reads the source and the CRM, makes no write call, stores nothing."""
+    problems = job.adapter.check_schema()
+    if problems:
+        raise SchemaError([str(p) for p in problems], source=job.fieldmap.source)
+    if dry_run:
+        return _run(job, None)
+    with job.store.lock(job.scope):
+        run_id = job.store.start_run(job.scope, JOB, dry_run=False)
+        try:
+            report = _run(job, run_id)
+        except BaseException as exc:
+            job.store.finish_run(run_id, RunOutcome.FAILED, {}, job.adapter.call_stats(), error=str(exc))
+            raise
+        outcome = (RunOutcome.FAILED if report.source_error else
+                   RunOutcome.REJECTED if report.rejected else RunOutcome.OK)
+        job.store.finish_run(run_id, outcome, dict(report.outcomes), job.adapter.call_stats(),
+                             error=report.source_error)
+        return report
+
+
+# -- one run ---------------------------------------------------------------------------------------
+
+
+def _run(job: NpsJob, run_id: int | None) -> NpsReport:
+    report = NpsReport(run_id=run_id, dry_run=run_id is None, source=job.source.name)
+    now = job.clock()
+    batch = _fetch(job, report)
+    responses = _to_look_at(job, batch, report)
+    crm = _read_crm(job, responses)
+    result = match(responses, crm.contacts, crm.accounts_with_won_deals)
+    report.unmatched = list(result.unmatched)
+    for item in result.unmatched:
+        log.info("nps_unmatched", response_id=item.response.response_id, reason=item.reason)
+    history = _history(job, result.matched, {r.response_id for r in responses})
+    report.plan_actions = plan_nps([*result.matched, *history], crm.snapshot, job.fieldmap, job.policy, now)
+    if report.dry_run:
+        return report
+    results, adopted = _apply(job, report.plan_actions)
+    _count(report, results)
+    refused = _refused_accounts(results, crm)
+    records = _records(result.matched, result.unmatched, refused)
+    learned = [ref for ref in [*crm.completed_asks, *adopted] if _account_of_key(ref.key) not in refused]
+    cursor = Cursor(modified=batch.cursor.since) if batch is not None and batch.cursor is not None else None
+    assert run_id is not None
+    job.store.commit_nps(job.scope, run_id, results, records, cursor, learned=learned)
+    return report
+
+
+def _fetch(job: NpsJob, report: NpsReport) -> SourceBatch | None:
+    stored = job.store.get_cursor(job.scope, JOB)
+    since = SourceCursor(since=stored.modified) if stored else None
+    try:
+        batch = job.source.fetch(since)
+    except SourceError as exc:
+        report.source_error = str(exc)
+        log.error("nps_source_failed", source=job.source.name, error=str(exc),
+                  detail="source stopped for this run; its cursor is kept")
+        return None
+    report.responses_read = len(batch.responses)
+    report.source_rejected = list(batch.rejected)
+    for row in batch.rejected:
+        log.warning("nps_row_rejected", where=row.describe())
+    return batch
+
+
+def _to_look_at(job: NpsJob, batch: SourceBatch | None, report: NpsReport) -> list[NpsResponse]:
+    """New responses, then stored ones still to write back (each once, by response id)."""
+    fresh = list(batch.responses) if batch else []
+    seen = job.store.nps_statuses(job.scope, [r.response_id for r in fresh])
+    new = [r for r in fresh if r.response_id not in seen]
+    again = [s.response for s in job.store.nps_to_retry(job.scope)]
+    report.new_responses, report.retried = len(new), len(again)
+    return list({r.response_id: r for r in [*again, *new]}.values())
+
+
+def _history(job: NpsJob, matched: Sequence[MatchedResponse], current: set[str]) -> list[MatchedResponse]:
+    """Earlier responses of the accounts matched now: the latest one may be an older response,
+    and the ``average`` policy needs them all."""
+    accounts = {m.account.id: m.account for m in matched}
+    if not accounts:
+        return []
+    return [MatchedResponse(response=s.response, account=accounts[s.account_id], contact=None, via="account_id")
+            for s in job.store.nps_history(job.scope, accounts)
+            if s.response.response_id not in current and s.account_id in accounts]
+
+
+# -- reading the CRM -------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class _CrmView:
+    snapshot: NpsSnapshot
+    contacts: list[KnownContact]
+    accounts_with_won_deals: dict[str, KnownAccount]
+    completed_asks: list[TaskRef]
+    deal_account: dict[str, str]
+
+
+def _read_crm(job: NpsJob, responses: Sequence[NpsResponse]) -> _CrmView:
+    adapter: SupportsNps = job.adapter  # type: ignore[assignment]  # checked in NpsJob
+    emails = {e for r in responses if (e := normalise_email(r.email))}
+    contacts = adapter.nps_contacts_by_email(sorted(emails)) if emails else []
+    account_ids = {c.company_id for c in contacts if c.company_id}
+    account_ids |= {r.account_id.strip() for r in responses if r.account_id and r.account_id.strip()}
+    ledger, completed = _ledger_with_ask_status(job)
+    account_ids |= {a for ref in completed if (a := _account_of_key(ref.key))}
+    referred, named_contacts, named_accounts = _referral_evidence(job, adapter)
+    contacts += named_contacts
+    accounts = adapter.nps_accounts(sorted(account_ids | named_accounts)) if account_ids | named_accounts else {}
+    known = {a.id: _known_account(a) for a in accounts.values()}
+    deals = {d.id: d for a in accounts.values() for d in a.won_deals}
+    deals.update({d.id: d for d in referred if d.id not in deals})
+    with_won = {k: a for k, a in known.items() if a.won_deal_ids}
+    snapshot = NpsSnapshot(accounts=with_won, contacts=tuple(_known_contact(c) for c in _unique(contacts)),
+                           deals=deals, ledger=ledger)
+    deal_account = {d: a.id for a in with_won.values() for d in a.won_deal_ids}
+    return _CrmView(snapshot=snapshot, contacts=[_known_contact(c) for c in _unique(contacts)],
+                    accounts_with_won_deals=with_won, completed_asks=completed, deal_account=deal_account)
+
+
+def _ledger_with_ask_status(job: NpsJob) -> tuple[dict[str, LedgerEntry], list[TaskRef]]:
+    """The NPS task ledger, with open referral asks the CRM reports completed marked so (a rep
+    ticked the task off: the account moves to ``asked``). Returns the ledger and those tasks."""
+    ledger = job.store.ledger_for_touch_points(job.scope, TASK_PREFIXES)
+    open_asks = {k: e for k, e in ledger.items()
+                 if e.touch_point.startswith(ASK_PREFIX) and e.status is EntryStatus.OPEN}
+    if not open_asks:
+        return ledger, []
+    found = job.adapter.find_tasks(sorted(open_asks))
+    completed = [replace(ref, deal_id=ref.deal_id or open_asks[key].deal_id)
+                 for key, ref in found.items() if key in open_asks and ref.status is TaskStatus.COMPLETED]
+    for ref in completed:
+        ledger[ref.key] = replace(ledger[ref.key], status=EntryStatus.COMPLETED, crm_id=ref.crm_id)
+    return ledger, completed
+
+
+def _referral_evidence(job: NpsJob, adapter: SupportsNps) -> tuple[list[Deal], list[NpsContact], set[str]]:
+    """Won deals naming a referrer, and the contacts and accounts they name (an account id, a
+    contact id or a contact email: docs/nps.md §4)."""
+    spec = job.fieldmap.fields.get(job.policy.referrer_field)
+    if spec is None or spec.record is not RecordKind.DEAL:
+        return [], [], set()
+    deals = adapter.nps_referred_deals(job.policy.referrer_field)
+    named = {text for d in deals if (text := clean_text(d.value(job.policy.referrer_field)))}
+    emails = sorted({n.lower() for n in named if "@" in n})
+    ids = sorted(n for n in named if "@" not in n)
+    contacts = (adapter.nps_contacts_by_email(emails) if emails else []) + \
+               (adapter.nps_contacts_by_id(ids) if ids else [])
+    return deals, contacts, set(ids) | {c.company_id for c in contacts if c.company_id}
+
+
+def _known_account(account: NpsAccount) -> KnownAccount:
+    return KnownAccount(id=account.id, won_deal_ids=tuple(d.id for d in account.won_deals), name=account.name,
+                        owner_id=account.owner_id, fields=account.fields)
+
+
+def _known_contact(contact: NpsContact) -> KnownContact:
+    return KnownContact(id=contact.id, email=contact.email, company_id=contact.company_id, name=contact.name)
+
+
+def _unique(contacts: Iterable[NpsContact]) -> list[NpsContact]:
+    return list({c.id: c for c in contacts}.values())
+
+
+def _account_of_key(key: str) -> str | None:
+    """The account id in an NPS task key (``ac1:<crm>:account.<id>:...``), when it is in clear."""
+    try:
+        ref = parse_key(key).deal_ref
+    except ValueError:
+        return None
+    return ref.removeprefix(ACCOUNT_REF_PREFIX) if ref.startswith(ACCOUNT_REF_PREFIX) else None
+
+
+# -- applying and recording ------------------------------------------------------------------------
+
+
+def _apply(job: NpsJob, actions: Sequence[Action]) -> tuple[list[ActionResult], list[TaskRef]]:
+    """Carry out the plan. Tasks whose key the CRM already holds are adopted as they are (their
+    CRM status is learnt); skips are recorded so the same response is not weighed again."""
+    creates = [a for a in actions if isinstance(a, CreateTask)]
+    existing = job.adapter.find_tasks([a.key for a in creates]) if creates else {}
+    to_send = [a for a in actions if not isinstance(a, Skip) and not (isinstance(a, CreateTask) and a.key in existing)]
+    sent = iter(job.adapter.apply(to_send) if to_send else [])
+    results: list[ActionResult] = []
+    adopted: list[TaskRef] = []
+    for action in actions:
+        if isinstance(action, Skip):
+            results.append(ActionResult(action=action, outcome=Outcome.SKIPPED, message=action.reason))
+        elif isinstance(action, CreateTask) and action.key in existing:
+            ref = existing[action.key]
+            adopted.append(replace(ref, deal_id=ref.deal_id or action.deal_id))
+            results.append(ActionResult(action=action, outcome=Outcome.UNCHANGED, crm_id=ref.crm_id,
+                                        message="a task with this key already exists in the CRM"))
+        else:
+            results.append(next(sent))
+    return results, adopted
+
+
+def _count(report: NpsReport, results: Sequence[ActionResult]) -> None:
+    for r in results:
+        report.outcomes[r.outcome.value] += 1
+        if r.rejected:
+            report.rejected.append(r)
+            log.warning("record_rejected", deal_id=r.action.deal_id, key=getattr(r.action, "key", None),
+                        crm_message=r.message, error_code=r.error_code, correlation_id=r.correlation_id)
+
+
+def _refused_accounts(results: Sequence[ActionResult], crm: _CrmView) -> dict[str, str]:
+    """Account id -> the CRM's message, for accounts with a refused write (retried next run)."""
+    refused: dict[str, str] = {}
+    for r in results:
+        if r.rejected and (account_id := _account_of_action(r.action, crm)):
+            refused.setdefault(account_id, f"{r.action.kind.value} refused by the CRM: {r.message} "
+                                           f"[{r.error_code or 'no code'}]")
+    return refused
+
+
+def _account_of_action(action: Action, crm: _CrmView) -> str | None:
+    if isinstance(action, CreateTask):
+        return action.spec.company_id or _account_of_key(action.key)
+    if isinstance(action, UpdateRecord):
+        if action.update.kind is RecordKind.COMPANY:
+            return action.update.record_id
+        return crm.deal_account.get(action.update.record_id)
+    return crm.deal_account.get(action.deal_id)
+
+
+def _records(matched: Sequence[MatchedResponse], unmatched: Sequence[UnmatchedResponse],
+             refused: dict[str, str]) -> list[NpsRecord]:
+    records = [
+        NpsRecord(response=m.response, account_id=m.account.id,
+                  status=NpsStatus.REJECTED if m.account.id in refused else NpsStatus.MATCHED,
+                  reason=refused.get(m.account.id))
+        for m in matched
+    ]
+    records += [NpsRecord(response=u.response, status=NpsStatus.UNMATCHED, reason=u.reason) for u in unmatched]
+    return records
+
+
+# -- demo ------------------------------------------------------------------------------------------
+
+
+def write_demo_csv(dataset, path: str | Path) -> Path:
+    """Write the demo data set's NPS responses (``connector.sandbox.demo.DemoDataset``) as a CSV
+    file the csv source reads, so ``afterclose demo`` can run the NPS job."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(DEMO_CSV_COLUMNS)
+        for r in dataset.nps_responses:
+            stamp = r.responded_at.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+            writer.writerow([r.response_id, r.email, r.score, stamp, r.comment or ""])
+    return target
+
+
+__all__ = ["JOB", "NpsJob", "NpsReport", "build_nps_job", "run_nps", "write_demo_csv"]
