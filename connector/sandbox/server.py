@@ -73,7 +73,9 @@ def serve_in_thread(app, *, host: str = "127.0.0.1", port: int = 0, tls: bool = 
             app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
             ssl_certfile=str(files.cert_path) if files else None,
             ssl_keyfile=str(files.key_path) if files else None,
-            timeout_keep_alive=30, loop="asyncio", http="h11",
+            # A pooled client keeps idle keep-alive connections open; without a graceful-shutdown
+            # limit, stopping the server waits for them until the thread join gives up.
+            timeout_keep_alive=30, timeout_graceful_shutdown=1, loop="asyncio", http="h11",
         )
         server = _QuietServer(config)
         thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True, name="sandbox")

@@ -85,18 +85,6 @@ def _date(value) -> dt.date | None:
     return dt.date.fromisoformat(str(value)[:10])
 
 
-def _work_around_sandbox_collections_bug() -> None:
-    """TEMPORARY (reported to the lead): routes_collections.py defines a handler named
-    ``collections`` that shadows the stdlib module it uses for ``collections.Counter``, so every
-    upsert collection answers 500. Giving that function the one attribute used restores it."""
-    import collections as stdlib_collections
-
-    from connector.sandbox.salesforce import routes_collections
-
-    if not hasattr(routes_collections.collections, "Counter"):
-        routes_collections.collections.Counter = stdlib_collections.Counter
-
-
 @contextlib.contextmanager
 def open_harness(*, page_size: int = 500, daily_limit: int | None = None, afterclose_fields: bool = True,
                  retry: RetrySettings = FAST_RETRY, fieldmap: FieldMap | None = None) -> Iterator[SalesforceHarness]:
@@ -104,7 +92,6 @@ def open_harness(*, page_size: int = 500, daily_limit: int | None = None, afterc
                                 afterclose_fields=afterclose_fields)
     sandbox.load(demo_dataset(anchor=ANCHOR))
     with sandbox.serve() as endpoint:
-        _work_around_sandbox_collections_bug()
         fieldmap = fieldmap or salesforce_fieldmap()
         settings = SalesforceSettings(instance_url=endpoint.base_url, access_token=endpoint.token,
                                       ca_bundle=str(endpoint.ca_path))

@@ -48,3 +48,14 @@ def sf_org_factory():
 @pytest.fixture
 def sf_org(sf_org_factory) -> SfOrg:
     return sf_org_factory()
+
+
+@pytest.fixture(scope="module")
+def sf_shared():
+    """One served demo org per test module, for tests that only read (faster than one per test)."""
+    sandbox = SalesforceSandbox()
+    sandbox.load(demo_dataset(anchor=SF_ANCHOR))
+    with sandbox.serve() as endpoint:
+        sf = simple_salesforce.Salesforce(instance_url=endpoint.base_url, session_id=endpoint.token,
+                                          session=sdk_session(endpoint.ca_path))
+        yield SfOrg(sandbox=sandbox, endpoint=endpoint, sf=sf)

@@ -98,9 +98,9 @@ def test_given_fully_read_cursor_then_it_is_released(sf_org_factory):
         org.sf.query_more(first["nextRecordsUrl"], identifier_is_url=True)
 
 
-def test_given_relationship_fields_then_parents_nested_with_attributes(sf_org):
+def test_given_relationship_fields_then_parents_nested_with_attributes(sf_shared):
     # "Understanding Query Results" (SOQL reference): parents are nested objects with attributes.
-    rec = sf_org.sf.query("SELECT Id, Owner.Email, Account.Name, Account.Owner.Name FROM Opportunity "
+    rec = sf_shared.sf.query("SELECT Id, Owner.Email, Account.Name, Account.Owner.Name FROM Opportunity "
                           "WHERE IsWon = true ORDER BY Id LIMIT 1")["records"][0]
     assert rec["attributes"]["type"] == "Opportunity"
     assert rec["attributes"]["url"] == f"/services/data/v59.0/sobjects/Opportunity/{rec['Id']}"
@@ -117,9 +117,9 @@ def test_given_deal_without_account_then_relationship_is_null(sf_org):
     assert rec["Account"] is None and sb.records("Opportunity")
 
 
-def test_given_child_subquery_then_contact_roles_nested_or_null_when_none(sf_org):
+def test_given_child_subquery_then_contact_roles_nested_or_null_when_none(sf_shared):
     # Parent-to-child subquery results: {totalSize, done, records}; no children -> null.
-    recs = sf_org.sf.query_all(
+    recs = sf_shared.sf.query_all(
         "SELECT Id, Name, (SELECT ContactId, Role, IsPrimary, Contact.Email FROM OpportunityContactRoles "
         "ORDER BY IsPrimary DESC) FROM Opportunity WHERE IsWon = true")["records"]
     lonely = next(r for r in recs if r["Name"] == "Lonely Deal Without Contacts")
@@ -132,60 +132,60 @@ def test_given_child_subquery_then_contact_roles_nested_or_null_when_none(sf_org
     assert "@" in roles["records"][0]["Contact"]["Email"]
 
 
-def test_given_subquery_on_object_name_instead_of_relationship_then_invalid_type(sf_org):
+def test_given_subquery_on_object_name_instead_of_relationship_then_invalid_type(sf_shared):
     with pytest.raises(SalesforceMalformedRequest) as err:
-        sf_org.sf.query("SELECT Id, (SELECT Id FROM OpportunityContactRole) FROM Opportunity")
+        sf_shared.sf.query("SELECT Id, (SELECT Id FROM OpportunityContactRole) FROM Opportunity")
     assert err.value.content[0]["errorCode"] == "INVALID_TYPE"
 
 
 @pytest.mark.parametrize("name", ["O'Reilly & Sons \"Premium\" 🚀", "Back\\slash; DROP TABLE deals;--",
                                   "Café Ñandú — año 2"])
-def test_given_quotes_backslashes_unicode_via_format_soql_then_exact_match(sf_org, name):
+def test_given_quotes_backslashes_unicode_via_format_soql_then_exact_match(sf_shared, name):
     # SOQL "Quoted String Escape Sequences"; simple-salesforce format_soql escapes (facts §1).
-    recs = sf_org.sf.query(format_soql("SELECT Name FROM Opportunity WHERE Name = {}", name))["records"]
+    recs = sf_shared.sf.query(format_soql("SELECT Name FROM Opportunity WHERE Name = {}", name))["records"]
     assert [r["Name"] for r in recs] == [name]
 
 
-def test_given_where_with_and_or_not_in_like_null_then_matches_python_filter(sf_org):
-    sb = sf_org.sandbox
+def test_given_where_with_and_or_not_in_like_null_then_matches_python_filter(sf_shared):
+    sb = sf_shared.sandbox
     soql = ("SELECT Id FROM Opportunity WHERE (StageName IN ('Closed Won', 'Closed Lost') AND NOT Amount < 20000) "
             "AND (Name LIKE '%deal%' OR LeadSource = null) AND OwnerId NOT IN ({})")
     inactive = sb.demo_ids["User"][5]
-    got = {r["Id"] for r in sf_org.sf.query_all(soql.format(f"'{inactive}'"))["records"]}
+    got = {r["Id"] for r in sf_shared.sf.query_all(soql.format(f"'{inactive}'"))["records"]}
     expected = {r["Id"] for r in sb.records("Opportunity")
                 if r["IsClosed"] and not (r["Amount"] or 0) < 20000
                 and ("deal" in r["Name"].lower() or r["LeadSource"] is None) and r["OwnerId"] != inactive}
     assert got == expected and got
 
 
-def test_given_text_equality_then_case_insensitive(sf_org):
+def test_given_text_equality_then_case_insensitive(sf_shared):
     # SOQL string comparison is case-insensitive (SOQL reference, comparison operators).
-    recs = sf_org.sf.query("SELECT Name FROM Account WHERE Name = 'ACME CORP'")["records"]
+    recs = sf_shared.sf.query("SELECT Name FROM Account WHERE Name = 'ACME CORP'")["records"]
     assert [r["Name"] for r in recs] == ["Acme Corp"]
 
 
-def test_given_not_equal_then_nulls_included(sf_org):
+def test_given_not_equal_then_nulls_included(sf_shared):
     # SOQL != matches records whose field is null (unlike SQL).
-    got = sf_org.sf.query_all("SELECT Id FROM Opportunity WHERE LeadSource != 'Web'")["totalSize"]
-    expected = sum(1 for r in sf_org.sandbox.records("Opportunity") if r["LeadSource"] != "Web")
-    assert got == expected and any(r["LeadSource"] is None for r in sf_org.sandbox.records("Opportunity"))
+    got = sf_shared.sf.query_all("SELECT Id FROM Opportunity WHERE LeadSource != 'Web'")["totalSize"]
+    expected = sum(1 for r in sf_shared.sandbox.records("Opportunity") if r["LeadSource"] != "Web")
+    assert got == expected and any(r["LeadSource"] is None for r in sf_shared.sandbox.records("Opportunity"))
 
 
-def test_given_and_or_mixed_without_parentheses_then_malformed_query(sf_org):
+def test_given_and_or_mixed_without_parentheses_then_malformed_query(sf_shared):
     # SOQL has no precedence between AND and OR: parentheses are required.
     with pytest.raises(SalesforceMalformedRequest) as err:
-        sf_org.sf.query("SELECT Id FROM Opportunity WHERE IsWon = true AND Amount > 1 OR IsClosed = false")
+        sf_shared.sf.query("SELECT Id FROM Opportunity WHERE IsWon = true AND Amount > 1 OR IsClosed = false")
     assert err.value.content[0]["errorCode"] == "MALFORMED_QUERY"
     assert "ERROR at Row:1:Column:" in err.value.content[0]["message"]
 
 
-def test_given_datetime_literal_via_format_soql_then_filters_system_modstamp(sf_org):
+def test_given_datetime_literal_via_format_soql_then_filters_system_modstamp(sf_shared):
     # facts §1: format_soql renders datetimes as unquoted UTC "+00:00"; §4 literal formats.
-    stamps = sorted(r["SystemModstamp"] for r in sf_org.sandbox.records("Opportunity"))
+    stamps = sorted(r["SystemModstamp"] for r in sf_shared.sandbox.records("Opportunity"))
     cut = stamps[len(stamps) // 2]
-    got = sf_org.sf.query_all(format_soql("SELECT Id FROM Opportunity WHERE SystemModstamp > {}", cut))["totalSize"]
+    got = sf_shared.sf.query_all(format_soql("SELECT Id FROM Opportunity WHERE SystemModstamp > {}", cut))["totalSize"]
     assert got == sum(1 for s in stamps if s > cut)
-    z = sf_org.sf.query_all("SELECT Id FROM Opportunity WHERE SystemModstamp > "
+    z = sf_shared.sf.query_all("SELECT Id FROM Opportunity WHERE SystemModstamp > "
                             + cut.strftime("%Y-%m-%dT%H:%M:%SZ"))["totalSize"]
     assert z == got
 
@@ -204,17 +204,17 @@ def test_given_date_literal_and_date_functions_then_filters_close_date(sf_org):
 
 @pytest.mark.parametrize("where", ["CloseDate = '2026-03-02'", "SystemModstamp > 2026-03-01",
                                    "Amount > '5'", "IsWon = 'true'", "Name = 5"])
-def test_given_filter_value_of_wrong_type_then_invalid_field(sf_org, where):
+def test_given_filter_value_of_wrong_type_then_invalid_field(sf_shared, where):
     # "value of filter criterion for field 'X' must be of type date and should not be enclosed in quotes"
     with pytest.raises(SalesforceMalformedRequest) as err:
-        sf_org.sf.query(f"SELECT Id FROM Opportunity WHERE {where}")
+        sf_shared.sf.query(f"SELECT Id FROM Opportunity WHERE {where}")
     assert err.value.content[0]["errorCode"] == "INVALID_FIELD"
     assert "value of filter criterion" in err.value.content[0]["message"]
 
 
-def test_given_order_by_several_fields_with_nulls_last_then_sorted(sf_org):
+def test_given_order_by_several_fields_with_nulls_last_then_sorted(sf_shared):
     # SOQL ORDER BY: ASC/DESC, NULLS FIRST/LAST (default nulls first), case-insensitive text.
-    recs = sf_org.sf.query_all("SELECT LeadSource, Amount, Id FROM Opportunity "
+    recs = sf_shared.sf.query_all("SELECT LeadSource, Amount, Id FROM Opportunity "
                                "ORDER BY LeadSource DESC NULLS LAST, Amount ASC, Id")["records"]
     sources = [r["LeadSource"] for r in recs]
     non_null = [s for s in sources if s is not None]
@@ -224,16 +224,16 @@ def test_given_order_by_several_fields_with_nulls_last_then_sorted(sf_org):
     assert web == sorted(web)
 
 
-def test_given_order_by_default_then_nulls_first(sf_org):
-    recs = sf_org.sf.query_all("SELECT Renewal_Date__c FROM Opportunity ORDER BY Renewal_Date__c")["records"]
+def test_given_order_by_default_then_nulls_first(sf_shared):
+    recs = sf_shared.sf.query_all("SELECT Renewal_Date__c FROM Opportunity ORDER BY Renewal_Date__c")["records"]
     assert recs[0]["Renewal_Date__c"] is None and recs[-1]["Renewal_Date__c"] is not None
 
 
-def test_given_order_by_ties_then_order_is_not_insertion_order_and_id_breaks_ties(sf_org):
+def test_given_order_by_ties_then_order_is_not_insertion_order_and_id_breaks_ties(sf_shared):
     # SOQL ORDER BY: "the order of results can vary if there are duplicate values"; add Id to fix it.
-    tied = sf_org.sf.query_all("SELECT Id FROM Opportunity WHERE Name LIKE 'Same Second Deal%' "
+    tied = sf_shared.sf.query_all("SELECT Id FROM Opportunity WHERE Name LIKE 'Same Second Deal%' "
                                "ORDER BY SystemModstamp")["records"]
-    fixed = sf_org.sf.query_all("SELECT Id FROM Opportunity WHERE Name LIKE 'Same Second Deal%' "
+    fixed = sf_shared.sf.query_all("SELECT Id FROM Opportunity WHERE Name LIKE 'Same Second Deal%' "
                                 "ORDER BY SystemModstamp, Id")["records"]
     by_id = sorted(r["Id"] for r in tied)
     assert [r["Id"] for r in fixed] == by_id
@@ -255,18 +255,18 @@ def test_given_order_by_ties_then_order_is_not_insertion_order_and_id_breaks_tie
     ("SELECT Id FROM Deal__c", "INVALID_TYPE"),
     ("SELECT Id FROM Opportunity OFFSET 2001", "NUMBER_OUTSIDE_VALID_RANGE"),
 ])
-def test_given_bad_soql_then_400_with_salesforce_error_code(sf_org, soql, code):
+def test_given_bad_soql_then_400_with_salesforce_error_code(sf_shared, soql, code):
     # facts §4: bad SOQL -> 400 MALFORMED_QUERY; unknown names INVALID_FIELD / INVALID_TYPE; long text
     # areas cannot be filtered or sorted (SOQL reference).
     with pytest.raises(SalesforceMalformedRequest) as err:
-        sf_org.sf.query(soql)
+        sf_shared.sf.query(soql)
     assert err.value.status == 400
     assert err.value.content[0]["errorCode"] == code
 
 
-def test_given_values_then_json_types_and_salesforce_datetime_format(sf_org):
+def test_given_values_then_json_types_and_salesforce_datetime_format(sf_shared):
     # facts §4: datetimes 2013-05-20T20:49:32.000+0000, dates YYYY-MM-DD, numbers/booleans native.
-    rec = sf_org.sf.query("SELECT Amount, IsWon, CloseDate, SystemModstamp, Probability FROM Opportunity "
+    rec = sf_shared.sf.query("SELECT Amount, IsWon, CloseDate, SystemModstamp, Probability FROM Opportunity "
                           "WHERE IsWon = true ORDER BY Id LIMIT 1")["records"][0]
     assert isinstance(rec["Amount"], float) and rec["IsWon"] is True and rec["Probability"] == 100
     assert dt.date.fromisoformat(rec["CloseDate"])
@@ -274,14 +274,14 @@ def test_given_values_then_json_types_and_salesforce_datetime_format(sf_org):
     assert dt.datetime.fromisoformat(rec["SystemModstamp"]).tzinfo is not None
 
 
-def test_given_count_then_total_size_without_records(sf_org):
-    got = sf_org.sf.query("SELECT COUNT() FROM Opportunity WHERE IsWon = true")
-    assert got["totalSize"] == _won_count(sf_org) and got["records"] == []
+def test_given_count_then_total_size_without_records(sf_shared):
+    got = sf_shared.sf.query("SELECT COUNT() FROM Opportunity WHERE IsWon = true")
+    assert got["totalSize"] == _won_count(sf_shared) and got["records"] == []
 
 
-def test_given_limit_and_offset_then_window_of_sorted_rows(sf_org):
-    all_ids = [r["Id"] for r in sf_org.sf.query_all("SELECT Id FROM Opportunity ORDER BY Id")["records"]]
-    window = sf_org.sf.query("SELECT Id FROM Opportunity ORDER BY Id LIMIT 5 OFFSET 3")
+def test_given_limit_and_offset_then_window_of_sorted_rows(sf_shared):
+    all_ids = [r["Id"] for r in sf_shared.sf.query_all("SELECT Id FROM Opportunity ORDER BY Id")["records"]]
+    window = sf_shared.sf.query("SELECT Id FROM Opportunity ORDER BY Id LIMIT 5 OFFSET 3")
     assert [r["Id"] for r in window["records"]] == all_ids[3:8] and window["totalSize"] == 5
 
 
@@ -294,13 +294,13 @@ def test_given_deleted_record_then_query_hides_it_and_query_all_shows_it(sf_org)
     assert sf_org.sf.query_all(soql, include_deleted=True)["records"][0]["IsDeleted"] is True
 
 
-def test_given_fifteen_character_id_in_filter_then_matches_eighteen_character_id(sf_org):
-    deal_id = sf_org.sandbox.demo_ids["Opportunity"][0]
-    recs = sf_org.sf.query(f"SELECT Id FROM Opportunity WHERE Id = '{deal_id[:15]}'")["records"]
+def test_given_fifteen_character_id_in_filter_then_matches_eighteen_character_id(sf_shared):
+    deal_id = sf_shared.sandbox.demo_ids["Opportunity"][0]
+    recs = sf_shared.sf.query(f"SELECT Id FROM Opportunity WHERE Id = '{deal_id[:15]}'")["records"]
     assert [r["Id"] for r in recs] == [deal_id]
 
 
-def test_given_opportunity_stage_object_then_won_stages_queryable(sf_org):
+def test_given_opportunity_stage_object_then_won_stages_queryable(sf_shared):
     # IsWon comes from OpportunityStage, not from the stage name.
-    recs = sf_org.sf.query("SELECT ApiName FROM OpportunityStage WHERE IsWon = true")["records"]
+    recs = sf_shared.sf.query("SELECT ApiName FROM OpportunityStage WHERE IsWon = true")["records"]
     assert [r["ApiName"] for r in recs] == ["Closed Won"]

@@ -1,0 +1,54 @@
+"""The route table: one Controls label per route (and method) so tests can count and target calls."""
+
+from __future__ import annotations
+
+from starlette.routing import Route, Router
+
+from . import routes_collections as collections
+from .errors import not_found
+from .web import error_response
+from . import routes_data as data
+from . import routes_login as login
+from .web import route
+
+DATA = "/services/data/v{version}"
+
+
+def _both(path: str) -> list[str]:
+    """simple-salesforce adds a trailing slash to some paths and not to others: serve both."""
+    return [path, path + "/"]
+
+
+def build_app(sb) -> Router:
+    table = [
+        ("/services/data", {"GET": "versions"}, data.versions, False),
+        (DATA, {"GET": "resources"}, data.resources, True),
+        (f"{DATA}/limits", {"GET": "limits"}, data.limits, True),
+        (f"{DATA}/query", {"GET": "query"}, data.query, True),
+        (f"{DATA}/queryAll", {"GET": "query_all"}, data.query_all, True),
+        (f"{DATA}/query/{{locator}}", {"GET": "query_more"}, data.query_more, True),
+        (f"{DATA}/queryAll/{{locator}}", {"GET": "query_more"}, data.query_more, True),
+        (f"{DATA}/sobjects", {"GET": "describe_global"}, data.describe_all, True),
+        (f"{DATA}/sobjects/{{sobject}}/describe", {"GET": "describe"}, data.describe, True),
+        (f"{DATA}/sobjects/{{sobject}}", {"GET": "sobject_info", "POST": "sobject_create"}, data.sobject_root, True),
+        (f"{DATA}/sobjects/{{sobject}}/{{record_id}}",
+         {"GET": "sobject_get", "PATCH": "sobject_update", "DELETE": "sobject_delete"}, data.sobject_record, True),
+        (f"{DATA}/sobjects/{{sobject}}/{{field}}/{{value:path}}",
+         {"GET": "sobject_get_by_external_id", "PATCH": "sobject_upsert", "DELETE": "sobject_delete_by_external_id"},
+         data.sobject_external, True),
+        (f"{DATA}/composite/sobjects",
+         {"POST": "collections_create", "PATCH": "collections_update", "DELETE": "collections_delete"},
+         collections.collections, True),
+        (f"{DATA}/composite/sobjects/{{sobject}}/{{field}}", {"PATCH": "collections_upsert"},
+         collections.collections_upsert, True),
+        ("/services/oauth2/token", {"POST": "oauth_token"}, login.oauth_token, False),
+        ("/services/Soap/u/{version}", {"POST": "soap_login"}, login.soap_login, False),
+    ]
+    routes = [Route(path, route(sb, labels, handler, data_api=data_api), methods=list(labels))
+              for base, labels, handler, data_api in table for path in _both(base)]
+    return Router(routes=routes, redirect_slashes=False, default=_not_found)
+
+
+async def _not_found(scope, receive, send) -> None:
+    """Unknown resources answer in Salesforce's shape, not Starlette's plain text."""
+    await error_response(not_found())(scope, receive, send)

@@ -1,0 +1,213 @@
+"""``SalesforceSandbox``: a loopback Salesforce org over HTTPS that the unmodified simple-salesforce
+client talks to (facts §1: the SDK always builds https:// URLs; §0.2: give it a Session with
+``verify=ca_path`` and ``trust_env=False``)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gc
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+
+from .. import SandboxEndpoint
+from ..controls import Controls
+from ..server import serve_in_thread
+from .app import build_app
+from .auth import Authenticator, ConnectedApp, Sessions, UserCredentials
+from .cursors import Cursors
+from .errors import RecordError
+from .ids import IdFactory, normalize_id
+from .schema import STAGES, build_catalog, find_object
+from .seed import load_dataset
+from .soql_eval import Engine
+from .store import Store
+from .values import coerce_input
+from .web import ApiUsage
+
+UTC = dt.timezone.utc
+INTEGRATION_USERNAME = "integration@afterclose.sandbox"
+
+
+class _HideDeliberateCuts(logging.Filter):
+    """DROP_* faults end a response on purpose; uvicorn would log each one as an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without completing response" not in record.getMessage()
+
+
+logging.getLogger("uvicorn.error").addFilter(_HideDeliberateCuts())
+
+
+_SESSIONS_BY_CA: dict[str, weakref.WeakSet] = {}
+
+
+def sdk_session(ca_path: str | Path | None) -> requests.Session:
+    """A requests.Session that trusts only the sandbox's test CA (and ignores REQUESTS_CA_BUNDLE)."""
+    session = requests.Session()
+    session.trust_env = False  # facts §0.2: env CA bundles would override verify
+    session.verify = str(ca_path) if ca_path else True
+    if ca_path:
+        _SESSIONS_BY_CA.setdefault(str(ca_path), weakref.WeakSet()).add(session)
+    return session
+
+
+def _close_client_sessions(ca_path: Path) -> None:
+    """Drop the keep-alive connections of clients made by ``sdk_session`` for this sandbox.
+
+    On shutdown the server closes TLS connections gracefully, waiting for each idle client to
+    answer close_notify, which a pooled requests connection never does: without this the server
+    thread outlives ``serve()`` by the join timeout. A socket whose response object is still
+    referenced (say, from a caught SDK exception in a reference cycle) only closes once that
+    object is collected, hence the ``gc.collect()``. (Clients made otherwise should close their
+    session before ``serve()`` ends.)"""
+    for session in list(_SESSIONS_BY_CA.pop(str(ca_path), ())):
+        session.close()
+    gc.collect()
+
+
+def sdk_login_domain(base_url: str, *, soap: bool = False, api_version: str = "59.0") -> str:
+    """A ``domain=`` for simple-salesforce's login flows that lands on this sandbox (facts §1):
+    the SDK builds ``https://{domain}.salesforce.com/...``; a trailing ``#`` turns the rest into a
+    URL fragment."""
+    host = base_url.split("://", 1)[-1].rstrip("/")
+    path = f"/services/Soap/u/{api_version}" if soap else "/services/oauth2/token"
+    return f"{host}{path}#"
+
+
+class SalesforceSandbox:
+    def __init__(self, *, token: str = "sandbox-token", seed: int = 0, latency: float = 0.0,
+                 page_size: int = 500, daily_limit: int | None = None, afterclose_fields: bool = True,
+                 api_version: str = "59.0"):
+        self.token = token
+        self.api_version = api_version
+        self.page_size = page_size
+        self.controls = Controls(seed=seed, latency=latency)
+        self.usage = ApiUsage(daily_limit)
+        self.clock = lambda: dt.datetime.now(UTC)
+        """Replace to move the org's "now" (timestamps of writes, TODAY in SOQL)."""
+        self.upsert_update_status = 204
+        """204 (the documented answer for an upsert that updates) or 200 with ``created: false``
+        (reported for newer API versions, unverified): set 200 to test a client under both readings."""
+        self.server_error_status = 500
+        """SERVER_ERROR faults answer 500 UNKNOWN_EXCEPTION, or 503 SERVER_UNAVAILABLE when set to 503."""
+        self.catalog = build_catalog(afterclose_fields=afterclose_fields)
+        ids = IdFactory()
+        self.store = Store(self.catalog, clock=lambda: self.clock(), ids=ids)
+        self.cursors = Cursors(ids)
+        self.engine = Engine(self.store, today=lambda: self.clock().date(), tie_seed=seed)
+        self.demo_ids: dict[str, dict[int, str]] = {}
+        self.instance_url = ""
+        self._ca_path: Path | None = None
+        self._seed_org()
+        self.sessions = Sessions()
+        self.sessions.add(token, INTEGRATION_USERNAME)
+        self.users_credentials: dict[str, UserCredentials] = {
+            INTEGRATION_USERNAME: UserCredentials(password="sandbox-password", security_token="sandboxsecuritytoken"),
+        }
+        self.connected_app = ConnectedApp(run_as=INTEGRATION_USERNAME)
+        self._user_ids = {INTEGRATION_USERNAME: self.store.current_user_id}
+
+    def _seed_org(self) -> None:
+        """What every new org has: the API user and the opportunity stages."""
+        user_id = self.store.insert_raw("User", {
+            "Username": INTEGRATION_USERNAME, "FirstName": "Integration", "LastName": "User",
+            "Email": INTEGRATION_USERNAME, "IsActive": True})
+        self.store.current_user_id = user_id
+        self.store.update("User", user_id, {}, as_user=True)  # owner/creator fields point at itself
+        for stage in STAGES:
+            self.store.insert_raw("OpportunityStage", {
+                "MasterLabel": stage.name, "ApiName": stage.name, "IsActive": True, "IsClosed": stage.is_closed,
+                "IsWon": stage.is_won, "DefaultProbability": float(stage.probability),
+                "ForecastCategoryName": stage.forecast, "SortOrder": float(stage.sort_order)})
+
+    @property
+    def authenticator(self) -> Authenticator:
+        return Authenticator(sessions=self.sessions, users=self.users_credentials, app=self.connected_app,
+                             user_ids=self._user_ids, clock=time.time)
+
+    # -------------------------------------------------------------- data
+    def load(self, dataset) -> dict[str, dict[int, str]]:
+        """Insert a ``connector.sandbox.demo.DemoDataset``; fills and returns ``demo_ids``."""
+        ids = load_dataset(self.store, dataset)
+        for obj, mapping in ids.items():
+            self.demo_ids.setdefault(obj, {}).update(mapping)
+        return self.demo_ids
+
+    def records(self, obj: str, *, include_deleted: bool = False) -> list[dict]:
+        """Copies of every record of ``obj`` (field -> Python value), for inspection in tests."""
+        odef = self._object(obj)
+        return [dict(r) for r in self.store.all(odef.name) if include_deleted or not r["IsDeleted"]]
+
+    def edit(self, obj: str, record_id: str, values: dict) -> None:
+        """A person editing the record in the UI: any field, no API permissions; bumps
+        LastModifiedDate/SystemModstamp and recomputes derived fields."""
+        odef = self._object(obj)
+        normalized = normalize_id(record_id)
+        if normalized is None or self.store.get(odef.name, normalized) is None:
+            raise KeyError(f"{odef.name} {record_id!r}: no such record")
+        payload = {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v) for k, v in values.items()}
+        for name, value in payload.items():
+            fd = odef.field(name)
+            if fd is None:
+                raise KeyError(f"{odef.name}.{name}: no such field")
+            try:
+                coerce_input(fd, value)
+            except RecordError as error:
+                raise ValueError(f"{odef.name}.{fd.name} = {value!r}: {error.message}") from None
+        try:
+            with self.store.transaction():
+                self.store.update(odef.name, normalized, payload, as_user=True)
+        except RecordError as error:
+            raise ValueError(f"{odef.name} {normalized}: {error.status_code}: {error.message}") from None
+
+    def expire_sessions(self) -> None:
+        """Every current token (including ``token``) now gets 401 INVALID_SESSION_ID until a new login."""
+        self.sessions.expire_all()
+
+    def _object(self, obj: str):
+        odef = find_object(self.catalog, obj)
+        if odef is None:
+            raise KeyError(f"{obj!r}: not an sObject of this sandbox ({', '.join(self.catalog)})")
+        return odef
+
+    # ------------------------------------------------------------- serve
+    @contextlib.contextmanager
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[SandboxEndpoint]:
+        with serve_in_thread(build_app(self), host=host, port=port, tls=True) as running:
+            self.instance_url = running.base_url
+            self._ca_path = running.tls.ca_path
+            try:
+                yield SandboxEndpoint(provider="salesforce", base_url=running.base_url, token=self.token,
+                                      ca_path=running.tls.ca_path)
+            finally:
+                _close_client_sessions(running.tls.ca_path)
+                self.instance_url = ""
+
+
+def run_forever(host: str = "127.0.0.1", port: int = 8443, seed_demo: bool = True) -> None:
+    """``afterclose sandbox salesforce``: serve until Ctrl-C, printing how to connect."""
+    from ..demo import demo_dataset
+
+    sandbox = SalesforceSandbox()
+    if seed_demo:
+        sandbox.load(demo_dataset())
+    with sandbox.serve(host=host, port=port) as ep:
+        print(f"Salesforce sandbox (API v{sandbox.api_version}) at {ep.base_url}")
+        print(f"  instance_url = {ep.base_url}")
+        print(f"  session_id   = {ep.token}")
+        print(f"  CA bundle    = {ep.ca_path}   (requests: session.verify = this file; session.trust_env = False)")
+        print(f"  login        = {INTEGRATION_USERNAME} / sandbox-password + security token sandboxsecuritytoken")
+        print("Press Ctrl-C to stop.", flush=True)
+        stop = threading.Event()
+        try:
+            while not stop.wait(3600):
+                pass
+        except KeyboardInterrupt:
+            print("stopped")
