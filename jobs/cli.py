@@ -1,91 +1,117 @@
-"""The ``afterclose`` command line.
+"""The ``afterclose`` command line (``python -m jobs`` is the same).
 
-Exit codes (scripts and schedulers rely on them):
+Exit codes (schedulers and scripts rely on them):
 0 everything written · 1 finished, some records rejected (listed, kept for retry) ·
-2 config, mapping or credential problem, nothing written · 3 another run holds the lock.
+2 config, mapping, credential or unreachable-CRM problem, nothing written ·
+3 another run holds the lock · 4 the run stopped on a CRM or internal failure (what was recorded
+stays recorded; the next run resumes from there).
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from pathlib import Path
 
 import click
 
-from connector.errors import AfterCloseError, LockHeldError
+from connector.errors import AfterCloseError
 from jobs import logs
+
+EXIT_CODES_HELP = (
+    "\b\nExit codes:\n  0  everything written\n  1  finished; some records rejected (listed, retried next run)\n"
+    "  2  config, mapping, credential or unreachable-CRM problem; nothing written\n"
+    "  3  another run holds the lock\n  4  stopped on a CRM or internal failure; the next run resumes"
+)
 
 CONFIG_OPTION = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="AFTERCLOSE_CONFIG",
     default="afterclose.toml", show_default=True, help="The TOML config file (env AFTERCLOSE_CONFIG).",
 )
+JOB_CHOICE = click.Choice(["sync", "nps", "all"])
 
 
 def user_errors(fn):
-    """Turn AfterClose's own errors into one readable message and the documented exit code."""
+    """Turn every failure into one readable line on stderr and the documented exit code: a
+    traceback helps nobody who runs this from cron (it goes to the log, redacted, instead)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from jobs.commands import exit_code_of
+
         try:
             return fn(*args, **kwargs)
-        except LockHeldError as exc:
-            click.echo(f"afterclose: {logs.redact(str(exc))}", err=True)
-            sys.exit(3)
         except AfterCloseError as exc:
             click.echo(f"afterclose: {logs.redact(str(exc))}", err=True)
-            sys.exit(exc.exit_code)
+            sys.exit(exit_code_of(exc))
+        except KeyboardInterrupt:
+            click.echo("afterclose: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the last guard before a user would see a traceback
+            logs.get_logger("afterclose").error("internal_error", exc_info=True)
+            click.echo(f"afterclose: internal error, {logs.redact(f'{type(exc).__name__}: {exc}')} "
+                       f"(the log has the details)", err=True)
+            sys.exit(4)
 
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog=EXIT_CODES_HELP)
 @click.version_option(package_name="afterclose")
 def cli() -> None:
     """AfterClose keeps selling after the close: it checks each won deal's handoff, creates the
     follow-up and renewal tasks your reps see in HubSpot or Salesforce, and writes NPS and referral
-    status back onto the customer's records."""
+    status back onto the customer's records.
+
+    Start with `afterclose demo`, then `check`, `setup`, `plan` and `run` against your CRM.
+    """
 
 
-@cli.command()
+@cli.command(epilog=EXIT_CODES_HELP)
 @CONFIG_OPTION
-@click.option("--job", type=click.Choice(["sync", "nps", "all"]), default="sync", show_default=True)
+@click.option("--job", type=JOB_CHOICE, default="sync", show_default=True,
+              help="sync: tasks and handoff status; nps: survey results and referrals; all: sync, then nps.")
 @user_errors
 def run(config_path: Path, job: str) -> None:
-    """One pass: pull won deals, plan, write to the CRM, record. Exit 0/1/2/3 (see --help of afterclose)."""
+    """One pass: pull won deals, plan, write to the CRM, record. SIGTERM finishes the current
+    page, records it and stops."""
     from jobs.commands import run_command
 
     sys.exit(run_command(config_path, job))
 
 
-@cli.command()
+@cli.command(epilog=EXIT_CODES_HELP)
 @CONFIG_OPTION
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--job", type=click.Choice(["sync", "nps", "all"]), default="all", show_default=True)
+@click.option("--job", type=JOB_CHOICE, default="all", show_default=True,
+              help="Which jobs to plan; all: sync and, when a source is configured, nps.")
 @user_errors
 def plan(config_path: Path, fmt: str, job: str) -> None:
-    """The dry run: read the CRM, write nothing, print what `run` would do and why."""
+    """The dry run: read the CRM, make no write call, print what `run` would create, reschedule,
+    close or write for each deal and why, and how many API calls that run would spend."""
     from jobs.commands import plan_command
 
     sys.exit(plan_command(config_path, fmt, job))
 
 
-@cli.command()
+@cli.command(epilog=EXIT_CODES_HELP)
 @CONFIG_OPTION
 @user_errors
 def check(config_path: Path) -> None:
-    """Check config, credentials and the mapping against the live CRM schema. Exit 0 or 2."""
+    """Check the config, the credentials, the state database and the mapping against the live CRM
+    schema. Exit 0, or 2 with one line per problem."""
     from jobs.commands import check_command
 
     sys.exit(check_command(config_path))
 
 
-@cli.command()
+@cli.command(epilog=EXIT_CODES_HELP)
 @CONFIG_OPTION
 @user_errors
 def setup(config_path: Path) -> None:
-    """Create AfterClose's own CRM fields where the API allows; print what an admin must deploy."""
+    """Create AfterClose's own CRM fields where the API allows (HubSpot); print exactly what an
+    admin must deploy where it does not (Salesforce). Safe to run again."""
     from jobs.commands import setup_command
 
     sys.exit(setup_command(config_path))
@@ -97,21 +123,23 @@ def setup(config_path: Path) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @user_errors
 def status(config_path: Path, limit: int, fmt: str) -> None:
-    """Last runs, cursors, and rejected records waiting for a retry."""
+    """Recent runs, cursors, and rejected records waiting for a retry (with the CRM's reasons)."""
     from jobs.commands import status_command
 
     sys.exit(status_command(config_path, limit, fmt))
 
 
-@cli.command()
+@cli.command(epilog=EXIT_CODES_HELP)
 @CONFIG_OPTION
+@click.option("--run-now", is_flag=True, help="Also run every scheduled job once at start.")
 @user_errors
-def serve(config_path: Path) -> None:
-    """Run on the configured cron schedules, with /healthz and /metrics. SIGTERM finishes the
-    current page, records it and exits."""
+def serve(config_path: Path, run_now: bool) -> None:
+    """Run the jobs on the config's cron schedules and serve /healthz and /metrics. Replicas
+    sharing one PostgreSQL state database run each tick once. SIGTERM finishes the current page,
+    records it and exits 0."""
     from jobs.schedule import serve_command
 
-    sys.exit(serve_command(config_path))
+    sys.exit(serve_command(config_path, run_now=run_now))
 
 
 @cli.command()
@@ -128,18 +156,16 @@ def demo(provider: str) -> None:
 @click.argument("provider", type=click.Choice(["hubspot", "salesforce"]))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (loopback by default).")
 @click.option("--port", default=0, show_default=True, help="0 picks a free port.")
-@click.option("--seed", type=click.Choice(["demo", "empty"]), default="demo", show_default=True)
-def sandbox(provider: str, host: str, port: int, seed: str) -> None:
-    """Start a loopback CRM sandbox and print its URL and token, to point a config at."""
-    if provider == "hubspot":
-        from connector.sandbox.hubspot import run_forever
-    else:
-        from connector.sandbox.salesforce import run_forever
-    run_forever(host, port, seed == "demo")
+@click.option("--seed", type=click.Choice(["demo", "empty"]), default="demo", show_default=True,
+              help="demo: the demo company's deals, contacts and owners; empty: nothing.")
+@click.option("--token", default="sandbox-token", show_default=True, help="The access token the sandbox accepts.")
+@user_errors
+def sandbox(provider: str, host: str, port: int, seed: str, token: str) -> None:
+    """Start a loopback CRM sandbox and print its URL, token (and CA file), to point a config at.
+    Runs until Ctrl-C or SIGTERM."""
+    from jobs.demo import serve_sandbox
 
-
-def print_json(obj) -> None:
-    click.echo(json.dumps(obj, indent=2, default=str, ensure_ascii=False))
+    sys.exit(serve_sandbox(provider, host=host, port=port, seed=seed, token=token))
 
 
 def main() -> None:

@@ -1,125 +1,221 @@
-"""`afterclose demo`: the whole pipeline against a sandbox CRM, twice, with no account and no config.
+"""`afterclose demo` and `afterclose sandbox`: AfterClose against a loopback sandbox CRM.
 
-It starts the sandbox with the demo data set, runs the real adapter, the real planner and a
-throw-away SQLite state store, shows what happened, then runs again to show that nothing is
-created twice.
+The demo starts a sandbox with the demo data set, points the real adapter, the real planner and a
+throw-away SQLite state store at it, shows what happened (deals by name, owners by name), then
+runs again to show that nothing is created twice. When the NPS job is installed it then feeds the
+demo's survey answers through it. Log events are silenced: the demo tells its own story, and log
+lines would interleave with its tables.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import signal
+import sys
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 from rich.console import Console
 from rich.table import Table
 
 from connector.actions import ActionKind, CreateTask, UpdateRecord
-from connector.mapping import builtin_mapping, load_mapping
+from connector.mapping import FieldMap, builtin_mapping, load_mapping
 from connector.model import Provider
 from connector.retry import RetrySettings
+from connector.sandbox import SandboxEndpoint
 from connector.sandbox.demo import DemoDataset, demo_dataset
+from jobs import logs
+from jobs.commands import ObservedAdapter
 from jobs.ledger import StateStore
+from jobs.nps_core import DETRACTOR_TOUCH_POINT, REFERRAL_ASK_TOUCH_POINT
 from jobs.playbook import DEFAULT_PLAYBOOK
 from jobs.sync import SyncJob, SyncReport, run_sync
 
+SHOWN = 6
+"""Examples listed per section: enough to see the point, few enough to read."""
+OWNER_KEYS = {"hubspot": "owners", "salesforce": "User"}
+"""Where each sandbox files the CRM ids of the demo owners (``sandbox.demo_ids``)."""
+
 
 def run_demo(provider: str, console: Console | None = None, anchor: dt.date | None = None) -> int:
-    console = console or Console()
+    logs.silence()
+    console = console or Console(highlight=False)
     data = demo_dataset(anchor)
     console.rule(f"[bold]AfterClose demo[/] - {provider} sandbox")
-    console.print(f"Demo CRM: {len(data.deals)} deals ({len(data.won_deals())} won), "
-                  f"{len(data.companies)} companies, {len(data.contacts)} contacts, {len(data.owners)} owners.")
-    with tempfile.TemporaryDirectory(prefix="afterclose-demo-") as tmp, _sandbox(provider, data) as (adapter, fieldmap, names):
-        store = StateStore.open(f"sqlite:///{Path(tmp) / 'state.db'}")
-        try:
-            console.print("\n[bold]afterclose setup[/]: AfterClose's own CRM fields")
-            lines = adapter.setup()
-            for line in lines:
-                if not line.startswith("exists"):
-                    console.print(f"  {line}")
-            console.print(f"  {sum(1 for line in lines if line.startswith('exists'))} fields already there")
-            job = SyncJob(scope=f"{provider}:demo", adapter=adapter, store=store,
-                          fieldmap=fieldmap, playbook=DEFAULT_PLAYBOOK,
-                          clock=lambda: dt.datetime.now(dt.timezone.utc))
+    console.print(f"A demo CRM with {len(data.deals)} deals ({len(data.won_deals())} won), "
+                  f"{len(data.companies)} companies, {len(data.contacts)} contacts and {len(data.owners)} owners.")
+    with tempfile.TemporaryDirectory(prefix="afterclose-demo-") as tmp, \
+            _sandbox(provider, data) as (endpoint, adapter, fieldmap, owners):
+        with StateStore.open(f"sqlite:///{Path(tmp) / 'state.db'}") as store:
+            _show_setup(console, adapter.setup())
+            job = SyncJob(scope=f"{provider}:demo", adapter=adapter, store=store, fieldmap=fieldmap,
+                          playbook=DEFAULT_PLAYBOOK, clock=lambda: dt.datetime.now(dt.timezone.utc))
             first = run_sync(job)
             calls_first = adapter.call_stats().total
-            _show_first_run(console, first, names, calls_first)
+            _show_first_run(console, first, _name_of(adapter), owners, calls_first)
             second = run_sync(job)
             _show_second_run(console, second, adapter.call_stats().total - calls_first)
-        finally:
-            store.close()
+            _show_nps(console, provider, endpoint, adapter, store, fieldmap, data, Path(tmp))
+    console.print("\nNext: [bold]afterclose sandbox " + provider + "[/] starts this CRM for you to point a "
+                  "config at; then [bold]afterclose check[/], [bold]plan[/] and [bold]run[/].")
     return 0
 
 
 @contextlib.contextmanager
-def _sandbox(provider: str, data: DemoDataset) -> Iterator[tuple[object, object, dict[str, str]]]:
+def _sandbox(provider: str, data: DemoDataset) -> Iterator[tuple[SandboxEndpoint, ObservedAdapter, FieldMap,
+                                                                 dict[str, str]]]:
     fieldmap = load_mapping(builtin_mapping(Provider(provider)))
+    sandbox = _new_sandbox(provider)
+    sandbox.load(data)
+    with sandbox.serve() as endpoint:
+        adapter = ObservedAdapter(_adapter_for(endpoint, fieldmap))
+        try:
+            yield endpoint, adapter, fieldmap, _owner_names(data, sandbox.demo_ids.get(OWNER_KEYS[provider], {}))
+        finally:
+            adapter.close()
+
+
+def _name_of(adapter: ObservedAdapter):
+    """Deals by name (the demo's ids mean nothing to a reader)."""
+    return lambda deal_id: adapter.deal_names.get(deal_id, deal_id)
+
+
+def _new_sandbox(provider: str, token: str = "sandbox-token"):
     if provider == "hubspot":
-        from connector.hubspot.adapter import HubSpotAdapter
-        from connector.hubspot.settings import HubSpotSettings
         from connector.sandbox.hubspot import HubSpotSandbox
 
-        sandbox = HubSpotSandbox()
-        sandbox.load(data)
-        with sandbox.serve() as ep:
-            adapter = HubSpotAdapter(settings=HubSpotSettings(access_token=ep.token, base_url=ep.base_url),
-                                     fieldmap=fieldmap, retry=RetrySettings())
-            try:
-                yield adapter, fieldmap, _owner_names(data, sandbox.demo_ids["owners"])
-            finally:
-                adapter.close()
-    else:
-        from connector.salesforce.adapter import SalesforceAdapter
-        from connector.salesforce.settings import SalesforceSettings
-        from connector.sandbox.salesforce import SalesforceSandbox
+        return HubSpotSandbox(token=token)
+    from connector.sandbox.salesforce import SalesforceSandbox
 
-        sandbox = SalesforceSandbox()
-        sandbox.load(data)
-        with sandbox.serve() as ep:
-            settings = SalesforceSettings(instance_url=ep.base_url, access_token=ep.token, ca_bundle=str(ep.ca_path))
-            adapter = SalesforceAdapter(settings=settings, fieldmap=fieldmap, retry=RetrySettings())
-            try:
-                yield adapter, fieldmap, _owner_names(data, sandbox.demo_ids["User"])
-            finally:
-                adapter.close()
+    return SalesforceSandbox(token=token)
+
+
+def _adapter_for(endpoint: SandboxEndpoint, fieldmap: FieldMap):
+    if endpoint.provider == "hubspot":
+        from connector.hubspot.adapter import HubSpotAdapter
+        from connector.hubspot.settings import HubSpotSettings
+
+        return HubSpotAdapter(settings=HubSpotSettings(access_token=endpoint.token, base_url=endpoint.base_url),
+                              fieldmap=fieldmap, retry=RetrySettings())
+    from connector.salesforce.adapter import SalesforceAdapter
+    from connector.salesforce.settings import SalesforceSettings
+
+    settings = SalesforceSettings(instance_url=endpoint.base_url, access_token=endpoint.token,
+                                  ca_bundle=str(endpoint.ca_path))
+    return SalesforceAdapter(settings=settings, fieldmap=fieldmap, retry=RetrySettings())
 
 
 def _owner_names(data: DemoDataset, ids_by_key: dict[int, str]) -> dict[str, str]:
     return {ids_by_key[o.key]: f"{o.first_name} {o.last_name}" for o in data.owners if o.key in ids_by_key}
 
 
-def _show_first_run(console: Console, report: SyncReport, owners: dict[str, str], calls: int) -> None:
+# ---------------------------------------------------------------------------------------------
+# What the demo shows
+
+
+def _show_setup(console: Console, lines: list[str]) -> None:
+    console.print("\n[bold]afterclose setup[/]: AfterClose's own CRM fields")
+    there = [line for line in lines if "exists" in line]
+    for line in (line for line in lines if "exists" not in line):
+        console.print(f"  {line}")
+    console.print(f"  {len(there)} fields already there")
+
+
+def _show_first_run(console: Console, report: SyncReport, deal_label, owners: dict[str, str], calls: int) -> None:
     creates = [a for a in report.plan_actions if isinstance(a, CreateTask)]
     writes = [a for a in report.plan_actions if isinstance(a, UpdateRecord)]
     skips = [a for a in report.plan_actions if a.kind is ActionKind.SKIP]
-    console.print(f"\n[bold]Run 1[/]: pulled {report.deals_seen} won deals, {calls} API calls.")
+    console.print(f"\n[bold]Run 1[/]: {report.deals_seen} won deals read, {calls} API calls.")
     by_tp = Counter(a.spec.touch_point for a in creates)
-    by_owner = Counter(owners.get(a.spec.owner_id or "", a.spec.owner_id or "(none)") for a in creates)
-    console.print(_counter_table("Tasks planned by touch point", "touch point", by_tp))
-    console.print(_counter_table("Tasks planned by owner", "owner", by_owner))
+    by_owner = Counter(owners.get(a.spec.owner_id or "", a.spec.owner_id or "(no owner)") for a in creates)
+    console.print(_counter_table("Tasks planned, by touch point", "touch point", by_tp))
+    console.print(_counter_table("Tasks planned, by owner", "owner", by_owner))
     incomplete = [a for a in writes if a.update.values.get("handoff_status") == "incomplete"]
-    console.print(f"Handoff write-backs: {len(writes)} deals "
-                  f"({len(incomplete)} incomplete, {len(writes) - len(incomplete)} complete).")
-    for action in incomplete[:6]:
-        console.print(f"  - deal {action.deal_id}: missing {action.update.values.get('handoff_missing')}")
-    console.print(f"Skipped (catch-up rule, too far overdue to be useful): {len(skips)}")
+    console.print(f"Handoff checked on {len(writes)} deals: {len(writes) - len(incomplete)} complete, "
+                  f"{len(incomplete)} incomplete (status and missing fields written to the deal, "
+                  f"one task to the owner to fill them in):")
+    for action in incomplete[:SHOWN]:
+        console.print(f"  - {deal_label(action.deal_id)}: missing {action.update.values.get('handoff_missing')}")
+    _more(console, incomplete)
+    console.print(f"Skipped {len(skips)} touch points already too far overdue to be useful (catch-up rule).")
     console.print(_counter_table("What the CRM did", "outcome", report.outcomes))
-    for result in report.rejected[:5]:
-        console.print(f"  [yellow]rejected[/] {getattr(result.action, 'key', '')}: {result.message}")
-    if report.rejected:
-        console.print("  Rejected records are kept and retried on the next run (exit code 1).")
+    _show_rejected(console, report.rejected, deal_label)
+
+
+def _show_rejected(console: Console, rejected: list, deal_label) -> None:
+    if not rejected:
+        return
+    console.print(f"[yellow]{len(rejected)} records rejected by the CRM[/], kept and retried on the next run "
+                  "(`afterclose run` exits 1):")
+    by_reason = Counter((deal_label(r.action.deal_id), r.message) for r in rejected)
+    for (deal, message), count in list(by_reason.items())[:SHOWN]:
+        console.print(f"  - {deal}: {count} task(s): {message}")
 
 
 def _show_second_run(console: Console, report: SyncReport, calls: int) -> None:
     created = report.outcomes.get("created", 0)
-    written = sum(1 for a in report.plan_actions if isinstance(a, UpdateRecord))
-    console.print(f"\n[bold]Run 2[/] (same CRM, nothing changed): {created} tasks created, "
-                  f"{written} fields written, {calls} API calls.")
+    updated = report.outcomes.get("updated", 0)
+    console.print(f"\n[bold]Run 2[/] (same CRM, nothing changed): {created} tasks created, {updated} records "
+                  f"updated, {len(report.rejected)} retried and still rejected, {calls} API calls.")
     console.print("[green]Nothing was created twice.[/]" if created == 0 else "[red]Duplicates were created![/]")
+
+
+def _show_nps(console: Console, provider: str, endpoint: SandboxEndpoint, adapter: ObservedAdapter,
+              store: StateStore, fieldmap: FieldMap, data: DemoDataset, tmp: Path) -> None:
+    """The demo data's survey answers, from a CSV file, through the NPS job."""
+    from jobs import nps
+
+    csv_path = tmp / "nps.csv"
+    nps.write_demo_csv(data, csv_path)
+    settings = _demo_settings(endpoint, csv_path)
+    job = nps.build_nps_job(settings, adapter, store, fieldmap, f"{provider}:demo",
+                            lambda: dt.datetime.now(dt.timezone.utc))
+    if job is None:
+        return
+    report = nps.run_nps(job)
+    console.print(f"\n[bold]NPS[/]: {len(data.nps_responses)} survey answers read from a CSV file.")
+    categories = Counter(_category(r.score) for r in data.nps_responses)
+    unmatched = len(report.unmatched)
+    console.print(f"  {categories['promoter']} promoters, {categories['passive']} passives, "
+                  f"{categories['detractor']} detractors; {len(data.nps_responses) - unmatched} matched to a customer"
+                  + (f", {unmatched} unmatched (kept, retried next run)." if unmatched else "."))
+    tasks = Counter(_task_kind(a.spec.touch_point) for a in report.plan_actions if isinstance(a, CreateTask))
+    console.print(f"  {tasks.get(REFERRAL_ASK_TOUCH_POINT, 0)} 'ask for a referral' tasks for promoters' owners, "
+                  f"{tasks.get(DETRACTOR_TOUCH_POINT, 0)} high-priority follow-ups for detractors; "
+                  f"{report.outcomes.get('updated', 0)} records got their score, category, date and referral status.")
+    _show_rejected(console, report.rejected, _name_of(adapter))
+
+
+def _task_kind(touch_point: str) -> str:
+    """NPS task touch points are the kind plus the response's digest (one task per response)."""
+    return next((kind for kind in (REFERRAL_ASK_TOUCH_POINT, DETRACTOR_TOUCH_POINT)
+                 if touch_point.startswith(f"{kind}_")), touch_point)
+
+
+def _category(score: int) -> str:
+    # The NPS definition (docs/nps.md): 9-10 promoters, 7-8 passives, 0-6 detractors.
+    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+
+
+def _demo_settings(endpoint: SandboxEndpoint, csv_path: Path):
+    from jobs.config import Settings
+
+    crm = ({"hubspot": {"access_token": endpoint.token, "base_url": endpoint.base_url}}
+           if endpoint.provider == "hubspot" else
+           {"salesforce": {"instance_url": endpoint.base_url, "access_token": endpoint.token,
+                           "ca_bundle": str(endpoint.ca_path)}})
+    return Settings.from_mapping({"crm": {"provider": endpoint.provider}, **crm,
+                                  "nps": {"source": "csv", "path": str(csv_path)}}, source="demo")
+
+
+def _more(console: Console, items: list) -> None:
+    if len(items) > SHOWN:
+        console.print(f"  ... and {len(items) - SHOWN} more")
 
 
 def _counter_table(title: str, label: str, counts: Counter) -> Table:
@@ -129,3 +225,39 @@ def _counter_table(title: str, label: str, counts: Counter) -> Table:
     for name, count in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))):
         table.add_row(str(name), str(count))
     return table
+
+
+# ---------------------------------------------------------------------------------------------
+# afterclose sandbox
+
+
+def serve_sandbox(provider: str, *, host: str = "127.0.0.1", port: int = 0, seed: str = "demo",
+                  token: str = "sandbox-token") -> int:
+    """Serve a sandbox until SIGTERM or Ctrl-C, printing how to point a config at it."""
+    logs.configure("warning")
+    sandbox = _new_sandbox(provider, token)
+    if seed == "demo":
+        sandbox.load(demo_dataset())
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with sandbox.serve(host=host, port=port) as endpoint:
+        for line in sandbox_instructions(endpoint):
+            click.echo(line)
+        click.echo("Ctrl-C (or SIGTERM) stops it; its data lives in memory only.")
+        sys.stdout.flush()  # a pipe (a test, a supervisor) sees the URL before anything else
+        stop.wait()
+    click.echo("sandbox stopped")
+    return 0
+
+
+def sandbox_instructions(endpoint: SandboxEndpoint) -> list[str]:
+    lines = [f"{endpoint.provider} sandbox listening on {endpoint.base_url}", f"token: {endpoint.token}"]
+    if endpoint.provider == "hubspot":
+        section = ["[crm]", 'provider = "hubspot"', "[hubspot]", f'base_url = "{endpoint.base_url}"',
+                   f'access_token = "{endpoint.token}"']
+    else:
+        lines.append(f"CA file: {endpoint.ca_path}  (the sandbox's TLS certificate is signed by this test CA)")
+        section = ["[crm]", 'provider = "salesforce"', "[salesforce]", f'instance_url = "{endpoint.base_url}"',
+                   f'access_token = "{endpoint.token}"', f'ca_bundle = "{endpoint.ca_path}"']
+    return lines + ["", "A config that uses it:", *section, ""]

@@ -1,8 +1,11 @@
-"""Structured logs: JSON lines when not on a terminal, readable lines on one.
+"""Structured logs: JSON lines when not on a terminal, readable lines on one; always on stderr.
 
 Every secret the config holds is registered here at start-up and masked in every event, whatever
-field it hides in (a token echoed back inside a CRM error message, say). That is the last line of
-defence; the first is never putting secrets into events at all.
+field it hides in (a token echoed back inside a CRM error message, a traceback, a library's own
+log record). That is the last line of defence; the first is never putting secrets into events.
+
+Library log records (APScheduler, uvicorn, the SDKs) go through the same pipeline via the
+standard ``logging`` bridge, so they are structured and redacted like AfterClose's own events.
 """
 
 from __future__ import annotations
@@ -10,16 +13,24 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
+from typing import TextIO
 
 import structlog
 
 MASK = "***"
+MIN_SECRET_LENGTH = 6
+"""Shorter values would mask ordinary words (and are not credentials anyone issues)."""
 _secrets: set[str] = set()
+_handler: logging.Handler | None = None
 
 
 def register_secrets(values: Iterable[str | None]) -> None:
-    """Values too short to be secrets (< 6 chars) would mask ordinary words; they are ignored."""
-    _secrets.update(v for v in values if v and len(v) >= 6)
+    _secrets.update(v for v in values if v and len(v) >= MIN_SECRET_LENGTH)
+
+
+def forget_secrets() -> None:
+    """For tests: start from no registered secret."""
+    _secrets.clear()
 
 
 def redact(text: str) -> str:
@@ -29,41 +40,87 @@ def redact(text: str) -> str:
     return text
 
 
-def _redact_event(_, __, event: dict) -> dict:
-    return {key: _redact_value(value) for key, value in event.items()}
-
-
-def _redact_value(value):
+def redact_value(value):
+    """Mask secrets inside strings, containers and exceptions (for logs and JSON output)."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {k: _redact_value(v) for k, v in value.items()}
+        return {k: redact_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_redact_value(v) for v in value]
+        return [redact_value(v) for v in value]
     if isinstance(value, BaseException):
         return redact(f"{type(value).__name__}: {value}")
     return value
 
 
-def configure(level: str = "info", fmt: str = "auto", stream=None) -> None:
-    stream = stream or sys.stderr
-    use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
-    renderer = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
-    structlog.configure(
+def _redact_event(_, __, event: dict) -> dict:
+    return {key: redact_value(value) for key, value in event.items()}
+
+
+def _wants_json(fmt: str, stream: TextIO) -> bool:
+    if fmt != "auto":
+        return fmt == "json"
+    isatty = getattr(stream, "isatty", None)
+    return not (isatty and isatty())
+
+
+def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    """Route structlog and the standard ``logging`` module to ``stream`` (default: stderr).
+
+    Called again (each CLI command calls it once the config is read), it replaces the previous
+    set-up instead of adding a second handler.
+    """
+    global _handler
+    stream = stream if stream is not None else sys.stderr
+    renderer = (structlog.processors.JSONRenderer() if _wants_json(fmt, stream)
+                else structlog.dev.ConsoleRenderer(colors=False))
+    stamped = [structlog.processors.add_log_level, structlog.stdlib.add_logger_name,
+               structlog.processors.TimeStamper(fmt="iso", utc=True)]
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=stamped,
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,  # the traceback becomes text, so it is redacted too
             _redact_event,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+    )
+    root = logging.getLogger()
+    if _handler is not None:
+        root.removeHandler(_handler)
+    _handler = logging.StreamHandler(stream)
+    _handler.setFormatter(formatter)
+    root.addHandler(_handler)
+    root.setLevel(logging.getLevelName(level.upper()))
+    structlog.configure(
+        processors=[structlog.contextvars.merge_contextvars, structlog.stdlib.filter_by_level, *stamped,
+                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
-    # The SDKs log request details (URLs, sometimes headers) at DEBUG; keep them quiet.
-    for noisy in ("urllib3", "simple_salesforce", "hubspot", "httpx", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The SDKs log request details (URLs, sometimes headers) at DEBUG, uvicorn and APScheduler
+    # every request and every job start at INFO: keep them to warnings.
+    for noisy in ("alembic", "urllib3", "simple_salesforce", "hubspot", "httpx", "apscheduler", "uvicorn", "uvicorn.error",
+                  "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def silence() -> None:
+    """No log output at all (the demo prints its own account of what happened)."""
+    configure("error", "json", stream=_NullStream())
+    logging.getLogger().setLevel(logging.CRITICAL + 1)
+
+
+class _NullStream:
+    def write(self, _text: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
 
 
 def get_logger(name: str):

@@ -1,0 +1,52 @@
+"""How many write calls ``SalesforceAdapter.apply`` will make for a plan (for ``afterclose plan``).
+
+The arithmetic mirrors ``apply`` call for call (connector/salesforce/adapter.py, writes.py):
+
+- creates and reschedules: one ``composite/sobjects/Task/<key field>`` upsert per 200 records,
+  a new collection whenever a key repeats (Salesforce refuses a duplicate inside one collection);
+- closes known only by key: one SOQL query per IN list of keys (``soql.in_list_chunks``) to find
+  the task ids, counted as if every task is found (a task a rep deleted makes the real run
+  one update cheaper, never dearer);
+- closes by id and record write-backs: one ``composite/sobjects`` update per 200 records, sorted
+  by sObject type, a new collection whenever an id repeats;
+- records AfterClose cannot express (an unmapped field, an unparsable value) are refused before
+  any call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from connector.actions import CloseTask, CreateTask, UpdateRecord, UpdateTask, WriteAction
+from connector.mapping import FieldMap
+from connector.salesforce import soql, writes
+
+
+def estimate_write_calls(actions: Sequence[WriteAction], fieldmap: FieldMap) -> int:
+    upserts: list[str] = []
+    updates: list[tuple[str, str]] = []  # (sObject type, id) in the order apply sends them
+    closes_by_key: list[str] = []
+    for action in actions:
+        if isinstance(action, CreateTask | UpdateTask):
+            if _expressible(lambda: writes.task_record(action.spec, fieldmap)):
+                upserts.append(action.key)
+        elif isinstance(action, CloseTask) and not action.crm_id:
+            closes_by_key.append(action.key)
+        elif isinstance(action, CloseTask):
+            updates.append(("Task", action.crm_id))
+        elif isinstance(action, UpdateRecord):
+            if _expressible(lambda: writes.record_update(action, fieldmap)):
+                updates.append((writes.SOBJECT[action.update.kind], action.update.record_id))
+    lookups = sum(1 for _ in soql.in_list_chunks(closes_by_key))
+    updates += [("Task", f"key:{key}") for key in dict.fromkeys(closes_by_key)]
+    updates.sort(key=lambda item: item[0])
+    return (len(writes.chunks(upserts, lambda key: key)) + lookups
+            + len(writes.chunks(updates, lambda item: item[1])))
+
+
+def _expressible(build) -> bool:
+    try:
+        build()
+    except writes.Refused:
+        return False
+    return True

@@ -1,0 +1,86 @@
+"""`afterclose check`, `setup` and `status`: what an admin runs before and after the first run."""
+
+from __future__ import annotations
+
+import json
+
+from tests.cli.conftest import invoke
+
+
+def test_given_hubspot_without_afterclose_company_fields_when_check_then_exit_2_one_line_per_field(hubspot):
+    result = invoke("check", "--config", hubspot.config())
+    assert result.exit_code == 2
+    problems = [line for line in result.stderr.splitlines() if line.strip().startswith("mapping key")]
+    assert len(problems) == 4
+    assert "mapping key company_nps_score -> CRM field companies.nps_score" in result.stderr
+    assert "afterclose setup" in result.stderr
+
+
+def test_given_hubspot_when_setup_twice_then_fields_created_once_and_check_passes(hubspot):
+    config = hubspot.config()
+    first = invoke("setup", "--config", config)
+    assert first.exit_code == 0
+    assert "created companies.nps_score" in first.stdout
+    second = invoke("setup", "--config", config)
+    assert second.exit_code == 0
+    assert "created" not in second.stdout and "exists companies.nps_score" in second.stdout
+    check = invoke("check", "--config", config)
+    assert check.exit_code == 0, check.stderr
+    assert check.stdout.startswith("ok: ")
+
+
+def test_given_salesforce_org_without_afterclose_fields_when_setup_then_says_what_to_deploy_and_check_fails(open_crm):
+    org = open_crm("salesforce", afterclose_fields=False)
+    config = org.config()
+    setup = invoke("setup", "--config", config)
+    assert setup.exit_code == 0
+    assert "Task.AfterClose_Key__c" in setup.stdout and "Opportunity.Handoff_Status__c" in setup.stdout
+    assert org.write_calls() == 0  # custom fields need the Metadata API: an admin deploys them
+    check = invoke("check", "--config", config)
+    assert check.exit_code == 2
+    assert "CRM field Task.AfterClose_Key__c" in check.stderr
+
+
+def test_given_config_with_inline_secret_readable_by_others_when_check_then_warns(salesforce):
+    config = salesforce.config()
+    config.chmod(0o644)
+    result = invoke("check", "--config", config)
+    assert result.exit_code == 0
+    assert "warning:" in result.stdout and "salesforce.access_token" in result.stdout and "chmod 600" in result.stdout
+    config.chmod(0o600)
+    assert "warning:" not in invoke("check", "--config", config).stdout
+
+
+def test_given_runs_when_status_then_table_and_json_show_runs_cursor_and_rejected_with_reasons(crm):
+    config = crm.config()
+    invoke("setup", "--config", config)
+    invoke("run", "--config", config)
+    invoke("run", "--config", config)
+    table = invoke("status", "--config", config)
+    assert table.exit_code == 0
+    assert "Recent runs" in table.stdout and "sync cursor: after" in table.stdout
+    assert "9 rejected record(s) waiting for a retry:" in table.stdout
+    assert "inactive" in table.stdout.lower() or "deactivated" in table.stdout.lower()
+
+    body = json.loads(invoke("status", "--config", config, "--format", "json").stdout)
+    assert [r["outcome"] for r in body["runs"]] == ["rejected", "rejected"]
+    assert body["cursors"]["sync"]["modified"] and body["cursors"]["nps"] is None
+    assert len(body["rejected"]) == 9 and all(r["reason"] and r["attempts"] >= 1 for r in body["rejected"])
+    assert {r["attempts"] for r in body["rejected"]} == {2}
+
+
+def test_given_no_run_yet_when_status_then_says_so(hubspot):
+    result = invoke("status", "--config", hubspot.config())
+    assert result.exit_code == 0
+    assert "not started yet" in result.stdout and "0 rejected record(s)" in result.stdout
+    assert hubspot.total_calls() == 0  # status reads the state database only
+
+
+def test_given_salesforce_user_who_cannot_create_tasks_when_check_then_exit_2_names_the_permission(salesforce):
+    import dataclasses
+
+    catalog = salesforce.sandbox.catalog
+    catalog["Task"] = dataclasses.replace(catalog["Task"], createable=False)
+    result = invoke("check", "--config", salesforce.config())
+    assert result.exit_code == 2
+    assert "missing permission: Task: create" in result.stderr and "docs/permissions.md" in result.stderr

@@ -1,0 +1,210 @@
+"""`afterclose run`: one pass against each sandbox CRM, and the exit codes scripts rely on."""
+
+from __future__ import annotations
+
+import collections
+import signal
+import time
+
+import pytest
+
+from tests.cli.conftest import invoke, run_cli, start_cli
+
+INACTIVE_OWNER_DEAL = "Orphaned Account Co"
+"""The demo deal whose owner is deactivated: the CRM refuses its tasks, every run."""
+
+
+def test_given_demo_crm_when_setup_then_run_then_exit_1_lists_rejected_deal_by_name_and_nothing_doubles(crm):
+    config = crm.config()
+    assert invoke("setup", "--config", config).exit_code == 0
+    first = invoke("run", "--config", config)
+    assert first.exit_code == 1, first.stderr
+    assert "sync run 1:" in first.stdout and "created" in first.stdout
+    rejected = [line for line in first.stdout.splitlines() if line.strip().startswith("rejected:")]
+    assert rejected and all(INACTIVE_OWNER_DEAL in line and "(kept, retried next run)" in line for line in rejected)
+    keys = crm.task_keys()
+    assert len(keys) > 100 and max(collections.Counter(keys).values()) == 1
+
+    second = invoke("run", "--config", config)
+    assert second.exit_code == 1  # the same refused records, tried again
+    assert "created" not in second.stdout.splitlines()[0]
+    assert sorted(crm.task_keys()) == sorted(keys)
+
+
+def test_given_every_record_accepted_when_run_then_exit_0(hubspot):
+    config = hubspot.config()
+    invoke("setup", "--config", config)
+    deal_id = hubspot.sandbox.demo_ids["deals"][_inactive_owner_deal_key()]
+    hubspot.sandbox.edit("deals", deal_id, {"dealstage": "closedlost"})  # never won: no task for its owner
+    result = invoke("run", "--config", config)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "rejected" not in result.stdout
+
+
+def _inactive_owner_deal_key() -> int:
+    from connector.sandbox.demo import demo_dataset
+
+    return next(d.key for d in demo_dataset().deals if d.name.startswith(INACTIVE_OWNER_DEAL))
+
+
+def test_given_hubspot_without_setup_when_run_then_exit_2_names_mapping_keys_and_fields_and_writes_nothing(hubspot):
+    result = invoke("run", "--config", hubspot.config())
+    assert result.exit_code == 2
+    assert "company_nps_score -> companies.nps_score" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert hubspot.write_calls() == 0
+
+
+def test_given_wrong_token_when_run_then_exit_2_names_credential_keys_without_traceback(crm):
+    result = run_cli("run", "--config", crm.config(token="not-the-sandbox-token"))
+    assert result.returncode == 2, result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("afterclose: ") and "refused the credentials" in message
+    assert ("hubspot.access_token" if crm.provider == "hubspot" else "[salesforce] login keys") in message
+    assert "Traceback" not in result.stderr
+    assert crm.write_calls() == 0
+
+
+def test_given_crm_unreachable_when_run_then_exit_2_names_the_url_key(hubspot, tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dead = f'[hubspot]\nbase_url = "http://127.0.0.1:{port}"\naccess_token = "pat-test-000000"\n'
+    result = run_cli("run", "--config", hubspot.config(connection=dead))
+    assert result.returncode == 2, result.stderr
+    assert "cannot reach the CRM" in result.stderr and "hubspot.base_url" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("extra, key", [
+    ('[schedule]\nsync = "every monday"\n', "schedule.sync"),
+    ("[playbok]\ndue_hour = 9\n", "playbok"),
+    ("[playbook]\ndue_hour = 31\n", "playbook.due_hour"),
+])
+def test_given_bad_config_when_run_then_exit_2_names_file_and_key(hubspot, extra, key):
+    config = hubspot.config(extra)
+    result = invoke("run", "--config", config)
+    assert result.exit_code == 2
+    assert str(config) in result.stderr and key in result.stderr
+    assert hubspot.total_calls() == 0
+
+
+def test_given_missing_config_file_when_run_then_exit_2_names_the_file(tmp_path):
+    result = invoke("run", "--config", tmp_path / "nowhere.toml")
+    assert result.exit_code == 2
+    assert "nowhere.toml" in result.stderr and "not found" in result.stderr
+
+
+def test_given_mapping_file_with_unknown_field_type_when_run_then_exit_2_names_mapping_file(hubspot, tmp_path):
+    from connector.mapping import builtin_mapping
+
+    mapping = tmp_path / "bad-mapping.toml"
+    mapping.write_text(builtin_mapping("hubspot").read_text().replace('type = "date"', 'type = "calendar"', 1))
+    result = invoke("run", "--config", hubspot.config(crm_extra=f'mapping = "{mapping}"\n'))
+    assert result.exit_code == 2
+    assert "bad-mapping.toml" in result.stderr and "calendar" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert hubspot.total_calls() == 0
+
+
+def test_given_a_run_holds_the_lock_when_second_run_starts_then_it_exits_3(open_crm):
+    slow = open_crm("hubspot")
+    config = slow.config()
+    assert invoke("setup", "--config", config).exit_code == 0
+    # The first run's task batch takes 4 s to answer: it holds the lock all that time.
+    slow.sandbox.controls.add_fault("slow", endpoint="POST /crm/v3/objects/tasks/batch/create", seconds=4, count=1)
+    first = start_cli("run", "--config", config)
+    try:
+        _wait_for_lock_holder(slow)
+        second = run_cli("run", "--config", config)
+    finally:
+        first_out, first_err = first.communicate(timeout=60)
+    assert second.returncode == 3, second.stderr
+    assert "another AfterClose run holds the lock" in second.stderr
+    assert first.returncode == 1, first_err  # finished; the inactive owner's tasks were refused
+
+
+def _wait_for_lock_holder(crm, timeout: float = 20) -> None:
+    """Until the first run has started writing its run record (it holds the lock by then)."""
+    from jobs.ledger import StateStore
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (crm.tmp / "state.db").exists():
+            with StateStore.open(crm.state_url) as store:
+                if any(r.outcome is None for r in store.recent_runs(limit=5)):
+                    return
+        time.sleep(0.05)
+    raise AssertionError("the first run never started")
+
+
+def test_python_dash_m_jobs_is_the_same_cli():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("run", "plan", "check", "setup", "status", "serve", "demo", "sandbox"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", ["run", "plan", "check", "setup", "status", "serve", "demo", "sandbox"])
+def test_every_command_has_help(command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0
+    assert "Usage: " in result.stdout and len(result.stdout.splitlines()) > 4
+
+
+def test_given_a_terminal_then_progress_is_shown_and_when_piped_nothing_is_added():
+    import datetime as dt
+    import io
+
+    from connector.model import Deal, DealPage, Provider
+    from jobs.commands import ObservedAdapter, progress_for
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    class Pages:
+        def closed_won_deals(self, since):
+            for n in range(3):
+                deal = Deal(provider=Provider.HUBSPOT, id=str(n), name=f"Deal {n}", stage="won", is_won=True,
+                            close_date=None, last_modified=dt.datetime.now(dt.timezone.utc))
+                yield DealPage(deals=(deal,), cursor=None)
+
+    adapter = ObservedAdapter(Pages())
+    terminal, pipe = Tty(), io.StringIO()
+    with progress_for(adapter, "sync", stream=terminal):
+        list(adapter.closed_won_deals(None))
+    with progress_for(adapter, "sync", stream=pipe):
+        list(adapter.closed_won_deals(None))
+    assert "sync: reading and writing" in terminal.getvalue() and "deals" in terminal.getvalue()
+    assert pipe.getvalue() == ""
+    assert adapter.deal_label("1") == "Deal 1 (1)" and adapter.page_of_deal == {"0": 0, "1": 1, "2": 2}
+
+
+def test_given_sigterm_during_run_then_the_current_page_is_recorded_and_the_run_says_it_stopped_early(open_crm):
+    from jobs.ledger import StateStore
+
+    org = open_crm("salesforce", page_size=5, latency=0.05)  # 36 won deals in pages of 5
+    config = org.config()
+    run = start_cli("run", "--config", config)
+    try:
+        scope = f"salesforce:{org.endpoint.base_url.split('://', 1)[1]}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if (org.tmp / "state.db").exists():
+                with StateStore.open(org.state_url) as store:
+                    if store.get_cursor(scope, "sync"):
+                        break
+            time.sleep(0.05)
+        run.send_signal(signal.SIGTERM)
+        out, err = run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode in (0, 1), err
+    assert "stopped early (SIGTERM)" in out
+    with StateStore.open(org.state_url) as store:
+        (finished,) = store.recent_runs()
+    assert finished.finished_at is not None and finished.outcome.value in ("ok", "rejected")

@@ -1,0 +1,216 @@
+"""`afterclose serve`: schedules, /healthz, /metrics, SIGTERM, and one run per tick across replicas."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+
+from jobs.ledger import RunOutcome, RunSummary, StateStore
+from jobs.schedule import FireTimeExecutor, Health, Ticker, health_app
+from tests.cli.conftest import start_cli
+
+YEARLY = '[schedule]\nsync = "0 0 1 1 *"\n'
+"""A schedule that never fires during a test: `--run-now` makes the one run."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_config(crm, port: int):
+    return crm.config(f'{YEARLY}[server]\nport = {port}\n[log]\nformat = "json"\n')
+
+
+def wait_until(predicate, timeout: float = 30, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def get(port: int, path: str) -> httpx.Response | None:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2)
+    except httpx.TransportError:
+        return None
+
+
+def events(stderr: str) -> list[dict]:
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+
+
+def test_given_serve_run_now_then_healthz_ok_metrics_count_the_run_and_sigterm_exits_0(hubspot):
+    from tests.cli.conftest import invoke
+
+    port = free_port()
+    config = serve_config(hubspot, port)
+    assert invoke("setup", "--config", config).exit_code == 0
+    server = start_cli("serve", "--config", config, "--run-now")
+    try:
+        health = wait_until(lambda: (r := get(port, "/healthz")) is not None and r.json()["last_runs"] and r,
+                            what="the first run to be recorded")
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        assert health.json()["last_runs"]["sync"]["outcome"] == "rejected"  # the inactive owner's tasks
+        metrics = get(port, "/metrics").text
+        assert 'afterclose_runs_total{job="sync",outcome="rejected"} 1.0' in metrics
+        assert 'afterclose_records_total{job="sync",outcome="created"}' in metrics
+        assert 'afterclose_api_calls_total{endpoint="POST /crm/v3/objects/tasks/batch/create"}' in metrics
+        assert "afterclose_rate_limit_wait_seconds_total" in metrics
+        assert 'afterclose_last_success_timestamp_seconds{job="sync"}' in metrics
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=20)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 0, err
+    names = [e["event"] for e in events(err)]
+    assert names.index("serving") < names.index("run_finished") < names.index("stopping") < names.index("stopped")
+
+
+def test_given_sigterm_during_a_run_then_current_page_finished_and_recorded_then_exit_0(open_crm):
+    org = open_crm("salesforce", page_size=5, latency=0.05)  # 36 won deals in pages of 5: a run of seconds
+    port = free_port()
+    config = serve_config(org, port)
+    server = start_cli("serve", "--config", config, "--run-now")
+    try:
+        with StateStore.open(org.state_url) as store:
+            wait_until(lambda: (org.tmp / "state.db").exists() and store.get_cursor(f"salesforce:{_host(org)}", "sync"),
+                       what="the first page to be recorded")
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 0, err
+    finished = next(e for e in events(err) if e["event"] == "run_finished")
+    assert finished["stopped_early"] is True and 0 < finished["deals"] < 36
+    with StateStore.open(org.state_url) as store:
+        (run,) = store.recent_runs()
+        assert run.outcome in (RunOutcome.OK, RunOutcome.REJECTED) and run.finished_at is not None
+        assert sum(run.counts.values()) > 0
+
+
+def _host(crm) -> str:
+    return crm.endpoint.base_url.split("://", 1)[1]
+
+
+# -- /healthz ---------------------------------------------------------------------------------------
+
+NOW = dt.datetime.now(dt.timezone.utc)
+
+
+def _run(job: str, outcome: RunOutcome, finished: dt.datetime, error: str | None = None) -> RunSummary:
+    return RunSummary(id=7, scope="s", job=job, dry_run=False, host="h", pid=1, started_at=finished, finished_at=finished,
+                      outcome=outcome, counts={}, api_calls=0, api_calls_by_endpoint={}, error=error)
+
+
+@pytest.mark.parametrize("last, started_ago, problem", [
+    ({"sync": _run("sync", RunOutcome.OK, NOW)}, 0, None),
+    ({"sync": _run("sync", RunOutcome.REJECTED, NOW)}, 0, None),
+    ({"sync": _run("sync", RunOutcome.FAILED, NOW, "CRM answered 503")}, 0, "last sync run (7) failed: CRM answered 503"),
+    ({"sync": _run("sync", RunOutcome.OK, NOW - dt.timedelta(hours=2))}, 0, "sync run overdue"),
+    ({}, 10, None),
+    ({}, 7200, "sync run overdue"),
+])
+def test_health_fails_when_last_run_failed_or_is_overdue(last, started_ago, problem):
+    health = Health(overdue_after={"sync": dt.timedelta(minutes=35)}, last_runs=lambda: last,
+                    started_at=NOW - dt.timedelta(seconds=started_ago))
+    problems, _ = health.problems(dt.datetime.now(dt.timezone.utc))
+    assert [p for p in problems if problem in p] if problem else problems == []
+
+
+def test_healthz_answers_503_with_the_problems_and_200_when_healthy():
+    from connector.sandbox.server import serve_in_thread
+
+    last = {"sync": _run("sync", RunOutcome.FAILED, NOW, "CRM answered 503")}
+    health = Health(overdue_after={"sync": dt.timedelta(minutes=35)}, last_runs=lambda: last)
+    with serve_in_thread(health_app(health)) as server:
+        failing = httpx.get(f"{server.base_url}/healthz")
+        last["sync"] = _run("sync", RunOutcome.OK, NOW)
+        healthy = httpx.get(f"{server.base_url}/healthz")
+    assert failing.status_code == 503 and failing.json()["status"] == "fail"
+    assert healthy.status_code == 200 and healthy.json() == {
+        "status": "ok", "problems": [], "last_runs": {"sync": {"run": 7, "outcome": "ok",
+                                                                "finished_at": NOW.isoformat()}}}
+
+
+# -- one run per tick across replicas --------------------------------------------------------------
+
+
+def test_given_two_replicas_sharing_the_store_when_a_tick_fires_then_it_runs_once(store_url):
+    """Two schedulers (two replicas) with the same tick; each claims the *scheduled* fire time."""
+    fire_at = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)).replace(microsecond=0)
+    ran, outcomes, seen_times = [], [], []
+    done = threading.Barrier(3, timeout=20)
+
+    def execute(job):
+        ran.append(job)
+        time.sleep(0.3)  # a run in progress while the other replica's tick arrives
+        return _Result()
+
+    replicas = []
+    for _ in range(2):
+        store = StateStore.open(store_url)
+        ticker = Ticker(scope="hubspot:shared", store=store, execute=execute, stop=threading.Event())
+
+        def tick(job, scheduled_run_time=None, ticker=ticker):
+            seen_times.append(scheduled_run_time)
+            outcomes.append(ticker(job, scheduled_run_time))
+            done.wait()
+
+        scheduler = BackgroundScheduler(executors={"default": FireTimeExecutor(max_workers=2)})
+        scheduler.add_job(tick, DateTrigger(run_date=fire_at), args=["sync"], coalesce=True, max_instances=1,
+                          misfire_grace_time=30)
+        replicas.append((scheduler, store))
+    try:
+        for scheduler, _ in replicas:
+            scheduler.start()
+        done.wait()
+    finally:
+        for scheduler, store in replicas:
+            scheduler.shutdown(wait=True)
+            store.close()
+    assert ran == ["sync"]
+    assert sorted(outcomes) == ["claimed_elsewhere", "ok"]
+    assert seen_times == [fire_at, fire_at]  # the scheduled time, not when each replica got to it
+
+
+class _Result:
+    outcome = "ok"
+    outcomes: dict = {}
+    calls = None
+
+
+def test_given_a_tick_fails_before_recording_a_run_then_healthz_reports_it_until_a_run_succeeds(tmp_path):
+    from connector.errors import SchemaError
+
+    health = Health(overdue_after={"sync": dt.timedelta(minutes=35)}, last_runs=lambda: {})
+    outcomes = iter([SchemaError(["deal_stage -> dealstage: property does not exist"]), _Result()])
+
+    def execute(job):
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    with StateStore.open(f"sqlite:///{tmp_path / 'state.db'}") as store:
+        ticker = Ticker(scope="hubspot:x", store=store, execute=execute, stop=threading.Event(), health=health)
+        assert ticker("sync", NOW) == "failed"
+        problems, _ = health.problems(dt.datetime.now(dt.timezone.utc))
+        assert len(problems) == 1 and "last sync tick failed" in problems[0] and "dealstage" in problems[0]
+        assert ticker("sync", NOW + dt.timedelta(minutes=15)) == "ok"
+    assert health.problems(dt.datetime.now(dt.timezone.utc))[0] == []
