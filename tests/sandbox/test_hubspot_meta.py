@@ -110,3 +110,20 @@ def test_given_inactive_owner_on_task_then_rejected_per_input(hs):
         batch_input_simple_public_object_batch_input_for_create=BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs))
     assert len(reply.results) == 1 and reply.errors[0].category == "VALIDATION_ERROR"
     assert reply.errors[0].errors[0].code == "INACTIVE_OWNER"
+
+
+def test_given_new_property_group_then_201_then_listed_and_second_create_409(hs):
+    # Properties API, groups: POST /crm/v3/properties/{objectType}/groups -> 201; name taken -> 409
+    # [DOC: https://developers.hubspot.com/docs/api/crm/properties]
+    from hubspot.crm.properties import PropertyGroupCreate
+
+    groups_api = hs.client.crm.properties.groups_api
+    created = groups_api.create(object_type="companies",
+                                property_group_create=PropertyGroupCreate(name="afterclose", label="AfterClose"))
+    assert (created.name, created.label) == ("afterclose", "AfterClose")
+    assert "afterclose" in {g.name for g in groups_api.get_all(object_type="companies").results}
+    assert groups_api.get_by_name(object_type="companies", group_name="afterclose").label == "AfterClose"
+    with pytest.raises(ApiException) as again:
+        groups_api.create(object_type="companies",
+                          property_group_create=PropertyGroupCreate(name="afterclose", label="AfterClose"))
+    assert again.value.status == 409

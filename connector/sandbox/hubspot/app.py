@@ -94,6 +94,11 @@ def build_app(b: Backend) -> tuple[Starlette, list[Route]]:
         ("GET", "/crm/v3/pipelines/{objectType}/{pipelineId}/stages/{stageId}",
          lambda r, _: meta.stage_one(b, _kind(r), p(r, "pipelineId"), p(r, "stageId")), False),
         ("GET", "/crm/v3/properties/{objectType}", lambda r, _: meta.properties_all(b, _kind(r), r.query_params), False),
+        # Groups before "{propertyName}": Starlette matches routes in order.
+        ("GET", "/crm/v3/properties/{objectType}/groups", lambda r, _: meta.groups_all(b, _kind(r)), False),
+        ("POST", "/crm/v3/properties/{objectType}/groups", lambda r, d: meta.group_create(b, _kind(r), d), True),
+        ("GET", "/crm/v3/properties/{objectType}/groups/{groupName}",
+         lambda r, _: meta.group_one(b, _kind(r), p(r, "groupName")), False),
         ("POST", "/crm/v3/properties/{objectType}", lambda r, d: meta.property_create(b, _kind(r), d), True),
         ("GET", "/crm/v3/properties/{objectType}/{propertyName}",
          lambda r, _: meta.property_one(b, _kind(r), p(r, "propertyName")), False),

@@ -88,6 +88,42 @@ def _portal_created(b: Backend) -> int:
     return min((p.created_ms for props in b.store.schema.values() for p in props.values()), default=0)
 
 
+# --- property groups -------------------------------------------------------------------------
+# POST/GET /crm/v3/properties/{objectType}/groups: {name, label, displayOrder, archived}; 201 on
+# create, 409 when the name is taken [DOC: https://developers.hubspot.com/docs/api/crm/properties].
+# Groups that seeded properties name exist implicitly, as a portal's default groups do.
+
+def _groups(b: Backend, kind: ObjectType) -> dict[str, dict]:
+    implied = {p.group_name: {"name": p.group_name, "label": p.group_name, "displayOrder": -1, "archived": False}
+               for p in b.store.schema[kind.name].values()}
+    return implied | b.groups.get(kind.name, {})
+
+
+def groups_all(b: Backend, kind: ObjectType) -> tuple[int, dict]:
+    return 200, {"results": list(_groups(b, kind).values())}
+
+
+def group_one(b: Backend, kind: ObjectType, name: str) -> tuple[int, dict]:
+    group = _groups(b, kind).get(name)
+    if group is None:
+        raise not_found(f"Unable to find property group with name {name} on {kind.name}")
+    return 200, group
+
+
+def group_create(b: Backend, kind: ObjectType, body: object) -> tuple[int, dict]:
+    if not isinstance(body, dict) or not body.get("name") or not body.get("label"):
+        raise validation_error("Missing required fields: name, label", propertyName=["name", "label"])
+    name = str(body["name"])
+    if not _PROPERTY_NAME.match(name):
+        raise validation_error(f"Property group name {name!r} must be lower case letters, digits and underscores")
+    if name in _groups(b, kind):
+        raise ApiError(409, f"Property group named '{name}' already exists.", "OBJECT_ALREADY_EXISTS")
+    group = {"name": name, "label": str(body["label"]), "displayOrder": int(body.get("displayOrder", -1)),
+             "archived": False}
+    b.groups.setdefault(kind.name, {})[name] = group
+    return 201, group
+
+
 # --- properties ------------------------------------------------------------------------------
 
 def properties_all(b: Backend, kind: ObjectType, query) -> tuple[int, dict]:
