@@ -1,5 +1,4 @@
-"""Neutral contract behaviours found while building the Salesforce adapter (for the lead to merge
-into test_adapter_contract.py). They use only the Harness protocol."""
+"""The adapter contract, continued: a task's and a deal's lifecycle, over every CRM harness."""
 
 from __future__ import annotations
 
