@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
 from connector.actions import CloseTask, CreateTask, Outcome, UpdateRecord, UpdateTask
 from connector.model import RecordKind, RecordUpdate
