@@ -62,7 +62,7 @@ def paths(node, prefix=()):
 PATHS = [p for p in paths(BASE) if p]
 
 
-def answer(text: str) -> FieldMap | ConfigError:
+def assert_fieldmap_or_config_error(text: str) -> FieldMap | ConfigError:
     try:
         fieldmap = parse_mapping(text, source="fuzz.toml")
     except ConfigError as error:
@@ -78,12 +78,12 @@ def answer(text: str) -> FieldMap | ConfigError:
 
 @given(st.text())
 def test_arbitrary_text_gives_fieldmap_or_config_error(text):
-    answer(text)
+    assert_fieldmap_or_config_error(text)
 
 
 @given(st.dictionaries(st.text(max_size=10) | st.sampled_from(tuple(BASE)), values, max_size=6))
 def test_arbitrary_tables_give_fieldmap_or_config_error(document):
-    answer(to_toml(document))
+    assert_fieldmap_or_config_error(to_toml(document))
 
 
 @settings(max_examples=300)
@@ -93,7 +93,7 @@ def test_builtin_mapping_with_random_edits_gives_fieldmap_or_config_error(data):
     for _ in range(data.draw(st.integers(1, 3))):
         edit(document, data.draw(st.sampled_from(PATHS)), data.draw(st.sampled_from(("delete", "replace", "add"))),
              data.draw(values), data.draw(st.text(max_size=10) | st.sampled_from(WORDS)))
-    answer(to_toml(document))
+    assert_fieldmap_or_config_error(to_toml(document))
 
 
 def edit(document: dict, path: tuple, action: str, value: object, new_key: str) -> None:
@@ -117,4 +117,4 @@ def edit(document: dict, path: tuple, action: str, value: object, new_key: str) 
 
 
 def test_unchanged_builtin_document_round_trips_through_the_writer():
-    assert isinstance(answer(to_toml(BASE)), FieldMap)
+    assert isinstance(assert_fieldmap_or_config_error(to_toml(BASE)), FieldMap)
