@@ -12,9 +12,10 @@ retry after a lost response cannot duplicate anything. Nothing non-idempotent go
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -65,6 +66,31 @@ class ErrorFacts:
 _QUOTA_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED", "DAILY"})
 # Retrying these cannot help: the same request will fail the same way.
 _RETRIABLE_STATUSES = frozenset({408, 500, 502, 503, 504})
+
+
+SECRET_MASK = "***"
+
+
+def without_secrets(facts: ErrorFacts | None, secrets: Iterable[str | None]) -> ErrorFacts | None:
+    """The same facts with every secret value masked in their text.
+
+    A CRM, or a proxy in front of it, may echo a credential back: in an error message, a URL, a
+    copy of the request body (an OAuth token request carries the client secret and the refresh
+    token). Error messages end up in exception text, run history and logs, so they are cleaned
+    here, where they are made, rather than everywhere they might be shown.
+    """
+    if facts is None:
+        return None
+    values = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def clean(text: str | None) -> str | None:
+        for value in values:
+            if text and value in text:
+                text = text.replace(value, SECRET_MASK)
+        return text
+
+    return dataclasses.replace(facts, message=clean(facts.message) or "", code=clean(facts.code),
+                               correlation_id=clean(facts.correlation_id), endpoint=clean(facts.endpoint))
 
 
 def classify(facts: ErrorFacts) -> CrmError:

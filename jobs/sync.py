@@ -87,7 +87,7 @@ def run_sync(job: SyncJob, *, dry_run: bool = False) -> SyncReport:
             if not report.stopped_early:
                 job.store.set_flag(job.scope, RELEARN, None)
         except BaseException as exc:
-            job.store.finish_run(run_id, "failed", {}, job.adapter.call_stats().by_endpoint, error=str(exc))
+            job.store.finish_run(run_id, "failed", {}, job.adapter.call_stats().by_endpoint, error=logs.redact(str(exc)))
             raise
         outcome = "rejected" if report.rejected else "ok"
         job.store.finish_run(run_id, outcome, dict(report.outcomes), job.adapter.call_stats().by_endpoint)

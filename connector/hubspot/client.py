@@ -30,7 +30,7 @@ from connector.hubspot.budget import RateBudget
 from connector.hubspot.errors import facts_of
 from connector.hubspot.settings import HubSpotSettings
 from connector.port import CallStats
-from connector.retry import RetrySettings, call_classified
+from connector.retry import RetrySettings, call_classified, without_secrets
 
 # No urllib3-level retries at all: connection errors surface at once and are retried by
 # call_classified, which knows which calls are safe to repeat (all of AfterClose's are).
@@ -63,6 +63,9 @@ class HubSpotClient:
         self._sdk = HubSpot(
             access_token=settings.access_token, host=settings.base_url.rstrip("/"), retry=_NO_SDK_RETRY,
             connection_pool_maxsize=max(4, settings.max_concurrency * 2),
+            # TLS verification is the SDK's default and stays on; a configured CA file replaces
+            # the default trust store (hubspot-api-client hands ssl_ca_cert to urllib3, facts §2).
+            **({"ssl_ca_cert": settings.ca_bundle} if settings.ca_bundle else {}),
         )
         self._apis: dict[str, Any] = {}
         self._budget = RateBudget(
@@ -113,9 +116,14 @@ class HubSpotClient:
 
     def _classified(self, label: str, attempt: Callable[[], Any]) -> Any:
         return call_classified(
-            attempt, functools.partial(facts_of, endpoint=label), self._retry,
+            attempt, lambda exc: without_secrets(facts_of(exc, endpoint=label), self._secrets()), self._retry,
             on_wait=self._on_retry_wait, sleep=self._sleep,
         )
+
+    def _secrets(self) -> list[str | None]:
+        """Every credential this client holds, the OAuth access token of the moment included."""
+        s = self.settings
+        return [s.access_token, s.client_secret, s.refresh_token, self._sdk.access_token]
 
     def _on_retry_wait(self, error: CrmError, seconds: float) -> None:
         if isinstance(error, RateLimitedError):

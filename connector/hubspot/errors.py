@@ -47,7 +47,14 @@ def _is_sdk_api_exception(exc: BaseException) -> bool:
     )
 
 
+TLS_UNTRUSTED = "CERTIFICATE_VERIFY_FAILED"
+
+
 def _transport_facts(exc: BaseException, endpoint: str | None) -> ErrorFacts:
+    if isinstance(exc, u3.SSLError) and TLS_UNTRUSTED in str(exc):
+        # An untrusted certificate does not heal with retries: fatal, with what to do about it.
+        return ErrorFacts(provider=PROVIDER, code=TLS_UNTRUSTED, endpoint=endpoint,
+                          message=f"TLS certificate not trusted; set ca_bundle to the CA that signed it ({exc})")
     timeout = isinstance(exc, u3.TimeoutError) and not isinstance(exc, u3.NewConnectionError)
     return ErrorFacts(
         provider=PROVIDER, message=f"{type(exc).__name__}: {exc}", endpoint=endpoint,
@@ -60,6 +67,10 @@ def _api_exception_facts(exc: Any, endpoint: str | None) -> ErrorFacts:
     if status is None:
         # The SDK raises ApiException(status=0) for TLS failures (rest.py) and for answers it
         # cannot deserialize: neither is an HTTP answer we can reason about.
+        if TLS_UNTRUSTED in str(exc.reason):
+            return ErrorFacts(provider=PROVIDER, code=TLS_UNTRUSTED, endpoint=endpoint,
+                              message=f"TLS certificate not trusted; set ca_bundle to the CA that signed it "
+                                      f"({exc.reason})")
         return ErrorFacts(provider=PROVIDER, message=str(exc.reason), endpoint=endpoint, transport=True)
     body = parse_body(exc.body)
     headers = exc.headers or {}

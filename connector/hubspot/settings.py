@@ -34,6 +34,9 @@ class HubSpotSettings:
     """Every HTTP call gives up after this long (the SDK has no default timeout, facts §0.7)."""
     max_concurrency: int = 4
     """Parallel calls within the budget (enrichment reads, write batches)."""
+    ca_bundle: str | None = None
+    """CA file to verify an https ``base_url`` against instead of the default trust store (a
+    TLS-inspecting proxy, a test server). Verification stays on either way."""
 
     def __post_init__(self) -> None:
         oauth = (self.client_id, self.client_secret, self.refresh_token)

@@ -16,7 +16,7 @@ from simple_salesforce import Salesforce
 
 from connector.errors import AuthError, CrmError, QuotaExhaustedError, RateLimitedError
 from connector.port import CallStats
-from connector.retry import RetrySettings, call_classified
+from connector.retry import RetrySettings, call_classified, without_secrets
 from connector.salesforce import auth
 from connector.salesforce.errors import PROVIDER, facts_of
 from connector.salesforce.settings import AuthFlow, SalesforceSettings
@@ -78,8 +78,14 @@ class SalesforceClient:
             finally:
                 self._note_usage(sf)
 
-        return call_classified(once, lambda exc: facts_of(exc, label), self._retry,
-                               on_wait=self._on_wait, sleep=self._sleep)
+        return call_classified(once, lambda exc: without_secrets(facts_of(exc, label), self._secrets()),
+                               self._retry, on_wait=self._on_wait, sleep=self._sleep)
+
+    def _secrets(self) -> list[str | None]:
+        """Every credential this client holds, the session id of the moment included."""
+        s = self._settings
+        return [s.access_token, s.password, s.security_token, s.consumer_secret,
+                self._sf.session_id if self._sf is not None else None]
 
     def _connect(self) -> None:
         if self._sf is not None:

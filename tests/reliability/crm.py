@@ -1,0 +1,209 @@
+"""One sandbox CRM for the reliability suite: start it, point adapters (in this process or in a
+driver subprocess) at it, and read back its state in neutral terms.
+
+The state a user would notice is what ``snapshot()`` returns: every task AfterClose keyed (its
+subject, due date, owner, status and links to deal, company and contact), how many tasks share a
+key (a duplicate), and every value AfterClose writes onto a deal or company. Two sandboxes loaded
+with the same data set hand out the same record ids, so snapshots of two runs compare directly.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from connector.mapping import FieldMap, builtin_mapping, load_mapping
+from connector.model import RecordKind
+from connector.retry import RetrySettings
+from connector.sandbox.demo import DemoDataset
+from tests.contract.harness import SandboxTask
+
+NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.timezone.utc)
+"""The fixed clock every run in this suite uses, so two runs plan the same work."""
+ANCHOR = NOW.date()
+FAST_RETRY = RetrySettings(attempts=6, base_seconds=0.01, max_seconds=0.5)
+
+_HUBSPOT_WRITES = ("batch/create", "batch/update", "batch/upsert", "batch/archive")
+_SALESFORCE_WRITES = ("collections_", "sobject_create", "sobject_update", "sobject_upsert", "sobject_delete")
+_RECORD_TYPES = {
+    "hubspot": {RecordKind.DEAL: "deals", RecordKind.COMPANY: "companies", RecordKind.CONTACT: "contacts"},
+    "salesforce": {RecordKind.DEAL: "Opportunity", RecordKind.COMPANY: "Account", RecordKind.CONTACT: "Contact"},
+}
+
+
+def is_write_label(provider: str, label: str) -> bool:
+    """Whether a sandbox endpoint label is a call that changes CRM data."""
+    if provider == "hubspot":
+        return any(marker in label for marker in _HUBSPOT_WRITES) and "/properties/" not in label
+    return label.startswith(_SALESFORCE_WRITES)
+
+
+@dataclasses.dataclass(frozen=True)
+class CrmState:
+    """What the CRM holds that AfterClose is responsible for."""
+
+    tasks: dict[str, tuple]
+    """key -> (subject, due date, owner, status, deal, company, contact)."""
+    copies: collections.Counter
+    """key -> how many tasks carry it (anything above 1 is a duplicate)."""
+    fields: dict[tuple[str, str, str], str | None]
+    """(record kind, record id, canonical field) -> value, for every field AfterClose writes."""
+
+    @property
+    def duplicates(self) -> int:
+        return sum(n - 1 for n in self.copies.values() if n > 1)
+
+    def differences(self, other: CrmState, limit: int = 5) -> list[str]:
+        """Human-readable differences, for assertion messages."""
+        out = []
+        for key in sorted(set(self.tasks) | set(other.tasks)):
+            if self.tasks.get(key) != other.tasks.get(key):
+                out.append(f"task {key}: {self.tasks.get(key)} != {other.tasks.get(key)}")
+        for name in sorted(set(self.fields) | set(other.fields)):
+            if self.fields.get(name) != other.fields.get(name):
+                out.append(f"field {name}: {self.fields.get(name)!r} != {other.fields.get(name)!r}")
+        return out[:limit] + ([f"... {len(out) - limit} more"] if len(out) > limit else [])
+
+
+@dataclasses.dataclass
+class SandboxCrm:
+    provider: str
+    sandbox: Any
+    endpoint: Any
+    fieldmap: FieldMap
+    page_size: int
+
+    # -- adapters --------------------------------------------------------------------------
+
+    def settings_values(self, **overrides: Any) -> dict[str, Any]:
+        """Plain settings for this sandbox (what a driver subprocess receives as JSON)."""
+        if self.provider == "hubspot":
+            values = {"access_token": self.endpoint.token, "base_url": self.endpoint.base_url,
+                      "rate_limit_per_10s": 2_000, "search_per_second": 100.0}
+        else:
+            values = {"instance_url": self.endpoint.base_url, "access_token": self.endpoint.token,
+                      "ca_bundle": str(self.endpoint.ca_path)}
+        return values | overrides
+
+    def adapter(self, *, retry: RetrySettings = FAST_RETRY, **overrides: Any):
+        return build_adapter(self.provider, self.settings_values(**overrides), self.fieldmap, retry=retry,
+                             page_size=self.page_size)
+
+    def salesforce_login_values(self) -> dict[str, Any]:
+        """Credentials that can log in again (the sandbox is its own login server)."""
+        from connector.sandbox.salesforce.sandbox import INTEGRATION_USERNAME
+
+        return {"access_token": None, "instance_url": None, "domain": self.endpoint.base_url,
+                "username": INTEGRATION_USERNAME, "password": "sandbox-password",
+                "security_token": "sandboxsecuritytoken"}
+
+    # -- what the CRM holds ------------------------------------------------------------------
+
+    def tasks(self) -> list[SandboxTask]:
+        return self._harness().tasks()
+
+    def snapshot(self) -> CrmState:
+        tasks, copies = {}, collections.Counter()
+        for task in self.tasks():
+            if task.key:
+                copies[task.key] += 1
+                tasks[task.key] = (task.subject, task.due_date, task.owner_id, task.status, task.deal_id,
+                                   task.company_id, task.contact_id)
+        return CrmState(tasks=tasks, copies=copies, fields=self._written_fields())
+
+    def _written_fields(self) -> dict[tuple[str, str, str], str | None]:
+        out: dict[tuple[str, str, str], str | None] = {}
+        written = [spec for spec in self.fieldmap.fields.values() if spec.write]
+        for kind, type_name in _RECORD_TYPES[self.provider].items():
+            specs = [s for s in written if s.record is kind]
+            if not specs:
+                continue
+            for record_id, values in self._records(type_name):
+                for spec in specs:
+                    out[(kind.value, record_id, spec.canonical)] = _text(values.get(spec.crm_name))
+        return out
+
+    def _records(self, type_name: str) -> Iterator[tuple[str, dict]]:
+        if self.provider == "hubspot":
+            for record in self.sandbox.records(type_name):
+                yield record["id"], record["properties"]
+        else:
+            for record in self.sandbox.records(type_name):
+                yield record["Id"], record
+
+    def calls(self) -> dict[str, int]:
+        return self.sandbox.controls.snapshot()
+
+    def write_calls(self) -> int:
+        return sum(n for label, n in self.calls().items() if is_write_label(self.provider, label))
+
+    def _harness(self):
+        if self.provider == "hubspot":
+            from tests.contract.hubspot_harness import HubSpotHarness
+
+            return HubSpotHarness(self.sandbox, _FieldmapOnly(self.fieldmap))
+        from tests.contract.salesforce_harness import SalesforceHarness
+
+        return SalesforceHarness(adapter=None, sandbox=self.sandbox, endpoint=self.endpoint, fieldmap=self.fieldmap)
+
+
+@dataclasses.dataclass(frozen=True)
+class _FieldmapOnly:
+    """HubSpotHarness reads the mapping through ``adapter.fieldmap``; inspection needs nothing else."""
+
+    fieldmap: FieldMap
+
+
+def _text(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else str(value)
+
+
+def build_adapter(provider: str, values: dict[str, Any], fieldmap: FieldMap, *, retry: RetrySettings,
+                  page_size: int):
+    """The real adapter, as a run builds it; ``page_size`` shrinks pages so small data sets still
+    make many pages (many places to crash between)."""
+    if provider == "hubspot":
+        from connector.hubspot import HubSpotAdapter, HubSpotSettings
+
+        return HubSpotAdapter(settings=HubSpotSettings(**values), fieldmap=fieldmap, retry=retry,
+                              page_size=page_size)
+    from connector.salesforce import SalesforceAdapter, SalesforceSettings
+
+    return SalesforceAdapter(settings=SalesforceSettings(**values), fieldmap=fieldmap, retry=retry)
+
+
+def mapping_for(provider: str) -> FieldMap:
+    return load_mapping(builtin_mapping(provider))
+
+
+@contextlib.contextmanager
+def open_crm(provider: str, dataset: DemoDataset, *, page_size: int = 50, seed: int = 0, latency: float = 0.0,
+             setup: bool = True) -> Iterator[SandboxCrm]:
+    """A sandbox CRM serving ``dataset`` on loopback, with AfterClose's own fields set up."""
+    fieldmap = mapping_for(provider)
+    if provider == "hubspot":
+        from connector.sandbox.hubspot import HubSpotSandbox
+
+        sandbox = HubSpotSandbox(seed=seed, latency=latency)
+    else:
+        from connector.sandbox.salesforce import SalesforceSandbox
+        from tests.contract.salesforce_harness import TOKEN
+
+        sandbox = SalesforceSandbox(token=TOKEN, seed=seed, latency=latency, page_size=page_size)
+    sandbox.load(dataset)
+    with sandbox.serve() as endpoint:
+        crm = SandboxCrm(provider=provider, sandbox=sandbox, endpoint=endpoint, fieldmap=fieldmap,
+                         page_size=page_size)
+        if setup:
+            with crm.adapter() as adapter:
+                adapter.setup()
+            sandbox.controls.reset_calls()
+        yield crm
