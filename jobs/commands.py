@@ -119,6 +119,9 @@ def load_runtime(config_path: Path | None, *, configure_logs: bool = True) -> Ru
     logs.register_secrets(settings.secret_values())
     provider = Provider(settings.crm.provider)
     fieldmap = load_mapping(settings.crm.mapping or builtin_mapping(provider))
+    if fieldmap.provider is not provider:
+        raise ConfigError(f"this mapping is for {fieldmap.provider.value}, but crm.provider is {provider.value}",
+                          source=fieldmap.source, key="provider")
     return Runtime(settings=settings, fieldmap=fieldmap, playbook=build_playbook(settings), scope=scope_of(settings))
 
 

@@ -107,6 +107,7 @@ class HubSpotSection(_Section):
     search_per_second: float = Field(5.0, gt=0, description="CRM search requests per second (search has its own limit).")
     timeout_seconds: float = Field(30.0, gt=0, description="Give up on one HTTP call after this long.")
     max_concurrency: int = Field(4, ge=1, le=64, description="Parallel calls within the budget.")
+    ca_bundle: Path | None = Field(None, description="Extra CA file to trust (TLS-inspecting proxy); verification stays on.")
 
     @field_validator("base_url")
     @classmethod
@@ -415,6 +416,8 @@ class Settings(BaseSettings):
         if self.crm.provider is Provider.SALESFORCE:
             wanted += [("salesforce.private_key_file", self.salesforce.private_key_file),
                        ("salesforce.ca_bundle", self.salesforce.ca_bundle)]
+        else:
+            wanted += [("hubspot.ca_bundle", self.hubspot.ca_bundle)]
         for key, path in wanted:
             if path is not None and not Path(path).is_file():
                 yield key, f"no such file: {path}"

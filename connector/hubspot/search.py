@@ -234,7 +234,13 @@ def _next_after(reply) -> int | None:
 
 def _raw(result) -> RawDeal:
     properties = dict(result.properties or {})
-    modified = parse_instant(properties.get(MODIFIED)) or result.updated_at
+    try:
+        modified = parse_instant(properties.get(MODIFIED)) or result.updated_at
+    except ValueError as exc:
+        # The cursor is built from this value: a deal whose timestamp cannot be read cannot be
+        # placed in the stream, so the walk stops naming it instead of guessing.
+        raise PagingError(f"deal {result.id} has an unreadable {MODIFIED} {properties.get(MODIFIED)!r}",
+                          provider="hubspot", endpoint=LABEL) from exc
     if modified is None:
         raise PagingError(f"deal {result.id} came back without {MODIFIED}", provider="hubspot", endpoint=LABEL)
     if modified.tzinfo is None:

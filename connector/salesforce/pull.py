@@ -52,8 +52,11 @@ def to_deal(client: SalesforceClient, record: dict, fieldmap: FieldMap) -> Deal:
             fields={spec.canonical: as_text(_path(record, spec.crm_name))
                     for spec in fieldmap.for_record(RecordKind.DEAL)},
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise FatalCrmError(f"Opportunity {record.get('Id')!r} cannot be read: {exc!r}",
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        # A record (or its Owner/Account) that is not an object, or a missing timestamp: a reply
+        # we cannot understand stops the run with the record named, the cursor kept.
+        deal_id = record.get("Id") if isinstance(record, dict) else None
+        raise FatalCrmError(f"Opportunity {deal_id!r} cannot be read: {exc!r}",
                             provider=PROVIDER, endpoint="query") from exc
 
 

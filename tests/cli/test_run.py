@@ -208,3 +208,14 @@ def test_given_sigterm_during_run_then_the_current_page_is_recorded_and_the_run_
     with StateStore.open(org.state_url) as store:
         (finished,) = store.recent_runs()
     assert finished.finished_at is not None and finished.outcome.value in ("ok", "rejected")
+
+
+def test_given_mapping_file_for_the_other_crm_when_run_then_exit_2_names_the_mapping_and_provider(hubspot):
+    from connector.mapping import builtin_mapping
+
+    mapping = builtin_mapping("salesforce")
+    result = invoke("run", "--config", hubspot.config(crm_extra=f'mapping = "{mapping}"\n'))
+    assert result.exit_code == 2
+    assert "salesforce.toml: provider: this mapping is for salesforce, but crm.provider is hubspot" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert hubspot.total_calls() == 0
