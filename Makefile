@@ -18,7 +18,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
-bench: $(STAMP)
+# The benchmark's chart needs matplotlib (the `bench` extra); it takes about half an hour.
+$(VENV)/.bench-installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
 	$(BIN)/python -m tests.bench
 
 soak: $(STAMP)

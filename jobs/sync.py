@@ -53,12 +53,21 @@ class SyncJob:
     """Checked between pages: SIGTERM finishes the current page, records it and stops."""
 
 
+KEPT_ACTIONS = 10_000
+"""A real run hands its caller at most this many plan actions (the demo shows them); a dry run
+keeps every one, since it is the plan. Past that only ``plan_counts`` grows: keeping them all made
+a run's memory grow ~9 MB per 1,000 deals (docs/benchmarks.md)."""
+
+
 @dataclass(kw_only=True)
 class SyncReport:
     run_id: int | None
     dry_run: bool
     deals_seen: int = 0
     plan_actions: list = field(default_factory=list)
+    """Every planned action of a dry run; the first ``KEPT_ACTIONS`` of a real run."""
+    plan_counts: Counter = field(default_factory=Counter)
+    """Planned actions by kind (``ActionKind`` value), all of them."""
     outcomes: Counter = field(default_factory=Counter)
     rejected: list[ActionResult] = field(default_factory=list)
     stopped_early: bool = False
@@ -137,7 +146,9 @@ def _process_page(job: SyncJob, page: DealPage, now: dt.datetime, report: SyncRe
     deals = list(page.deals)
     report.deals_seen += len(deals)
     result = _decide(job, deals, now)
-    report.plan_actions.extend(result.plan.actions)
+    report.plan_counts.update(a.kind.value for a in result.plan.actions)
+    room = len(result.plan.actions) if report.dry_run else KEPT_ACTIONS - len(report.plan_actions)
+    report.plan_actions.extend(result.plan.actions[:max(0, room)])
     if report.dry_run:
         return
     writes = result.plan.writes()

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import collections
 import functools
+import importlib
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +40,73 @@ _NO_SDK_RETRY = Retry(total=0, connect=0, read=0, redirect=0, status=0, raise_on
 # Refresh an OAuth token this long before HubSpot says it expires.
 _TOKEN_MARGIN_SECONDS = 300
 TOKEN_LABEL = "POST /oauth/v1/token"
+
+
+class Reply:
+    """A JSON reply read like the SDK model it stands for: snake_case attributes, None if absent.
+
+    The SDK deserializes every reply into models and parses every timestamp with dateutil; for a
+    batch of 100 created tasks that is ~200 dateutil parses and ~400 models. The benchmark
+    measured it as the largest CPU cost left on a run (docs/benchmarks.md). Maps (``properties``,
+    error ``context``) stay plain dicts, as in the SDK; ``*_at`` values become aware datetimes.
+    """
+
+    __slots__ = ("_data",)
+    _MAPS = frozenset({"properties", "context", "metadata", "properties_with_history"})
+
+    def __init__(self, data: dict):
+        self._data = data
+
+    @classmethod
+    def of(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return cls(value)
+        if isinstance(value, list):
+            return [cls.of(v) for v in value]
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        key = "from" if name == "_from" else _camel(name)
+        value = self._data.get(key)
+        if name in self._MAPS:
+            return value
+        if name.endswith("_at") and isinstance(value, str):
+            return _instant(value)
+        return Reply.of(value)
+
+    def to_dict(self) -> dict:
+        return self._data
+
+
+@functools.cache
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _instant(text: str) -> Any:
+    import datetime as dt
+
+    parsed = dt.datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+@functools.cache
+def _configuration_of(model_class: type) -> Any:
+    package = model_class.__module__.split(".models", 1)[0]
+    return importlib.import_module(f"{package}.configuration").Configuration()
+
+
+def sdk_model(model_class: type, /, **values: Any) -> Any:
+    """An SDK request model sharing one ``Configuration`` per SDK package.
+
+    hubspot-api-client 12's models build a new ``Configuration`` whenever none is passed: loggers
+    reset under the global logging lock, ``cpu_count()``, a dozen setters. Measured by the
+    benchmark (docs/benchmarks.md): ~85,000 of them, 59 s of CPU across threads, for 2,000 deals'
+    task inputs (ten models per task with its links), more than all the HTTP waiting. The models
+    only read ``client_side_validation`` from it, so one instance serves them all.
+    """
+    return model_class(**values, local_vars_configuration=_configuration_of(model_class))
 
 
 class Attempts:
@@ -92,25 +161,35 @@ class HubSpotClient:
     # -- calls -------------------------------------------------------------------------------
 
     def call(self, label: str, api_path: str, method: str, /, *, search: bool = False,
-             attempts: Attempts | None = None, **kwargs: Any) -> Any:
+             attempts: Attempts | None = None, raw: bool = False, **kwargs: Any) -> Any:
         """Call ``api_path.method(**kwargs)`` under the budget, a timeout and the retry policy.
 
         ``label`` names the endpoint in ``stats()``; ``search`` puts the call on the search
         limit instead of the ten-second one; ``attempts`` counts tries (for callers that must
-        know whether a lost first attempt may have done the work).
+        know whether a lost first attempt may have done the work). ``raw`` skips the SDK's
+        model building: the reply is the JSON read through ``Reply`` (same attribute names).
         """
         self._ensure_token()
         bound = getattr(self.api(api_path), f"{method}_with_http_info")
         counter = attempts or Attempts()
-        return self._classified(label, lambda: self._attempt(label, bound, search, kwargs, counter))
+        return self._classified(label, lambda: self._attempt(label, bound, search, kwargs, counter, raw))
 
     def _attempt(self, label: str, bound: Callable[..., Any], search: bool, kwargs: dict[str, Any],
-                 attempts: Attempts) -> Any:
+                 attempts: Attempts, raw: bool = False) -> Any:
         self._add_wait(self._budget.acquire(search=search))
         attempts.count += 1
         with self._lock:
             self._calls[label] += 1
-        data, _status, headers = bound(**kwargs, _request_timeout=self.settings.timeout_seconds)
+        if raw:
+            # Non-2xx still raises the SDK's ApiException (rest.py checks the status either way).
+            response = bound(**kwargs, _request_timeout=self.settings.timeout_seconds, _preload_content=False)
+            try:
+                data = Reply.of(json.loads(response.data or b"null"))
+                headers = response.headers
+            finally:
+                response.release_conn()
+        else:
+            data, _status, headers = bound(**kwargs, _request_timeout=self.settings.timeout_seconds)
         self._budget.observe(headers)
         return data
 

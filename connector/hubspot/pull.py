@@ -6,23 +6,39 @@ won (``dealstage IN`` the won stages of every pipeline), and handled before but 
 ``is_won=False`` so their open tasks can be closed). Each page is then enriched with batched reads
 of associations, contacts and companies, run in parallel within the rate budget.
 
-AfterClose's own write-backs bump ``hs_lastmodifieddate`` (facts §3), so the next run re-reads
-the deals it just wrote; the planner then finds nothing to do for them.
+AfterClose's own write-backs bump ``hs_lastmodifieddate`` (facts §3) and move the deal to the end
+of the stream. Two consequences, both measured by the benchmark (docs/benchmarks.md):
+
+- offset paging (``after``) over that stream would skip deals: each page's write-backs move 200
+  deals out from under the offset. The walk therefore restarts from the newest timestamp after
+  every page (keyset paging, see search.py);
+- those deals come back later in the same walk. ``OwnWrites`` recognises a deal whose properties
+  are exactly what AfterClose read plus what it wrote, and drops it before enrichment; the walk
+  goes on past it, so the cursor ends after AfterClose's own writes and the next run starts with
+  nothing to re-read. A deal a user changed meanwhile differs and is read as usual.
+
+Contacts and companies are cached for the adapter's lifetime (one run): deals of one company are
+spread over the whole stream, and re-reading them per page cost up to 2.5x the calls the batch
+maxima allow.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
-from collections.abc import Iterator, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from hubspot.crm.deals import Filter
 
 from connector.errors import FatalCrmError
-from connector.hubspot.client import HubSpotClient
-from connector.hubspot.related import ASSOCIATION_READ_MAX, Link, chunks, read_associations, read_objects
-from connector.hubspot.search import PAGE_SIZE, DealSearchWalk, RawDeal, parse_instant
+from connector.hubspot.client import HubSpotClient, sdk_model
+from connector.hubspot.related import (ASSOCIATION_READ_MAX, BATCH_READ_MAX, Link, chunks, read_associations,
+                                       read_objects)
+from connector.hubspot.search import MODIFIED, PAGE_SIZE, DealSearchWalk, RawDeal, parse_instant
 from connector.hubspot.stages import DealStages
 from connector.mapping import FieldMap, FieldSpec, FieldType
 from connector.model import Company, Contact, Cursor, Deal, DealPage, FieldValue, Owner, Provider, RecordKind
@@ -40,12 +56,12 @@ def search_filter_groups(fieldmap: FieldMap, stages: DealStages) -> list[list[Fi
     won = sorted(stages.won)
     groups: list[list[Filter]] = []
     if won:
-        groups.append([Filter(property_name="dealstage", operator="IN", values=won)])
+        groups.append([sdk_model(Filter, property_name="dealstage", operator="IN", values=won)])
     handoff = fieldmap.fields.get("handoff_status")
     if handoff is not None and handoff.record is RecordKind.DEAL:
-        handled = [Filter(property_name=handoff.crm_name, operator="HAS_PROPERTY")]
+        handled = [sdk_model(Filter, property_name=handoff.crm_name, operator="HAS_PROPERTY")]
         if won:
-            handled.append(Filter(property_name="dealstage", operator="NOT_IN", values=won))
+            handled.append(sdk_model(Filter, property_name="dealstage", operator="NOT_IN", values=won))
         groups.append(handled)
     return groups
 
@@ -53,6 +69,130 @@ def search_filter_groups(fieldmap: FieldMap, stages: DealStages) -> list[list[Fi
 def deal_properties(fieldmap: FieldMap) -> list[str]:
     mapped = [f.crm_name for f in fieldmap.for_record(RecordKind.DEAL)]
     return list(dict.fromkeys([*DEAL_PROPERTIES, *mapped]))
+
+
+SEARCH_PAGES_AHEAD = 6
+"""Search pages fetched ahead of the page being enriched and written (a deal page and one more):
+searches have their own rate limit, so they overlap the other calls instead of waiting for them."""
+
+
+DEAL_PAGES_AHEAD = 1
+"""Deal pages read and enriched ahead of the one being written: the reads share the rate budget
+with the writes instead of waiting for them."""
+
+
+def _ahead(batches: Iterator[list[RawDeal]], depth: int) -> Iterator[list[RawDeal]]:
+    """Iterate ``batches`` in a thread of its own, up to ``depth`` items ahead of the consumer.
+
+    Reading ahead is safe for ``OwnWrites``: AfterClose's write-backs move a deal behind every
+    deal not read yet, so the walk meets them only at its end. A deal whose write-back reply is
+    still in flight when met is merely read again (it then plans nothing); never skipped wrongly.
+    """
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not put(("batch", batch)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="hubspot-search-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = items.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+
+
+class OwnWrites:
+    """Deals whose only change since AfterClose read them is AfterClose's own write-back.
+
+    ``read`` remembers the properties a deal was read with (recent pages only), ``wrote`` turns
+    that into the state the deal must have after the write-back, and ``is_own`` tells whether a
+    deal coming back from search is in exactly that state. Lives for one walk of the stream.
+    """
+
+    RECENT_READS = 5_000
+    """Deals read but not yet written are kept this long (a few pages); older ones were not written."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # write batches report from several threads
+        self._read: collections.OrderedDict[str, Mapping[str, object]] = collections.OrderedDict()
+        self._expected: dict[str, int] = {}
+        self.written = 0
+        """Write-backs recorded so far: a pass that caused none needs no pass after it."""
+
+    def read(self, raw: RawDeal) -> None:
+        with self._lock:
+            self._read[raw.id] = raw.properties
+            self._read.move_to_end(raw.id)
+            while len(self._read) > self.RECENT_READS:
+                self._read.popitem(last=False)
+
+    def wrote(self, deal_id: str, properties: Mapping[str, str]) -> None:
+        with self._lock:
+            before = self._read.pop(deal_id, None)
+            if before is not None:
+                self._expected[deal_id] = _state(before, properties)
+                self.written += 1
+
+    def is_own(self, raw: RawDeal) -> bool:
+        with self._lock:
+            expected = self._expected.get(raw.id)
+        return expected is not None and expected == _state(raw.properties, {})
+
+    def clear(self) -> None:
+        with self._lock:
+            self._read.clear()
+            self._expected.clear()
+
+
+def _state(properties: Mapping[str, object], written: Mapping[str, str]) -> int:
+    """A digest of a deal's properties, the modified date left out; empty and missing are one."""
+    merged = {**properties, **written}
+    return hash(frozenset((k, str(v)) for k, v in merged.items() if k != MODIFIED and v not in (None, "")))
+
+
+class RunCache:
+    """Contacts or companies by id, kept for one run (capped, so memory stays bounded: 200,000
+    small tuples are a few tens of MB)."""
+
+    def __init__(self, limit: int = 200_000):
+        self._items: dict[str, tuple] = {}
+        self._limit = limit
+
+    def missing(self, ids: Sequence[str]) -> list[str]:
+        return [i for i in dict.fromkeys(ids) if i not in self._items]
+
+    def add(self, found: dict[str, dict], fields: Sequence[str]) -> None:
+        if len(self._items) + len(found) > self._limit:
+            self._items.clear()  # start over rather than grow: the ids just read must be kept
+        for record_id, properties in found.items():
+            self._items[record_id] = tuple(properties.get(f) for f in fields)
+
+    def get(self, record_id: str, fields: Sequence[str]) -> dict | None:
+        values = self._items.get(record_id)
+        return None if values is None else dict(zip(fields, values))
 
 
 @dataclass(kw_only=True)
@@ -63,32 +203,62 @@ class DealReader:
     owners: dict[str, Owner]
     executor: Executor
     page_size: int = PAGE_SIZE
+    """Deals per search call (200, the API maximum)."""
+    deal_page_size: int = ASSOCIATION_READ_MAX
+    """Deals per yielded page: one association read per 1,000 deals uses the API maximum, and the
+    sync's write batches fill up better on big pages."""
     result_cap: int | None = None
+    own_writes: OwnWrites = field(default_factory=OwnWrites)
+    contacts_cache: RunCache = field(default_factory=RunCache)
+    companies_cache: RunCache = field(default_factory=RunCache)
     _deal_fields: tuple[FieldSpec, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         self._deal_fields = self.fieldmap.for_record(RecordKind.DEAL)
 
     def changed_since(self, since: Cursor | None) -> Iterator[DealPage]:
+        """Passes over the stream until one makes no write-back: the last page's write-backs land
+        after the pass that read it ended, and the cursor must end past them."""
         groups = search_filter_groups(self.fieldmap, self.stages)
         if not groups:
             return
+        # Keyset paging: a window of one page, restarted from its newest timestamp (module doc).
         walk = DealSearchWalk(
             self.client, filter_groups=groups, properties=deal_properties(self.fieldmap),
-            page_size=self.page_size, **({"result_cap": self.result_cap} if self.result_cap else {}),
+            page_size=self.page_size, result_cap=min(self.result_cap or self.page_size, self.page_size),
         )
+        try:
+            cursor, wrote = since, True
+            while wrote:
+                written_before = self.own_writes.written
+                # The next page is searched and enriched while the sync writes this one; whether
+                # another pass is needed is decided here, after the last page's writes.
+                for page in _ahead(self._one_pass(walk, cursor), DEAL_PAGES_AHEAD):
+                    cursor = page.cursor
+                    yield page
+                wrote = self.own_writes.written > written_before
+        finally:
+            self.own_writes.clear()
+
+    def _one_pass(self, walk: DealSearchWalk, since: Cursor | None) -> Iterator[DealPage]:
         buffer: list[RawDeal] = []
-        for released in walk.walk(since):
-            buffer.extend(released)
-            while len(buffer) >= self.page_size:
-                page, buffer = buffer[:self.page_size], buffer[self.page_size:]
+        last: RawDeal | None = None
+        for released in _ahead(walk.walk(since), SEARCH_PAGES_AHEAD):
+            for raw in released:
+                last = raw
+                if not self.own_writes.is_own(raw):
+                    buffer.append(raw)
+            while len(buffer) >= self.deal_page_size:
+                page, buffer = buffer[:self.deal_page_size], buffer[self.deal_page_size:]
                 yield self._page(page, cursor=page[-1].cursor())
-        if buffer:
-            yield self._page(buffer, cursor=buffer[-1].cursor())
+        if last is not None:
+            # Also when every deal left was our own (an empty page): the cursor moves past them.
+            yield self._page(buffer, cursor=last.cursor())
 
     def by_id(self, deal_ids: Sequence[str]) -> Iterator[DealPage]:
         properties = [*deal_properties(self.fieldmap), "hs_lastmodifieddate"]
-        for batch in chunks(list(dict.fromkeys(deal_ids)), self.page_size):
+        # read_objects reads 100 ids per call; enrichment takes a whole deal page at a time.
+        for batch in chunks(list(dict.fromkeys(deal_ids)), self.deal_page_size):
             found = read_objects(self.client, "deals", batch, properties)
             raws = [_raw_from_properties(i, found[i]) for i in batch if i in found]
             yield self._page(raws, cursor=None)
@@ -96,16 +266,19 @@ class DealReader:
     # -- enrichment --------------------------------------------------------------------------
 
     def _page(self, raws: list[RawDeal], *, cursor: Cursor | None) -> DealPage:
+        if not raws:
+            return DealPage(deals=(), cursor=cursor)
+        for raw in raws:
+            self.own_writes.read(raw)
         ids = [r.id for r in raws]
-        contact_links, company_links = self._both(
+        contact_links, company_links = self._parallel([
             lambda: self._associations("contacts", ids), lambda: self._associations("companies", ids),
-        )
+        ])
         contact_ids = [link.to_id for links in contact_links.values() for link in links]
-        company_ids = [_primary_company(links) for links in company_links.values()]
-        contacts, companies = self._both(
-            lambda: read_objects(self.client, "contacts", contact_ids, CONTACT_PROPERTIES),
-            lambda: read_objects(self.client, "companies", [c for c in company_ids if c], COMPANY_PROPERTIES),
-        )
+        company_ids = [c for c in (_primary_company(links) for links in company_links.values()) if c]
+        self._fill_caches(contact_ids, company_ids)
+        contacts = self._from_cache(self.contacts_cache, contact_ids, CONTACT_PROPERTIES)
+        companies = self._from_cache(self.companies_cache, company_ids, COMPANY_PROPERTIES)
         deals = tuple(
             self._deal(raw, contact_links.get(raw.id, []), _primary_company(company_links.get(raw.id, [])),
                        contacts, companies)
@@ -113,16 +286,37 @@ class DealReader:
         )
         return DealPage(deals=deals, cursor=cursor)
 
+    def _fill_caches(self, contact_ids: list[str], company_ids: list[str]) -> None:
+        """Read the contacts and companies this run has not read yet, every batch in parallel."""
+        wanted = [(self.contacts_cache, "contacts", CONTACT_PROPERTIES, contact_ids),
+                  (self.companies_cache, "companies", COMPANY_PROPERTIES, company_ids)]
+        jobs = [
+            (lambda t=object_type, b=batch, f=fields: read_objects(self.client, t, b, f), cache, fields)
+            for cache, object_type, fields, ids in wanted
+            for batch in chunks(cache.missing(ids), BATCH_READ_MAX)
+        ]
+        for (_, cache, fields), found in zip(jobs, self._parallel([job for job, _, _ in jobs])):
+            cache.add(found, fields)
+
+    @staticmethod
+    def _from_cache(cache: RunCache, ids: list[str], fields: Sequence[str]) -> dict[str, dict]:
+        found = {}
+        for record_id in ids:
+            properties = cache.get(record_id, fields)
+            if properties is not None:
+                found[record_id] = properties
+        return found
+
     def _associations(self, to_type: str, ids: list[str]) -> dict[str, list[Link]]:
         found: dict[str, list[Link]] = {}
         for batch in chunks(ids, ASSOCIATION_READ_MAX):
             found.update(read_associations(self.client, "deals", to_type, batch))
         return found
 
-    def _both(self, first, second):
-        """Run two independent reads side by side (the budget still paces them)."""
-        later = self.executor.submit(second)
-        return first(), later.result()
+    def _parallel(self, jobs: list[Callable[[], object]]) -> list:
+        """Run independent reads side by side (the rate budget still paces them)."""
+        futures = [self.executor.submit(job) for job in jobs]
+        return [future.result() for future in futures]
 
     def _deal(self, raw: RawDeal, contact_links: list[Link], company_id: str | None,
               contacts: dict[str, dict], companies: dict[str, dict]) -> Deal:

@@ -17,7 +17,7 @@ from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRe
 from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
 
 from connector.errors import PagingError
-from connector.hubspot.client import HubSpotClient
+from connector.hubspot.client import HubSpotClient, sdk_model
 from connector.model import Owner
 
 BATCH_READ_MAX = 100
@@ -49,10 +49,10 @@ def read_associations(client: HubSpotClient, from_type: str, to_type: str, ids: 
     todo = [(i, None) for i in dict.fromkeys(ids)]
     while todo:
         batch, todo = todo[:ASSOCIATION_READ_MAX], todo[ASSOCIATION_READ_MAX:]
-        body = BatchInputPublicFetchAssociationsBatchRequest(
-            inputs=[PublicFetchAssociationsBatchRequest(id=i, after=after) for i, after in batch]
+        body = sdk_model(BatchInputPublicFetchAssociationsBatchRequest,
+            inputs=[sdk_model(PublicFetchAssociationsBatchRequest, id=i, after=after) for i, after in batch]
         )
-        reply = client.call(label, "crm.associations.v4.batch_api", "get_page", from_object_type=from_type,
+        reply = client.call(label, "crm.associations.v4.batch_api", "get_page", raw=True, from_object_type=from_type,
                             to_object_type=to_type, batch_input_public_fetch_associations_batch_request=body)
         # Ids with no associations come back under ``errors`` in a 207: that is "none", not a failure.
         asked = dict(batch)
@@ -88,10 +88,10 @@ def read_objects(client: HubSpotClient, object_type: str, ids: Sequence[str], pr
     label = f"POST /crm/v3/objects/{object_type}/batch/read"
     found: dict[str, dict[str, Any]] = {}
     for batch in chunks(list(dict.fromkeys(ids)), BATCH_READ_MAX):
-        body = BatchReadInputSimplePublicObjectId(
-            inputs=[SimplePublicObjectId(id=i) for i in batch], properties=list(properties), properties_with_history=[],
+        body = sdk_model(BatchReadInputSimplePublicObjectId,
+            inputs=[sdk_model(SimplePublicObjectId, id=i) for i in batch], properties=list(properties), properties_with_history=[],
         )
-        reply = client.call(label, "crm.objects.batch_api", "read", object_type=object_type,
+        reply = client.call(label, "crm.objects.batch_api", "read", raw=True, object_type=object_type,
                             batch_read_input_simple_public_object_id=body, archived=False)
         for result in getattr(reply, "results", None) or []:
             found[str(result.id)] = dict(result.properties or {})

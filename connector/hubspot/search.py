@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from hubspot.crm.deals import Filter, FilterGroup, PublicObjectSearchRequest
 
 from connector.errors import PagingError
-from connector.hubspot.client import HubSpotClient
+from connector.hubspot.client import HubSpotClient, sdk_model
 from connector.model import Cursor
 
 LABEL = "POST /crm/v3/objects/deals/search"
@@ -161,14 +161,14 @@ class DealSearchWalk:
         if lower.at is None:
             return []
         operator = "GTE" if lower.inclusive else "GT"
-        return [Filter(property_name=MODIFIED, operator=operator, value=str(to_epoch_ms(lower.at)))]
+        return [sdk_model(Filter, property_name=MODIFIED, operator=operator, value=str(to_epoch_ms(lower.at)))]
 
     # -- one timestamp shared by more deals than a window holds ------------------------------
 
     def _walk_tie(self, at: dt.datetime, last_id: str, floor: OrderKey | None) -> Iterator[list[RawDeal]]:
-        at_filter = Filter(property_name=MODIFIED, operator="EQ", value=str(to_epoch_ms(at)))
+        at_filter = sdk_model(Filter, property_name=MODIFIED, operator="EQ", value=str(to_epoch_ms(at)))
         while True:
-            id_filter = [Filter(property_name=OBJECT_ID, operator="GT", value=last_id)] if last_id else []
+            id_filter = [sdk_model(Filter, property_name=OBJECT_ID, operator="GT", value=last_id)] if last_id else []
             reply = self._search([g + [at_filter, *id_filter] for g in self._groups], sort=OBJECT_ID, after=0)
             page = sorted((_raw(r) for r in reply.results or []), key=lambda d: d.key)
             fresh = [d for d in page if floor is None or d.key > floor]
@@ -185,15 +185,15 @@ class DealSearchWalk:
             last_id = newest
 
     def _search(self, groups: list[list[Filter]], *, sort: str, after: int):
-        request = PublicObjectSearchRequest(
-            filter_groups=[FilterGroup(filters=g) for g in groups],
+        request = sdk_model(PublicObjectSearchRequest,
+            filter_groups=[sdk_model(FilterGroup, filters=g) for g in groups],
             # The SDK types ``sorts`` as list[str] but sends dicts as they are (facts §2).
             sorts=[{"propertyName": sort, "direction": "ASCENDING"}],
             properties=self._properties,
             limit=self._page_size,
             after=str(after),
         )
-        return self._client.call(LABEL, "crm.deals.search_api", "do_search", search=True,
+        return self._client.call(LABEL, "crm.deals.search_api", "do_search", search=True, raw=True,
                                  public_object_search_request=request)
 
 

@@ -38,7 +38,7 @@ from hubspot.crm.objects import (
 from connector.actions import ActionResult, CloseTask, CreateTask, Outcome, UpdateRecord, UpdateTask, WriteAction
 from connector.errors import FatalCrmError
 from connector.hubspot.batch import Failure, Input, match
-from connector.hubspot.client import Attempts, HubSpotClient
+from connector.hubspot.client import Attempts, HubSpotClient, sdk_model
 from connector.hubspot.related import BATCH_READ_MAX, chunks
 from connector.hubspot.schema import OBJECT_TYPE
 from connector.hubspot.search import parse_instant, to_epoch_ms
@@ -83,9 +83,9 @@ def task_properties(spec: TaskSpec, key_property: str) -> dict[str, str]:
 def task_associations(spec: TaskSpec) -> list[PublicAssociationsForObject]:
     links = [(spec.deal_id, TASK_TO_DEAL), (spec.company_id, TASK_TO_COMPANY), (spec.contact_id, TASK_TO_CONTACT)]
     return [
-        PublicAssociationsForObject(
-            to=PublicObjectId(id=to_id),
-            types=[AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=type_id)],
+        sdk_model(PublicAssociationsForObject,
+            to=sdk_model(PublicObjectId, id=to_id),
+            types=[sdk_model(AssociationSpec, association_category="HUBSPOT_DEFINED", association_type_id=type_id)],
         )
         for to_id, type_id in links if to_id
     ]
@@ -96,6 +96,9 @@ class Writer:
     client: HubSpotClient
     fieldmap: FieldMap
     executor: Executor
+    own_writes: Any = None
+    """``pull.OwnWrites``: told which deals were written with what, so the deal stream can tell
+    AfterClose's own write-backs from a user's change."""
 
     @property
     def key_property(self) -> str:
@@ -137,15 +140,15 @@ class Writer:
 
     def _create(self, batch: list[tuple[int, CreateTask]]) -> list[tuple[int, ActionResult]]:
         inputs = [Input(trace=f"afterclose-{i}", ref=a.spec.key, item=(i, a)) for i, a in batch]
-        body = BatchInputSimplePublicObjectBatchInputForCreate(inputs=[
-            SimplePublicObjectBatchInputForCreate(
+        body = sdk_model(BatchInputSimplePublicObjectBatchInputForCreate, inputs=[
+            sdk_model(SimplePublicObjectBatchInputForCreate,
                 properties=task_properties(a.spec, self.key_property), associations=task_associations(a.spec),
                 object_write_trace_id=inp.trace,
             ) for inp, (_, a) in zip(inputs, batch)
         ])
         attempts = Attempts()
         try:
-            reply = self.client.call(CREATE_LABEL, "crm.objects.batch_api", "create", object_type="tasks",
+            reply = self.client.call(CREATE_LABEL, "crm.objects.batch_api", "create", raw=True, object_type="tasks",
                                      batch_input_simple_public_object_batch_input_for_create=body, attempts=attempts)
         except FatalCrmError as refused:
             return self._after_whole_batch_refused(batch, refused, attempts)
@@ -197,8 +200,8 @@ class Writer:
 
     def _update_tasks(self, batch: list[tuple[int, UpdateTask | CloseTask]]) -> list[tuple[int, ActionResult]]:
         inputs = [Input(trace=f"afterclose-{i}", ref=a.crm_id or a.key, item=(i, a)) for i, a in batch]
-        body = BatchInputSimplePublicObjectBatchInput(inputs=[
-            SimplePublicObjectBatchInput(
+        body = sdk_model(BatchInputSimplePublicObjectBatchInput, inputs=[
+            sdk_model(SimplePublicObjectBatchInput,
                 id=a.crm_id or a.key, id_property=None if a.crm_id else self.key_property,
                 properties=self._task_changes(a), object_write_trace_id=inp.trace,
             ) for inp, (_, a) in zip(inputs, batch)
@@ -250,19 +253,25 @@ class Writer:
 
     def _update_records(self, object_type: str, batch: list[tuple[int, UpdateRecord, dict[str, str]]]) -> list[tuple[int, ActionResult]]:
         inputs = [Input(trace=f"afterclose-{i}", ref=a.update.record_id, item=(i, a)) for i, a, _ in batch]
-        body = BatchInputSimplePublicObjectBatchInput(inputs=[
-            SimplePublicObjectBatchInput(id=a.update.record_id, properties=props, object_write_trace_id=inp.trace)
+        body = sdk_model(BatchInputSimplePublicObjectBatchInput, inputs=[
+            sdk_model(SimplePublicObjectBatchInput, id=a.update.record_id, properties=props, object_write_trace_id=inp.trace)
             for inp, (_, a, props) in zip(inputs, batch)
         ])
         label = f"POST /crm/v3/objects/{object_type}/batch/update"
-        return self._send(label, object_type, body, inputs, lambda r: [str(r.id)], lambda _a: Outcome.UPDATED)
+        results = self._send(label, object_type, body, inputs, lambda r: [str(r.id)], lambda _a: Outcome.UPDATED)
+        if object_type == "deals" and self.own_writes is not None:
+            written = {a.update.record_id: props for _, a, props in batch}
+            for _, result in results:
+                if result.outcome is Outcome.UPDATED:
+                    self.own_writes.wrote(result.action.update.record_id, written[result.action.update.record_id])
+        return results
 
     # -- shared: send an update batch, split it when refused whole ---------------------------
 
     def _send(self, label: str, object_type: str, body: BatchInputSimplePublicObjectBatchInput, inputs: list[Input],
               refs_of: Callable[[Any], list[str]], outcome_of: Callable[[Any], Outcome]) -> list[tuple[int, ActionResult]]:
         try:
-            reply = self.client.call(label, "crm.objects.batch_api", "update", object_type=object_type,
+            reply = self.client.call(label, "crm.objects.batch_api", "update", raw=True, object_type=object_type,
                                      batch_input_simple_public_object_batch_input=body)
         except FatalCrmError as refused:
             if len(inputs) == 1:
@@ -284,11 +293,11 @@ class Writer:
         found: dict[str, TaskRef] = {}
         wanted = ["hs_task_status", "hs_timestamp", "hubspot_owner_id", self.key_property]
         for batch in chunks(list(dict.fromkeys(keys)), BATCH_READ_MAX):
-            body = BatchReadInputSimplePublicObjectId(
-                inputs=[SimplePublicObjectId(id=k) for k in batch], id_property=self.key_property,
+            body = sdk_model(BatchReadInputSimplePublicObjectId,
+                inputs=[sdk_model(SimplePublicObjectId, id=k) for k in batch], id_property=self.key_property,
                 properties=wanted, properties_with_history=[],
             )
-            reply = self.client.call(TASK_READ_LABEL, "crm.objects.batch_api", "read", object_type="tasks",
+            reply = self.client.call(TASK_READ_LABEL, "crm.objects.batch_api", "read", raw=True, object_type="tasks",
                                      batch_read_input_simple_public_object_id=body, archived=False)
             # Keys without a task come back as errors in a 207: "not found" is the answer, not a failure.
             for result in getattr(reply, "results", None) or []:
@@ -340,5 +349,5 @@ def _rounds(items: list, ref: Callable[[Any], str]) -> list[list]:
 
 
 def _subset(body: BatchInputSimplePublicObjectBatchInput, start: int, end: int) -> BatchInputSimplePublicObjectBatchInput:
-    return BatchInputSimplePublicObjectBatchInput(inputs=body.inputs[start:end])
+    return sdk_model(BatchInputSimplePublicObjectBatchInput, inputs=body.inputs[start:end])
 

@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from connector.actions import (Action, ActionResult, CloseTask, CreateTask, Outcome, Skip, UpdateRecord, UpdateTask,
                                WriteAction)
 from connector.mapping import FieldMap
-from connector.model import Cursor, Deal, DealPage, Provider, TaskRef
+from connector.model import Cursor, Deal, DealPage, Provider, RecordKind, TaskRef
 from connector.port import CallStats, NpsAccount, NpsContact, SchemaProblem
 from connector.retry import RetrySettings
 from connector.salesforce import nps, schema, soql, writes
 from connector.salesforce.client import SalesforceClient
 from connector.salesforce.paging import QueryPaginator
-from connector.salesforce.pull import stream_deals
+from connector.salesforce.pull import OwnWrites, stream_deals
 from connector.salesforce.settings import SalesforceSettings
 from connector.salesforce.writes import Pending, Refused
 
@@ -37,6 +37,7 @@ class SalesforceAdapter:
         writes.check_extras(fieldmap)
         self._client = SalesforceClient(settings, retry or RetrySettings(), sleep=sleep)
         self._described: dict[str, schema.Describe] | None = None
+        self._own_writes = OwnWrites()
 
     # -- schema ----------------------------------------------------------------------------------
     def _describe(self) -> dict[str, schema.Describe]:
@@ -57,8 +58,21 @@ class SalesforceAdapter:
 
     # -- reads -----------------------------------------------------------------------------------
     def closed_won_deals(self, since: Cursor | None) -> Iterator[DealPage]:
-        yield from stream_deals(self._client, soql.won_deals_since(self.fieldmap, since), self.fieldmap,
-                                after=since)
+        """Passes until one makes no write-back: the query is a snapshot taken before this run's
+        writes, and the cursor must end past them (``OwnWrites`` in pull.py)."""
+        try:
+            cursor, wrote = since, True
+            while wrote:
+                written_before = self._own_writes.written
+                for page in stream_deals(self._client, soql.won_deals_since(self.fieldmap, cursor), self.fieldmap,
+                                         after=cursor):
+                    page = self._own_writes.drop_own(page)
+                    self._own_writes.read(page.deals)
+                    cursor = page.cursor or cursor
+                    yield page
+                wrote = self._own_writes.written > written_before
+        finally:
+            self._own_writes.clear()
 
     def deals_by_id(self, deal_ids: Sequence[str]) -> Iterator[DealPage]:
         # Anything that is not a 15/18-character id cannot name a record; sending it would only
@@ -110,6 +124,10 @@ class SalesforceAdapter:
                    lambda p: p.record[key_field])
         updates.sort(key=lambda p: p.record["attributes"]["type"])  # one chunk per type (stable)
         self._send(updates, results, "update", "composite/sobjects", lambda p: p.record["Id"])
+        for result in results:
+            if (result is not None and result.outcome is Outcome.UPDATED and isinstance(result.action, UpdateRecord)
+                    and result.action.update.kind is RecordKind.DEAL):
+                self._own_writes.wrote(result.action.update.record_id, result.action.update.values)
         missing = [i for i, r in enumerate(results) if r is None]
         assert not missing, f"no result for actions {missing}"  # every branch fills one
         return results  # type: ignore[return-value]
@@ -162,11 +180,18 @@ class SalesforceAdapter:
 
     def _send(self, pending: list[Pending], results: list[ActionResult | None], label: str, path: str,
               identity: Callable[[Pending], str]) -> None:
-        for chunk in writes.chunks(pending, identity):
+        def send(chunk: list[Pending]) -> None:
             body = {"allOrNone": False, "records": [p.record for p in chunk]}
             reply = self._client.restful(f"composite/sobjects:{label}", path, method="PATCH", json=body)
             for item, result in zip(chunk, writes.check_reply(reply, len(chunk), path)):
                 results[item.index] = writes.outcome_of(item, result)
+
+        chunks = writes.chunks(pending, identity)
+        if len({identity(p) for p in pending}) == len(pending):
+            self._client.map_concurrent(send, chunks)  # no record in two collections: any order
+        else:
+            for chunk in chunks:  # a record written twice: its collections go in order
+                send(chunk)
 
     def _close_record(self, crm_id: str) -> dict:
         completed = writes.task_values(self.fieldmap)["Status"]["completed"]

@@ -7,9 +7,11 @@ calls per endpoint, the daily-allowance guard, and renewing an expired session e
 from __future__ import annotations
 
 import collections
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from simple_salesforce import Salesforce
@@ -38,6 +40,10 @@ class SalesforceClient:
         self._waited = 0.0
         self._usage: tuple[int, int] | None = None
         self.relogins = 0
+        self._lock = threading.RLock()  # counters and session renewal, from write threads too
+        self._executor: ThreadPoolExecutor | None = None
+        self._generation = 0
+        """Bumped by every new session, so concurrent calls that meet one 401 renew it once."""
 
     # -- the calls the adapter needs -------------------------------------------------------
     def query(self, soql: str) -> dict:
@@ -50,23 +56,41 @@ class SalesforceClient:
     def restful(self, label: str, path: str, *, method: str = "GET", **kwargs: Any) -> Any:
         return self.call(label, lambda sf: sf.restful(path, method=method, timeout=self._timeout, **kwargs))
 
+    def map_concurrent(self, fn: Callable[[T], object], items: Iterable[T]) -> list:
+        """``fn`` over ``items``, ``max_concurrency`` at a time, results in order: write collections
+        overlap their latency instead of queueing behind each other (the benchmark's finding)."""
+        items = list(items)
+        if len(items) <= 1 or self._settings.max_concurrency == 1:
+            return [fn(item) for item in items]
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=self._settings.max_concurrency,
+                                                    thread_name_prefix="salesforce")
+        futures = [self._executor.submit(fn, item) for item in items]
+        return [future.result() for future in futures]
+
     # -- the one wrapper ---------------------------------------------------------------------
     def call(self, label: str, fn: Callable[[Salesforce], T]) -> T:
-        self._connect()
+        with self._lock:
+            self._connect()
+            session = self._generation
         try:
             return self._attempt(label, fn)
         except AuthError as error:
             if error.status != 401:
                 raise
-            self._renew(error)
+            with self._lock:
+                if self._generation == session:  # a concurrent call may have renewed it already
+                    self._renew(error)
             # Second and last try: a 401 right after a fresh login propagates as AuthError.
             return self._attempt(label, fn)
 
     def _attempt(self, label: str, fn: Callable[[Salesforce], T]) -> T:
         def once() -> T:
             self._check_allowance()
-            self._calls[label] += 1
-            sf = self._sf
+            with self._lock:
+                self._calls[label] += 1
+                sf = self._sf
             try:
                 return fn(sf)
             except Exception as exc:
@@ -112,6 +136,7 @@ class SalesforceClient:
 
     def _use(self, token: auth.Token) -> None:
         # Direct mode: the SDK never re-logs in by itself (see auth.py for why).
+        self._generation += 1
         self._sf = Salesforce(session_id=token.access_token, instance_url=token.instance_url,
                               session=self._session, version=self._settings.api_version)
 
@@ -155,4 +180,6 @@ class SalesforceClient:
         return self._settings.timeout_seconds
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
         self._session.close()

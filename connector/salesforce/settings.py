@@ -49,6 +49,9 @@ class SalesforceSettings:
     timeout_seconds: float = 30.0
     daily_reserve_share: float = 0.2
     """Share of the org's daily API allowance AfterClose leaves for other integrations."""
+    max_concurrency: int = 4
+    """Write collections sent at once. Salesforce has no per-second limit; it caps concurrent
+    requests that run longer than 20 s (25 per org), which a 200-record collection does not."""
 
     def __post_init__(self) -> None:
         for name in ("private_key_file", "ca_bundle"):  # accept pathlib.Path from the config layer
@@ -60,6 +63,8 @@ class SalesforceSettings:
                               source=_SOURCE, key="api_version")
         if not self.timeout_seconds > 0:
             raise ConfigError("must be above 0", source=_SOURCE, key="timeout_seconds")
+        if not isinstance(self.max_concurrency, int) or not 1 <= self.max_concurrency <= 16:
+            raise ConfigError("must be a whole number from 1 to 16", source=_SOURCE, key="max_concurrency")
         if not 0 <= self.daily_reserve_share < 1:
             raise ConfigError("must be at least 0 and below 1", source=_SOURCE, key="daily_reserve_share")
         if "://" in self.domain and not self.domain.startswith("https://"):

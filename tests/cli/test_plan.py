@@ -107,4 +107,5 @@ def test_salesforce_estimate_counts_collections_of_200_and_one_lookup_per_key_li
     writes = [_deal_write(n) for n in range(100)]
     assert estimate_write_calls(creates, fieldmap) == 2
     assert estimate_write_calls(closes_by_key, fieldmap) == 1 + 1  # the lookup, then the update
-    assert estimate_write_calls(closes_by_key + writes, fieldmap) == 1 + 2  # 250 updates: two collections
+    # 250 updates: two collections; then one query batch over the 100 deal write-backs (OwnWrites)
+    assert estimate_write_calls(closes_by_key + writes, fieldmap) == 1 + 2 + 1
