@@ -56,6 +56,7 @@ from jobs.nps_core import (
     normalise_email,
     plan_nps,
 )
+from jobs.outcomes import tally
 from jobs.values import clean_text
 from jobs.view import EntryStatus, LedgerEntry
 from jobs.wiring import build_playbook
@@ -328,12 +329,7 @@ def _apply(job: NpsJob, actions: Sequence[Action]) -> tuple[list[ActionResult], 
 
 
 def _count(report: NpsReport, results: Sequence[ActionResult]) -> None:
-    for r in results:
-        report.outcomes[r.outcome.value] += 1
-        if r.rejected:
-            report.rejected.append(r)
-            log.warning("record_rejected", deal_id=r.action.deal_id, key=getattr(r.action, "key", None),
-                        crm_message=r.message, error_code=r.error_code, correlation_id=r.correlation_id)
+    tally(results, report.outcomes, report.rejected)
 
 
 def _refused_accounts(results: Sequence[ActionResult], crm: _CrmView) -> dict[str, str]:

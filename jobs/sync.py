@@ -27,6 +27,7 @@ from connector.port import CrmAdapter
 from jobs import handoff, logs, planner
 from jobs.keys import parse_key
 from jobs.ledger import StateStore
+from jobs.outcomes import tally
 from jobs.playbook import Playbook
 
 log = logs.get_logger("afterclose.sync")
@@ -155,12 +156,7 @@ def _process_page(job: SyncJob, page: DealPage, now: dt.datetime, report: SyncRe
     results = job.adapter.apply(writes) if writes else []
     results += [ActionResult(action=a, outcome=Outcome.SKIPPED, message=a.reason)
                 for a in result.plan.actions if a.kind.value == "skip"]
-    for r in results:
-        report.outcomes[r.outcome.value] += 1
-        if r.rejected:
-            report.rejected.append(r)
-            log.warning("record_rejected", deal_id=r.action.deal_id, key=getattr(r.action, "key", None),
-                        crm_message=r.message, error_code=r.error_code, correlation_id=r.correlation_id)
+    tally(results, report.outcomes, report.rejected)
     job.store.commit_page(
         job.scope, JOB, report.run_id, results, result.fingerprints,
         cursor=page.cursor if advance else None,
