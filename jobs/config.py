@@ -132,6 +132,7 @@ class SalesforceSection(_Section):
     ca_bundle: Path | None = Field(None, description="Extra CA file to trust (TLS-inspecting proxy); verification stays on.")
     api_version: str = Field("59.0", pattern=r"^\d{2,3}\.0$", description="REST API version, without the 'v'.")
     timeout_seconds: float = Field(30.0, gt=0, description="Give up on one HTTP call after this long.")
+    max_concurrency: int = Field(4, ge=1, le=16, description="Write batches sent at a time.")
     daily_reserve_share: float = Field(
         0.2, ge=0, lt=1, description="Share of the org's daily API allowance left for other integrations."
     )

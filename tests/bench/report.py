@@ -265,15 +265,13 @@ NOTES = [
     "deal, on top of calls that now overlap; against a latency bound with 4 concurrent collections the ratio "
     "is far above 1.3. Next step: decide page k+1 while page k's writes are in flight (jobs/sync.py; the "
     "HubSpot pass over its own write-backs must then be driven by the sync after the last page's writes).",
-    "- **HubSpot at 50,000 won deals misses the wall-time target (1.34x)** because of the sandbox, not the "
+    "- **HubSpot at 50,000 won deals misses the wall-time target (1.36x)** because of the sandbox, not the "
     "calls: every keyset restart is a new query the sandbox answers by scanning and sorting all 50,000 deals "
-    "(its cache keys on the query), ~0.4 s of CPU per search, 184 s in all on a 2-CPU machine shared with the "
-    "sync; searches then take longer than the budgeted 2.5 per second. HubSpot indexes search. Next step "
-    "(sandbox owners): index deals by `hs_lastmodifieddate`. The same scans make the 50,000-deal 1% re-run "
-    "slow (17 s for 42 calls).",
-    "- Small re-runs on Salesforce miss the calls target by 2-3 calls: the pass over the run's own "
-    "write-backs (1 query) and a lookup of tasks to close by key (1 query; the planner could hand the CRM "
-    "id it has in the ledger). `afterclose plan` misses those runs by the same calls (8 predicted, 10 made).",
+    "(its cache keys on the query), ~0.4 s of CPU per search, over 3 minutes in all on a 2-CPU machine "
+    "shared with the sync; searches then take longer than the budgeted 2.5 per second. HubSpot indexes "
+    "search. Next step (sandbox owners): index deals by `hs_lastmodifieddate`.",
+    "- Small re-runs carry a fixed overhead against the bound: the pass over the run's own write-backs (one "
+    "search or query), and on Salesforce a lookup query when a task to close is known only by its key.",
     "- The sandboxes are single-threaded Python servers on the same 2 CPUs: their CPU time (column "
     "'sandbox CPU') is inside the measured wall time, so the wall/bound ratios overstate what a real CRM "
     "would show.",
