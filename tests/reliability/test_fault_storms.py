@@ -56,7 +56,7 @@ def storm_adapter(crm: SandboxCrm):
     return crm.adapter(retry=STORM_RETRY, timeout_seconds=CLIENT_TIMEOUT, **crm.salesforce_login_values())
 
 
-def weather_the_storm(provider: str, *, deals: int, page_size: int, tmp_path) -> dict:
+def assert_storm_converges_without_duplicates(provider: str, *, deals: int, page_size: int, tmp_path) -> dict:
     dataset = scaled_dataset(deals, anchor=ANCHOR, seed=13)
     with open_crm(provider, dataset, page_size=page_size) as calm:
         run_here(calm, f"sqlite:///{tmp_path / 'reference.db'}")
@@ -92,7 +92,7 @@ def weather_the_storm(provider: str, *, deals: int, page_size: int, tmp_path) ->
 
 @pytest.mark.parametrize("provider", ["hubspot", "salesforce"])
 def test_given_fault_storm_when_run_then_converges_within_two_runs_without_duplicates(provider, tmp_path):
-    outcome = weather_the_storm(provider, deals=120, page_size=20, tmp_path=tmp_path)
+    outcome = assert_storm_converges_without_duplicates(provider, deals=120, page_size=20, tmp_path=tmp_path)
     if provider == "hubspot":
         assert outcome["stopped_by_auth"] == 1 and outcome["runs"] == 2  # stops, then resumes
     else:
@@ -103,4 +103,4 @@ def test_given_fault_storm_when_run_then_converges_within_two_runs_without_dupli
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("provider", ["hubspot", "salesforce"])
 def test_given_fault_storm_over_2000_won_deals_then_converges_within_two_runs_without_duplicates(provider, tmp_path):
-    weather_the_storm(provider, deals=2360, page_size=100, tmp_path=tmp_path)
+    assert_storm_converges_without_duplicates(provider, deals=2360, page_size=100, tmp_path=tmp_path)

@@ -11,7 +11,7 @@ from tests.reliability.crm import ANCHOR, open_crm
 from tests.reliability.runs import run_here
 
 
-def lose_state_and_run_again(provider: str, *, deals: int, page_size: int, tmp_path) -> dict:
+def assert_state_loss_duplicates_and_rewrites_nothing(provider: str, *, deals: int, page_size: int, tmp_path) -> dict:
     state = tmp_path / "state.db"
     with open_crm(provider, scaled_dataset(deals, anchor=ANCHOR, seed=3), page_size=page_size) as crm:
         first = run_here(crm, f"sqlite:///{state}")
@@ -34,7 +34,7 @@ def lose_state_and_run_again(provider: str, *, deals: int, page_size: int, tmp_p
 
 @pytest.mark.parametrize("provider", ["hubspot", "salesforce"])
 def test_given_state_database_deleted_when_run_again_then_no_duplicate_and_no_redundant_write(provider, tmp_path):
-    lose_state_and_run_again(provider, deals=100, page_size=25, tmp_path=tmp_path)
+    assert_state_loss_duplicates_and_rewrites_nothing(provider, deals=100, page_size=25, tmp_path=tmp_path)
 
 
 @pytest.mark.slow
@@ -42,4 +42,4 @@ def test_given_state_database_deleted_when_run_again_then_no_duplicate_and_no_re
 @pytest.mark.parametrize("provider", ["hubspot", "salesforce"])
 def test_given_2000_won_deals_and_state_deleted_when_run_again_then_no_duplicate_and_no_redundant_write(
         provider, tmp_path):
-    lose_state_and_run_again(provider, deals=2360, page_size=200, tmp_path=tmp_path)
+    assert_state_loss_duplicates_and_rewrites_nothing(provider, deals=2360, page_size=200, tmp_path=tmp_path)
