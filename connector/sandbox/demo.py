@@ -185,6 +185,109 @@ def _roles(contacts: list[DemoContact], count: int, offset: int) -> tuple[DemoCo
     )
 
 
+class _DealBook:
+    """Collects the demo deals in order; each deal's defaults (owner, amount, contacts, modified
+    time) follow from its position, so the set is the same on every call."""
+
+    def __init__(self, anchor: dt.date, companies: tuple[DemoCompany, ...], contacts: tuple[DemoContact, ...]):
+        self.anchor = anchor
+        self.companies = companies
+        self.by_company = {c.key: [x for x in contacts if x.company == c.key] for c in companies}
+        self.base_modified = dt.datetime.combine(anchor, dt.time(6, 0), UTC) - dt.timedelta(days=2)
+        self.deals: list[DemoDeal] = []
+
+    def days_ago(self, days: int) -> dt.date:
+        return self.anchor - dt.timedelta(days=days)
+
+    def add(self, **kw) -> None:
+        i = len(self.deals)
+        company = kw.pop("company", i % len(self.companies))
+        kw.setdefault("owner", i % 5)
+        kw.setdefault("amount", float(5_000 + 1_250 * i))
+        kw.setdefault("contacts", _roles(self.by_company[company], 2, i) if company is not None else ())
+        kw.setdefault("modified_at", self.base_modified + dt.timedelta(minutes=7 * i))
+        self.deals.append(DemoDeal(key=i, company=company, **kw))
+
+
+def _won_complete(book: _DealBook) -> None:
+    """Won, handoff complete, closed recently: the full playbook lies ahead."""
+    for n in range(12):
+        close = book.days_ago(n % 6)
+        book.add(name=f"{book.companies[n].name} - Platform {2026 + n % 2}", stage="won", close_date=close,
+                 fields=_complete_fields(n, close, add_years(close, 1)), note="won, complete handoff")
+
+
+def _won_incomplete(book: _DealBook) -> None:
+    """Won, handoff incomplete in different ways, and with no stakeholder at all."""
+    gaps = [
+        {"decision_criteria": None}, {"customer_goal": "n/a"}, {"success_criteria": "tbd"},
+        {"first_touch_channel": None, "customer_goal": None}, {"decision_criteria": "  "},
+        {"success_criteria": None, "decision_criteria": None, "customer_goal": None},
+    ]
+    for n, gap in enumerate(gaps):
+        close = book.days_ago(1 + n)
+        book.add(name=f"{book.companies[12 + n].name} - Expansion", stage="won", close_date=close,
+                 fields=_complete_fields(n + 3, close, None) | gap, note=f"won, incomplete handoff {sorted(gap)}")
+    close = book.days_ago(3)
+    book.add(name="Lonely Deal Without Contacts", stage="won", close_date=close, company=18, contacts=(),
+             fields=_complete_fields(7, close, None), note="won, no stakeholder")
+
+
+def _won_bad_renewal_dates(book: _DealBook) -> None:
+    """A renewal date before the close date, and one that is not a date: bad data an admin must see."""
+    close = book.days_ago(4)
+    book.add(name="Backwards Renewal Ltd", stage="won", close_date=close,
+             fields=_complete_fields(8, close, close - dt.timedelta(days=30)), note="renewal before close")
+    close = book.days_ago(2)
+    book.add(name="Garbled Renewal Inc", stage="won", close_date=close,
+             fields=_complete_fields(9, close, None) | {"renewal_date": "next spring"},
+             note="unparseable renewal date")
+
+
+def _won_long_ago_or_renewing_soon(book: _DealBook) -> None:
+    """Onboarding in the past (skipped by catch-up) with renewals ahead, and a renewal in 50 days."""
+    for n, years in enumerate((1, 2, 3)):
+        close = book.days_ago(365 * years - 45)
+        book.add(name=f"{book.companies[n + 3].name} - Legacy Contract {years}y", stage="won", close_date=close,
+                 fields=_complete_fields(n, close, None), note=f"won ~{years} years ago")
+    close = book.days_ago(300)
+    book.add(name="Renewal Soon GmbH", stage="won", close_date=close,
+             fields=_complete_fields(2, close, book.anchor + dt.timedelta(days=50)), note="renewal in 50 days")
+
+
+def _won_awkward(book: _DealBook) -> None:
+    """Odd names, an inactive owner, the custom pipeline, and equal modified timestamps."""
+    for n, name in enumerate((
+        "O'Reilly & Sons \"Premium\" 🚀", "Back\\slash; DROP TABLE deals;--", "Café Ñandú — año 2",
+        "Zorg " + "Ultra " * 30 + "Edition",
+    )):
+        close = book.days_ago(n)
+        book.add(name=name, stage="won", close_date=close, fields=_complete_fields(n, close, None), note="odd name")
+    close = book.days_ago(1)  # the CRM rejects tasks assigned to an inactive user
+    book.add(name="Orphaned Account Co", stage="won", close_date=close, owner=5,
+             fields=_complete_fields(5, close, None), note="inactive owner")
+    for n in range(3):  # numeric stage ids in HubSpot
+        close = book.days_ago(n + 1)
+        book.add(name=f"{book.companies[n + 8].name} - Partner Channel", stage="won", close_date=close,
+                 custom_pipeline=True, fields=_complete_fields(n, close, None), note="custom pipeline")
+    tie = book.base_modified + dt.timedelta(hours=12)  # the cursor's tie-break on deal id
+    for n in range(3):
+        close = book.days_ago(2)
+        book.add(name=f"Same Second Deal {n + 1}", stage="won", close_date=close, modified_at=tie,
+                 fields=_complete_fields(n, close, None), note="equal timestamps")
+
+
+def _not_won(book: _DealBook) -> None:
+    """Open and lost deals: AfterClose must leave them alone."""
+    for n in range(5):
+        book.add(name=f"{book.companies[n + 10].name} - Open Opportunity", stage="open",
+                 close_date=book.anchor + dt.timedelta(days=30 + n), fields={"first_touch_channel": "Web"},
+                 note="open")
+    for n in range(4):
+        book.add(name=f"{book.companies[n + 14].name} - Lost Bid", stage="lost", close_date=book.days_ago(10 + n),
+                 fields={}, note="lost", custom_pipeline=n == 0)
+
+
 def demo_dataset(anchor: dt.date | None = None) -> DemoDataset:
     """The hand-made demo set: ~50 deals covering every state the pipeline must handle.
 
@@ -192,98 +295,14 @@ def demo_dataset(anchor: dt.date | None = None) -> DemoDataset:
     current work to do); it defaults to the real date, and tests pass a fixed one.
     """
     anchor = anchor or dt.datetime.now(UTC).date()
-    owners = _owners()
     companies = _companies(len(_COMPANIES))
     contacts = _contacts(companies, per_company=3)
-    by_company = {c.key: [x for x in contacts if x.company == c.key] for c in companies}
-    base_modified = dt.datetime.combine(anchor, dt.time(6, 0), UTC) - dt.timedelta(days=2)
-    deals: list[DemoDeal] = []
-
-    def add(**kw) -> None:
-        i = len(deals)
-        company = kw.pop("company", i % len(companies))
-        kw.setdefault("owner", i % 5)
-        kw.setdefault("amount", float(5_000 + 1_250 * i))
-        kw.setdefault(
-            "contacts", _roles(by_company[company], 2, i) if company is not None else ()
-        )
-        kw.setdefault("modified_at", base_modified + dt.timedelta(minutes=7 * i))
-        deals.append(DemoDeal(key=i, company=company, **kw))
-
-    # Won, handoff complete, closed recently: the full playbook lies ahead.
-    for n in range(12):
-        close = anchor - dt.timedelta(days=n % 6)
-        add(name=f"{companies[n].name} - Platform {2026 + n % 2}", stage="won", close_date=close,
-            fields=_complete_fields(n, close, add_years(close, 1)),
-            note="won, complete handoff")
-    # Won, handoff incomplete in different ways.
-    gaps = [
-        {"decision_criteria": None}, {"customer_goal": "n/a"}, {"success_criteria": "tbd"},
-        {"first_touch_channel": None, "customer_goal": None}, {"decision_criteria": "  "},
-        {"success_criteria": None, "decision_criteria": None, "customer_goal": None},
-    ]
-    for n, gap in enumerate(gaps):
-        close = anchor - dt.timedelta(days=1 + n)
-        fields = _complete_fields(n + 3, close, None) | gap
-        add(name=f"{companies[12 + n].name} - Expansion", stage="won", close_date=close,
-            fields=fields, note=f"won, incomplete handoff {sorted(gap)}")
-    # Won with no stakeholders on the deal.
-    close = anchor - dt.timedelta(days=3)
-    add(name="Lonely Deal Without Contacts", stage="won", close_date=close, company=18, contacts=(),
-        fields=_complete_fields(7, close, None), note="won, no stakeholder")
-    # Won, renewal date before close date (bad data an admin must see).
-    close = anchor - dt.timedelta(days=4)
-    add(name="Backwards Renewal Ltd", stage="won", close_date=close,
-        fields=_complete_fields(8, close, close - dt.timedelta(days=30)), note="renewal before close")
-    # Won, renewal date not a date at all.
-    close = anchor - dt.timedelta(days=2)
-    add(name="Garbled Renewal Inc", stage="won", close_date=close,
-        fields=_complete_fields(9, close, None) | {"renewal_date": "next spring"},
-        note="unparseable renewal date")
-    # Won long ago: onboarding is in the past (skipped by catch-up), renewals still ahead.
-    for n, years in enumerate((1, 2, 3)):
-        close = anchor - dt.timedelta(days=365 * years - 45)
-        add(name=f"{companies[n + 3].name} - Legacy Contract {years}y", stage="won", close_date=close,
-            fields=_complete_fields(n, close, None), note=f"won ~{years} years ago")
-    # Won, renewal coming up soon (renewal ladder partly in the past).
-    close = anchor - dt.timedelta(days=300)
-    add(name="Renewal Soon GmbH", stage="won", close_date=close,
-        fields=_complete_fields(2, close, anchor + dt.timedelta(days=50)), note="renewal in 50 days")
-    # Odd names: quotes, backslashes, emoji, very long.
-    for n, name in enumerate((
-        "O'Reilly & Sons \"Premium\" 🚀", "Back\\slash; DROP TABLE deals;--", "Café Ñandú — año 2",
-        "Zorg " + "Ultra " * 30 + "Edition",
-    )):
-        close = anchor - dt.timedelta(days=n)
-        add(name=name, stage="won", close_date=close, fields=_complete_fields(n, close, None),
-            note="odd name")
-    # Won, owned by an inactive user (the CRM will reject tasks assigned to them).
-    close = anchor - dt.timedelta(days=1)
-    add(name="Orphaned Account Co", stage="won", close_date=close, owner=5,
-        fields=_complete_fields(5, close, None), note="inactive owner")
-    # Won in the custom pipeline (numeric stage ids in HubSpot).
-    for n in range(3):
-        close = anchor - dt.timedelta(days=n + 1)
-        add(name=f"{companies[n + 8].name} - Partner Channel", stage="won", close_date=close,
-            custom_pipeline=True, fields=_complete_fields(n, close, None), note="custom pipeline")
-    # Three won deals modified in the same millisecond (cursor tie-break).
-    tie = base_modified + dt.timedelta(hours=12)
-    for n in range(3):
-        close = anchor - dt.timedelta(days=2)
-        add(name=f"Same Second Deal {n + 1}", stage="won", close_date=close, modified_at=tie,
-            fields=_complete_fields(n, close, None), note="equal timestamps")
-    # Open and lost deals: AfterClose must leave them alone.
-    for n in range(5):
-        add(name=f"{companies[n + 10].name} - Open Opportunity", stage="open",
-            close_date=anchor + dt.timedelta(days=30 + n), fields={"first_touch_channel": "Web"},
-            note="open")
-    for n in range(4):
-        add(name=f"{companies[n + 14].name} - Lost Bid", stage="lost",
-            close_date=anchor - dt.timedelta(days=10 + n), fields={}, note="lost", custom_pipeline=n == 0)
-
-    nps = _nps_for(deals, contacts, anchor)
-    return DemoDataset(anchor=anchor, owners=owners, companies=companies, contacts=contacts,
-                       deals=tuple(deals), nps_responses=nps)
+    book = _DealBook(anchor, companies, contacts)
+    for section in (_won_complete, _won_incomplete, _won_bad_renewal_dates, _won_long_ago_or_renewing_soon,
+                    _won_awkward, _not_won):
+        section(book)
+    return DemoDataset(anchor=anchor, owners=_owners(), companies=companies, contacts=contacts,
+                       deals=tuple(book.deals), nps_responses=_nps_for(book.deals, contacts, anchor))
 
 
 def _nps_for(deals: list[DemoDeal], contacts: tuple[DemoContact, ...], anchor: dt.date):
