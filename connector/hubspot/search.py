@@ -57,7 +57,10 @@ def parse_instant(text: str | None) -> dt.datetime | None:
     if not text:
         return None
     if text.isdigit():
-        return _EPOCH + dt.timedelta(milliseconds=int(text))
+        try:
+            return _EPOCH + dt.timedelta(milliseconds=int(text))
+        except OverflowError as exc:  # callers handle one error for "not a time"
+            raise ValueError(f"epoch milliseconds out of range: {text[:20]}") from exc
     parsed = dt.datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
