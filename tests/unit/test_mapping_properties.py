@@ -104,7 +104,7 @@ def edit(document: dict, path: tuple, action: str, value: object, new_key: str) 
         except (KeyError, IndexError, TypeError):
             return  # an earlier edit removed this path
     last = path[-1]
-    if not isinstance(parent, (dict, list)) or (isinstance(parent, list) and last >= len(parent)):
+    if not isinstance(parent, (dict, list)) or (isinstance(parent, list) and (not isinstance(last, int) or last >= len(parent))):
         return
     if isinstance(parent, dict) and last not in parent:
         return
