@@ -17,6 +17,7 @@ third-party imports.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib.resources
 import json
 import re
@@ -175,13 +176,19 @@ def render_template(template: str, values: Mapping[str, str | None]) -> str:
     harmless. Raises ValueError only for malformed templates, which ``load_mapping`` refuses.
     """
     parts: list[str] = []
-    for literal, name, _spec, _conversion in string.Formatter().parse(template):
+    for literal, name in _parsed_template(template):
         parts.append(literal)
         if name is not None:
             value = values.get(name)
             text = "" if value is None else str(value).strip()
             parts.append(text or NOT_RECORDED)
     return "".join(parts)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_template(template: str) -> tuple[tuple[str, str | None], ...]:
+    """(literal, placeholder) pairs; a mapping has a few templates, rendered for every task."""
+    return tuple((literal, name) for literal, name, _spec, _conversion in string.Formatter().parse(template))
 
 
 def format_stakeholders(contacts: Iterable[Contact]) -> str:

@@ -9,6 +9,7 @@ classifies every SDK error through ``connector.retry``, and reports per-record f
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -68,6 +69,12 @@ class CrmAdapter(Protocol):
 
     def apply(self, actions: Sequence[WriteAction]) -> list[ActionResult]:
         """Carry out writes in batches; one result per action, in order."""
+        ...
+
+    def submit(self, actions: Sequence[WriteAction]) -> Future[list[ActionResult]]:
+        """``apply`` in the background (the sync job reads the next page meanwhile). At the end
+        of each pass, ``closed_won_deals`` waits for every write submitted so far before it
+        decides whether its own write-backs need another pass (connector/pipeline.py)."""
         ...
 
     def call_stats(self) -> CallStats:

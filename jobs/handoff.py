@@ -14,6 +14,7 @@ No rule looks at today's date: a report depends on the deal and the mapping only
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,7 +105,7 @@ def _min_length(rule: HandoffRule, spec: FieldSpec, deal: Deal, fieldmap: FieldM
     if text is None or not isinstance(rule.value, int):
         return None
     visible = _visible(text)
-    if not any(unicodedata.category(char).startswith(_WORDY) for char in visible):
+    if not _has_letter_or_digit(visible):
         return f"has no letters or digits: {shown(text)}"
     if len(visible) < rule.value:
         return (f"is too short: {shown(text)} has {len(visible)} characters; "
@@ -144,8 +145,19 @@ def _other_day(rule: HandoffRule, deal: Deal, fieldmap: FieldMap):
     return (None if text is None else parse_date(text)), fieldmap.label(name)
 
 
+def _has_letter_or_digit(text: str) -> bool:
+    if text.isascii():
+        return _ASCII_WORDY.search(text) is not None
+    return any(unicodedata.category(char).startswith(_WORDY) for char in text)
+
+
+_ASCII_WORDY = re.compile(r"[A-Za-z0-9]")
+
+
 def _visible(text: str) -> str:
     """The text as a reader sees it: composed (NFC), without invisible characters, stripped."""
+    if text.isascii() and text.isprintable():
+        return text.strip()  # nothing to compose or drop: the common case, without a per-character scan
     composed = unicodedata.normalize("NFC", text)
     return "".join(c for c in composed if unicodedata.category(c) not in _INVISIBLE).strip()
 

@@ -679,25 +679,27 @@ class StateStore:
         entries were written.
         """
         refs = list(refs)
+        now = self._clock()
         with self._engine.begin() as conn:
             existing = self._entries_by_key(conn, scope, [ref.key for ref in refs])
             rows = [row for ref in refs
-                    if (row := self._learnt_row(scope, ref, existing.get(ref.key), touch_point_of, fingerprints or {}))]
+                    if (row := self._learnt_row(scope, ref, existing.get(ref.key), touch_point_of, fingerprints or {},
+                                                now))]
             self._upsert(conn, ledger, rows, ("scope", "key"))
         return len(rows)
 
     def _learnt_row(
         self, scope: str, ref: TaskRef, known: LedgerEntry | None, touch_point_of: TouchPointOf,
-        fingerprints: Mapping[str, str],
+        fingerprints: Mapping[str, str], now: dt.datetime,
     ) -> dict[str, Any] | None:
         deal_id = ref.deal_id or (known.deal_id if known else None)
         if deal_id is None:
             return None
         touch_point, cycle = touch_point_of(ref.key)
         status = EntryStatus.COMPLETED if ref.status is TaskStatus.COMPLETED else EntryStatus.OPEN
-        return self._ledger_row(
+        return _ledger_row(
             scope, ref.key, deal_id, touch_point, cycle, ref.crm_id, ref.due_at, status,
-            known.fingerprint if known and known.fingerprint else fingerprints.get(ref.key),
+            known.fingerprint if known and known.fingerprint else fingerprints.get(ref.key), now,
         )
 
     def _entries_by_key(self, conn: Connection, scope: str, keys: Sequence[str]) -> dict[str, LedgerEntry]:
@@ -706,15 +708,6 @@ class StateStore:
             rows = conn.execute(select(ledger).where(ledger.c.scope == scope, ledger.c.key.in_(chunk)))
             entries.update((row["key"], _ledger_entry(row)) for row in rows.mappings())
         return entries
-
-    def _ledger_row(
-        self, scope: str, key: str, deal_id: str, touch_point: str, cycle: int, crm_id: str | None,
-        due_at: dt.datetime | None, status: EntryStatus, fingerprint: str | None,
-    ) -> dict[str, Any]:
-        return dict(
-            scope=scope, key=key, deal_id=deal_id, touch_point=touch_point, cycle=cycle, crm_id=crm_id,
-            due_at=due_at, status=status.value, fingerprint=fingerprint, updated_at=self._clock(),
-        )
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -828,13 +821,13 @@ class StateStore:
         dry_run = self._open_run_is_dry(conn, scope, run_id)
         now = self._clock()
         if results:
-            conn.execute(insert(run_records), [_run_record_row(run_id, result, now) for result in results])
+            _execute_many(conn, insert(run_records), [_run_record_row(run_id, result, now) for result in results])
         if dry_run:
             return True
         existing = self._entries_by_key(conn, scope, [_key(r) for r in results])
         changes = {}
         for result in results:
-            row = self._ledger_change(scope, result, existing.get(_key(result)), fingerprints, touch_point_of)
+            row = self._ledger_change(scope, result, existing.get(_key(result)), fingerprints, touch_point_of, now)
             if row is not None:
                 changes[row["key"]] = row  # a later result for the same key wins
         self._upsert(conn, ledger, list(changes.values()), ("scope", "key"))
@@ -853,7 +846,7 @@ class StateStore:
 
     def _ledger_change(
         self, scope: str, result: ActionResult, known: LedgerEntry | None,
-        fingerprints: Mapping[str, str], touch_point_of: TouchPointOf | None,
+        fingerprints: Mapping[str, str], touch_point_of: TouchPointOf | None, now: dt.datetime,
     ) -> dict[str, Any] | None:
         """The ledger row a successful result leads to, or None (rejections, record updates)."""
         action = result.action
@@ -878,7 +871,7 @@ class StateStore:
         else:
             status = EntryStatus.COMPLETED if isinstance(action, CloseTask) else EntryStatus.SKIPPED
             due_at = known.due_at if known else None
-        return self._ledger_row(scope, key, action.deal_id, touch_point, cycle, crm_id, due_at, status, fingerprint)
+        return _ledger_row(scope, key, action.deal_id, touch_point, cycle, crm_id, due_at, status, fingerprint, now)
 
     def _update_rejections(
         self, conn: Connection, scope: str, run_id: int, results: Sequence[ActionResult],
@@ -892,10 +885,12 @@ class StateStore:
                 increment={"attempts": rejected_records.c.attempts + 1},
                 keep=("first_seen",),
             )
-        succeeded_keys = [_key(r) for r in results if not r.rejected]
+        still_failing = {r.action.deal_id for r in rejected}
+        # A deal with no rejection left is cleared whole below; only a deal that still fails
+        # needs its succeeded keys cleared one by one.
+        succeeded_keys = [_key(r) for r in results if not r.rejected and r.action.deal_id in still_failing]
         for chunk in _chunks(sorted(set(succeeded_keys))):
             conn.execute(delete(rejected_records).where(rejected_records.c.scope == scope, rejected_records.c.key.in_(chunk)))
-        still_failing = {r.action.deal_id for r in rejected}
         clean_deals = (processed | {r.action.deal_id for r in results}) - still_failing
         for chunk in _chunks(sorted(clean_deals)):
             conn.execute(
@@ -1029,18 +1024,18 @@ class StateStore:
         now = self._clock()
         with self._engine.begin() as conn:
             if results:
-                conn.execute(insert(run_records), [_run_record_row(run_id, r, now) for r in results])
+                _execute_many(conn, insert(run_records), [_run_record_row(run_id, r, now) for r in results])
             if self._open_run_is_dry(conn, scope, run_id):
                 return
             keys = [_key(r) for r in results] + [ref.key for ref in learned]
             existing = self._entries_by_key(conn, scope, keys)
             changes: dict[str, dict[str, Any]] = {}
             for result in results:
-                row = self._ledger_change(scope, result, existing.get(_key(result)), {}, touch_point_of)
+                row = self._ledger_change(scope, result, existing.get(_key(result)), {}, touch_point_of, now)
                 if row is not None:
                     changes[row["key"]] = row
             for ref in learned:
-                row = self._learnt_row(scope, ref, existing.get(ref.key), touch_point_of or _key_parts, {})
+                row = self._learnt_row(scope, ref, existing.get(ref.key), touch_point_of or _key_parts, {}, now)
                 if row is not None:
                     changes[row["key"]] = row
             self._upsert(conn, ledger, list(changes.values()), ("scope", "key"))
@@ -1093,7 +1088,57 @@ class StateStore:
             name: statement.excluded[name] for name in rows[0] if name not in keys and name not in keep
         }
         changed.update(increment or {})
-        conn.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=changed), rows)
+        _execute_many(conn, statement.on_conflict_do_update(index_elements=list(keys), set_=changed), rows)
+
+
+def _execute_many(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """``conn.execute(statement, rows)`` without Core's per-row parameter machinery.
+
+    Core builds every row's parameters through its compiled-statement code, ~40 µs a row; a big
+    first run stores ~20 rows per deal (run records and ledger entries), and that was half of the
+    run's client CPU (docs/benchmarks.md). Here the statement is compiled once, the parameters are
+    built a column at a time with each bind processor (``UtcDateTime``'s conversion to UTC,
+    SQLite's datetime-to-text) applied once per distinct value, and the driver's own
+    ``executemany`` takes the rows. Every row has the same keys.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect
+    compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
+    constants = compiled.construct_params(rows[0])  # also the binds that are not row values ("attempts + 1")
+    types = {name: bind.type for bind, name in compiled.bind_names.items()}  # by the name in the SQL
+    names = list(compiled.positiontup) if compiled.positional else list(types)
+    columns = []
+    for name in names:
+        process = _once_per_value(types[name].dialect_impl(dialect).bind_processor(dialect))
+        if name in rows[0]:
+            columns.append(list(map(process, (row[name] for row in rows))))
+        else:
+            columns.append([process(constants[name])] * len(rows))
+    if compiled.positional:
+        params: list[Any] = list(zip(*columns))
+    else:
+        keys = [compiled.escaped_bind_names.get(name, name) for name in names]
+        params = [dict(zip(keys, values)) for values in zip(*columns)]
+    conn.exec_driver_sql(compiled.string, params)
+
+
+def _once_per_value(process: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """A bind processor that converts each distinct value once (a page's rows share timestamps)."""
+    if process is None:
+        return lambda value: value
+    seen: dict[Any, Any] = {None: None}
+
+    def converted(value: Any) -> Any:
+        try:
+            return seen[value]
+        except KeyError:
+            seen[value] = out = process(value)
+            return out
+        except TypeError:  # unhashable (a JSON value)
+            return process(value)
+
+    return converted
 
 
 def _key(result: ActionResult) -> str:
@@ -1116,6 +1161,17 @@ def _api_calls(api_calls: int | Mapping[str, int] | CallStats) -> tuple[int, dic
         by_endpoint = {str(k): int(v) for k, v in api_calls.items()}
         return sum(by_endpoint.values()), by_endpoint
     return int(api_calls), {}
+
+
+def _ledger_row(
+    scope: str, key: str, deal_id: str, touch_point: str, cycle: int, crm_id: str | None,
+    due_at: dt.datetime | None, status: EntryStatus, fingerprint: str | None, now: dt.datetime,
+) -> dict[str, Any]:
+    """One ledger row; ``now`` is read once per transaction (its rows share one timestamp)."""
+    return dict(
+        scope=scope, key=key, deal_id=deal_id, touch_point=touch_point, cycle=cycle, crm_id=crm_id,
+        due_at=due_at, status=status.value, fingerprint=fingerprint, updated_at=now,
+    )
 
 
 def _run_record_row(run_id: int, result: ActionResult, now: dt.datetime) -> dict[str, Any]:

@@ -30,8 +30,9 @@ carries a reason a RevOps engineer can read in ``afterclose plan``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from connector.actions import Action, CloseTask, CreateTask, Plan, Skip, UpdateRecord, UpdateTask
@@ -105,7 +106,8 @@ def plan(
     now: dt.datetime,
 ) -> PlanResult:
     require_aware("now", now)
-    ctx = _Context(fieldmap=fieldmap, playbook=playbook, now=now, today=local_today(now, playbook))
+    ctx = _Context(fieldmap=fieldmap, playbook=playbook, now=now, today=local_today(now, playbook),
+                   handoff_planned=handoff_touch_point(playbook, now))
     deal_plans = [
         _plan_deal(deal, reports.get(deal.id), ledger.get(deal.id, ()), ctx)
         for deal in _latest_by_id(deals)
@@ -128,6 +130,10 @@ class _Context:
     playbook: Playbook
     now: dt.datetime
     today: dt.date
+    handoff_planned: PlannedTouchPoint
+    """The incomplete-handoff task as if first detected now (the same for every deal)."""
+    schedules: dict[tuple, PlannedTouchPoint] = field(default_factory=dict)
+    """``playbook.schedule``'s memo for this call: deals closed on one day share their dates."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +168,15 @@ def _latest_by_id(deals: Iterable[Deal]) -> list[Deal]:
     return [latest[deal_id] for deal_id in sorted(latest)]
 
 
-def _order(deal_item: tuple[str, _Item]) -> tuple[str, int, str, str]:
+def _order(deal_item: tuple[str, _Item]) -> tuple[str, int, dt.datetime, str]:
     """Deal, then record writes before tasks, then due date, then key."""
     deal_id, item = deal_item
-    due = item.due_at.astimezone(dt.timezone.utc).isoformat() if item.due_at else ""
-    return (deal_id, 0 if item.due_at is None else 1, due, item.action.key)
+    if item.due_at is None:
+        return (deal_id, 0, _NO_DUE, item.action.key)
+    return (deal_id, 1, item.due_at, item.action.key)
+
+
+_NO_DUE = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
 
 
 def _plan_deal(deal: Deal, report: HandoffReport | None, entries: Sequence[LedgerEntry],
@@ -176,14 +186,16 @@ def _plan_deal(deal: Deal, report: HandoffReport | None, entries: Sequence[Ledge
     if not deal.is_won:
         _close_open_tasks(out, entries)
         return out
-    deal_schedule = schedule(deal, ctx.playbook, ctx.now)
+    deal_schedule = schedule(deal, ctx.playbook, ctx.now, memo=ctx.schedules)
     out.notes.extend(deal_schedule.notes)
     out.revisit = deal_schedule.revisit_at
     context = _deal_values(deal, report, deal_schedule.renewal)
+    owner = _touch_point_owner(deal, ctx.playbook)
     for planned in deal_schedule.touch_points:
         key = task_key(deal.provider, deal.id, planned.id, planned.cycle)
-        spec = _task_spec(deal, planned, key, _touch_point_owner(deal, ctx.playbook), context, ctx)
-        out.add(_touch_point_action(spec, planned, by_key.get(key), ctx), planned.due_at)
+        # The task's text is rendered only for a task to write (about half are skips or done).
+        spec = functools.partial(_task_spec, deal, planned, key, owner, context, ctx)
+        out.add(_touch_point_action(spec, key, deal.id, planned, by_key.get(key), ctx), planned.due_at)
     if report is None:
         out.notes.append("no handoff report: handoff status and handoff task not planned")
         return out
@@ -200,20 +212,20 @@ def _close_open_tasks(out: _DealPlan, entries: Sequence[LedgerEntry]) -> None:
             out.add(CloseTask(key=entry.key, deal_id=deal.id, crm_id=entry.crm_id, reason=reason), entry.due_at)
 
 
-def _touch_point_action(spec: TaskSpec, planned: PlannedTouchPoint, entry: LedgerEntry | None,
-                        ctx: _Context) -> Action | None:
+def _touch_point_action(spec: Callable[[], TaskSpec], key: str, deal_id: str, planned: PlannedTouchPoint,
+                        entry: LedgerEntry | None, ctx: _Context) -> Action | None:
     overdue_days = (ctx.today - planned.due_date).days
     too_late = overdue_days > ctx.playbook.catch_up_days
     if entry is None:
         if too_late:
             reason = (f"skip: {planned.reason}; {overdue_days} days overdue when first planned "
                       f"(more than the {ctx.playbook.catch_up_days} catch-up days)")
-            return Skip(deal_id=spec.deal_id, key=spec.key, reason=reason)
-        return CreateTask(spec=spec, reason=planned.reason)
+            return Skip(deal_id=deal_id, key=key, reason=reason)
+        return CreateTask(spec=spec(), reason=planned.reason)
     if entry.status is EntryStatus.SKIPPED and not too_late:
-        return CreateTask(spec=spec, reason=f"{planned.reason}; skipped earlier as overdue, its date has moved")
+        return CreateTask(spec=spec(), reason=f"{planned.reason}; skipped earlier as overdue, its date has moved")
     if entry.status is EntryStatus.OPEN:
-        return _update_if_changed(spec, entry, planned.reason)
+        return _update_if_changed(spec(), entry, planned.reason)
     return None  # completed by a rep (never reopened), or a skip that is still overdue
 
 
@@ -264,7 +276,7 @@ def _plan_handoff_task(out: _DealPlan, report: HandoffReport, by_key: Mapping[st
 
 def _handoff_planned(entry: LedgerEntry | None, ctx: _Context) -> PlannedTouchPoint:
     """Due one business day after first detection; once created, the ledger's due date stays."""
-    planned = handoff_touch_point(ctx.playbook, ctx.now)
+    planned = ctx.handoff_planned
     if entry is None or entry.due_at is None:
         return planned
     return PlannedTouchPoint(rule=planned.rule, cycle=0, due_at=entry.due_at, anchor_date=planned.anchor_date,

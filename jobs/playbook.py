@@ -278,13 +278,19 @@ class DealSchedule:
     """Data problems the schedule worked around, for the dry-run output."""
 
 
-def schedule(deal: Deal, playbook: Playbook, now: dt.datetime) -> DealSchedule:
-    """The touch points of ``deal`` to plan now: cycle 0 (close) and the current renewal cycle."""
+def schedule(deal: Deal, playbook: Playbook, now: dt.datetime, *,
+             memo: dict[tuple, PlannedTouchPoint] | None = None) -> DealSchedule:
+    """The touch points of ``deal`` to plan now: cycle 0 (close) and the current renewal cycle.
+
+    ``memo``: a dict the caller keeps for one playbook and one ``now``, shared by many deals;
+    deals closed (or renewing) on the same day then share their planned dates instead of
+    counting business days again (the planner keeps one per call).
+    """
     today = local_today(now, playbook)
     if deal.close_date is None:
         return _unscheduled("no close date: the playbook cannot be scheduled")
     try:
-        return _schedule(deal, deal.close_date, playbook, today)
+        return _schedule(deal, deal.close_date, playbook, today, {} if memo is None else memo)
     except CalendarError:
         raise
     except (OverflowError, ValueError) as exc:
@@ -292,12 +298,19 @@ def schedule(deal: Deal, playbook: Playbook, now: dt.datetime) -> DealSchedule:
         return _unscheduled(f"dates out of range (close date {deal.close_date}): {exc}")
 
 
-def _schedule(deal: Deal, close: dt.date, playbook: Playbook, today: dt.date) -> DealSchedule:
+def _schedule(deal: Deal, close: dt.date, playbook: Playbook, today: dt.date,
+              memo: dict[tuple, PlannedTouchPoint]) -> DealSchedule:
     first_renewal, from_field, notes = _first_renewal(deal, playbook)
     renewal = current_cycle(close, first_renewal, from_field, playbook.contract_term_months, today)
-    planned = tuple(_plan_rule(rule, close, renewal, playbook) for rule in playbook.touch_points)
+    planned = []
+    for rule in playbook.touch_points:
+        key = (rule.id, close) if rule.anchor == "close" else (rule.id, renewal)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = _plan_rule(rule, close, renewal, playbook)
+        planned.append(found)
     revisit = start_of_day(renewal.renewal_date + dt.timedelta(days=1), playbook)
-    return DealSchedule(touch_points=planned, renewal=renewal, revisit_at=revisit, notes=notes)
+    return DealSchedule(touch_points=tuple(planned), renewal=renewal, revisit_at=revisit, notes=notes)
 
 
 def _unscheduled(note: str) -> DealSchedule:

@@ -10,7 +10,7 @@ import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from hubspot.crm.objects.tasks import Filter, FilterGroup, PublicObjectSearchRequest
 
@@ -27,6 +27,7 @@ from connector.hubspot.writes import Writer
 from connector.mapping import FieldMap
 from connector.model import Cursor, Deal, DealPage, Owner, Provider, TaskRef
 from connector.nps.hubspot_native import HubSpotNativeSource
+from connector.pipeline import BackgroundWrites
 from connector.port import CallStats, NpsAccount, NpsContact, SchemaProblem
 from connector.retry import RetrySettings
 
@@ -58,6 +59,7 @@ class HubSpotAdapter:
         self._schema = PortalSchema(self._client)
         # Shared by reads and writes for this adapter's run (see connector/hubspot/pull.py).
         self._own_writes = OwnWrites()
+        self._background_writes = BackgroundWrites(lambda actions: self.apply(actions), name="hubspot-writes")
         self._run_caches = (RunCache(), RunCache())
         self._writer = Writer(client=self._client, fieldmap=fieldmap, executor=self._executor,
                               own_writes=self._own_writes)
@@ -119,6 +121,7 @@ class HubSpotAdapter:
             client=self._client, fieldmap=self.fieldmap, stages=self._stages, owners=self._owners,
             executor=self._executor, page_size=self._page_size, result_cap=self._result_cap,
             deal_page_size=self._deal_page_size, own_writes=self._own_writes,
+            background_writes=self._background_writes,
             contacts_cache=self._run_caches[0], companies_cache=self._run_caches[1],
         )
 
@@ -151,6 +154,9 @@ class HubSpotAdapter:
     def apply(self, actions: Sequence[WriteAction]) -> list[ActionResult]:
         return self._writer.apply(actions)
 
+    def submit(self, actions: Sequence[WriteAction]) -> Future[list[ActionResult]]:
+        return self._background_writes.submit(actions)
+
     def estimate_write_calls(self, actions: Sequence[Action]) -> int:
         """Write calls ``apply`` would make for these actions (skips cost nothing); no call is made."""
         from connector.hubspot.estimate import estimate_write_calls
@@ -163,6 +169,7 @@ class HubSpotAdapter:
         return self._client.stats()
 
     def close(self) -> None:
+        self._background_writes.close()
         self._executor.shutdown(wait=True)
         self._client.close()
 

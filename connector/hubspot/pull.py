@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
@@ -41,6 +40,7 @@ from connector.hubspot.related import (ASSOCIATION_READ_MAX, BATCH_READ_MAX, Lin
 from connector.hubspot.search import MODIFIED, PAGE_SIZE, DealSearchWalk, RawDeal, parse_instant
 from connector.hubspot.stages import DealStages
 from connector.mapping import FieldMap, FieldSpec, FieldType
+from connector.pipeline import BackgroundWrites, read_ahead
 from connector.model import Company, Contact, Cursor, Deal, DealPage, FieldValue, Owner, Provider, RecordKind
 
 DEAL_PROPERTIES = ("dealname", "dealstage", "pipeline", "closedate", "amount", "hubspot_owner_id")
@@ -79,49 +79,6 @@ searches have their own rate limit, so they overlap the other calls instead of w
 DEAL_PAGES_AHEAD = 1
 """Deal pages read and enriched ahead of the one being written: the reads share the rate budget
 with the writes instead of waiting for them."""
-
-
-def _ahead(batches: Iterator[list[RawDeal]], depth: int) -> Iterator[list[RawDeal]]:
-    """Iterate ``batches`` in a thread of its own, up to ``depth`` items ahead of the consumer.
-
-    Reading ahead is safe for ``OwnWrites``: AfterClose's write-backs move a deal behind every
-    deal not read yet, so the walk meets them only at its end. A deal whose write-back reply is
-    still in flight when met is merely read again (it then plans nothing); never skipped wrongly.
-    """
-    items: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                if not put(("batch", batch)):
-                    return
-            put(("end", None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
-            put(("error", exc))
-
-    thread = threading.Thread(target=produce, name="hubspot-search-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, item = items.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=60)
 
 
 class OwnWrites:
@@ -209,6 +166,8 @@ class DealReader:
     sync's write batches fill up better on big pages."""
     result_cap: int | None = None
     own_writes: OwnWrites = field(default_factory=OwnWrites)
+    background_writes: BackgroundWrites | None = None
+    """The adapter's writes under way (the sync's); a pass waits for them before it ends."""
     contacts_cache: RunCache = field(default_factory=RunCache)
     companies_cache: RunCache = field(default_factory=RunCache)
     _deal_fields: tuple[FieldSpec, ...] = field(init=False)
@@ -233,9 +192,11 @@ class DealReader:
                 written_before = self.own_writes.written
                 # The next page is searched and enriched while the sync writes this one; whether
                 # another pass is needed is decided here, after the last page's writes.
-                for page in _ahead(self._one_pass(walk, cursor), DEAL_PAGES_AHEAD):
+                for page in read_ahead(self._one_pass(walk, cursor), DEAL_PAGES_AHEAD, name="hubspot-deals-ahead"):
                     cursor = page.cursor
                     yield page
+                if self.background_writes is not None:
+                    self.background_writes.wait_idle()  # the sync may still be writing the last page
                 wrote = self.own_writes.written > written_before
         finally:
             self.own_writes.clear()
@@ -243,7 +204,10 @@ class DealReader:
     def _one_pass(self, walk: DealSearchWalk, since: Cursor | None) -> Iterator[DealPage]:
         buffer: list[RawDeal] = []
         last: RawDeal | None = None
-        for released in _ahead(walk.walk(since), SEARCH_PAGES_AHEAD):
+        # Reading ahead is safe for ``OwnWrites``: AfterClose's write-backs move a deal behind
+        # every deal not read yet, so the walk meets them only near its end, and a deal whose
+        # write-back has not been recorded yet when met is merely read and decided again.
+        for released in read_ahead(walk.walk(since), SEARCH_PAGES_AHEAD, name="hubspot-search-ahead"):
             for raw in released:
                 last = raw
                 if not self.own_writes.is_own(raw):

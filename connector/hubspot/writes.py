@@ -56,12 +56,16 @@ PRIORITY = {Priority.HIGH: "HIGH", Priority.NORMAL: "MEDIUM", Priority.LOW: "LOW
 TYPE = {TaskType.CALL: "CALL", TaskType.EMAIL: "EMAIL", TaskType.TODO: "TODO"}
 STATUS = {TaskStatus.OPEN: "NOT_STARTED", TaskStatus.COMPLETED: "COMPLETED"}
 # UpdateTask.changes names -> the task properties they touch.
+_CONTENT = ("hs_task_subject", "hs_task_body", "hubspot_owner_id", "hs_task_priority", "hs_task_type")
 _CHANGE_PROPERTIES = {
     "due_at": ("hs_timestamp",), "due_date": ("hs_timestamp",), "due": ("hs_timestamp",),
+    "content": _CONTENT,  # what the planner says when text, owner or links changed (jobs/planner.py)
     "subject": ("hs_task_subject",), "body": ("hs_task_body",),
     "owner_id": ("hubspot_owner_id",), "owner": ("hubspot_owner_id",),
-    "priority": ("hs_task_priority",), "type": ("hs_task_type",), "status": ("hs_task_status",),
+    "priority": ("hs_task_priority",), "type": ("hs_task_type",),
 }
+"""Which properties an update writes, by the change the planner names. Never the status: a task
+a rep completed meanwhile stays completed when its date or text moves (closing is ``CloseTask``)."""
 
 
 def task_properties(spec: TaskSpec, key_property: str) -> dict[str, str]:
@@ -213,8 +217,9 @@ class Writer:
             return {"hs_task_status": STATUS[TaskStatus.COMPLETED]}
         full = task_properties(action.spec, self.key_property)
         full.pop(self.key_property)
+        full.pop("hs_task_status")
         wanted = {p for change in action.changes for p in _CHANGE_PROPERTIES.get(change, ())}
-        # Unknown change names: write everything but the key rather than miss a change.
+        # Unknown change names: write everything but the key and status rather than miss a change.
         chosen = {k: v for k, v in full.items() if k in wanted} if wanted else full
         if "hubspot_owner_id" in wanted and not action.spec.owner_id:
             chosen["hubspot_owner_id"] = ""

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 
 from connector.actions import (Action, ActionResult, CloseTask, CreateTask, Outcome, Skip, UpdateRecord, UpdateTask,
                                WriteAction)
 from connector.mapping import FieldMap
 from connector.model import Cursor, Deal, DealPage, Provider, RecordKind, TaskRef
+from connector.pipeline import BackgroundWrites, read_ahead
 from connector.port import CallStats, NpsAccount, NpsContact, SchemaProblem
 from connector.retry import RetrySettings
 from connector.salesforce import nps, schema, soql, writes
@@ -23,6 +26,21 @@ from connector.salesforce.paging import QueryPaginator
 from connector.salesforce.pull import OwnWrites, stream_deals
 from connector.salesforce.settings import SalesforceSettings
 from connector.salesforce.writes import Pending, Refused
+
+
+@dataclass(frozen=True)
+class Collections:
+    """One kind of write collection: its records, the sObject Collections call and path that
+    take them, and what identifies a record (a record must not be in two collections at once)."""
+
+    pending: list[Pending]
+    label: str
+    path: str
+    identity: Callable[[Pending], str]
+
+
+QUERY_BATCHES_AHEAD = 1
+"""Query batches (2,000 deals) fetched ahead of the one being decided and written."""
 
 
 class SalesforceAdapter:
@@ -38,6 +56,7 @@ class SalesforceAdapter:
         self._client = SalesforceClient(settings, retry or RetrySettings(), sleep=sleep)
         self._described: dict[str, schema.Describe] | None = None
         self._own_writes = OwnWrites()
+        self._background_writes = BackgroundWrites(lambda actions: self.apply(actions), name="salesforce-writes")
 
     # -- schema ----------------------------------------------------------------------------------
     def _describe(self) -> dict[str, schema.Describe]:
@@ -64,12 +83,15 @@ class SalesforceAdapter:
             cursor, wrote = since, True
             while wrote:
                 written_before = self._own_writes.written
-                for page in stream_deals(self._client, soql.won_deals_since(self.fieldmap, cursor), self.fieldmap,
-                                         after=cursor):
+                pages = stream_deals(self._client, soql.won_deals_since(self.fieldmap, cursor), self.fieldmap,
+                                     after=cursor)
+                # The next query batch is fetched while the sync decides and writes this one.
+                for page in read_ahead(pages, QUERY_BATCHES_AHEAD, name="salesforce-query-ahead"):
                     page = self._own_writes.drop_own(page)
                     self._own_writes.read(page.deals)
                     cursor = page.cursor or cursor
                     yield page
+                self._background_writes.wait_idle()  # the sync may still be writing the last page
                 wrote = self._own_writes.written > written_before
         finally:
             self._own_writes.clear()
@@ -115,15 +137,19 @@ class SalesforceAdapter:
         return nps.referred_deals(self._client, self.fieldmap, referrer_field)
 
     # -- writes ----------------------------------------------------------------------------------
+    def submit(self, actions: Sequence[WriteAction]) -> Future[list[ActionResult]]:
+        return self._background_writes.submit(actions)
+
     def apply(self, actions: Sequence[WriteAction]) -> list[ActionResult]:
         results: list[ActionResult | None] = [None] * len(actions)
         upserts, updates, closes_by_key = self._sort_out(actions, results)
         updates += self._resolve_closes(closes_by_key, results)
         key_field = self.fieldmap.task_key_field
-        self._send(upserts, results, "upsert", f"composite/sobjects/Task/{key_field}",
-                   lambda p: p.record[key_field])
         updates.sort(key=lambda p: p.record["attributes"]["type"])  # one chunk per type (stable)
-        self._send(updates, results, "update", "composite/sobjects", lambda p: p.record["Id"])
+        self._send([
+            Collections(upserts, "upsert", f"composite/sobjects/Task/{key_field}", lambda p: p.record[key_field]),
+            Collections(updates, "update", "composite/sobjects", lambda p: p.record["Id"]),
+        ], results)
         for result in results:
             if (result is not None and result.outcome is Outcome.UPDATED and isinstance(result.action, UpdateRecord)
                     and result.action.update.kind is RecordKind.DEAL):
@@ -146,8 +172,13 @@ class SalesforceAdapter:
         closes_by_key: list[tuple[int, CloseTask]] = []
         for index, action in enumerate(actions):
             try:
-                if isinstance(action, (CreateTask, UpdateTask)):
+                if isinstance(action, CreateTask):
                     upserts.append(Pending(index, action, writes.task_record(action.spec, self.fieldmap)))
+                elif isinstance(action, UpdateTask):
+                    # Everything but the status: a task a rep completed meanwhile stays completed.
+                    record = writes.task_record(action.spec, self.fieldmap)
+                    del record["Status"]
+                    upserts.append(Pending(index, action, record))
                 elif isinstance(action, CloseTask) and not action.crm_id:
                     closes_by_key.append((index, action))
                 elif isinstance(action, CloseTask):
@@ -178,20 +209,25 @@ class SalesforceAdapter:
                 pending.append(Pending(index, action, self._close_record(ref.crm_id)))
         return pending
 
-    def _send(self, pending: list[Pending], results: list[ActionResult | None], label: str, path: str,
-              identity: Callable[[Pending], str]) -> None:
-        def send(chunk: list[Pending]) -> None:
+    def _send(self, kinds: list[Collections], results: list[ActionResult | None]) -> None:
+        """Every collection of every kind, ``max_concurrency`` at a time: creates (upserts by key)
+        and updates (by id) never name the same record, so no kind waits for another."""
+        def send(work: tuple[Collections, list[Pending]]) -> None:
+            kind, chunk = work
             body = {"allOrNone": False, "records": [p.record for p in chunk]}
-            reply = self._client.restful(f"composite/sobjects:{label}", path, method="PATCH", json=body)
-            for item, result in zip(chunk, writes.check_reply(reply, len(chunk), path)):
+            reply = self._client.restful(f"composite/sobjects:{kind.label}", kind.path, method="PATCH", json=body)
+            for item, result in zip(chunk, writes.check_reply(reply, len(chunk), kind.path)):
                 results[item.index] = writes.outcome_of(item, result)
 
-        chunks = writes.chunks(pending, identity)
-        if len({identity(p) for p in pending}) == len(pending):
-            self._client.map_concurrent(send, chunks)  # no record in two collections: any order
-        else:
-            for chunk in chunks:  # a record written twice: its collections go in order
-                send(chunk)
+        side_by_side: list[tuple[Collections, list[Pending]]] = []
+        for kind in kinds:
+            chunks = [(kind, chunk) for chunk in writes.chunks(kind.pending, kind.identity)]
+            if len({kind.identity(p) for p in kind.pending}) == len(kind.pending):
+                side_by_side += chunks  # no record in two collections: any order
+            else:
+                for work in chunks:  # a record written twice: its collections go in order
+                    send(work)
+        self._client.map_concurrent(send, side_by_side)
 
     def _close_record(self, crm_id: str) -> dict:
         completed = writes.task_values(self.fieldmap)["Status"]["completed"]
@@ -202,6 +238,7 @@ class SalesforceAdapter:
         return self._client.stats()
 
     def close(self) -> None:
+        self._background_writes.close()
         self._client.close()
 
     def __enter__(self) -> "SalesforceAdapter":

@@ -60,8 +60,10 @@ class SalesforceClient:
         """``fn`` over ``items``, ``max_concurrency`` at a time, results in order: write collections
         overlap their latency instead of queueing behind each other (the benchmark's finding)."""
         items = list(items)
-        if len(items) <= 1 or self._settings.max_concurrency == 1:
+        if not items or self._settings.max_concurrency == 1:
             return [fn(item) for item in items]
+        # Even one item goes to the pool: two pages' writes may be under way at once (jobs/sync.py)
+        # and the pool is what keeps them to ``max_concurrency`` calls together.
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=self._settings.max_concurrency,

@@ -8,6 +8,7 @@ Faults are seeded, so a failing test replays the same storm.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import fnmatch
 import random
@@ -74,6 +75,10 @@ class Controls:
 
     def __init__(self, *, seed: int = 0, latency: float = 0.0, clock=time.monotonic):
         self.latency = latency
+        """Seconds from a request's arrival to its answer, the sandbox's own work included: a
+        real CRM works on concurrent requests side by side, while the sandbox works on them one
+        at a time in its event loop, so sleeping the full latency on top of that work made
+        concurrent calls look slower than a real CRM answers them (``wait_out_latency``)."""
         self.rules: list[FaultRule] = []
         self.calls: collections.Counter[str] = collections.Counter()
         self._rng = random.Random(seed)
@@ -89,6 +94,12 @@ class Controls:
     def clear_faults(self) -> None:
         with self._lock:
             self.rules.clear()
+
+    async def wait_out_latency(self, arrived: float) -> None:
+        """Sleep what is left of ``latency`` since ``arrived`` (a ``time.monotonic()`` reading)."""
+        left = self.latency - (time.monotonic() - arrived)
+        if left > 0:
+            await asyncio.sleep(left)
 
     def record_call(self, endpoint: str) -> None:
         with self._lock:

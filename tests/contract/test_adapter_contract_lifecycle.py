@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 
 from connector.actions import CloseTask, CreateTask, Outcome, UpdateRecord, UpdateTask
 from connector.model import RecordKind, RecordUpdate
@@ -42,3 +43,19 @@ def test_given_write_back_of_none_then_the_field_is_cleared(harness):
     assert write("Decision criteria")[0].outcome is Outcome.UPDATED
     assert write(None)[0].outcome is Outcome.UPDATED
     assert harness.field(deal.id, "handoff_missing") is None
+
+
+def test_given_reschedule_with_new_text_then_both_reach_the_crm_and_a_task_a_rep_completed_stays_completed(harness):
+    deal = active_won_deal(harness)
+    open_spec = task_spec(harness, deal, touch_point="onboarding_checkup")
+    done_spec = task_spec(harness, deal, touch_point="value_review_30")
+    created = harness.adapter.apply([CreateTask(spec=s, reason="t") for s in (open_spec, done_spec)])
+    harness.complete_task(created[1].crm_id)  # a rep finished this one in the CRM
+    moved = [dataclasses.replace(task_spec(harness, deal, touch_point=s.touch_point, days=40),
+                                 subject=f"Renewal moved: {s.subject}") for s in (open_spec, done_spec)]
+    results = harness.adapter.apply([UpdateTask(spec=s, crm_id=r.crm_id, changes=("due_at", "content"), reason="t")
+                                     for s, r in zip(moved, created)])
+    assert [r.outcome for r in results] == [Outcome.UPDATED, Outcome.UPDATED]
+    in_crm = {t.key: (t.subject, t.due_date, t.status) for t in harness.tasks()}
+    assert in_crm[open_spec.key] == (moved[0].subject, moved[0].due_date, "open")
+    assert in_crm[done_spec.key] == (moved[1].subject, moved[1].due_date, "completed")

@@ -1,7 +1,8 @@
 """What happens to every request before and after its handler: counting, latency, auth, injected
 faults, rate limits, and the headers HubSpot puts on every reply.
 
-Order: count -> latency -> auth (401) -> injected fault -> rate limits (429) -> handler.
+Order: count -> auth (401) -> injected fault -> rate limits (429) -> handler; the response starts
+once ``latency`` has passed since the request arrived (``Controls.wait_out_latency``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 from starlette.routing import Match, Route
 
@@ -78,8 +80,7 @@ class Gate:
             body = error_body(f"No route for {scope['method']} {scope['path']}", "OBJECT_NOT_FOUND")
             return await send_json(send, 404, body)
         self.controls.record_call(label)
-        if self.controls.latency:
-            await asyncio.sleep(self.controls.latency)
+        send = self._after_latency(send, arrived=time.monotonic())
         if not self._authorized(scope):
             return await self._unauthorized(send, "Authentication credentials not found. This API supports "
                                             "OAuth 2.0 authentication and you can find more details at "
@@ -96,6 +97,15 @@ class Gate:
         if refusal is not None:
             return await self._too_many(send, refusal, is_search)
         await self.app(scope, receive, self._with_headers(send, is_search))
+
+    def _after_latency(self, send, *, arrived: float):
+        """``send`` that starts the response only once ``latency`` has passed since arrival."""
+        async def delayed(message) -> None:
+            if message["type"] == "http.response.start":
+                await self.controls.wait_out_latency(arrived)
+            await send(message)
+
+        return delayed
 
     def _authorized(self, scope) -> bool:
         for name, value in scope["headers"]:

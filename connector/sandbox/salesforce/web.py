@@ -1,7 +1,7 @@
 """What every sandbox route shares: counting, latency, faults, auth, the daily cap, error rendering.
 
-Order per call: count it (Controls, one label per route) -> latency -> injected fault -> API
-version -> session -> daily limit -> handler. Every ``/services/data`` response carries
+Order per call: count it (Controls, one label per route) -> injected fault -> API version ->
+session -> daily limit -> handler -> the rest of the latency (``Controls.wait_out_latency``). Every ``/services/data`` response carries
 ``Sforce-Limit-Info: api-usage=N/MAX`` (facts §4; simple-salesforce parses it into ``sf.api_usage``).
 """
 
@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -102,28 +103,34 @@ def route(sb, labels: dict[str, str], handler: Handler, *, data_api: bool = True
     ``handler(sb, request)`` (login endpoints)."""
 
     async def endpoint(request: Request) -> Response:
+        arrived = time.monotonic()
         label = labels[request.method]
         controls = sb.controls
         controls.record_call(label)
-        if controls.latency:
-            await asyncio.sleep(controls.latency)
-        rule = controls.next_fault(label)
-        if rule is not None and rule.kind == FaultKind.SLOW:
-            await asyncio.sleep(rule.seconds)
-            rule = None
-        if rule is not None and rule.kind == FaultKind.DROP_BEFORE:
-            return CutResponse()
-        if rule is not None and rule.kind != FaultKind.DROP_AFTER:
-            response = fault_response(sb, rule)
-        else:
-            response = await _answer(sb, request, handler, data_api)
-        if data_api:
-            response.headers["Sforce-Limit-Info"] = sb.usage.header()
-        if rule is not None and rule.kind == FaultKind.DROP_AFTER:
-            return CutResponse()
+        response = await _respond(sb, request, handler, data_api, label)
+        await controls.wait_out_latency(arrived)
         return response
 
     return endpoint
+
+
+async def _respond(sb, request: Request, handler: Handler, data_api: bool, label: str) -> Response:
+    controls = sb.controls
+    rule = controls.next_fault(label)
+    if rule is not None and rule.kind == FaultKind.SLOW:
+        await asyncio.sleep(rule.seconds)
+        rule = None
+    if rule is not None and rule.kind == FaultKind.DROP_BEFORE:
+        return CutResponse()
+    if rule is not None and rule.kind != FaultKind.DROP_AFTER:
+        response = fault_response(sb, rule)
+    else:
+        response = await _answer(sb, request, handler, data_api)
+    if data_api:
+        response.headers["Sforce-Limit-Info"] = sb.usage.header()
+    if rule is not None and rule.kind == FaultKind.DROP_AFTER:
+        return CutResponse()
+    return response
 
 
 async def _answer(sb, request: Request, handler: Handler, data_api: bool) -> Response:
