@@ -19,6 +19,7 @@ does not promise an order among equal values, so an adapter must break ties itse
 
 from __future__ import annotations
 
+import bisect
 import collections
 import fnmatch
 import json
@@ -30,7 +31,7 @@ from connector.sandbox.hubspot.backend import Backend
 from connector.sandbox.hubspot.errors import validation_error
 from connector.sandbox.hubspot.schema import ObjectType, PropertyDef
 from connector.sandbox.hubspot.shapes import view_json, wanted_properties
-from connector.sandbox.hubspot.store import View
+from connector.sandbox.hubspot.store import View, scramble
 
 MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 6, 18
 MAX_LIMIT, DEFAULT_LIMIT, RESULT_CAP, MAX_QUERY_CHARS = 200, 10, 10_000, 3_000
@@ -69,7 +70,8 @@ def search(b: Backend, cache: SearchCache, kind: ObjectType, body: object) -> tu
     b.store.catch_up_search()
     version = b.store.types[kind.name].search_version
     key = (kind.name, version, json.dumps([body.get("filterGroups"), body.get("sorts"), text], sort_keys=True))
-    ids = cache.get(key, lambda: _matches(b, kind, predicate, sort, text))
+    floor = _modified_floor(body.get("filterGroups") or [], schema, kind) if not text else None
+    ids = cache.get(key, lambda: _matches(b, kind, predicate, sort, text, floor))
     records = b.store.types[kind.name].records
     page = [records[i] for i in ids[after:after + limit]]
     out: dict = {"total": len(ids), "results": [view_json(kind, r, r.view, names) for r in page]}
@@ -250,11 +252,23 @@ def _sort_rule(sorts: object, schema: dict[str, PropertyDef]) -> tuple[PropertyD
     return prop, descending
 
 
-def _scramble(record_id: int) -> int:
-    return (record_id * 2_654_435_761) & 0xFFFF_FFFF
+def _modified_floor(groups: list, schema: dict[str, PropertyDef], kind: ObjectType) -> float | None:
+    """The lowest modified stamp any match can have, when every filter group bounds it from below
+    (GT, GTE, EQ or BETWEEN on the modified date); else None. Groups were validated already."""
+    floors = []
+    for group in groups:
+        bounds = [_number(schema[f["propertyName"]], f["value"]) for f in group["filters"]
+                  if f.get("propertyName") == kind.modified_prop and f.get("operator") in ("GT", "GTE", "EQ", "BETWEEN")]
+        if not bounds:
+            return None
+        floors.append(max(bounds))
+    return min(floors) if floors else None
 
 
-def _matches(b: Backend, kind: ObjectType, predicate: Predicate | None, sort, text: list[str]) -> list[int]:
+def _matches(b: Backend, kind: ObjectType, predicate: Predicate | None, sort, text: list[str],
+             floor: float | None = None) -> list[int]:
+    if floor is not None and sort is not None and sort[0].name == kind.modified_prop and not sort[1]:
+        return _matches_by_modified(b, kind, predicate, floor)
     hits = []
     for rec in b.store.searchable(kind.name):
         view = rec.view
@@ -273,10 +287,22 @@ def _matches(b: Backend, kind: ObjectType, predicate: Predicate | None, sort, te
 
     # Ties keep the id scramble order in either direction (Python's sort is stable, reverse too);
     # records without the value come last in either direction.
-    with_value = sorted((r for r in hits if value(r) is not None), key=lambda r: _scramble(r.id))
+    with_value = sorted((r for r in hits if value(r) is not None), key=lambda r: scramble(r.id))
     with_value.sort(key=value, reverse=descending)
-    without = sorted((r for r in hits if value(r) is None), key=lambda r: _scramble(r.id))
+    without = sorted((r for r in hits if value(r) is None), key=lambda r: scramble(r.id))
     return [r.id for r in with_value + without]
+
+
+def _matches_by_modified(b: Backend, kind: ObjectType, predicate: Predicate | None, floor: float) -> list[int]:
+    """The same answer as ``_matches`` for a search sorted by modified date ascending with a lower
+    bound on it, read from the store's index from that bound on: no scan of older records and
+    no sort (every searchable record has a modified stamp, so none sorts last)."""
+    b.store.catch_up_search()
+    store = b.store.types[kind.name]
+    start = bisect.bisect_left(store.by_modified, (floor,))
+    records = store.records
+    return [record_id for _, _, record_id in store.by_modified[start:]
+            if predicate is None or predicate(records[record_id].view)]
 
 
 def _text_match(view: View, kind: ObjectType, tokens: list[str]) -> bool:

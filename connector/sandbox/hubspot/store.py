@@ -8,6 +8,7 @@ to be held by the caller; handlers take it once per request.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
 import threading
@@ -48,6 +49,16 @@ class TypeStore:
     """unique property -> value -> id of the live (not archived) record holding it."""
     search_version: int = 0
     """Bumped whenever what search sees changes; search caches key on it."""
+    by_modified: list[tuple[float, int, int]] = field(default_factory=list)
+    """(modified stamp, tie scramble, id) of every record search sees, sorted: a search that
+    pages by modified date reads from its lower bound on instead of scanning and sorting every
+    record after each write (HubSpot indexes search; see search.py)."""
+
+
+def scramble(record_id: int) -> int:
+    """A fixed shuffle of record ids: search breaks ties in its sort order by it, not by id, because
+    HubSpot does not promise an order among equal values (search.py)."""
+    return (record_id * 2_654_435_761) & 0xFFFF_FFFF
 
 
 AssocKey = tuple[str, int]           # (association category, type id)
@@ -144,8 +155,7 @@ class Store:
         """Make ``view`` visible to search now, or after the lag (facts §3: "new writes appear
         with delay"; facts §6: the lag breaks search-then-create)."""
         if self.search_lag <= 0:
-            rec.view = view
-            self.types[type_name].search_version += 1
+            self._show(type_name, rec, view)
         else:
             self._pending.append((self.clock() + self.search_lag, type_name, rec, view))
 
@@ -162,8 +172,20 @@ class Store:
         now = self.clock()
         while self._pending and self._pending[0][0] <= now:
             _, type_name, rec, view = self._pending.popleft()
-            rec.view = view
-            self.types[type_name].search_version += 1
+            self._show(type_name, rec, view)
+
+    def _show(self, type_name: str, rec: Record, view: View | None) -> None:
+        store = self.types[type_name]
+        modified = OBJECT_TYPES[type_name].modified_prop
+        if rec.view is not None:
+            old = (rec.view.nums[modified], scramble(rec.id), rec.id)
+            at = bisect.bisect_left(store.by_modified, old)
+            if at < len(store.by_modified) and store.by_modified[at] == old:
+                del store.by_modified[at]
+        if view is not None:
+            bisect.insort(store.by_modified, (view.nums[modified], scramble(rec.id), rec.id))
+        rec.view = view
+        store.search_version += 1
 
     def searchable(self, type_name: str) -> Iterator[Record]:
         self.catch_up_search()
