@@ -2,8 +2,9 @@
 One runs; the other finds the lock held and exits 3 at once; no task is created twice.
 
 Both state backends: SQLite (an flock'd lock file next to the database) and PostgreSQL (a session
-advisory lock). The sandbox answers slowly enough that the first run still holds the lock when
-the second one asks for it.
+advisory lock). The CRM's first write answers after 4 seconds, so the run that got the lock
+still holds it when the other one (a second or two of start-up later) asks for it: whichever
+process wins, the race cannot end with both running one after the other.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from connector.sandbox.controls import FaultKind
 from connector.sandbox.demo import demo_dataset
 from tests.reliability import figures
 from tests.reliability.crm import ANCHOR, SandboxCrm, open_crm
@@ -41,6 +43,8 @@ def start_run(config: Path) -> subprocess.Popen:
 
 def two_runs_at_once(provider: str, state_url: str, tmp_path: Path) -> list[tuple[int, str]]:
     with open_crm(provider, demo_dataset(anchor=ANCHOR), latency=0.02) as crm:
+        first_write = "*batch/create" if provider == "hubspot" else "collections_*"
+        crm.sandbox.controls.add_fault(FaultKind.SLOW, endpoint=first_write, count=1, seconds=4.0)
         config = tmp_path / "afterclose.toml"
         config.write_text(config_text(crm, state_url))
         config.chmod(0o600)
