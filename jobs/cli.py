@@ -44,6 +44,8 @@ def user_errors(fn):
         except AfterCloseError as exc:
             click.echo(f"afterclose: {logs.redact(str(exc))}", err=True)
             sys.exit(exit_code_of(exc))
+        except click.ClickException:
+            raise  # click prints its own usage message and exits 2
         except KeyboardInterrupt:
             click.echo("afterclose: interrupted", err=True)
             sys.exit(130)
@@ -120,12 +122,21 @@ def setup(config_path: Path) -> None:
 @cli.command()
 @CONFIG_OPTION
 @click.option("--limit", default=10, show_default=True, help="How many recent runs to show.")
+@click.option("--run", "run_id", type=int, default=None,
+              help="Instead: what this run did to every record (created, rescheduled, skipped and why, rejected).")
+@click.option("--deal", "deal_id", default=None,
+              help="Instead: what every kept run did to this deal (its CRM id), newest run first.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @user_errors
-def status(config_path: Path, limit: int, fmt: str) -> None:
-    """Recent runs, cursors, and rejected records waiting for a retry (with the CRM's reasons)."""
-    from jobs.commands import status_command
+def status(config_path: Path, limit: int, run_id: int | None, deal_id: str | None, fmt: str) -> None:
+    """Recent runs, cursors, and rejected records waiting for a retry (with the CRM's reasons);
+    or, with --run or --deal, the record of what runs did, record by record."""
+    from jobs.commands import history_command, status_command
 
+    if run_id is not None and deal_id is not None:
+        raise click.UsageError("--run and --deal show different things; give one of them")
+    if run_id is not None or deal_id is not None:
+        sys.exit(history_command(config_path, fmt, run_id=run_id, deal_id=deal_id))
     sys.exit(status_command(config_path, limit, fmt))
 
 

@@ -299,8 +299,19 @@ def run_job(runtime: Runtime, job: str, should_stop: Callable[[], bool], *, prog
             result = _run_sync(runtime, adapter, store, should_stop) if job == "sync" else \
                 _run_nps(runtime, adapter, store, required)
         result.calls = adapter.call_stats()
+        _prune_history(runtime, store)
     _log_result(result, adapter, started, runtime.clock())
     return result
+
+
+def _prune_history(runtime: Runtime, store: StateStore) -> None:
+    """Runs older than ``[state] history_days`` go, with their per-record outcomes; the ledger,
+    cursors and rejected records are the state itself and are never pruned."""
+    days = runtime.settings.state.history_days
+    if days:
+        pruned = store.prune_runs(runtime.clock() - dt.timedelta(days=days))
+        if pruned:
+            log.info("history_pruned", runs=pruned, older_than_days=days)
 
 
 def _run_sync(runtime: Runtime, adapter: ObservedAdapter, store: StateStore,
@@ -615,6 +626,42 @@ def status_command(config_path: Path, limit: int, fmt: str) -> int:
         for item in waiting:
             console.print(f"  response {item['response_id']} ({item['status']}): {item['reason'] or 'no reason given'} "
                           f"(attempts {item['attempts']})", highlight=False)
+    return EXIT_OK
+
+
+def history_command(config_path: Path, fmt: str, *, run_id: int | None = None, deal_id: str | None = None) -> int:
+    """``status --run N`` / ``status --deal ID``: the per-record outcomes the store keeps."""
+    runtime = load_runtime(config_path)
+    with runtime.store() as store:
+        if run_id is not None:
+            run = store.run_summary(runtime.scope, run_id)
+            if run is None:
+                _echo_err(f"error: no run {run_id} in {runtime.scope} (it never existed, or was pruned); "
+                          "`afterclose status` lists the recent runs")
+                return EXIT_CONFIG
+            records = store.run_records(run_id)
+            title = (f"Run {run.id} ({run.job}, started {run.started_at:%Y-%m-%d %H:%M:%S} UTC, "
+                     f"{run.outcome.value if run.outcome else 'running'}): {len(records)} record(s)")
+        else:
+            records = store.deal_history(runtime.scope, deal_id or "")
+            title = f"Deal {deal_id}: {len(records)} record(s) in the runs kept, newest run first"
+    if fmt == "json":
+        body = {"scope": runtime.scope, "run": run_id, "deal": deal_id, "records": [_jsonable(r) for r in records]}
+        _echo(json.dumps(logs.redact_value(body), indent=2, ensure_ascii=False, default=str))
+        return EXIT_OK
+    console = _console()
+    console.print(title, highlight=False)
+    if not records:
+        return EXIT_OK
+    table = Table(show_header=True)
+    for column in ("run", "deal", "key", "action", "outcome", "what the CRM or the planner said"):
+        table.add_column(column, overflow="fold")
+    for record in records:
+        said = record.message or ""
+        if record.error_code:
+            said += f" [{record.error_code}]"
+        table.add_row(str(record.run_id), record.deal_id, record.key, record.action_kind, record.outcome.value, said)
+    console.print(table)
     return EXIT_OK
 
 

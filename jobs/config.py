@@ -172,6 +172,11 @@ class StateSection(_Section):
         description="State database: sqlite:///path (relative to the working dir) or postgresql+psycopg://user@host/db.",
     )
     url_file: Path | None = _secret_file("url")
+    history_days: int = Field(
+        90, ge=0,
+        description="Runs and their per-record outcomes (`status --run/--deal`) older than this are deleted "
+                    "after each run, so the database does not grow without end; 0 keeps them all.",
+    )
 
 
 class ScheduleSection(_Section):

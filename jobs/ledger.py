@@ -195,6 +195,7 @@ run_records = Table(
     Column("correlation_id", String),
     Column("recorded_at", UtcDateTime, nullable=False),
     Index("ix_afterclose_run_records_run", "run_id"),
+    Index("ix_afterclose_run_records_deal", "deal_id"),
     sqlite_autoincrement=True,
 )
 
@@ -754,6 +755,23 @@ class StateStore:
         query = select(run_records).where(run_records.c.run_id == run_id).order_by(run_records.c.id)
         with self._engine.connect() as conn:
             return [_run_record(row) for row in conn.execute(query).mappings()]
+
+    def deal_history(self, scope: str, deal_id: str, limit: int = 500) -> list[RunRecord]:
+        """What the kept runs of ``scope`` did to one deal, newest run first (record order within
+        a run): created, rescheduled, skipped and why, rejected with the CRM's words."""
+        query = (
+            select(run_records).join(runs, runs.c.id == run_records.c.run_id)
+            .where(runs.c.scope == scope, run_records.c.deal_id == deal_id)
+            .order_by(run_records.c.run_id.desc(), run_records.c.id).limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [_run_record(row) for row in conn.execute(query).mappings()]
+
+    def run_summary(self, scope: str, run_id: int) -> RunSummary | None:
+        """One run of ``scope``, or None (no such run, or another scope's)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id, runs.c.scope == scope)).mappings().first()
+        return _run_summary(row) if row is not None else None
 
     def prune_runs(self, before: dt.datetime) -> int:
         """Delete finished runs (and their records) started before ``before``; returns how many."""

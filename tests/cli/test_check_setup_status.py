@@ -84,3 +84,63 @@ def test_given_salesforce_user_who_cannot_create_tasks_when_check_then_exit_2_na
     result = invoke("check", "--config", salesforce.config())
     assert result.exit_code == 2
     assert "missing permission: Task: create" in result.stderr and "docs/permissions.md" in result.stderr
+
+
+def test_given_runs_when_status_deal_then_every_record_of_that_deal_with_outcome_and_the_crm_message(crm):
+    config = crm.config()
+    invoke("setup", "--config", config)
+    invoke("run", "--config", config)
+    invoke("run", "--config", config)
+    status = json.loads(invoke("status", "--config", config, "--format", "json").stdout)
+    refused = status["rejected"][0]
+    result = invoke("status", "--config", config, "--deal", refused["deal_id"], "--format", "json")
+    assert result.exit_code == 0
+    records = json.loads(result.stdout)["records"]
+    assert {r["deal_id"] for r in records} == {refused["deal_id"]}
+    newest, oldest = status["runs"][0]["id"], status["runs"][1]["id"]
+    assert [r["run_id"] for r in records] == sorted((r["run_id"] for r in records), reverse=True)
+    assert {r["run_id"] for r in records} == {newest, oldest}
+    rejected = [r for r in records if r["key"] == refused["key"]]
+    assert [r["outcome"] for r in rejected] == ["rejected", "rejected"] and all(r["message"] for r in rejected)
+    skipped = [r for r in records if r["outcome"] == "skipped"]
+    assert all("overdue" in r["message"] for r in skipped)
+
+    table = invoke("status", "--config", config, "--deal", refused["deal_id"])
+    assert f"Deal {refused['deal_id']}: {len(records)} record(s)" in table.stdout
+    assert "rejected" in table.stdout
+
+
+def test_given_a_run_when_status_run_then_its_records_and_an_unknown_run_is_named(crm):
+    config = crm.config()
+    invoke("setup", "--config", config)
+    invoke("run", "--config", config)
+    [run] = json.loads(invoke("status", "--config", config, "--format", "json").stdout)["runs"]
+    records = json.loads(invoke("status", "--config", config, "--run", str(run["id"]), "--format", "json").stdout)
+    outcomes = [r["outcome"] for r in records["records"]]
+    assert sum(outcomes.count(k) for k in ("created", "updated", "skipped", "rejected")) == len(outcomes)
+    assert outcomes.count("created") == run["counts"]["created"]
+
+    missing = invoke("status", "--config", config, "--run", str(run["id"] + 99))
+    assert missing.exit_code == 2
+    assert f"no run {run['id'] + 99}" in missing.stderr and "Traceback" not in missing.stderr
+    both = invoke("status", "--config", config, "--run", str(run["id"]), "--deal", "x")
+    assert both.exit_code == 2 and "--run and --deal" in both.stderr
+
+
+def test_given_runs_older_than_history_days_when_run_then_they_and_their_records_are_pruned(hubspot):
+    import datetime as dt
+
+    from jobs.ledger import StateStore
+
+    config = hubspot.config()
+    invoke("setup", "--config", config)
+    long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=120)
+    with StateStore.open(hubspot.state_url, clock=lambda: long_ago) as store:
+        scope = json.loads(invoke("status", "--config", config, "--format", "json").stdout)["scope"]
+        old_run = store.start_run(scope, "sync")
+        store.finish_run(old_run, "ok", {}, 0)
+    assert invoke("run", "--config", config).exit_code in (0, 1)
+    runs = json.loads(invoke("status", "--config", config, "--format", "json").stdout)["runs"]
+    assert old_run not in {r["id"] for r in runs} and len(runs) == 1
+    missing = invoke("status", "--config", config, "--run", str(old_run))
+    assert missing.exit_code == 2 and f"no run {old_run}" in missing.stderr
