@@ -212,3 +212,14 @@ class NpsResponse:
         require_aware("NpsResponse.responded_at", self.responded_at)
         if not 0 <= self.score <= 10:
             raise ValueError(f"NPS score must be 0-10, got {self.score}")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NpsContact:
+    """A CRM contact as the NPS job needs it: who answered a survey, and their company/account."""
+
+    id: str
+    email: str | None
+    company_id: str | None
+    """The contact's primary company (HubSpot) or its account (Salesforce); None when it has none."""
+    name: str | None = None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from connector.actions import ActionResult, WriteAction
-from connector.model import Cursor, Deal, DealPage, FieldValue, Provider, TaskRef
+from connector.model import Cursor, Deal, DealPage, FieldValue, NpsContact, Provider, TaskRef
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -94,17 +94,6 @@ class SupportsSetup(Protocol):
 
     def setup(self) -> list[str]:
         ...
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class NpsContact:
-    """A CRM contact as the NPS job needs it: who answered a survey, and their company/account."""
-
-    id: str
-    email: str | None
-    company_id: str | None
-    """The contact's primary company (HubSpot) or its account (Salesforce); None when it has none."""
-    name: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -47,7 +47,6 @@ from jobs.nps_core import (
     DETRACTOR_TOUCH_POINT,
     REFERRAL_ASK_TOUCH_POINT,
     KnownAccount,
-    KnownContact,
     MatchedResponse,
     NpsPolicy,
     NpsSnapshot,
@@ -222,7 +221,7 @@ def _history(job: NpsJob, matched: Sequence[MatchedResponse], current: set[str])
 @dataclass(kw_only=True)
 class _CrmView:
     snapshot: NpsSnapshot
-    contacts: list[KnownContact]
+    contacts: list[NpsContact]
     accounts_with_won_deals: dict[str, KnownAccount]
     completed_asks: list[TaskRef]
     deal_account: dict[str, str]
@@ -243,10 +242,10 @@ def _read_crm(job: NpsJob, responses: Sequence[NpsResponse]) -> _CrmView:
     deals = {d.id: d for a in accounts.values() for d in a.won_deals}
     deals.update({d.id: d for d in referred if d.id not in deals})
     with_won = {k: a for k, a in known.items() if a.won_deal_ids}
-    snapshot = NpsSnapshot(accounts=with_won, contacts=tuple(_known_contact(c) for c in _unique(contacts)),
+    snapshot = NpsSnapshot(accounts=with_won, contacts=tuple(_unique(contacts)),
                            deals=deals, ledger=ledger)
     deal_account = {d: a.id for a in with_won.values() for d in a.won_deal_ids}
-    return _CrmView(snapshot=snapshot, contacts=[_known_contact(c) for c in _unique(contacts)],
+    return _CrmView(snapshot=snapshot, contacts=_unique(contacts),
                     accounts_with_won_deals=with_won, completed_asks=completed, deal_account=deal_account)
 
 
@@ -284,10 +283,6 @@ def _referral_evidence(job: NpsJob, adapter: SupportsNps) -> tuple[list[Deal], l
 def _known_account(account: NpsAccount) -> KnownAccount:
     return KnownAccount(id=account.id, won_deal_ids=tuple(d.id for d in account.won_deals), name=account.name,
                         owner_id=account.owner_id, fields=account.fields)
-
-
-def _known_contact(contact: NpsContact) -> KnownContact:
-    return KnownContact(id=contact.id, email=contact.email, company_id=contact.company_id, name=contact.name)
 
 
 def _unique(contacts: Iterable[NpsContact]) -> list[NpsContact]:

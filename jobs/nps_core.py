@@ -57,6 +57,7 @@ from connector.mapping import FieldMap, FieldType, TaskTemplate, format_stakehol
 from connector.model import (
     Deal,
     FieldValue,
+    NpsContact,
     NpsResponse,
     Priority,
     RecordKind,
@@ -101,14 +102,6 @@ def normalise_email(email: str | None) -> str | None:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class KnownContact:
-    id: str
-    email: str | None
-    company_id: str | None
-    name: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
 class KnownAccount:
     """A company (HubSpot) or account (Salesforce) with at least one won deal."""
 
@@ -130,7 +123,7 @@ class KnownAccount:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class NpsSnapshot:
     accounts: Mapping[str, KnownAccount]
-    contacts: tuple[KnownContact, ...] = ()
+    contacts: tuple[NpsContact, ...] = ()
     deals: Mapping[str, Deal] = field(default_factory=dict)
     """Won deals by id, with their mapped fields (current write-back values, referrer)."""
     ledger: Mapping[str, LedgerEntry] = field(default_factory=dict)
@@ -144,7 +137,7 @@ class NpsSnapshot:
 class MatchedResponse:
     response: NpsResponse
     account: KnownAccount
-    contact: KnownContact | None
+    contact: NpsContact | None
     via: Literal["account_id", "email"]
 
 
@@ -160,7 +153,7 @@ class MatchResult:
     unmatched: tuple[UnmatchedResponse, ...]
 
 
-def match(responses: Iterable[NpsResponse], contacts_by_email: Mapping[str, KnownContact] | Iterable[KnownContact],
+def match(responses: Iterable[NpsResponse], contacts_by_email: Mapping[str, NpsContact] | Iterable[NpsContact],
           accounts_by_id: Mapping[str, KnownAccount]) -> MatchResult:
     """Tie each response to an account with won deals, or say why not.
 
@@ -182,9 +175,9 @@ def match(responses: Iterable[NpsResponse], contacts_by_email: Mapping[str, Know
     return MatchResult(matched=tuple(matched), unmatched=tuple(unmatched))
 
 
-def _email_index(contacts: Mapping[str, KnownContact], *,
-                 keyed_by_email: bool = True) -> tuple[dict[str, KnownContact], set[str]]:
-    index: dict[str, KnownContact] = {}
+def _email_index(contacts: Mapping[str, NpsContact], *,
+                 keyed_by_email: bool = True) -> tuple[dict[str, NpsContact], set[str]]:
+    index: dict[str, NpsContact] = {}
     ambiguous: set[str] = set()
     for key, contact in contacts.items():
         email = (normalise_email(key) if keyed_by_email else None) or normalise_email(contact.email)
@@ -196,7 +189,7 @@ def _email_index(contacts: Mapping[str, KnownContact], *,
     return index, ambiguous
 
 
-def _match_one(response: NpsResponse, index: Mapping[str, KnownContact], ambiguous: set[str],
+def _match_one(response: NpsResponse, index: Mapping[str, NpsContact], ambiguous: set[str],
                accounts: Mapping[str, KnownAccount]) -> MatchedResponse | str:
     email = normalise_email(response.email)
     contact = index.get(email) if email and email not in ambiguous else None
@@ -223,7 +216,7 @@ def _match_one(response: NpsResponse, index: Mapping[str, KnownContact], ambiguo
     return "; ".join(reasons)
 
 
-def _with_won_deals(response: NpsResponse, account: KnownAccount, contact: KnownContact | None,
+def _with_won_deals(response: NpsResponse, account: KnownAccount, contact: NpsContact | None,
                     via: Literal["account_id", "email"]) -> MatchedResponse | str:
     if not account.won_deal_ids:
         return f"account {account.id} has no won deal"
@@ -600,7 +593,7 @@ class _AccountContext:
                 return other.owner.id
         return deal.owner.id if deal and deal.owner else None
 
-    def _template_values(self, deal: Deal | None, response: NpsResponse, contact: KnownContact | None,
+    def _template_values(self, deal: Deal | None, response: NpsResponse, contact: NpsContact | None,
                          touch_point: str, day: dt.date) -> dict[str, str | None]:
         values: dict[str, str | None] = dict(deal.fields) if deal else {}
         respondent = ", ".join(p for p in ((contact.name if contact else None), response.email) if p)
@@ -744,7 +737,7 @@ def _differs(fieldmap: FieldMap, name: str, current: FieldValue, wanted: FieldVa
 
 __all__ = [
     "DETRACTOR_TOUCH_POINT", "EVENT_ORDER", "REFERRAL_ASK_TOUCH_POINT", "TRANSITIONS", "Category",
-    "KnownAccount", "KnownContact", "MatchResult", "MatchedResponse", "NpsPolicy", "NpsSnapshot", "NpsSummary",
+    "KnownAccount", "MatchResult", "MatchedResponse", "NpsPolicy", "NpsSnapshot", "NpsSummary",
     "ReferralEvent", "ReferralEvidence", "ReferralStatus", "ReferralTransition", "TEMPLATE_IDS", "UnmatchedResponse",
     "account_ref", "category", "latest_of", "match", "next_referral_status", "normalise_email", "nps_task_key",
     "parse_status", "plan_nps", "summarise",

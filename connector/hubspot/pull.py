@@ -40,8 +40,8 @@ from connector.hubspot.related import (ASSOCIATION_READ_MAX, BATCH_READ_MAX, Lin
 from connector.hubspot.search import MODIFIED, PAGE_SIZE, DealSearchWalk, RawDeal, parse_instant
 from connector.hubspot.stages import DealStages
 from connector.mapping import FieldMap, FieldSpec, FieldType
-from connector.pipeline import BackgroundWrites, read_ahead
 from connector.model import Company, Contact, Cursor, Deal, DealPage, FieldValue, Owner, Provider, RecordKind
+from connector.pipeline import BackgroundWrites, read_ahead
 
 DEAL_PROPERTIES = ("dealname", "dealstage", "pipeline", "closedate", "amount", "hubspot_owner_id")
 CONTACT_PROPERTIES = ("email", "firstname", "lastname")

@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 
 from connector.actions import CreateTask, UpdateRecord
 from connector.mapping import FieldSpec, FieldType
-from connector.model import Company, NpsResponse, RecordKind
+from connector.model import Company, NpsContact, NpsResponse, RecordKind
 from jobs.nps_core import (
     KnownAccount,
-    KnownContact,
     NpsPolicy,
     NpsSnapshot,
     category,
@@ -56,7 +55,7 @@ def response(score: int = 9, *, email: str | None = "maria.garcia@acme.example",
                        comment=comment, account_id=account_id, source="test")
 
 
-CONTACT = KnownContact(id="contact-1", email="maria.garcia@acme.example", company_id="company-1", name="Maria Garcia")
+CONTACT = NpsContact(id="contact-1", email="maria.garcia@acme.example", company_id="company-1", name="Maria Garcia")
 ACCOUNT = KnownAccount(id="company-1", won_deal_ids=("1001",), name="Acme Corp", owner_id="owner-9")
 
 
@@ -125,9 +124,9 @@ def test_given_unknown_account_id_but_known_email_then_matched_by_email():
 @pytest.mark.parametrize(("resp", "contacts", "accounts", "reason"), [
     (response(email="who@else.example"), {CONTACT.email: CONTACT}, {ACCOUNT.id: ACCOUNT},
      "no CRM contact has the email 'who@else.example'"),
-    (response(), {CONTACT.email: KnownContact(id="c9", email=CONTACT.email, company_id=None)}, {ACCOUNT.id: ACCOUNT},
+    (response(), {CONTACT.email: NpsContact(id="c9", email=CONTACT.email, company_id=None)}, {ACCOUNT.id: ACCOUNT},
      "contact c9 (maria.garcia@acme.example) has no company"),
-    (response(), {CONTACT.email: KnownContact(id="c9", email=CONTACT.email, company_id="other")},
+    (response(), {CONTACT.email: NpsContact(id="c9", email=CONTACT.email, company_id="other")},
      {ACCOUNT.id: ACCOUNT}, "belongs to company other, which has no won deal"),
     (response(email=None, account_id="nope"), {}, {ACCOUNT.id: ACCOUNT},
      "account id 'nope' is not an account with a won deal"),
@@ -142,7 +141,7 @@ def test_given_response_that_cannot_be_tied_then_unmatched_with_reason(resp, con
 
 
 def test_given_two_crm_contacts_sharing_an_email_then_unmatched_as_ambiguous():
-    twin = KnownContact(id="contact-2", email="MARIA.GARCIA@acme.example", company_id="company-1")
+    twin = NpsContact(id="contact-2", email="MARIA.GARCIA@acme.example", company_id="company-1")
     result = match([response()], {CONTACT.email: CONTACT, twin.email: twin}, {ACCOUNT.id: ACCOUNT})
     assert "several CRM contacts share the email" in result.unmatched[0].reason
 
