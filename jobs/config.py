@@ -218,6 +218,10 @@ class PlaybookSection(_Section):
     catch_up_days: int = Field(7, ge=0, description="A touch point more overdue than this on its first plan is skipped.")
     contract_term_months: int = Field(12, ge=1, description="Renewal period when the deal has no renewal date.")
     owner_field: str | None = Field(None, description="Canonical field holding the task owner (e.g. the CSM); default: the deal owner.")
+    fallback_owner: str | None = Field(
+        None, description="CRM user id that gets the tasks of deals whose owner is deactivated or missing; "
+                          "unset: the CRM refuses those tasks (reported, retried each run).",
+    )
     touch_points: list[TouchPointSection] | None = Field(
         None, min_length=1, description="Replaces the built-in touch points when given."
     )

@@ -263,8 +263,7 @@ def _plan_handoff_task(out: _DealPlan, report: HandoffReport, by_key: Mapping[st
             out.add(CloseTask(key=key, deal_id=deal.id, crm_id=entry.crm_id, reason=reason), entry.due_at)
         return
     planned = _handoff_planned(entry, ctx)
-    owner = deal.owner.id if deal.owner else None
-    spec = _task_spec(deal, planned, key, owner, context, ctx)
+    spec = _task_spec(deal, planned, key, _deal_owner(deal, ctx.playbook), context, ctx)
     missing = MISSING_SEPARATOR.join(report.missing_labels)
     if entry is None:
         out.add(CreateTask(spec=spec, reason=f"handoff incomplete (missing: {missing}); {planned.reason}"),
@@ -318,12 +317,20 @@ def _differs(fieldmap: FieldMap, name: str, current: str | None, wanted: str) ->
 
 
 def _touch_point_owner(deal: Deal, playbook: Playbook) -> str | None:
-    """The CSM named in ``owner_field`` when set on the deal, else the deal owner."""
+    """The CSM named in ``owner_field`` when set on the deal, else the deal's owner."""
     if playbook.owner_field:
         csm = clean_text(deal.value(playbook.owner_field))
         if csm:
             return csm
-    return deal.owner.id if deal.owner else None
+    return _deal_owner(deal, playbook)
+
+
+def _deal_owner(deal: Deal, playbook: Playbook) -> str | None:
+    """The deal owner; the playbook's ``fallback_owner`` instead when the owner is deactivated or
+    missing and one is set (a CRM refuses a task for a deactivated user)."""
+    if deal.owner is not None and (deal.owner.active or playbook.fallback_owner is None):
+        return deal.owner.id
+    return playbook.fallback_owner
 
 
 def _task_spec(deal: Deal, planned: PlannedTouchPoint, key: str, owner_id: str | None,

@@ -128,6 +128,9 @@ class Playbook:
     handoff_task: TouchPointRule = HANDOFF_TASK
     owner_field: str | None = None
     """Canonical field holding a CSM owner id; None (or an empty value) -> the deal owner."""
+    fallback_owner: str | None = None
+    """CRM user id for the tasks of a deal whose owner is deactivated or missing. None: such tasks
+    name the deal owner anyway, and the CRM refuses them (reported and retried every run)."""
     renewal_field: str = "renewal_date"
     """Canonical field holding the first renewal date."""
 

@@ -49,6 +49,7 @@ def build_playbook(settings: Settings) -> Playbook:
             touch_points=rules, timezone=section.timezone, workdays=frozenset(section.workdays),
             holidays=frozenset(section.holidays), due_hour=section.due_hour, catch_up_days=section.catch_up_days,
             contract_term_months=section.contract_term_months, owner_field=section.owner_field or None,
+            fallback_owner=section.fallback_owner or None,
         )
     except ValueError as exc:
         raise ConfigError(str(exc), source=settings.source, key="playbook") from exc

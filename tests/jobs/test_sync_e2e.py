@@ -7,6 +7,7 @@ demo data set and a fixed clock, so the playbook's work is the same every time.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -179,6 +180,19 @@ def test_given_inactive_owner_then_run_reports_rejections_and_keeps_them_for_ret
         assert report.rejected and all(r.message for r in report.rejected)
         kept = store.rejected(f"{harness.provider}:test")
     assert {r.key for r in kept} == {r.action.key for r in report.rejected}
+
+
+def test_given_fallback_owner_when_deal_owner_has_left_then_their_tasks_are_made_for_the_fallback(harness, store_path):
+    with open_store(store_path) as store:
+        refused = run_sync(new_job(harness, store)).rejected
+        left = {r.action.deal_id for r in refused}
+        lead = next(t.owner_id for t in harness.tasks() if t.owner_id and t.deal_id not in left)
+        job = dataclasses.replace(new_job(harness, store), playbook=dataclasses.replace(DEFAULT_PLAYBOOK,
+                                                                                       fallback_owner=lead))
+        again = run_sync(job)
+        assert store.rejected(f"{harness.provider}:test") == []
+    assert refused and again.rejected == [] and again.outcomes["created"] == len(refused)
+    assert {t.owner_id for t in harness.tasks() if t.deal_id in left} == {lead}
 
 
 def test_given_dry_run_then_plan_is_full_and_crm_sees_no_write_call(harness, store_path):

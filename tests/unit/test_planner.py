@@ -24,6 +24,7 @@ from tests.builders import (
     make_deal,
     make_entry,
     make_fieldmap,
+    make_owner,
     make_report,
     reports_for,
     with_fields,
@@ -102,6 +103,30 @@ def test_given_csm_owner_field_then_touch_points_go_to_the_csm_and_the_handoff_t
     owners = {a.spec.touch_point: a.spec.owner_id for a in of(result, CreateTask)}
     assert owners["kickoff"] == owners["renewal_decision"] == "csm-7"
     assert owners["handoff_incomplete"] == "owner-1"
+
+
+def test_given_deactivated_deal_owner_and_fallback_owner_then_every_task_goes_to_the_fallback():
+    playbook = dataclasses.replace(DEFAULT_PLAYBOOK, fallback_owner="team-lead")
+    deal = make_deal(owner=make_owner(active=False), fields=complete_fields(decision_criteria=None))
+    result = run([deal], playbook=playbook, reports={"1001": make_report(missing=["Decision criteria"])})
+    owners = {a.spec.touch_point: a.spec.owner_id for a in of(result, CreateTask)}
+    assert set(owners.values()) == {"team-lead"} and "handoff_incomplete" in owners
+    no_owner = run([make_deal(id="1002", owner=None)], playbook=playbook)
+    assert {a.spec.owner_id for a in of(no_owner, CreateTask)} == {"team-lead"}
+
+
+def test_given_deactivated_deal_owner_without_fallback_then_tasks_still_name_the_deal_owner():
+    result = run([make_deal(owner=make_owner(active=False))])
+    assert {a.spec.owner_id for a in of(result, CreateTask)} == {"owner-1"}  # the CRM refuses, reported
+
+
+def test_given_open_tasks_when_deal_owner_leaves_and_fallback_is_set_then_the_tasks_move_to_the_fallback():
+    deals, ledger = settle([make_deal(fields=DONE)])
+    playbook = dataclasses.replace(DEFAULT_PLAYBOOK, fallback_owner="team-lead")
+    left = [dataclasses.replace(d, owner=make_owner(active=False)) for d in deals]
+    moved = of(run(left, ledger, playbook=playbook), UpdateTask)
+    assert moved and {a.spec.owner_id for a in moved} == {"team-lead"}
+    assert all("content" in a.changes for a in moved)
 
 
 def test_given_csm_owner_field_empty_on_the_deal_then_the_deal_owner_gets_the_task():
