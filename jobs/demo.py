@@ -155,6 +155,8 @@ def _show_rejected(console: Console, rejected: list, deal_label) -> None:
     by_reason = Counter((deal_label(r.action.deal_id), r.message) for r in rejected)
     for (deal, message), count in list(by_reason.items())[:SHOWN]:
         console.print(f"  - {deal}: {count} task(s): {message}")
+    console.print("  (A deal owner who has left? `[playbook] fallback_owner` gives their tasks to someone else; "
+                  "`afterclose status --deal ID` shows what every run did to a deal.)", highlight=False)
 
 
 def _show_second_run(console: Console, report: SyncReport, calls: int) -> None:
