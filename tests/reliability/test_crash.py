@@ -87,6 +87,6 @@ def test_given_run_killed_at_seeded_points_when_run_again_then_crm_equals_an_uni
 @pytest.mark.parametrize("provider", ["hubspot", "salesforce"])
 def test_given_2000_won_deals_and_24_kill_points_when_run_again_then_crm_equals_an_uninterrupted_run(
         provider, tmp_path):
-    outcome = crash_campaign(provider, deals=2360, page_size=50, kills=24, seed=2026, tmp_path=tmp_path)
+    outcome = crash_campaign(provider, deals=2360, page_size=20, kills=24, seed=2026, tmp_path=tmp_path)
     assert outcome["crashed"] >= 20
     assert outcome["crashed_by_point"].get("after_apply", 0) >= 5
