@@ -17,7 +17,7 @@ from hubspot.crm.objects.tasks import Filter, FilterGroup, PublicObjectSearchReq
 from connector.actions import Action, ActionResult, Skip, WriteAction
 from connector.hubspot import nps
 from connector.hubspot.client import HubSpotClient
-from connector.hubspot.pull import DealReader, OwnWrites, RunCache
+from connector.hubspot.pull import DealReader, RunCache, new_own_writes
 from connector.hubspot.related import ASSOCIATION_READ_MAX, chunks, read_associations, read_owners
 from connector.hubspot.schema import PortalSchema, check, setup
 from connector.hubspot.search import PAGE_SIZE
@@ -58,7 +58,7 @@ class HubSpotAdapter:
         self._executor = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="hubspot")
         self._schema = PortalSchema(self._client)
         # Shared by reads and writes for this adapter's run (see connector/hubspot/pull.py).
-        self._own_writes = OwnWrites()
+        self._own_writes = new_own_writes()
         self._background_writes = BackgroundWrites(lambda actions: self.apply(actions), name="hubspot-writes")
         self._run_caches = (RunCache(), RunCache())
         self._writer = Writer(client=self._client, fieldmap=fieldmap, executor=self._executor,

@@ -24,9 +24,7 @@ maxima allow.
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -41,7 +39,7 @@ from connector.hubspot.search import MODIFIED, PAGE_SIZE, DealSearchWalk, RawDea
 from connector.hubspot.stages import DealStages
 from connector.mapping import FieldMap, FieldSpec, FieldType
 from connector.model import Company, Contact, Cursor, Deal, DealPage, FieldValue, Owner, Provider, RecordKind
-from connector.pipeline import BackgroundWrites, read_ahead
+from connector.pipeline import BackgroundWrites, OwnWrites, read_ahead
 
 DEAL_PROPERTIES = ("dealname", "dealstage", "pipeline", "closedate", "amount", "hubspot_owner_id")
 CONTACT_PROPERTIES = ("email", "firstname", "lastname")
@@ -81,47 +79,9 @@ DEAL_PAGES_AHEAD = 1
 with the writes instead of waiting for them."""
 
 
-class OwnWrites:
-    """Deals whose only change since AfterClose read them is AfterClose's own write-back.
-
-    ``read`` remembers the properties a deal was read with (recent pages only), ``wrote`` turns
-    that into the state the deal must have after the write-back, and ``is_own`` tells whether a
-    deal coming back from search is in exactly that state. Lives for one walk of the stream.
-    """
-
-    RECENT_READS = 5_000
-    """Deals read but not yet written are kept this long (a few pages); older ones were not written."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()  # write batches report from several threads
-        self._read: collections.OrderedDict[str, Mapping[str, object]] = collections.OrderedDict()
-        self._expected: dict[str, int] = {}
-        self.written = 0
-        """Write-backs recorded so far: a pass that caused none needs no pass after it."""
-
-    def read(self, raw: RawDeal) -> None:
-        with self._lock:
-            self._read[raw.id] = raw.properties
-            self._read.move_to_end(raw.id)
-            while len(self._read) > self.RECENT_READS:
-                self._read.popitem(last=False)
-
-    def wrote(self, deal_id: str, properties: Mapping[str, str]) -> None:
-        with self._lock:
-            before = self._read.pop(deal_id, None)
-            if before is not None:
-                self._expected[deal_id] = _state(before, properties)
-                self.written += 1
-
-    def is_own(self, raw: RawDeal) -> bool:
-        with self._lock:
-            expected = self._expected.get(raw.id)
-        return expected is not None and expected == _state(raw.properties, {})
-
-    def clear(self) -> None:
-        with self._lock:
-            self._read.clear()
-            self._expected.clear()
+def new_own_writes() -> OwnWrites[Mapping[str, object]]:
+    """``OwnWrites`` over a deal's search properties (this module's doc says why)."""
+    return OwnWrites(_state, recent_reads=5_000)
 
 
 def _state(properties: Mapping[str, object], written: Mapping[str, str]) -> int:
@@ -165,7 +125,7 @@ class DealReader:
     """Deals per yielded page: one association read per 1,000 deals uses the API maximum, and the
     sync's write batches fill up better on big pages."""
     result_cap: int | None = None
-    own_writes: OwnWrites = field(default_factory=OwnWrites)
+    own_writes: OwnWrites = field(default_factory=new_own_writes)
     background_writes: BackgroundWrites | None = None
     """The adapter's writes under way (the sync's); a pass waits for them before it ends."""
     contacts_cache: RunCache = field(default_factory=RunCache)
@@ -210,7 +170,7 @@ class DealReader:
         for released in read_ahead(walk.walk(since), SEARCH_PAGES_AHEAD, name="hubspot-search-ahead"):
             for raw in released:
                 last = raw
-                if not self.own_writes.is_own(raw):
+                if not self.own_writes.is_own(raw.id, raw.properties):
                     buffer.append(raw)
             while len(buffer) >= self.deal_page_size:
                 page, buffer = buffer[:self.deal_page_size], buffer[self.deal_page_size:]
@@ -233,7 +193,7 @@ class DealReader:
         if not raws:
             return DealPage(deals=(), cursor=cursor)
         for raw in raws:
-            self.own_writes.read(raw)
+            self.own_writes.read(raw.id, raw.properties)
         ids = [r.id for r in raws]
         contact_links, company_links = self._parallel([
             lambda: self._associations("contacts", ids), lambda: self._associations("companies", ids),

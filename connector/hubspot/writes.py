@@ -101,7 +101,7 @@ class Writer:
     fieldmap: FieldMap
     executor: Executor
     own_writes: Any = None
-    """``pull.OwnWrites``: told which deals were written with what, so the deal stream can tell
+    """``OwnWrites`` (connector/pipeline.py): told which deals were written with what, so the deal stream can tell
     AfterClose's own write-backs from a user's change."""
 
     @property

@@ -23,7 +23,7 @@ from connector.retry import RetrySettings
 from connector.salesforce import nps, schema, soql, writes
 from connector.salesforce.client import SalesforceClient
 from connector.salesforce.paging import QueryPaginator
-from connector.salesforce.pull import OwnWrites, stream_deals
+from connector.salesforce.pull import drop_own, new_own_writes, stream_deals
 from connector.salesforce.settings import SalesforceSettings
 from connector.salesforce.writes import Pending, Refused
 
@@ -55,7 +55,7 @@ class SalesforceAdapter:
         writes.check_extras(fieldmap)
         self._client = SalesforceClient(settings, retry or RetrySettings(), sleep=sleep)
         self._described: dict[str, schema.Describe] | None = None
-        self._own_writes = OwnWrites()
+        self._own_writes = new_own_writes()
         self._background_writes = BackgroundWrites(lambda actions: self.apply(actions), name="salesforce-writes")
 
     # -- schema ----------------------------------------------------------------------------------
@@ -78,7 +78,7 @@ class SalesforceAdapter:
     # -- reads -----------------------------------------------------------------------------------
     def closed_won_deals(self, since: Cursor | None) -> Iterator[DealPage]:
         """Passes until one makes no write-back: the query is a snapshot taken before this run's
-        writes, and the cursor must end past them (``OwnWrites`` in pull.py)."""
+        writes, and the cursor must end past them (``OwnWrites``, connector/pipeline.py)."""
         try:
             cursor, wrote = since, True
             while wrote:
@@ -87,8 +87,9 @@ class SalesforceAdapter:
                                      after=cursor)
                 # The next query batch is fetched while the sync decides and writes this one.
                 for page in read_ahead(pages, QUERY_BATCHES_AHEAD, name="salesforce-query-ahead"):
-                    page = self._own_writes.drop_own(page)
-                    self._own_writes.read(page.deals)
+                    page = drop_own(self._own_writes, page)
+                    for deal in page.deals:
+                        self._own_writes.read(deal.id, deal)
                     cursor = page.cursor or cursor
                     yield page
                 self._background_writes.wait_idle()  # the sync may still be writing the last page

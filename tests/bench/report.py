@@ -137,7 +137,7 @@ def _first_run_table(results: dict) -> list[str]:
         tb = first["time_bound"]
         b_calls, b_wall = baseline_at(results, s["crm"], s["won"])
         predicted = first.get("predicted")
-        plan = f"{predicted:,} ({(predicted - calls) / calls:+.1%})" if predicted else "not run"
+        plan = _predicted(predicted, calls)
         latency = "" if s["latency"] == results["production"]["latency"] else f" (latency {s['latency'] * 1000:.0f} ms)"
         rows.append(
             f"| {s['crm']}{latency} | {s['won']:,} | {calls:,} | {bound:,} | {_ratio(calls, bound)} | "
@@ -145,6 +145,11 @@ def _first_run_table(results: dict) -> list[str]:
             f"{_ratio(first['wall'], tb['binding'])} | {_seconds(first['sandbox_cpu'])} | {first['rss_mb']:.0f} MB | "
             f"{plan} | {b_calls:,.0f} | {b_calls / calls:.0f}× | {_seconds(b_wall)} | {b_wall / first['wall']:.0f}× |")
     return rows + [""]
+
+
+def _predicted(predicted: int | None, calls: int) -> str:
+    """What `afterclose plan` predicted, and how far off the run it predicted was."""
+    return f"{predicted:,} ({(predicted - calls) / calls:+.1%})" if predicted else "not run"
 
 
 def _rerun_table(results: dict) -> list[str]:
@@ -156,7 +161,7 @@ def _rerun_table(results: dict) -> list[str]:
         none, some = step(s, "no change"), step(s, "1% changed")
         calls = total(some["calls"])
         predicted = some.get("predicted")
-        plan = f"{predicted:,} ({(predicted - calls) / calls:+.1%})" if predicted else "not run"
+        plan = _predicted(predicted, calls)
         rows.append(
             f"| {s['crm']} | {s['won']:,} | {total(none['calls'])} | {none['write_calls']} | {none['deals_seen']:,} | "
             f"{_seconds(none['wall'])} | {calls} | {total(some['bound'])} | {_ratio(calls, total(some['bound']))} | "

@@ -297,8 +297,7 @@ def _matches_by_modified(b: Backend, kind: ObjectType, predicate: Predicate | No
     """The same answer as ``_matches`` for a search sorted by modified date ascending with a lower
     bound on it, read from the store's index from that bound on: no scan of older records and
     no sort (every searchable record has a modified stamp, so none sorts last)."""
-    b.store.catch_up_search()
-    store = b.store.types[kind.name]
+    store = b.store.types[kind.name]  # search() brought the index up to date (catch_up_search)
     start = bisect.bisect_left(store.by_modified, (floor,))
     records = store.records
     return [record_id for _, _, record_id in store.by_modified[start:]
