@@ -10,7 +10,7 @@ only: this module holds none.
 file format is explained key by key in mappings/README.md.
 
 This module uses the standard library only (tomllib, string.Formatter): the pure core
-(jobs/handoff.py, jobs/values.py) imports its types, and the design keeps the pure core free of
+(jobs/core/handoff.py, jobs/core/values.py) imports its types, and the design keeps the pure core free of
 third-party imports.
 """
 

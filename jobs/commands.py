@@ -39,7 +39,7 @@ from jobs import logs
 from jobs.config import Settings
 from jobs.ledger import StateStore
 from jobs.nps import NpsJob, build_nps_job, run_nps
-from jobs.playbook import Playbook
+from jobs.core.playbook import Playbook
 from jobs.sync import SyncJob, run_sync
 from jobs.wiring import build_adapter, build_playbook, scope_of
 

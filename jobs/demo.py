@@ -32,8 +32,8 @@ from connector.sandbox.demo import DemoDataset, demo_dataset
 from jobs import logs
 from jobs.commands import ObservedAdapter
 from jobs.ledger import StateStore
-from jobs.nps_core import DETRACTOR_TOUCH_POINT, REFERRAL_ASK_TOUCH_POINT
-from jobs.playbook import DEFAULT_PLAYBOOK
+from jobs.core.nps import DETRACTOR_TOUCH_POINT, REFERRAL_ASK_TOUCH_POINT
+from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.sync import SyncJob, SyncReport, run_sync
 
 SHOWN = 6

@@ -79,8 +79,8 @@ from connector.actions import (
 from connector.errors import AfterCloseError, ConfigError, LockHeldError
 from connector.model import Cursor, NpsResponse, TaskRef, TaskStatus, require_aware
 from connector.port import CallStats
-from jobs.keys import parse_key
-from jobs.view import EntryStatus, LedgerEntry
+from jobs.core.keys import parse_key
+from jobs.core.ledger_view import EntryStatus, LedgerEntry
 
 UTC = dt.timezone.utc
 DEFAULT_STATE_URL = "sqlite:///.afterclose/state.db"
@@ -814,7 +814,7 @@ class StateStore:
 
         ``fingerprints``: key -> digest of the task content written (kept in the ledger).
         ``touch_point_of``: key -> (touch point, cycle); default: read from AfterClose's own
-        task keys (jobs.keys), else the spec's touch point and the known (or 0) cycle.
+        task keys (jobs.core.keys), else the spec's touch point and the known (or 0) cycle.
         ``processed_deal_ids``: deals handled in this page even if they produced no results; any
         of them (and any deal in ``results``) without a rejection now has its rejections cleared.
         ``revisits``: deal id -> when to re-read it; a processed deal missing from it has no

@@ -1,6 +1,6 @@
 """The NPS job: survey responses -> customers in the CRM -> write-backs, referral status, tasks.
 
-The shell around the pure core (jobs/nps_core.py). One run, in this order:
+The shell around the pure core (jobs/core/nps.py). One run, in this order:
 
 1. **fetch** the source from its cursor (job ``"nps"`` in the state store). A source that answers
    garbage (``SourceError``) is stopped with its error in the report and its cursor kept; the run
@@ -40,9 +40,9 @@ from connector.model import Cursor, Deal, NpsResponse, RecordKind, TaskRef, Task
 from connector.nps import NpsSource, RejectedRow, SourceBatch, SourceCursor, SourceError, build_source
 from connector.port import CrmAdapter, NpsAccount, NpsContact, SupportsNps
 from jobs import logs
-from jobs.keys import parse_key
+from jobs.core.keys import parse_key
 from jobs.ledger import NpsRecord, NpsStatus, RunOutcome, StateStore
-from jobs.nps_core import (
+from jobs.core.nps import (
     ACCOUNT_REF_PREFIX,
     DETRACTOR_TOUCH_POINT,
     REFERRAL_ASK_TOUCH_POINT,
@@ -56,8 +56,8 @@ from jobs.nps_core import (
     plan_nps,
 )
 from jobs.outcomes import tally
-from jobs.values import clean_text
-from jobs.view import EntryStatus, LedgerEntry
+from jobs.core.values import clean_text
+from jobs.core.ledger_view import EntryStatus, LedgerEntry
 from jobs.wiring import build_playbook
 
 log = logs.get_logger("afterclose.nps")

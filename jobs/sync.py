@@ -34,11 +34,13 @@ from connector.errors import SchemaError
 from connector.mapping import FieldMap
 from connector.model import Deal, DealPage, TaskRef
 from connector.port import CrmAdapter
-from jobs import handoff, logs, planner
-from jobs.keys import parse_key
+from jobs import logs
+from jobs.core import planner
+from jobs.core import handoff
+from jobs.core.keys import parse_key
 from jobs.ledger import StateStore
 from jobs.outcomes import tally
-from jobs.playbook import Playbook
+from jobs.core.playbook import Playbook
 
 log = logs.get_logger("afterclose.sync")
 

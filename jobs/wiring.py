@@ -8,7 +8,7 @@ from connector.errors import ConfigError
 from connector.mapping import FieldMap
 from connector.port import CrmAdapter
 from jobs.config import Settings
-from jobs.playbook import DEFAULT_PLAYBOOK, Playbook, TouchPointRule
+from jobs.core.playbook import DEFAULT_PLAYBOOK, Playbook, TouchPointRule
 
 
 def scope_of(settings: Settings) -> str:

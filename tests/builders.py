@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 from connector.actions import CloseTask, CreateTask, Plan, Skip, UpdateRecord, UpdateTask
 from connector.mapping import FieldMap, FieldSpec, FieldType, HandoffRule, RuleKind, TaskTemplate
 from connector.model import Company, Contact, Deal, FieldValue, Owner, Provider, RecordKind
-from jobs.handoff import Finding, HandoffReport
-from jobs.keys import parse_key
-from jobs.view import EntryStatus, LedgerEntry
+from jobs.core.handoff import Finding, HandoffReport
+from jobs.core.keys import parse_key
+from jobs.core.ledger_view import EntryStatus, LedgerEntry
 
 UTC = dt.timezone.utc
 CLOSE_DATE = dt.date(2026, 3, 2)  # a Monday

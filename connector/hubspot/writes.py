@@ -59,7 +59,7 @@ STATUS = {TaskStatus.OPEN: "NOT_STARTED", TaskStatus.COMPLETED: "COMPLETED"}
 _CONTENT = ("hs_task_subject", "hs_task_body", "hubspot_owner_id", "hs_task_priority", "hs_task_type")
 _CHANGE_PROPERTIES = {
     "due_at": ("hs_timestamp",), "due_date": ("hs_timestamp",), "due": ("hs_timestamp",),
-    "content": _CONTENT,  # what the planner says when text, owner or links changed (jobs/planner.py)
+    "content": _CONTENT,  # what the planner says when text, owner or links changed (jobs/core/planner.py)
     "subject": ("hs_task_subject",), "body": ("hs_task_body",),
     "owner_id": ("hubspot_owner_id",), "owner": ("hubspot_owner_id",),
     "priority": ("hs_task_priority",), "type": ("hs_task_type",),

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from connector.actions import CreateTask, UpdateRecord
 from connector.mapping import FieldMap
 from connector.model import Company, Contact, Deal, Owner, Provider, RecordKind
-from jobs import handoff, planner
-from jobs.playbook import DEFAULT_PLAYBOOK
+from jobs.core import planner
+from jobs.core import handoff
+from jobs.core.playbook import DEFAULT_PLAYBOOK
 
 
 @dataclass

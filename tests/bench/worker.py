@@ -19,7 +19,7 @@ from connector.actions import ActionKind
 from connector.mapping import builtin_mapping, load_mapping
 from connector.port import CrmAdapter
 from jobs.ledger import StateStore
-from jobs.playbook import DEFAULT_PLAYBOOK
+from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.sync import SyncJob, run_sync
 
 

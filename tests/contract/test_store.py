@@ -10,9 +10,9 @@ import pytest
 from connector.actions import ActionResult, CloseTask, CreateTask, Outcome, Skip, UpdateRecord, UpdateTask
 from connector.model import Cursor, RecordKind, RecordUpdate, TaskRef, TaskSpec, TaskStatus
 from connector.port import CallStats
-from jobs.keys import task_key
+from jobs.core.keys import task_key
 from jobs.ledger import schema_head, RunOutcome, StateStore
-from jobs.view import EntryStatus
+from jobs.core.ledger_view import EntryStatus
 
 UTC = dt.timezone.utc
 BERLIN_SUMMER = dt.timezone(dt.timedelta(hours=2))

@@ -22,7 +22,7 @@ from connector.salesforce import SalesforceAdapter, SalesforceSettings
 from connector.sandbox.hubspot import HubSpotSandbox
 from connector.sandbox.salesforce import SalesforceSandbox
 from jobs.ledger import StateStore
-from jobs.playbook import DEFAULT_PLAYBOOK
+from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.sync import SyncJob, run_sync
 from tests.bench import bounds
 from tests.bench.scenario import won_dataset

@@ -9,8 +9,8 @@ from connector.actions import ActionResult, CreateTask, Outcome
 from connector.model import Cursor, NpsResponse, TaskRef, TaskSpec, TaskStatus
 from jobs.ledger import NpsRecord, NpsStatus, StateStore
 from jobs.nps import JOB, TASK_PREFIXES
-from jobs.nps_core import REFERRAL_ASK_TOUCH_POINT, nps_task_key
-from jobs.view import EntryStatus
+from jobs.core.nps import REFERRAL_ASK_TOUCH_POINT, nps_task_key
+from jobs.core.ledger_view import EntryStatus
 
 UTC = dt.timezone.utc
 SCOPE = "hubspot:store-test"

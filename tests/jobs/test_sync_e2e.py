@@ -18,7 +18,7 @@ import pytest
 from connector.mapping import builtin_mapping, load_mapping
 from connector.errors import LockHeldError, SchemaError
 from jobs.ledger import StateStore
-from jobs.playbook import DEFAULT_PLAYBOOK
+from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.sync import RELEARN, SyncJob, run_sync
 
 NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.timezone.utc)

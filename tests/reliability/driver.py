@@ -82,7 +82,7 @@ def run(spec: dict[str, Any]) -> int:
     from connector.errors import AfterCloseError
     from connector.retry import RetrySettings
     from jobs.ledger import StateStore
-    from jobs.playbook import DEFAULT_PLAYBOOK
+    from jobs.core.playbook import DEFAULT_PLAYBOOK
     from jobs.sync import SyncJob, run_sync
     from tests.reliability.crm import build_adapter, mapping_for
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from connector.retry import RetrySettings
 from jobs.ledger import StateStore
-from jobs.playbook import DEFAULT_PLAYBOOK
+from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.sync import SyncJob, SyncReport, run_sync
 from tests.reliability.crm import FAST_RETRY, NOW, SandboxCrm
 from tests.reliability.driver import EXIT_CRASHED, spawn_run

@@ -17,7 +17,7 @@ from connector.mapping import builtin_mapping, load_mapping
 from connector.retry import RetrySettings
 from jobs import logs, metrics
 from jobs.ledger import StateStore
-from jobs.playbook import DEFAULT_PLAYBOOK
+from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.sync import SyncJob, run_sync
 from tests.reliability import figures
 from tests.reliability.crm import NOW, build_adapter

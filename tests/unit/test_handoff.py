@@ -19,7 +19,7 @@ from connector.mapping import (
     load_mapping,
 )
 from connector.model import Contact, Deal, Provider, RecordKind
-from jobs.handoff import STAKEHOLDERS, Finding, check
+from jobs.core.handoff import STAKEHOLDERS, Finding, check
 
 UTC = dt.timezone.utc
 CLOSE = dt.date(2025, 3, 1)

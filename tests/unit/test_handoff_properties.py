@@ -18,7 +18,7 @@ from connector.mapping import (
     load_mapping,
 )
 from connector.model import Contact, Deal, Provider, RecordKind
-from jobs.handoff import check
+from jobs.core.handoff import check
 
 UTC = dt.timezone.utc
 BUILTIN = load_mapping(builtin_mapping(Provider.HUBSPOT))

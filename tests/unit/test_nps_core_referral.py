@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from connector.actions import CreateTask, Skip, UpdateRecord
 from connector.model import Priority, RecordKind, TaskType
-from jobs.keys import MAX_KEY_LENGTH, parse_key
-from jobs.nps_core import (
+from jobs.core.keys import MAX_KEY_LENGTH, parse_key
+from jobs.core.nps import (
     DETRACTOR_TOUCH_POINT,
     REFERRAL_ASK_TOUCH_POINT,
     KnownAccount,
@@ -24,7 +24,7 @@ from jobs.nps_core import (
     parse_status,
     plan_nps,
 )
-from jobs.view import EntryStatus, LedgerEntry
+from jobs.core.ledger_view import EntryStatus, LedgerEntry
 from tests.builders import at, make_deal
 from tests.unit.test_nps_core import ACCOUNT, NOW, matched, nps_fieldmap, response, snapshot, updates
 

@@ -10,9 +10,9 @@ from connector.actions import ActionKind, CreateTask, Skip
 from connector.mapping import NOT_RECORDED, builtin_mapping, load_mapping
 from connector.model import Provider
 from connector.sandbox.demo import demo_dataset
-from jobs.handoff import check
-from jobs.planner import plan
-from jobs.playbook import DEFAULT_PLAYBOOK
+from jobs.core.handoff import check
+from jobs.core.planner import plan
+from jobs.core.playbook import DEFAULT_PLAYBOOK
 from tests.builders import apply_record_updates, apply_to_ledger, at, deals_from_demo
 
 NOW = at(2026, 3, 2, hour=7)

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from connector.actions import CloseTask, CreateTask, Skip, UpdateTask
 from connector.model import Deal, Provider
-from jobs.keys import parse_key
-from jobs.planner import plan
-from jobs.playbook import DEFAULT_PLAYBOOK, Playbook, local_today
-from jobs.view import EntryStatus
+from jobs.core.keys import parse_key
+from jobs.core.planner import plan
+from jobs.core.playbook import DEFAULT_PLAYBOOK, Playbook, local_today
+from jobs.core.ledger_view import EntryStatus
 from tests.builders import (
     apply_record_updates,
     apply_to_ledger,

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from connector.model import Priority, TaskType
-from jobs.playbook import (
+from jobs.core.playbook import (
     DEFAULT_PLAYBOOK,
     CalendarError,
     MONDAY_TO_FRIDAY,

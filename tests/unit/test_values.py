@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.mapping import FieldType
-from jobs.values import ValueProblem, normalize_for_compare, parse
+from jobs.core.values import ValueProblem, normalize_for_compare, parse
 
 UTC = dt.timezone.utc
 T = FieldType

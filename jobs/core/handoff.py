@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from connector.mapping import CLOSE_DATE, FieldMap, FieldSpec, HandoffRule, RuleKind
 from connector.model import Deal
-from jobs.values import ValueProblem, clean_text, parse, parse_date, shown
+from jobs.core.values import ValueProblem, clean_text, parse, parse_date, shown
 
 STAKEHOLDERS = "stakeholders"
 """``Finding.field`` of the stakeholder rules, which are about contacts, not a mapped field."""

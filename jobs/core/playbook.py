@@ -43,7 +43,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connector.mapping import FieldType
 from connector.model import Deal, Priority, TaskType, require_aware
-from jobs.values import clean_text, parse
+from jobs.core.values import clean_text, parse
 
 Anchor = Literal["close", "renewal", "detected"]
 """``detected``: the day AfterClose first saw the condition (only the handoff task uses it)."""

@@ -19,7 +19,7 @@ handoff check want with what the ledger says was already done, and returns only 
   closed when the handoff is complete. If a rep marks it done while fields are still missing, no
   second task follows (the status and missing list on the deal still say what is missing).
 - ``handoff_status`` and ``handoff_missing`` are written back to the deal only when the CRM's
-  current value differs (after ``jobs.values.normalize_for_compare``), so AfterClose's own
+  current value differs (after ``jobs.core.values.normalize_for_compare``), so AfterClose's own
   write-backs, which bump the deal's modified date, cost nothing on the next run.
 - a deal that is no longer won gets only ``CloseTask`` for each of its open tasks.
 
@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from connector.actions import Action, CloseTask, CreateTask, Plan, Skip, UpdateRecord, UpdateTask
 from connector.mapping import FieldMap, TaskTemplate, format_stakeholders, render_template
 from connector.model import Deal, RecordKind, RecordUpdate, TaskSpec, require_aware
-from jobs.handoff import HandoffReport
-from jobs.keys import task_key
-from jobs.playbook import (
+from jobs.core.handoff import HandoffReport
+from jobs.core.keys import task_key
+from jobs.core.playbook import (
     PlannedTouchPoint,
     Playbook,
     RenewalCycle,
@@ -48,8 +48,8 @@ from jobs.playbook import (
     local_today,
     schedule,
 )
-from jobs.values import clean_text, normalize_for_compare
-from jobs.view import EntryStatus, LedgerEntry
+from jobs.core.values import clean_text, normalize_for_compare
+from jobs.core.ledger_view import EntryStatus, LedgerEntry
 
 HANDOFF_STATUS_FIELD = "handoff_status"
 HANDOFF_MISSING_FIELD = "handoff_missing"

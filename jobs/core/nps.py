@@ -15,7 +15,7 @@
    - a *promoter* (9-10) latest response that makes the account ``eligible``: an "ask for a
      referral" task, unless an ask task of the account is still open.
 
-   Task keys are ``jobs.keys.task_key(provider, "account.<id>", "<touch point>_<digest>", 0)``
+   Task keys are ``jobs.core.keys.task_key(provider, "account.<id>", "<touch point>_<digest>", 0)``
    where the digest is of the response id: the same response never makes a second task (the
    ledger, or the key stored on the CRM task, already has it), a new response may. keys.py's
    ``cycle`` is a 0-9999 number, so the response identity travels in the touch-point segment
@@ -66,10 +66,10 @@ from connector.model import (
     TaskType,
     require_aware,
 )
-from jobs.keys import deal_ref, parse_key, task_key
-from jobs.playbook import DEFAULT_PLAYBOOK, Playbook, add_business_days, due_at, local_today
-from jobs.values import clean_text, normalize_for_compare
-from jobs.view import EntryStatus, LedgerEntry
+from jobs.core.keys import deal_ref, parse_key, task_key
+from jobs.core.playbook import DEFAULT_PLAYBOOK, Playbook, add_business_days, due_at, local_today
+from jobs.core.values import clean_text, normalize_for_compare
+from jobs.core.ledger_view import EntryStatus, LedgerEntry
 
 Category = Literal["promoter", "passive", "detractor"]
 PROMOTER: Category = "promoter"
