@@ -37,7 +37,7 @@ from connector.model import DealPage, Provider
 from connector.port import CallStats, CrmAdapter, SupportsSetup
 from jobs import logs
 from jobs.config import Settings
-from jobs.ledger import StateStore
+from jobs.state import StateStore, open_store
 from jobs.nps import NpsJob, build_nps_job, run_nps
 from jobs.core.playbook import Playbook
 from jobs.sync import SyncJob, run_sync
@@ -96,7 +96,7 @@ class Runtime:
 
     @contextlib.contextmanager
     def store(self) -> Iterator[StateStore]:
-        store = StateStore.open(self.settings.state.url)
+        store = open_store(self.settings.state.url)
         try:
             yield store
         finally:

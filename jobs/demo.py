@@ -31,7 +31,7 @@ from connector.sandbox import SandboxEndpoint
 from connector.sandbox.demo import DemoDataset, demo_dataset
 from jobs import logs
 from jobs.commands import ObservedAdapter
-from jobs.ledger import StateStore
+from jobs.state import StateStore, open_store
 from jobs.core.nps import DETRACTOR_TOUCH_POINT, REFERRAL_ASK_TOUCH_POINT
 from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.sync import SyncJob, SyncReport, run_sync
@@ -51,7 +51,7 @@ def run_demo(provider: str, console: Console | None = None, anchor: dt.date | No
                   f"{len(data.companies)} companies, {len(data.contacts)} contacts and {len(data.owners)} owners.")
     with tempfile.TemporaryDirectory(prefix="afterclose-demo-") as tmp, \
             _sandbox(provider, data) as (endpoint, adapter, fieldmap, owners):
-        with StateStore.open(f"sqlite:///{Path(tmp) / 'state.db'}") as store:
+        with open_store(f"sqlite:///{Path(tmp) / 'state.db'}") as store:
             _show_setup(console, adapter.setup())
             job = SyncJob(scope=f"{provider}:demo", adapter=adapter, store=store, fieldmap=fieldmap,
                           playbook=DEFAULT_PLAYBOOK, clock=lambda: dt.datetime.now(dt.timezone.utc))

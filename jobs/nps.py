@@ -41,7 +41,7 @@ from connector.nps import NpsSource, RejectedRow, SourceBatch, SourceCursor, Sou
 from connector.port import CrmAdapter, NpsAccount, NpsContact, SupportsNps
 from jobs import logs
 from jobs.core.keys import parse_key
-from jobs.ledger import NpsRecord, NpsStatus, RunOutcome, StateStore
+from jobs.state import NpsRecord, NpsStatus, RunOutcome, StateStore
 from jobs.core.nps import (
     ACCOUNT_REF_PREFIX,
     DETRACTOR_TOUCH_POINT,

@@ -35,7 +35,7 @@ from starlette.routing import Route
 
 from connector.errors import AfterCloseError, LockHeldError
 from jobs import logs, metrics
-from jobs.ledger import RunOutcome, RunSummary, StateStore
+from jobs.state import RunOutcome, RunSummary, StateStore
 
 log = logs.get_logger("afterclose.serve")
 

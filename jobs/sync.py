@@ -38,7 +38,7 @@ from jobs import logs
 from jobs.core import planner
 from jobs.core import handoff
 from jobs.core.keys import parse_key
-from jobs.ledger import StateStore
+from jobs.state import StateStore
 from jobs.outcomes import tally
 from jobs.core.playbook import Playbook
 

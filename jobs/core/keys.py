@@ -93,3 +93,13 @@ def is_task_key(key: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def touch_point_and_cycle(key: str) -> tuple[str, int] | None:
+    """(touch point, cycle) of one of AfterClose's own task keys, else None: the one place the
+    store and the jobs read them from a key."""
+    try:
+        parsed = parse_key(key)
+    except ValueError:
+        return None
+    return parsed.touch_point, parsed.cycle

@@ -18,7 +18,7 @@ from pathlib import Path
 from connector.actions import ActionKind
 from connector.mapping import builtin_mapping, load_mapping
 from connector.port import CrmAdapter
-from jobs.ledger import StateStore
+from jobs.state import StateStore, open_store
 from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.sync import SyncJob, run_sync
 
@@ -90,7 +90,7 @@ def main(spec: dict) -> dict:
             return {"setup": adapter.setup()}
         finally:
             adapter.close()
-    store = StateStore.open(spec["store_url"])
+    store = open_store(spec["store_url"])
     job = SyncJob(scope=spec["scope"], adapter=adapter, store=store, fieldmap=adapter.fieldmap,
                   playbook=DEFAULT_PLAYBOOK, clock=lambda: now)
     started = time.perf_counter()

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.cli.conftest import invoke, run_cli, start_cli
+from jobs.state import open_store
 
 INACTIVE_OWNER_DEAL = "Orphaned Account Co"
 """The demo deal whose owner is deactivated: the CRM refuses its tasks, every run."""
@@ -128,12 +129,12 @@ def test_given_a_run_holds_the_lock_when_second_run_starts_then_it_exits_3(open_
 
 def _wait_for_lock_holder(crm, timeout: float = 20) -> None:
     """Until the first run has started writing its run record (it holds the lock by then)."""
-    from jobs.ledger import StateStore
+    from jobs.state import open_store
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if (crm.tmp / "state.db").exists():
-            with StateStore.open(crm.state_url) as store:
+            with open_store(crm.state_url) as store:
                 if any(r.outcome is None for r in store.recent_runs(limit=5)):
                     return
         time.sleep(0.05)
@@ -184,7 +185,7 @@ def test_given_a_terminal_then_progress_is_shown_and_when_piped_nothing_is_added
 
 
 def test_given_sigterm_during_run_then_the_current_page_is_recorded_and_the_run_says_it_stopped_early(open_crm):
-    from jobs.ledger import StateStore
+    from jobs.state import open_store
 
     org = open_crm("salesforce", page_size=5, latency=0.05)  # 36 won deals in pages of 5
     config = org.config()
@@ -194,7 +195,7 @@ def test_given_sigterm_during_run_then_the_current_page_is_recorded_and_the_run_
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if (org.tmp / "state.db").exists():
-                with StateStore.open(org.state_url) as store:
+                with open_store(org.state_url) as store:
                     if store.get_cursor(scope, "sync"):
                         break
             time.sleep(0.05)
@@ -205,7 +206,7 @@ def test_given_sigterm_during_run_then_the_current_page_is_recorded_and_the_run_
             run.kill()
     assert run.returncode in (0, 1), err
     assert "stopped early (SIGTERM)" in out
-    with StateStore.open(org.state_url) as store:
+    with open_store(org.state_url) as store:
         (finished,) = store.recent_runs()
     assert finished.finished_at is not None and finished.outcome.value in ("ok", "rejected")
 

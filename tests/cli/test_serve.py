@@ -14,7 +14,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from jobs.ledger import RunOutcome, RunSummary, StateStore
+from jobs.state import RunOutcome, RunSummary, StateStore, open_store
 from jobs.schedule import FireTimeExecutor, Health, Ticker, health_app
 from tests.cli.conftest import start_cli
 
@@ -87,7 +87,7 @@ def test_given_sigterm_during_a_run_then_current_page_finished_and_recorded_then
     config = serve_config(org, port)
     server = start_cli("serve", "--config", config, "--run-now")
     try:
-        with StateStore.open(org.state_url) as store:
+        with open_store(org.state_url) as store:
             wait_until(lambda: (org.tmp / "state.db").exists() and store.get_cursor(f"salesforce:{_host(org)}", "sync"),
                        what="the first page to be recorded")
         server.send_signal(signal.SIGTERM)
@@ -98,7 +98,7 @@ def test_given_sigterm_during_a_run_then_current_page_finished_and_recorded_then
     assert server.returncode == 0, err
     finished = next(e for e in events(err) if e["event"] == "run_finished")
     assert finished["stopped_early"] is True and 0 < finished["deals"] < 36
-    with StateStore.open(org.state_url) as store:
+    with open_store(org.state_url) as store:
         (run,) = store.recent_runs()
         assert run.outcome in (RunOutcome.OK, RunOutcome.REJECTED) and run.finished_at is not None
         assert sum(run.counts.values()) > 0
@@ -164,7 +164,7 @@ def test_given_two_replicas_sharing_the_store_when_a_tick_fires_then_it_runs_onc
 
     replicas = []
     for _ in range(2):
-        store = StateStore.open(store_url)
+        store = open_store(store_url)
         ticker = Ticker(scope="hubspot:shared", store=store, execute=execute, stop=threading.Event())
 
         def tick(job, scheduled_run_time=None, ticker=ticker):
@@ -207,7 +207,7 @@ def test_given_a_tick_fails_before_recording_a_run_then_healthz_reports_it_until
             raise outcome
         return outcome
 
-    with StateStore.open(f"sqlite:///{tmp_path / 'state.db'}") as store:
+    with open_store(f"sqlite:///{tmp_path / 'state.db'}") as store:
         ticker = Ticker(scope="hubspot:x", store=store, execute=execute, stop=threading.Event(), health=health)
         assert ticker("sync", NOW) == "failed"
         problems, _ = health.problems(dt.datetime.now(dt.timezone.utc))

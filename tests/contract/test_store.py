@@ -11,7 +11,7 @@ from connector.actions import ActionResult, CloseTask, CreateTask, Outcome, Skip
 from connector.model import Cursor, RecordKind, RecordUpdate, TaskRef, TaskSpec, TaskStatus
 from connector.port import CallStats
 from jobs.core.keys import task_key
-from jobs.ledger import schema_head, RunOutcome, StateStore
+from jobs.state import RunOutcome, StateStore, open_store, schema_head
 from jobs.core.ledger_view import EntryStatus
 
 UTC = dt.timezone.utc
@@ -40,7 +40,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def store(store_url: str, clock: Clock) -> Iterator[StateStore]:
-    with StateStore.open(store_url, clock=clock) as opened:
+    with open_store(store_url, clock=clock) as opened:
         yield opened
 
 
@@ -77,15 +77,15 @@ def record(store: StateStore, *results: ActionResult, fingerprints: dict[str, st
 
 
 def test_given_empty_database_when_opened_then_schema_is_migrated_to_head(store_url: str) -> None:
-    with StateStore.open(store_url) as store:
+    with open_store(store_url) as store:
         assert store.schema_revision() == schema_head()
         assert store.get_cursor(SCOPE, "sync") is None
 
 
 def test_given_migrated_database_when_reopened_then_data_is_kept(store_url: str) -> None:
-    with StateStore.open(store_url) as store:
+    with open_store(store_url) as store:
         store.set_cursor(SCOPE, "sync", Cursor(modified=T0, deal_id="d9"))
-    with StateStore.open(store_url) as store:
+    with open_store(store_url) as store:
         assert store.get_cursor(SCOPE, "sync") == Cursor(modified=T0, deal_id="d9")
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 
-from jobs.ledger import StateStore
+from jobs.state import StateStore, open_store
 
 UTC = dt.timezone.utc
 TICK = dt.datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
 
 
 def test_given_flag_set_then_it_reads_back_per_scope_and_clears(store_url):
-    with StateStore.open(store_url) as store:
+    with open_store(store_url) as store:
         store.set_flag("hubspot:a", "relearn", "until-full-pass")
         assert store.get_flag("hubspot:a", "relearn") == "until-full-pass"
         assert store.get_flag("hubspot:b", "relearn") is None
@@ -23,7 +23,7 @@ def test_given_flag_set_then_it_reads_back_per_scope_and_clears(store_url):
 
 
 def test_given_tick_claimed_then_second_claim_of_same_tick_fails_but_next_tick_succeeds(store_url):
-    with StateStore.open(store_url) as store:
+    with open_store(store_url) as store:
         assert store.claim_slot("salesforce:acme", "sync", TICK) is True
         assert store.claim_slot("salesforce:acme", "sync", TICK) is False
         assert store.claim_slot("salesforce:acme", "nps", TICK) is True
@@ -31,12 +31,12 @@ def test_given_tick_claimed_then_second_claim_of_same_tick_fails_but_next_tick_s
 
 
 def _claim(url: str, results) -> None:
-    with StateStore.open(url) as store:
+    with open_store(url) as store:
         results.put(store.claim_slot("hubspot:shared", "sync", TICK))
 
 
 def test_given_two_replicas_claiming_one_tick_at_once_then_exactly_one_wins(store_url):
-    StateStore.open(store_url).close()  # migrate once, before the race
+    open_store(store_url).close()  # migrate once, before the race
     results = multiprocessing.get_context("spawn").Queue()
     workers = [multiprocessing.get_context("spawn").Process(target=_claim, args=(store_url, results))
                for _ in range(2)]

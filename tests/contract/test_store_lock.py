@@ -13,15 +13,15 @@ from collections.abc import Iterator
 import pytest
 
 from connector.errors import LockHeldError
-from jobs.ledger import RunOutcome, StateStore
+from jobs.state import RunOutcome, StateStore, open_store
 
 SCOPE = "salesforce:acme.my.salesforce.com"
 
 # A holder in its own OS process: takes the lock, starts a run, says so, then waits to be killed.
 HOLDER = """
 import sys, time
-from jobs.ledger import StateStore
-store = StateStore.open(sys.argv[1])
+from jobs.state import open_store
+store = open_store(sys.argv[1])
 with store.lock(sys.argv[2]):
     store.start_run(sys.argv[2], "sync")
     print("LOCKED", flush=True)
@@ -31,7 +31,7 @@ with store.lock(sys.argv[2]):
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[StateStore]:
-    with StateStore.open(store_url) as opened:
+    with open_store(store_url) as opened:
         yield opened
 
 
@@ -71,7 +71,7 @@ def test_given_lock_held_then_second_attempt_in_same_process_is_refused(store: S
 
 
 def test_given_lock_held_by_another_store_then_refused(store_url: str, store: StateStore) -> None:
-    with StateStore.open(store_url) as other, other.lock(SCOPE):
+    with open_store(store_url) as other, other.lock(SCOPE):
         with pytest.raises(LockHeldError):
             with store.lock(SCOPE):
                 pass

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from connector.errors import ConfigError
-from jobs.ledger import schema_head, VERSION_TABLE, SchemaTooNewError, StateStore, StateStoreError, metadata
+from jobs.state import SchemaTooNewError, StateStore, StateStoreError, VERSION_TABLE, metadata, open_store, schema_head
 
 UTC = dt.timezone.utc
 
@@ -27,11 +27,11 @@ def _stamp(url: str, revision: str) -> None:
 
 
 def test_given_schema_from_newer_afterclose_then_open_is_refused_naming_the_revision(store_url: str) -> None:
-    StateStore.open(store_url).close()
+    open_store(store_url).close()
     _stamp(store_url, "0042_from_the_future")
 
     with pytest.raises(SchemaTooNewError, match="0042_from_the_future.*newer version") as caught:
-        StateStore.open(store_url)
+        open_store(store_url)
     assert caught.value.exit_code == 2
 
 
@@ -40,7 +40,7 @@ def test_given_two_processes_opening_a_fresh_database_at_once_then_both_succeed(
 
     def open_and_close() -> None:
         try:
-            StateStore.open(store_url).close()
+            open_store(store_url).close()
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 
@@ -56,38 +56,38 @@ def test_given_no_url_then_sqlite_file_under_dot_afterclose_in_working_dir_is_cr
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    with StateStore.open(None) as store:
+    with open_store(None) as store:
         assert store.dialect == "sqlite"
     assert (tmp_path / ".afterclose" / "state.db").is_file()
 
 
 def test_given_in_memory_sqlite_then_store_works_and_locks(tmp_path: Path) -> None:
-    with StateStore.open("sqlite://") as store:
+    with open_store("sqlite://") as store:
         store.set_revisits("s", {"d1": dt.datetime(2025, 1, 1, tzinfo=UTC)})
         with store.lock("s"):
             assert store.due_revisits("s", dt.datetime(2025, 1, 2, tzinfo=UTC)) == ["d1"]
 
 
 def test_given_url_from_settings_as_secret_then_store_opens(store_url: str) -> None:
-    with StateStore.open(SecretStr(store_url)) as store:
+    with open_store(SecretStr(store_url)) as store:
         assert store.schema_revision() == schema_head()
 
 
 @pytest.mark.parametrize("url", ["not a url", "mysql://u@h/db"])
 def test_given_unusable_url_then_config_error_names_state_url(url: str) -> None:
     with pytest.raises(ConfigError, match="state.url") as caught:
-        StateStore.open(url)
+        open_store(url)
     assert caught.value.key == "state.url"
 
 
 def test_given_unreachable_postgres_then_store_error_without_the_password() -> None:
     with pytest.raises(StateStoreError, match="cannot open the state database") as caught:
-        StateStore.open("postgresql+psycopg://afterclose:hunter2-canary@127.0.0.1:1/nowhere")
+        open_store("postgresql+psycopg://afterclose:hunter2-canary@127.0.0.1:1/nowhere")
     assert "hunter2-canary" not in str(caught.value)
 
 
 def test_given_migrated_database_then_it_matches_the_tables_the_code_uses(store_url: str) -> None:
-    StateStore.open(store_url).close()
+    open_store(store_url).close()
     engine = create_engine(store_url, poolclass=NullPool)
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "compare_type": True})

@@ -21,7 +21,7 @@ from connector.mapping import builtin_mapping, load_mapping
 from connector.salesforce import SalesforceAdapter, SalesforceSettings
 from connector.sandbox.hubspot import HubSpotSandbox
 from connector.sandbox.salesforce import SalesforceSandbox
-from jobs.ledger import StateStore
+from jobs.state import StateStore, open_store
 from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.sync import SyncJob, run_sync
 from tests.bench import bounds
@@ -89,7 +89,7 @@ def linked(deals) -> tuple[int, int]:
 def test_given_fixed_data_when_hubspot_syncs_then_calls_are_the_bound_plus_one_search_per_200_own_writes(tmp_path):
     won = DATA.won_deals()
     contacts, companies = linked(won)
-    with hubspot_adapters() as adapter, StateStore.open(f"sqlite:///{tmp_path}/s.db") as store:
+    with hubspot_adapters() as adapter, open_store(f"sqlite:///{tmp_path}/s.db") as store:
         calls, outcomes, actions = run_and_count(adapter, store, bounds.hubspot_group)
         bound = bounds.hubspot_calls(work(outcomes, actions, first_run=True, schema_reads=3, deals=len(won),
                                           contacts=contacts, companies=companies))
@@ -106,7 +106,7 @@ def test_given_fixed_data_when_hubspot_syncs_then_calls_are_the_bound_plus_one_s
 def test_given_write_backs_between_search_pages_when_hubspot_syncs_then_every_won_deal_is_handled_once(tmp_path):
     # Each page's write-backs move its deals to the end of the search order: offset paging
     # skipped 200 deals per page (measured: 600 of 840 won deals handled) and lost them for good.
-    with hubspot_adapters(deal_page_size=100) as new_adapter, StateStore.open(f"sqlite:///{tmp_path}/s.db") as store:
+    with hubspot_adapters(deal_page_size=100) as new_adapter, open_store(f"sqlite:///{tmp_path}/s.db") as store:
         with new_adapter() as adapter:
             job = SyncJob(scope="formula", adapter=adapter, store=store, fieldmap=adapter.fieldmap,
                           playbook=DEFAULT_PLAYBOOK, clock=lambda: NOW)
@@ -117,7 +117,7 @@ def test_given_write_backs_between_search_pages_when_hubspot_syncs_then_every_wo
 
 def test_given_fixed_data_when_salesforce_syncs_then_calls_are_the_bound_plus_one_query_per_2000_own_writes(tmp_path):
     won = DATA.won_deals()
-    with salesforce_adapters() as adapter, StateStore.open(f"sqlite:///{tmp_path}/s.db") as store:
+    with salesforce_adapters() as adapter, open_store(f"sqlite:///{tmp_path}/s.db") as store:
         calls, outcomes, actions = run_and_count(adapter, store, bounds.salesforce_group)
         bound = bounds.salesforce_calls(work(outcomes, actions, first_run=True, schema_reads=3, deals=len(won)))
         # The "any AfterClose task here?" probe is a query too: compare writes and the total, plus

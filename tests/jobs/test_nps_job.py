@@ -30,7 +30,7 @@ from connector.nps.http_source import HttpSource
 from connector.retry import RetrySettings
 from connector.sandbox.demo import DemoDataset, demo_dataset
 from connector.sandbox.salesforce.schema import FieldDef
-from jobs.ledger import NpsStatus, StateStore
+from jobs.state import NpsStatus, StateStore, open_store
 from jobs.nps import JOB, NpsJob, run_nps, write_demo_csv
 from tests.jobs.test_sync_e2e import write_calls
 
@@ -76,7 +76,7 @@ def crm(request):
 
 @pytest.fixture
 def store(tmp_path):
-    with StateStore.open(f"sqlite:///{tmp_path / 'state.db'}") as opened:
+    with open_store(f"sqlite:///{tmp_path / 'state.db'}") as opened:
         yield opened
 
 
@@ -227,12 +227,12 @@ def test_given_dry_run_then_plan_shows_write_backs_and_tasks_and_nothing_is_writ
 
 def test_given_state_store_lost_then_rerun_adopts_the_tasks_and_reopens_none(crm, tmp_path):
     source = demo_csv(tmp_path)
-    with StateStore.open(f"sqlite:///{tmp_path / 'a.db'}") as store:
+    with open_store(f"sqlite:///{tmp_path / 'a.db'}") as store:
         run_nps(nps_job(crm, store, source))
     done = nps_tasks(crm)[0]
     crm.complete_task(done.crm_id)
     before = {t.key: (t.status, t.due_date, t.crm_id) for t in nps_tasks(crm)}
-    with StateStore.open(f"sqlite:///{tmp_path / 'b.db'}") as store:
+    with open_store(f"sqlite:///{tmp_path / 'b.db'}") as store:
         again = run_nps(nps_job(crm, store, source))
     assert again.outcomes.get("created", 0) == 0
     assert {t.key: (t.status, t.due_date, t.crm_id) for t in nps_tasks(crm)} == before

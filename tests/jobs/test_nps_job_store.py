@@ -7,7 +7,7 @@ import datetime as dt
 
 from connector.actions import ActionResult, CreateTask, Outcome
 from connector.model import Cursor, NpsResponse, TaskRef, TaskSpec, TaskStatus
-from jobs.ledger import NpsRecord, NpsStatus, StateStore
+from jobs.state import NpsRecord, NpsStatus, StateStore, open_store
 from jobs.nps import JOB, TASK_PREFIXES
 from jobs.core.nps import REFERRAL_ASK_TOUCH_POINT, nps_task_key
 from jobs.core.ledger_view import EntryStatus
@@ -28,7 +28,7 @@ def ask(key: str) -> CreateTask:
 
 
 def test_given_responses_committed_then_statuses_reasons_attempts_and_cursor_are_kept(store_url):
-    with StateStore.open(store_url) as store:
+    with open_store(store_url) as store:
         run = store.start_run(SCOPE, JOB)
         records = [NpsRecord(response=response("r1"), status=NpsStatus.MATCHED, account_id="2001"),
                    NpsRecord(response=response("r2", email="who@nowhere.example"), status=NpsStatus.UNMATCHED,
@@ -51,7 +51,7 @@ def test_given_responses_committed_then_statuses_reasons_attempts_and_cursor_are
 
 def test_given_nps_tasks_made_and_learnt_completed_then_ledger_lists_them_by_touch_point(store_url):
     key = nps_task_key("hubspot", "2001", REFERRAL_ASK_TOUCH_POINT, "r1")
-    with StateStore.open(store_url) as store:
+    with open_store(store_url) as store:
         run = store.start_run(SCOPE, JOB)
         made = ActionResult(action=ask(key), outcome=Outcome.CREATED, crm_id="t-1")
         store.commit_nps(SCOPE, run, [made], [], None)

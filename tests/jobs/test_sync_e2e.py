@@ -17,7 +17,8 @@ import pytest
 
 from connector.mapping import builtin_mapping, load_mapping
 from connector.errors import LockHeldError, SchemaError
-from jobs.ledger import StateStore
+from jobs.state import SqlStateStore, StateStore
+from jobs.state import open_store as open_sqlite_store
 from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.sync import RELEARN, SyncJob, run_sync
 
@@ -57,7 +58,7 @@ def store_path(tmp_path) -> Path:
 
 
 def open_store(path: Path) -> StateStore:
-    return StateStore.open(f"sqlite:///{path}")
+    return open_sqlite_store(f"sqlite:///{path}")
 
 
 def keys_in_crm(h) -> collections.Counter:
@@ -126,7 +127,7 @@ def test_given_state_store_deleted_when_run_again_then_no_duplicate_and_no_rewri
 def test_given_crash_after_crm_write_before_ledger_write_when_run_again_then_same_state_as_clean_run(
         harness, store_path, monkeypatch):
     with open_store(store_path) as store:
-        original = StateStore.commit_page
+        original = SqlStateStore.commit_page
         calls = {"n": 0}
 
         def crash_on_second_page(self, *args, **kwargs):
@@ -135,10 +136,10 @@ def test_given_crash_after_crm_write_before_ledger_write_when_run_again_then_sam
                 raise KeyboardInterrupt("killed between the CRM write and the ledger write")
             return original(self, *args, **kwargs)
 
-        monkeypatch.setattr(StateStore, "commit_page", crash_on_second_page)
+        monkeypatch.setattr(SqlStateStore, "commit_page", crash_on_second_page)
         with pytest.raises(KeyboardInterrupt):
             run_sync(new_job(harness, store))
-        monkeypatch.setattr(StateStore, "commit_page", original)
+        monkeypatch.setattr(SqlStateStore, "commit_page", original)
         run_sync(new_job(harness, store))
         after_crash = crm_state(harness)
         assert max(keys_in_crm(harness).values()) == 1

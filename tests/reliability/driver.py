@@ -28,6 +28,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from jobs.state import open_store
 
 KILL_POINTS = ("after_apply", "after_write_call", "after_commit")
 EXIT_CRASHED = -signal.SIGKILL
@@ -81,7 +82,7 @@ def run(spec: dict[str, Any]) -> int:
     """One sync run as ``afterclose run`` does it; returns its exit code."""
     from connector.errors import AfterCloseError
     from connector.retry import RetrySettings
-    from jobs.ledger import StateStore
+    from jobs.state import open_store
     from jobs.core.playbook import DEFAULT_PLAYBOOK
     from jobs.sync import SyncJob, run_sync
     from tests.reliability.crm import build_adapter, mapping_for
@@ -92,7 +93,7 @@ def run(spec: dict[str, Any]) -> int:
     result: dict[str, Any] = {}
     try:
         with build_adapter(provider, spec["settings"], fieldmap, retry=RetrySettings(**spec["retry"]),
-                           page_size=spec["page_size"]) as adapter, StateStore.open(spec["state_url"]) as store:
+                           page_size=spec["page_size"]) as adapter, open_store(spec["state_url"]) as store:
             _instrument(provider, adapter, store, spec.get("kill"))
             job = SyncJob(scope=spec["scope"], adapter=adapter, store=store, fieldmap=fieldmap,
                           playbook=DEFAULT_PLAYBOOK, clock=lambda: now)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.retry import RetrySettings
-from jobs.ledger import StateStore
+from jobs.state import StateStore, open_store
 from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.sync import SyncJob, SyncReport, run_sync
 from tests.reliability.crm import FAST_RETRY, NOW, SandboxCrm
@@ -26,7 +26,7 @@ def run_here(crm: SandboxCrm, store_url: str, *, adapter=None, retry: RetrySetti
     own = adapter is None
     adapter = adapter or crm.adapter(retry=retry)
     try:
-        with StateStore.open(store_url) as store:
+        with open_store(store_url) as store:
             return run_sync(SyncJob(scope=scope_of(crm), adapter=adapter, store=store, fieldmap=crm.fieldmap,
                                     playbook=DEFAULT_PLAYBOOK, clock=lambda: NOW))
     finally:

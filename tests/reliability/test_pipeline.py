@@ -18,7 +18,7 @@ from connector.actions import CreateTask, UpdateRecord
 from connector.errors import RetriableError
 from connector.sandbox.demo import scaled_dataset
 from jobs import sync
-from jobs.ledger import StateStore
+from jobs.state import StateStore
 from tests.reliability.crm import ANCHOR, open_crm
 from tests.reliability.runs import run_here, scope_of
 

@@ -19,7 +19,7 @@ import pytest
 from connector.actions import CreateTask
 from connector.errors import SchemaError
 from connector.sandbox.demo import demo_dataset
-from jobs.ledger import StateStore
+from jobs.state import StateStore, open_store
 from tests.reliability import figures
 from tests.reliability.crm import ANCHOR, SandboxCrm, open_crm
 from tests.reliability.runs import run_here, scope_of
@@ -94,7 +94,7 @@ def test_given_inactive_owner_validation_rule_and_read_only_field_then_refusals_
         assert crm.write_calls() == writes
         make_read_only(crm, "handoff_missing", read_only=False)  # the admin fixes the field
         third = run_here(crm, store_url)
-        with StateStore.open(store_url) as store:
+        with open_store(store_url) as store:
             kept = {r.key: r for r in store.rejected(scope_of(crm))}
         stop_rule()  # and the validation rule
         fourth = run_here(crm, store_url)

@@ -16,7 +16,7 @@ from connector.errors import AfterCloseError, CrmError
 from connector.mapping import builtin_mapping, load_mapping
 from connector.retry import RetrySettings
 from jobs import logs, metrics
-from jobs.ledger import StateStore
+from jobs.state import StateStore, open_store
 from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.sync import SyncJob, run_sync
 from tests.reliability import figures
@@ -70,7 +70,7 @@ def test_given_crm_echoing_credentials_then_no_secret_in_errors_run_history_logs
         logs.register_secrets(v for k, v in values.items() if "canary" in str(v))
         fieldmap = load_mapping(builtin_mapping(provider))
         with build_adapter(provider, values, fieldmap, retry=NO_WAIT, page_size=50) as adapter, \
-                StateStore.open(f"sqlite:///{tmp_path / 'state.db'}") as store:
+                open_store(f"sqlite:///{tmp_path / 'state.db'}") as store:
             with pytest.raises(AfterCloseError) as raised:
                 run_sync(SyncJob(scope=f"{provider}:secrets", adapter=adapter, store=store, fieldmap=fieldmap,
                                  playbook=DEFAULT_PLAYBOOK, clock=lambda: NOW))

@@ -22,7 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def _when(name: str, nullable: bool = False) -> sa.Column:
-    # Stored as UTC; SQLite keeps naive UTC text (jobs.ledger.UtcDateTime converts both ways).
+    # Stored as UTC; SQLite keeps naive UTC text (jobs.state.tables.UtcDateTime converts both ways).
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 

@@ -1,13 +1,13 @@
 """Alembic environment for the state store.
 
-Users never run Alembic themselves: ``StateStore.open`` applies these migrations with its own
+Users never run Alembic themselves: ``open_store`` applies these migrations with its own
 connection, passed in ``config.attributes["connection"]`` inside the transaction that also holds
-the migration lock (see jobs/ledger.py).
+the migration lock (see jobs/state/engine.py).
 
 Developers making a new revision run, from the repository root::
 
     AFTERCLOSE_STATE__URL=sqlite:///.afterclose/dev.db \
-        alembic -c jobs/migrations/alembic.ini revision --autogenerate -m "what changes"
+        alembic -c jobs/state/migrations/alembic.ini revision --autogenerate -m "what changes"
 
 Migrations are history: write them with plain ``sa`` types and never import the live tables.
 """
@@ -19,7 +19,7 @@ import os
 from alembic import context
 from sqlalchemy import create_engine
 
-from jobs.ledger import DEFAULT_STATE_URL, VERSION_TABLE, metadata
+from jobs.state import DEFAULT_STATE_URL, VERSION_TABLE, metadata
 
 
 def _configure_and_run(connection) -> None:  # type: ignore[no-untyped-def]
@@ -47,5 +47,5 @@ def run_migrations_online() -> None:
 
 
 if context.is_offline_mode():
-    raise SystemExit("offline (--sql) migrations are not supported; StateStore.open migrates online")
+    raise SystemExit("offline (--sql) migrations are not supported; open_store migrates online")
 run_migrations_online()
