@@ -35,7 +35,7 @@ ENV AFTERCLOSE_CONFIG=/etc/afterclose/config.toml \
     AFTERCLOSE_SERVER__PORT=9108 \
     PYTHONUNBUFFERED=1
 EXPOSE 9108
-# Unhealthy when the last run failed or none finished in two schedule intervals (jobs/schedule.py).
+# Unhealthy when the last run failed or none finished in two schedule intervals (jobs/serve/schedule.py).
 # python, not curl: the slim image has no curl; urlopen raises (exit 1) on the 503.
 HEALTHCHECK --interval=60s --timeout=5s --start-period=60s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9108/healthz', timeout=4)"]

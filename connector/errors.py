@@ -28,15 +28,12 @@ from __future__ import annotations
 
 
 class AfterCloseError(Exception):
-    """Base of every error AfterClose raises on purpose."""
-
-    exit_code = 1
+    """Base of every error AfterClose raises on purpose. The exit code each kind earns is decided
+    in one place, jobs/cli/exits.py."""
 
 
 class ConfigError(AfterCloseError):
     """A user-editable file or setting is wrong. ``source`` names the file, ``key`` the entry."""
-
-    exit_code = 2
 
     def __init__(self, message: str, *, source: str | None = None, key: str | None = None):
         self.source = source
@@ -55,13 +52,11 @@ class SchemaError(ConfigError):
 
 
 class LockHeldError(AfterCloseError):
-    exit_code = 3
+    """Another run of the same scope holds the lock."""
 
 
 class CrmError(AfterCloseError):
     """The CRM refused or failed a call."""
-
-    exit_code = 1
 
     def __init__(
         self,
@@ -103,7 +98,7 @@ class RateLimitedError(RetriableError):
 
 
 class AuthError(CrmError):
-    exit_code = 2
+    """Credentials are wrong, expired, or lack a permission."""
 
 
 class QuotaExhaustedError(CrmError):

@@ -138,6 +138,38 @@ class Cursor:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class DealStamp:
+    """One changed deal as the cheap scan sees it: enough to place it in the stream and to tell
+    AfterClose's own write-back from a user's change, before its contacts and company are read.
+
+    ``fields`` are the mapped deal fields by canonical name, raw as the CRM returned them (the
+    write-backs among them); ``other`` is everything else AfterClose reads from the deal, opaque
+    and hashable; ``payload`` is whatever the adapter needs to enrich the deal without reading it
+    again (its raw record, or the whole ``Deal`` when the scan already read everything).
+    """
+
+    id: str
+    modified: dt.datetime
+    fields: Mapping[str, FieldValue] = field(default_factory=dict)
+    other: object = ()
+    payload: object = None
+
+    def __post_init__(self) -> None:
+        require_aware("DealStamp.modified", self.modified)
+
+    @property
+    def cursor(self) -> Cursor:
+        """The stream position right after this deal."""
+        return Cursor(modified=self.modified, deal_id=self.id)
+
+    def digest(self, written: Mapping[str, FieldValue] | None = None) -> int:
+        """A hash of everything AfterClose reads from the deal, its modified stamp left out, with
+        ``written`` (canonical name -> value) laid over it; empty and missing count as one."""
+        fields = {**self.fields, **(written or {})}
+        return hash((self.other, frozenset((k, v) for k, v in fields.items() if v not in (None, ""))))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class DealPage:
     """One page of the deal stream; ``cursor`` is the position after its last deal."""
 

@@ -1,20 +1,35 @@
-"""The port every CRM adapter implements, and the in-process fakes implement too.
+"""The port every CRM adapter implements, and ``connector.fake.FakeCrm`` implements too.
 
-An adapter translates: CRM records <-> ``connector.model`` values, ``connector.actions`` -> CRM
-writes. It decides nothing. It streams reads page by page, batches writes at the API's maximum,
-classifies every SDK error through ``connector.retry``, and reports per-record failures as
-``ActionResult(outcome=REJECTED)`` instead of failing a whole batch.
+An adapter translates and decides nothing: CRM records <-> ``connector.model`` values, and
+``connector.actions`` -> CRM writes. The narrow part every adapter has (``CrmAdapter``):
+
+- ``scan``: a cheap walk of the deals changed after a cursor (won, or handled before and no
+  longer won), as ``DealStamp`` values in stream order, through a paginator that refuses a
+  repeated cursor; ``scan_ids``: the same for named deals;
+- ``enrich``: full ``Deal`` values (owner, company, contacts) for a batch of stamps;
+- ``apply``: write actions in batches at the API's maxima, one result per action, a record the
+  CRM refuses reported as ``Outcome.REJECTED`` with the CRM's words instead of failing the batch;
+- ``find_tasks`` / ``any_tasks``: AfterClose's tasks by key (how a lost state store is re-learnt).
+
+Everything else is an optional capability, declared as its own Protocol below and checked with
+``isinstance``: setup of AfterClose's own fields, write-call estimates, permission checks, the
+NPS reads, HubSpot's native NPS source. What runs the port (read-ahead, writes in the background,
+spotting AfterClose's own write-backs, the repeat pass) is the sync job's deal stream
+(jobs/sync/stream.py), written once for every CRM.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from connector.actions import ActionResult, WriteAction
-from connector.model import Cursor, Deal, DealPage, FieldValue, NpsContact, Provider, TaskRef
+from connector.actions import Action, ActionResult, WriteAction
+from connector.model import Cursor, Deal, DealStamp, FieldValue, NpsContact, Provider, TaskRef
+
+if TYPE_CHECKING:
+    from connector.nps import NpsSource
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -41,21 +56,37 @@ class CallStats:
         return sum(self.by_endpoint.values())
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StreamTuning:
+    """How the deal stream should drive this adapter's scan (the numbers are the API's)."""
+
+    scan_pages_ahead: int
+    """Scan pages worth reading ahead of the one being enriched (0: none)."""
+    enrich_batch: int | None
+    """Stamps per ``enrich`` call (HubSpot: 1,000, the association read maximum); None: one
+    ``enrich`` per scan page, as the scan paged it."""
+
+
 @runtime_checkable
 class CrmAdapter(Protocol):
     provider: Provider
+    tuning: StreamTuning
 
     def check_schema(self) -> list[SchemaProblem]:
         """Compare the mapping with the live schema (one describe/properties read per object)."""
         ...
 
-    def closed_won_deals(self, since: Cursor | None) -> Iterator[DealPage]:
-        """Deals modified strictly after ``since`` that are won, or were won and no longer are
-        (they carry ``is_won=False`` so their open tasks can be closed), oldest first."""
+    def scan(self, since: Cursor | None) -> Iterator[list[DealStamp]]:
+        """Deals modified strictly after ``since`` that are won, or were won and no longer are,
+        in (modified, id) order, page by page."""
         ...
 
-    def deals_by_id(self, deal_ids: Sequence[str]) -> Iterator[DealPage]:
-        """Re-read specific deals (rejected last run, or due for their next renewal cycle)."""
+    def scan_ids(self, deal_ids: Sequence[str]) -> Iterator[list[DealStamp]]:
+        """The named deals that exist (rejected last run, or due for their next renewal cycle)."""
+        ...
+
+    def enrich(self, stamps: Sequence[DealStamp]) -> list[Deal]:
+        """The full deals for these stamps, in the same order."""
         ...
 
     def find_tasks(self, keys: Iterable[str]) -> dict[str, TaskRef]:
@@ -71,12 +102,6 @@ class CrmAdapter(Protocol):
         """Carry out writes in batches; one result per action, in order."""
         ...
 
-    def submit(self, actions: Sequence[WriteAction]) -> Future[list[ActionResult]]:
-        """``apply`` in the background (the sync job reads the next page meanwhile). At the end
-        of each pass, ``closed_won_deals`` waits for every write submitted so far before it
-        decides whether its own write-backs need another pass (connector/pipeline.py)."""
-        ...
-
     def call_stats(self) -> CallStats:
         ...
 
@@ -84,15 +109,32 @@ class CrmAdapter(Protocol):
         ...
 
 
+# -- optional capabilities -------------------------------------------------------------------
+
+
 @runtime_checkable
 class SupportsSetup(Protocol):
-    """Optional capability: create AfterClose's own CRM fields (write-backs, the task key field).
-
-    Idempotent. Returns one line per field: what was created or already exists, or, where the API
-    cannot create it, precise instructions for an admin (field name, type, uniqueness).
-    """
+    """Create AfterClose's own CRM fields where the API allows. Idempotent. Returns one line per
+    field: created, already there, or precise instructions for an admin (name, type, uniqueness)."""
 
     def setup(self) -> list[str]:
+        ...
+
+
+@runtime_checkable
+class SupportsEstimate(Protocol):
+    """Predict the write calls ``apply`` would make for these actions, without any call."""
+
+    def estimate_write_calls(self, actions: Sequence[Action]) -> int:
+        ...
+
+
+@runtime_checkable
+class SupportsPermissions(Protocol):
+    """Name the permissions (scopes, object and field rights) the credentials lack, by probing
+    with reads only (docs/permissions.md)."""
+
+    def missing_permissions(self) -> list[str]:
         ...
 
 
@@ -111,7 +153,7 @@ class NpsAccount:
 
 @runtime_checkable
 class SupportsNps(Protocol):
-    """Optional capability: the reads the NPS job needs (jobs/nps.py), batched at the API's maxima.
+    """The reads the NPS job needs (jobs/nps.py), batched at the API's maxima.
 
     Writes need nothing new: score, category, date and referral status are ``UpdateRecord``
     actions on deals and companies, and the follow-up tasks are ``CreateTask`` actions, both
@@ -132,4 +174,15 @@ class SupportsNps(Protocol):
 
     def nps_referred_deals(self, referrer_field: str) -> list[Deal]:
         """Won deals whose mapped ``referrer_field`` (a canonical deal field) is filled in."""
+        ...
+
+
+@runtime_checkable
+class SupportsNativeNps(Protocol):
+    """The CRM keeps NPS answers itself (HubSpot's feedback properties on contacts)."""
+
+    def nps_native_contacts(self, since: dt.datetime | None) -> Iterator[tuple[str, dict]]:
+        ...
+
+    def nps_native_source(self) -> NpsSource:
         ...

@@ -38,7 +38,7 @@ from connector.errors import ConfigError, SchemaError
 from connector.mapping import FieldMap
 from connector.model import Cursor, Deal, NpsResponse, RecordKind, TaskRef, TaskStatus
 from connector.nps import NpsSource, RejectedRow, SourceBatch, SourceCursor, SourceError, build_source
-from connector.port import CrmAdapter, NpsAccount, NpsContact, SupportsNps
+from connector.port import CrmAdapter, NpsAccount, NpsContact, SupportsNativeNps, SupportsNps
 from jobs import logs
 from jobs.core.keys import parse_key
 from jobs.state import NpsRecord, NpsStatus, RunOutcome, StateStore
@@ -58,7 +58,7 @@ from jobs.core.nps import (
 from jobs.outcomes import tally
 from jobs.core.values import clean_text
 from jobs.core.ledger_view import EntryStatus, LedgerEntry
-from jobs.wiring import build_playbook
+from jobs.playbooks import build_playbook
 
 log = logs.get_logger("afterclose.nps")
 
@@ -80,6 +80,8 @@ class NpsJob:
     source: NpsSource
     clock: Callable[[], dt.datetime]
     policy: NpsPolicy = NpsPolicy()
+    check_schema: bool = True
+    """False when the caller checked the mapping against the live CRM already (the CLI does)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.adapter, SupportsNps):
@@ -115,24 +117,24 @@ class NpsReport:
 
 
 def build_nps_job(settings, adapter: CrmAdapter, store: StateStore, fieldmap: FieldMap, scope: str,
-                  clock: Callable[[], dt.datetime]) -> NpsJob | None:
+                  clock: Callable[[], dt.datetime], *, check_schema: bool = True) -> NpsJob | None:
     """The NPS job ``settings`` ask for (``settings``: ``jobs.config.Settings``); None when
     ``[nps] source = "none"``."""
     config = settings.nps_source_config()
     if config.kind == "none":
         return None
-    native = adapter.nps_native_source() if config.kind == "hubspot-native" and hasattr(
-        adapter, "nps_native_source") else None
-    source = build_source(config, hubspot_native=native)
+    native = adapter.nps_native_source() if isinstance(adapter, SupportsNativeNps) else None
+    source = build_source(config, hubspot_native=native if config.kind == "hubspot-native" else None)
     return NpsJob(scope=scope, adapter=adapter, store=store, fieldmap=fieldmap, source=source, clock=clock,
-                  policy=NpsPolicy(playbook=build_playbook(settings)))
+                  policy=NpsPolicy(playbook=build_playbook(settings)), check_schema=check_schema)
 
 
 def run_nps(job: NpsJob, dry_run: bool = False) -> NpsReport:
     """One pass. ``dry_run`` reads the source and the CRM, makes no write call, stores nothing."""
-    problems = job.adapter.check_schema()
-    if problems:
-        raise SchemaError([str(p) for p in problems], source=job.fieldmap.source)
+    if job.check_schema:
+        problems = job.adapter.check_schema()
+        if problems:
+            raise SchemaError([str(p) for p in problems], source=job.fieldmap.source)
     if dry_run:
         return _run(job, None)
     with job.store.lock(job.scope):

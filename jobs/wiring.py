@@ -1,55 +1,104 @@
-"""From validated settings to the objects a run uses: the adapter, the playbook, the scope."""
+"""The one place that names the CRMs: from validated settings to a provider's adapter, where its
+API lives, how to point a config at its sandbox. Everything else in jobs/ is provider-neutral."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
-from connector.errors import ConfigError
 from connector.mapping import FieldMap
+from connector.model import Provider
 from connector.port import CrmAdapter
+from connector.sandbox import SandboxEndpoint
 from jobs.config import Settings
-from jobs.core.playbook import DEFAULT_PLAYBOOK, Playbook, TouchPointRule
+
+
+@dataclass(frozen=True, kw_only=True)
+class Wiring:
+    provider: Provider
+    build_adapter: Callable[[Settings, FieldMap], CrmAdapter]
+    endpoint: Callable[[Settings], tuple[str, str]]
+    """(the CRM's URL, the config key that sets it), for messages that say what to fix."""
+    credential_keys: str
+    """The config keys that hold the credentials, as a user would look for them."""
+    new_sandbox: Callable[[str], Any]
+    """A loopback sandbox of this CRM accepting the given token (``afterclose demo``/``sandbox``)."""
+    sandbox_settings: Callable[[SandboxEndpoint], dict[str, Any]]
+    """This provider's config section pointing at a running sandbox."""
+    demo_owner_ids: str
+    """Where the sandbox files the CRM ids of the demo owners (``sandbox.demo_ids``)."""
+    instance: Callable[[Settings], str]
+    """The URL or name that tells one portal or org from another (the scope's second part)."""
+
+
+def _hubspot_adapter(settings: Settings, fieldmap: FieldMap) -> CrmAdapter:
+    from connector.hubspot.adapter import HubSpotAdapter
+    from connector.hubspot.settings import HubSpotSettings
+
+    return HubSpotAdapter(settings=HubSpotSettings(**settings.hubspot.reveal()), fieldmap=fieldmap,
+                          retry=settings.retry.as_retry_settings())
+
+
+def _salesforce_adapter(settings: Settings, fieldmap: FieldMap) -> CrmAdapter:
+    from connector.salesforce.adapter import SalesforceAdapter
+    from connector.salesforce.settings import SalesforceSettings
+
+    return SalesforceAdapter(settings=SalesforceSettings(**settings.salesforce.reveal()), fieldmap=fieldmap,
+                             retry=settings.retry.as_retry_settings())
+
+
+def _salesforce_endpoint(settings: Settings) -> tuple[str, str]:
+    if settings.salesforce.instance_url:
+        return settings.salesforce.instance_url, "salesforce.instance_url"
+    return f"{settings.salesforce.domain} login", "salesforce.domain"
+
+
+def _hubspot_sandbox(token: str) -> Any:
+    from connector.sandbox.hubspot import HubSpotSandbox
+
+    return HubSpotSandbox(token=token)
+
+
+def _salesforce_sandbox(token: str) -> Any:
+    from connector.sandbox.salesforce import SalesforceSandbox
+
+    return SalesforceSandbox(token=token)
+
+
+WIRINGS = {
+    Provider.HUBSPOT: Wiring(
+        provider=Provider.HUBSPOT, build_adapter=_hubspot_adapter,
+        endpoint=lambda settings: (settings.hubspot.base_url, "hubspot.base_url"),
+        credential_keys="hubspot.access_token (or hubspot.client_id + client_secret + refresh_token)",
+        new_sandbox=_hubspot_sandbox,
+        sandbox_settings=lambda endpoint: {"base_url": endpoint.base_url, "access_token": endpoint.token},
+        demo_owner_ids="owners", instance=lambda settings: settings.hubspot.base_url,
+    ),
+    Provider.SALESFORCE: Wiring(
+        provider=Provider.SALESFORCE, build_adapter=_salesforce_adapter, endpoint=_salesforce_endpoint,
+        credential_keys="the [salesforce] login keys (access_token, or username + password + ...)",
+        new_sandbox=_salesforce_sandbox,
+        sandbox_settings=lambda endpoint: {"instance_url": endpoint.base_url, "access_token": endpoint.token,
+                                           "ca_bundle": str(endpoint.ca_path)},
+        demo_owner_ids="User",
+        instance=lambda settings: settings.salesforce.instance_url or settings.salesforce.domain,
+    ),
+}
+
+
+def wiring(provider: Provider | str) -> Wiring:
+    return WIRINGS[Provider(provider)]
+
+
+def build_adapter(settings: Settings, fieldmap: FieldMap) -> CrmAdapter:
+    return wiring(settings.crm.provider).build_adapter(settings, fieldmap)
 
 
 def scope_of(settings: Settings) -> str:
     """Names the CRM instance: cursor, ledger and run lock are kept per scope, so one state
     database can serve several portals or orgs without mixing them up."""
-    provider = settings.crm.provider.value
-    url = settings.hubspot.base_url if provider == "hubspot" else (settings.salesforce.instance_url or
-                                                                    settings.salesforce.domain)
+    url = wiring(settings.crm.provider).instance(settings)
     host = urlsplit(url).netloc or url
-    return f"{provider}:{host}"
-
-
-def build_adapter(settings: Settings, fieldmap: FieldMap) -> CrmAdapter:
-    retry = settings.retry.as_retry_settings()
-    if settings.crm.provider.value == "hubspot":
-        from connector.hubspot.adapter import HubSpotAdapter
-        from connector.hubspot.settings import HubSpotSettings
-
-        return HubSpotAdapter(settings=HubSpotSettings(**settings.hubspot.reveal()), fieldmap=fieldmap, retry=retry)
-    from connector.salesforce.adapter import SalesforceAdapter
-    from connector.salesforce.settings import SalesforceSettings
-
-    return SalesforceAdapter(settings=SalesforceSettings(**settings.salesforce.reveal()), fieldmap=fieldmap,
-                             retry=retry)
-
-
-def build_playbook(settings: Settings) -> Playbook:
-    section = settings.playbook
-    rules = DEFAULT_PLAYBOOK.touch_points
-    if section.touch_points:
-        rules = tuple(
-            TouchPointRule(id=tp.id, title=tp.title, anchor=tp.anchor, offset_days=tp.offset,
-                           business_days=tp.business_days, type=tp.type, priority=tp.priority)
-            for tp in section.touch_points
-        )
-    try:
-        return Playbook(
-            touch_points=rules, timezone=section.timezone, workdays=frozenset(section.workdays),
-            holidays=frozenset(section.holidays), due_hour=section.due_hour, catch_up_days=section.catch_up_days,
-            contract_term_months=section.contract_term_months, owner_field=section.owner_field or None,
-            fallback_owner=section.fallback_owner or None,
-        )
-    except ValueError as exc:
-        raise ConfigError(str(exc), source=settings.source, key="playbook") from exc
+    return f"{settings.crm.provider.value}:{host}"

@@ -10,14 +10,14 @@ import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 from hubspot.crm.objects.tasks import Filter, FilterGroup, PublicObjectSearchRequest
 
 from connector.actions import Action, ActionResult, Skip, WriteAction
 from connector.hubspot import nps
 from connector.hubspot.client import HubSpotClient
-from connector.hubspot.pull import DealReader, RunCache, new_own_writes
+from connector.hubspot.pull import SEARCH_PAGES_AHEAD, DealReader, RunCache
 from connector.hubspot.related import ASSOCIATION_READ_MAX, chunks, read_associations, read_owners
 from connector.hubspot.schema import PortalSchema, check, setup
 from connector.hubspot.search import PAGE_SIZE
@@ -25,10 +25,9 @@ from connector.hubspot.settings import HubSpotSettings
 from connector.hubspot.stages import DealStages, read_deal_stages
 from connector.hubspot.writes import Writer
 from connector.mapping import FieldMap
-from connector.model import Cursor, Deal, DealPage, Owner, Provider, TaskRef
+from connector.model import Cursor, Deal, DealStamp, Owner, Provider, TaskRef
 from connector.nps.hubspot_native import HubSpotNativeSource
-from connector.pipeline import BackgroundWrites
-from connector.port import CallStats, NpsAccount, NpsContact, SchemaProblem
+from connector.port import CallStats, NpsAccount, NpsContact, SchemaProblem, StreamTuning
 from connector.retry import RetrySettings
 
 
@@ -57,13 +56,10 @@ class HubSpotAdapter:
         self._client = HubSpotClient(settings, retry, clock=clock, sleep=sleep)
         self._executor = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="hubspot")
         self._schema = PortalSchema(self._client)
-        # Shared by reads and writes for this adapter's run (see connector/hubspot/pull.py).
-        self._own_writes = new_own_writes()
-        self._background_writes = BackgroundWrites(lambda actions: self.apply(actions), name="hubspot-writes")
         self._run_caches = (RunCache(), RunCache())
-        self._writer = Writer(client=self._client, fieldmap=fieldmap, executor=self._executor,
-                              own_writes=self._own_writes)
+        self._writer = Writer(client=self._client, fieldmap=fieldmap, executor=self._executor)
         self._deal_page_size = deal_page_size or (ASSOCIATION_READ_MAX if page_size >= PAGE_SIZE else page_size)
+        self.tuning = StreamTuning(scan_pages_ahead=SEARCH_PAGES_AHEAD, enrich_batch=self._deal_page_size)
         self._page_size = page_size
         self._result_cap = search_result_cap
         self._stages: DealStages | None = None
@@ -78,14 +74,28 @@ class HubSpotAdapter:
         """Create AfterClose's own properties and the unique task key property where missing."""
         return setup(self._client, self._schema, self.fieldmap)
 
+    def missing_permissions(self) -> list[str]:
+        """connector.port.SupportsPermissions: one read probe per scope the jobs need."""
+        from connector.hubspot.permissions import missing_permissions
+
+        return missing_permissions(self._client)
+
     # -- reads -------------------------------------------------------------------------------
 
-    def closed_won_deals(self, since: Cursor | None) -> Iterator[DealPage]:
-        return self._reader().changed_since(since)
+    def scan(self, since: Cursor | None) -> Iterator[list[DealStamp]]:
+        return self._reader().scan(since)
 
-    def deals_by_id(self, deal_ids: Sequence[str]) -> Iterator[DealPage]:
-        # Batch reads take 100 ids: pages of 100 deals use every call fully.
-        return dataclasses.replace(self._reader(), page_size=min(self._page_size, 100)).by_id(deal_ids)
+    def scan_ids(self, deal_ids: Sequence[str]) -> Iterator[list[DealStamp]]:
+        return self._reader().scan_ids(deal_ids)
+
+    def enrich(self, stamps: Sequence[DealStamp]) -> list[Deal]:
+        return self._reader().enrich(stamps)
+
+    def _deals_by_id(self, deal_ids: Sequence[str]) -> Iterator[list[Deal]]:
+        """Named deals, read and enriched (what the NPS reads need)."""
+        reader = self._reader()
+        for stamps in reader.scan_ids(deal_ids):
+            yield reader.enrich(stamps)
 
     def find_tasks(self, keys: Iterable[str]) -> dict[str, TaskRef]:
         found = self._writer.read_tasks(list(keys))
@@ -120,8 +130,7 @@ class HubSpotAdapter:
         return DealReader(
             client=self._client, fieldmap=self.fieldmap, stages=self._stages, owners=self._owners,
             executor=self._executor, page_size=self._page_size, result_cap=self._result_cap,
-            deal_page_size=self._deal_page_size, own_writes=self._own_writes,
-            background_writes=self._background_writes,
+            deal_page_size=self._deal_page_size,
             contacts_cache=self._run_caches[0], companies_cache=self._run_caches[1],
         )
 
@@ -135,12 +144,12 @@ class HubSpotAdapter:
 
     def nps_accounts(self, account_ids: Sequence[str]) -> dict[str, NpsAccount]:
         self._reader()  # pipelines and owners, read once per adapter
-        return nps.accounts(self._client, self.fieldmap, account_ids, self.deals_by_id, self._owners or {})
+        return nps.accounts(self._client, self.fieldmap, account_ids, self._deals_by_id, self._owners or {})
 
     def nps_referred_deals(self, referrer_field: str) -> list[Deal]:
         self._reader()
         assert self._stages is not None
-        return nps.referred_deals(self._client, self.fieldmap, self._stages, referrer_field, self.deals_by_id)
+        return nps.referred_deals(self._client, self.fieldmap, self._stages, referrer_field, self._deals_by_id)
 
     def nps_native_contacts(self, since: dt.datetime | None) -> Iterator[tuple[str, dict]]:
         """Contacts carrying HubSpot's own NPS properties (the ``hubspot-native`` source reads these)."""
@@ -154,9 +163,6 @@ class HubSpotAdapter:
     def apply(self, actions: Sequence[WriteAction]) -> list[ActionResult]:
         return self._writer.apply(actions)
 
-    def submit(self, actions: Sequence[WriteAction]) -> Future[list[ActionResult]]:
-        return self._background_writes.submit(actions)
-
     def estimate_write_calls(self, actions: Sequence[Action]) -> int:
         """Write calls ``apply`` would make for these actions (skips cost nothing); no call is made."""
         from connector.hubspot.estimate import estimate_write_calls
@@ -169,7 +175,6 @@ class HubSpotAdapter:
         return self._client.stats()
 
     def close(self) -> None:
-        self._background_writes.close()
         self._executor.shutdown(wait=True)
         self._client.close()
 

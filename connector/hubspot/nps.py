@@ -38,7 +38,7 @@ from connector.hubspot.schema import PortalSchema
 from connector.hubspot.search import PAGE_SIZE, RESULT_CAP, DealSearchWalk, parse_instant, to_epoch_ms
 from connector.hubspot.stages import DealStages
 from connector.mapping import FieldMap
-from connector.model import Deal, DealPage, Owner, RecordKind
+from connector.model import Deal, Owner, RecordKind
 from connector.nps import SourceError
 from connector.port import NpsAccount, NpsContact
 
@@ -56,7 +56,7 @@ NPS_DATE = "hs_feedback_last_survey_date"
 NPS_COMMENT = "hs_feedback_last_nps_follow_up"
 NATIVE_PROPERTIES = ("email", NPS_SCORE, NPS_SCORE_DEPRECATED, NPS_DATE, NPS_COMMENT)
 
-DealsById = Callable[[Sequence[str]], Iterator[DealPage]]
+DealsById = Callable[[Sequence[str]], Iterator[list[Deal]]]
 
 
 # -- contacts --------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def accounts(client: HubSpotClient, fieldmap: FieldMap, account_ids: Sequence[st
     for batch in chunks(list(companies), ASSOCIATION_READ_MAX):
         deal_links.update(read_associations(client, "companies", "deals", batch))
     wanted = list(dict.fromkeys(link.to_id for links in deal_links.values() for link in links))
-    won = {deal.id: deal for page in deals_by_id(wanted) for deal in page.deals if deal.is_won} if wanted else {}
+    won = {deal.id: deal for deals in deals_by_id(wanted) for deal in deals if deal.is_won} if wanted else {}
     out: dict[str, NpsAccount] = {}
     for company_id, p in companies.items():
         owner = owners.get(_text(p.get("hubspot_owner_id")) or "")
@@ -174,7 +174,7 @@ def referred_deals(client: HubSpotClient, fieldmap: FieldMap, stages: DealStages
              DealFilter(property_name=spec.crm_name, operator="HAS_PROPERTY")]
     walk = DealSearchWalk(client, filter_groups=[group], properties=["dealstage", spec.crm_name])
     ids = list(dict.fromkeys(raw.id for released in walk.walk(None) for raw in released))
-    return [deal for page in deals_by_id(ids) for deal in page.deals if deal.is_won] if ids else []
+    return [deal for deals in deals_by_id(ids) for deal in deals if deal.is_won] if ids else []
 
 
 # -- HubSpot's own NPS survey data -----------------------------------------------------------

@@ -68,12 +68,12 @@ def scopes_named_in(error: AuthError) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def missing_permissions(adapter: Any) -> list[str]:
+def missing_permissions(client: Any) -> list[str]:
     """Scopes whose read probe HubSpot refused with 403, named as HubSpot names them."""
     missing: list[str] = []
     for scope, probe in READ_PROBES.items():
         try:
-            probe(adapter._client)  # noqa: SLF001 - the adapter's one client (budget, retries, counts)
+            probe(client)
         except AuthError as error:
             if error.status != 403:
                 raise  # 401: the token itself is wrong; check reports that on its own

@@ -1,21 +1,17 @@
-"""HubSpot deals -> neutral ``DealPage`` values, streamed page by page.
+"""HubSpot deals -> ``DealStamp`` values (the cheap scan) and full ``Deal`` values (enrichment).
 
 One search covers both kinds of deal AfterClose must see (two OR-ed filter groups):
 won (``dealstage IN`` the won stages of every pipeline), and handled before but no longer won
 (the ``handoff_status`` write-back is set and the stage is not won; such deals carry
-``is_won=False`` so their open tasks can be closed). Each page is then enriched with batched reads
-of associations, contacts and companies, run in parallel within the rate budget.
+``is_won=False`` so their open tasks can be closed). The search returns the deal's own properties,
+which is all a stamp needs; enrichment then adds associations, contacts and companies with
+batched reads, run in parallel within the rate budget.
 
 AfterClose's own write-backs bump ``hs_lastmodifieddate`` (facts §3) and move the deal to the end
-of the stream. Two consequences, both measured by the benchmark (docs/benchmarks.md):
-
-- offset paging (``after``) over that stream would skip deals: each page's write-backs move 200
-  deals out from under the offset. The walk therefore restarts from the newest timestamp after
-  every page (keyset paging, see search.py);
-- those deals come back later in the same walk. ``OwnWrites`` recognises a deal whose properties
-  are exactly what AfterClose read plus what it wrote, and drops it before enrichment; the walk
-  goes on past it, so the cursor ends after AfterClose's own writes and the next run starts with
-  nothing to re-read. A deal a user changed meanwhile differs and is read as usual.
+of the stream, so offset paging (``after``) over that stream would skip deals: each page's
+write-backs move 200 deals out from under the offset. The walk therefore restarts from the newest
+timestamp after every page (keyset paging, see search.py). Telling those write-backs from a user's
+change is the deal stream's job (jobs/sync/stream.py), from the stamps this module makes.
 
 Contacts and companies are cached for the adapter's lifetime (one run): deals of one company are
 spread over the whole stream, and re-reading them per page cost up to 2.5x the calls the batch
@@ -38,8 +34,7 @@ from connector.hubspot.related import (ASSOCIATION_READ_MAX, BATCH_READ_MAX, Lin
 from connector.hubspot.search import MODIFIED, PAGE_SIZE, DealSearchWalk, RawDeal, parse_instant
 from connector.hubspot.stages import DealStages
 from connector.mapping import FieldMap, FieldSpec, FieldType
-from connector.model import Company, Contact, Cursor, Deal, DealPage, FieldValue, Owner, Provider, RecordKind
-from connector.pipeline import BackgroundWrites, OwnWrites, read_ahead
+from connector.model import Company, Contact, Cursor, Deal, DealStamp, FieldValue, Owner, Provider, RecordKind
 
 DEAL_PROPERTIES = ("dealname", "dealstage", "pipeline", "closedate", "amount", "hubspot_owner_id")
 CONTACT_PROPERTIES = ("email", "firstname", "lastname")
@@ -70,24 +65,8 @@ def deal_properties(fieldmap: FieldMap) -> list[str]:
 
 
 SEARCH_PAGES_AHEAD = 6
-"""Search pages fetched ahead of the page being enriched and written (a deal page and one more):
-searches have their own rate limit, so they overlap the other calls instead of waiting for them."""
-
-
-DEAL_PAGES_AHEAD = 1
-"""Deal pages read and enriched ahead of the one being written: the reads share the rate budget
-with the writes instead of waiting for them."""
-
-
-def new_own_writes() -> OwnWrites[Mapping[str, object]]:
-    """``OwnWrites`` over a deal's search properties (this module's doc says why)."""
-    return OwnWrites(_state, recent_reads=5_000)
-
-
-def _state(properties: Mapping[str, object], written: Mapping[str, str]) -> int:
-    """A digest of a deal's properties, the modified date left out; empty and missing are one."""
-    merged = {**properties, **written}
-    return hash(frozenset((k, str(v)) for k, v in merged.items() if k != MODIFIED and v not in (None, "")))
+"""Search pages worth reading ahead of the page being enriched and written (a deal page and one
+more): searches have their own rate limit, so they overlap the other calls instead of waiting."""
 
 
 class RunCache:
@@ -125,9 +104,6 @@ class DealReader:
     """Deals per yielded page: one association read per 1,000 deals uses the API maximum, and the
     sync's write batches fill up better on big pages."""
     result_cap: int | None = None
-    own_writes: OwnWrites = field(default_factory=new_own_writes)
-    background_writes: BackgroundWrites | None = None
-    """The adapter's writes under way (the sync's); a pass waits for them before it ends."""
     contacts_cache: RunCache = field(default_factory=RunCache)
     companies_cache: RunCache = field(default_factory=RunCache)
     _deal_fields: tuple[FieldSpec, ...] = field(init=False)
@@ -135,9 +111,8 @@ class DealReader:
     def __post_init__(self) -> None:
         self._deal_fields = self.fieldmap.for_record(RecordKind.DEAL)
 
-    def changed_since(self, since: Cursor | None) -> Iterator[DealPage]:
-        """Passes over the stream until one makes no write-back: the last page's write-backs land
-        after the pass that read it ended, and the cursor must end past them."""
+    def scan(self, since: Cursor | None) -> Iterator[list[DealStamp]]:
+        """The changed deals as stamps, each list complete and in (modified, id) order."""
         groups = search_filter_groups(self.fieldmap, self.stages)
         if not groups:
             return
@@ -146,54 +121,33 @@ class DealReader:
             self.client, filter_groups=groups, properties=deal_properties(self.fieldmap),
             page_size=self.page_size, result_cap=min(self.result_cap or self.page_size, self.page_size),
         )
-        try:
-            cursor, wrote = since, True
-            while wrote:
-                written_before = self.own_writes.written
-                # The next page is searched and enriched while the sync writes this one; whether
-                # another pass is needed is decided here, after the last page's writes.
-                for page in read_ahead(self._one_pass(walk, cursor), DEAL_PAGES_AHEAD, name="hubspot-deals-ahead"):
-                    cursor = page.cursor
-                    yield page
-                if self.background_writes is not None:
-                    self.background_writes.wait_idle()  # the sync may still be writing the last page
-                wrote = self.own_writes.written > written_before
-        finally:
-            self.own_writes.clear()
+        for released in walk.walk(since):
+            yield [self._stamp(raw) for raw in released]
 
-    def _one_pass(self, walk: DealSearchWalk, since: Cursor | None) -> Iterator[DealPage]:
-        buffer: list[RawDeal] = []
-        last: RawDeal | None = None
-        # Reading ahead is safe for ``OwnWrites``: AfterClose's write-backs move a deal behind
-        # every deal not read yet, so the walk meets them only near its end, and a deal whose
-        # write-back has not been recorded yet when met is merely read and decided again.
-        for released in read_ahead(walk.walk(since), SEARCH_PAGES_AHEAD, name="hubspot-search-ahead"):
-            for raw in released:
-                last = raw
-                if not self.own_writes.is_own(raw.id, raw.properties):
-                    buffer.append(raw)
-            while len(buffer) >= self.deal_page_size:
-                page, buffer = buffer[:self.deal_page_size], buffer[self.deal_page_size:]
-                yield self._page(page, cursor=page[-1].cursor())
-        if last is not None:
-            # Also when every deal left was our own (an empty page): the cursor moves past them.
-            yield self._page(buffer, cursor=last.cursor())
-
-    def by_id(self, deal_ids: Sequence[str]) -> Iterator[DealPage]:
+    def scan_ids(self, deal_ids: Sequence[str]) -> Iterator[list[DealStamp]]:
         properties = [*deal_properties(self.fieldmap), "hs_lastmodifieddate"]
         # read_objects reads 100 ids per call; enrichment takes a whole deal page at a time.
         for batch in chunks(list(dict.fromkeys(deal_ids)), self.deal_page_size):
             found = read_objects(self.client, "deals", batch, properties)
-            raws = [_raw_from_properties(i, found[i]) for i in batch if i in found]
-            yield self._page(raws, cursor=None)
+            yield [self._stamp(_raw_from_properties(i, found[i])) for i in batch if i in found]
+
+    def _stamp(self, raw: RawDeal) -> DealStamp:
+        """What the deal stream needs to place the deal and to tell a write-back from an edit:
+        mapped fields by canonical name, every other property opaque, the modified date left out."""
+        mapped = {spec.crm_name for spec in self._deal_fields}
+        other = frozenset((k, str(v)) for k, v in raw.properties.items()
+                          if k not in mapped and k != MODIFIED and v not in (None, ""))
+        fields = {spec.canonical: _text(raw.properties.get(spec.crm_name)) for spec in self._deal_fields}
+        return DealStamp(id=raw.id, modified=raw.modified, fields=fields, other=other, payload=raw)
 
     # -- enrichment --------------------------------------------------------------------------
 
-    def _page(self, raws: list[RawDeal], *, cursor: Cursor | None) -> DealPage:
+    def enrich(self, stamps: Sequence[DealStamp]) -> list[Deal]:
+        raws = [stamp.payload for stamp in stamps if isinstance(stamp.payload, RawDeal)]
+        if len(raws) != len(stamps):
+            raise FatalCrmError("a deal stamp without its HubSpot record reached enrichment", provider="hubspot")
         if not raws:
-            return DealPage(deals=(), cursor=cursor)
-        for raw in raws:
-            self.own_writes.read(raw.id, raw.properties)
+            return []
         ids = [r.id for r in raws]
         contact_links, company_links = self._parallel([
             lambda: self._associations("contacts", ids), lambda: self._associations("companies", ids),
@@ -203,12 +157,11 @@ class DealReader:
         self._fill_caches(contact_ids, company_ids)
         contacts = self._from_cache(self.contacts_cache, contact_ids, CONTACT_PROPERTIES)
         companies = self._from_cache(self.companies_cache, company_ids, COMPANY_PROPERTIES)
-        deals = tuple(
+        return [
             self._deal(raw, contact_links.get(raw.id, []), _primary_company(company_links.get(raw.id, [])),
                        contacts, companies)
             for raw in raws
-        )
-        return DealPage(deals=deals, cursor=cursor)
+        ]
 
     def _fill_caches(self, contact_ids: list[str], company_ids: list[str]) -> None:
         """Read the contacts and companies this run has not read yet, every batch in parallel."""

@@ -100,9 +100,6 @@ class Writer:
     client: HubSpotClient
     fieldmap: FieldMap
     executor: Executor
-    own_writes: Any = None
-    """``OwnWrites`` (connector/pipeline.py): told which deals were written with what, so the deal stream can tell
-    AfterClose's own write-backs from a user's change."""
 
     @property
     def key_property(self) -> str:
@@ -263,13 +260,7 @@ class Writer:
             for inp, (_, a, props) in zip(inputs, batch)
         ])
         label = f"POST /crm/v3/objects/{object_type}/batch/update"
-        results = self._send(label, object_type, body, inputs, lambda r: [str(r.id)], lambda _a: Outcome.UPDATED)
-        if object_type == "deals" and self.own_writes is not None:
-            written = {a.update.record_id: props for _, a, props in batch}
-            for _, result in results:
-                if result.outcome is Outcome.UPDATED:
-                    self.own_writes.wrote(result.action.update.record_id, written[result.action.update.record_id])
-        return results
+        return self._send(label, object_type, body, inputs, lambda r: [str(r.id)], lambda _a: Outcome.UPDATED)
 
     # -- shared: send an update batch, split it when refused whole ---------------------------
 

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 from connector.actions import (Action, ActionResult, CloseTask, CreateTask, Outcome, Skip, UpdateRecord, UpdateTask,
                                WriteAction)
+from connector.errors import FatalCrmError
 from connector.mapping import FieldMap
-from connector.model import Cursor, Deal, DealPage, Provider, RecordKind, TaskRef
-from connector.pipeline import BackgroundWrites, read_ahead
-from connector.port import CallStats, NpsAccount, NpsContact, SchemaProblem
+from connector.model import Cursor, Deal, DealStamp, Provider, TaskRef
+from connector.port import CallStats, NpsAccount, NpsContact, SchemaProblem, StreamTuning
 from connector.retry import RetrySettings
 from connector.salesforce import nps, schema, soql, writes
 from connector.salesforce.client import SalesforceClient
 from connector.salesforce.paging import QueryPaginator
-from connector.salesforce.pull import drop_own, new_own_writes, stream_deals
+from connector.salesforce.pull import stamp_of, stream_deals
 from connector.salesforce.settings import SalesforceSettings
 from connector.salesforce.writes import Pending, Refused
 
@@ -39,12 +38,14 @@ class Collections:
     identity: Callable[[Pending], str]
 
 
-QUERY_BATCHES_AHEAD = 1
-"""Query batches (2,000 deals) fetched ahead of the one being decided and written."""
+TUNING = StreamTuning(scan_pages_ahead=0, enrich_batch=None)
+"""A query batch (up to 2,000 deals) already holds everything AfterClose reads, so a scan page
+is an enriched page: the deal stream's own read-ahead of one page is all the overlap it needs."""
 
 
 class SalesforceAdapter:
     provider = Provider.SALESFORCE
+    tuning = TUNING
 
     def __init__(self, *, settings: SalesforceSettings, fieldmap: FieldMap,
                  retry: RetrySettings | None = None, sleep: Callable[[float], None] = time.sleep):
@@ -55,8 +56,6 @@ class SalesforceAdapter:
         writes.check_extras(fieldmap)
         self._client = SalesforceClient(settings, retry or RetrySettings(), sleep=sleep)
         self._described: dict[str, schema.Describe] | None = None
-        self._own_writes = new_own_writes()
-        self._background_writes = BackgroundWrites(lambda actions: self.apply(actions), name="salesforce-writes")
 
     # -- schema ----------------------------------------------------------------------------------
     def _describe(self) -> dict[str, schema.Describe]:
@@ -76,34 +75,24 @@ class SalesforceAdapter:
         return schema.setup_instructions(self.fieldmap, self._describe())
 
     # -- reads -----------------------------------------------------------------------------------
-    def closed_won_deals(self, since: Cursor | None) -> Iterator[DealPage]:
-        """Passes until one makes no write-back: the query is a snapshot taken before this run's
-        writes, and the cursor must end past them (``OwnWrites``, connector/pipeline.py)."""
-        try:
-            cursor, wrote = since, True
-            while wrote:
-                written_before = self._own_writes.written
-                pages = stream_deals(self._client, soql.won_deals_since(self.fieldmap, cursor), self.fieldmap,
-                                     after=cursor)
-                # The next query batch is fetched while the sync decides and writes this one.
-                for page in read_ahead(pages, QUERY_BATCHES_AHEAD, name="salesforce-query-ahead"):
-                    page = drop_own(self._own_writes, page)
-                    for deal in page.deals:
-                        self._own_writes.read(deal.id, deal)
-                    cursor = page.cursor or cursor
-                    yield page
-                self._background_writes.wait_idle()  # the sync may still be writing the last page
-                wrote = self._own_writes.written > written_before
-        finally:
-            self._own_writes.clear()
+    def scan(self, since: Cursor | None) -> Iterator[list[DealStamp]]:
+        """One page per query batch; the query reads each deal whole, so its stamp carries it."""
+        for page in stream_deals(self._client, soql.won_deals_since(self.fieldmap, since), self.fieldmap, after=since):
+            yield [stamp_of(deal) for deal in page]
 
-    def deals_by_id(self, deal_ids: Sequence[str]) -> Iterator[DealPage]:
+    def scan_ids(self, deal_ids: Sequence[str]) -> Iterator[list[DealStamp]]:
         # Anything that is not a 15/18-character id cannot name a record; sending it would only
         # earn a 400 (a fatal error) for the whole batch.
         ids = [i for i in deal_ids if soql.is_record_id(i)]
         for chunk in soql.in_list_chunks(ids):
-            yield from stream_deals(self._client, soql.deals_by_ids(self.fieldmap, chunk), self.fieldmap,
-                                    with_cursor=False)
+            for page in stream_deals(self._client, soql.deals_by_ids(self.fieldmap, chunk), self.fieldmap):
+                yield [stamp_of(deal) for deal in page]
+
+    def enrich(self, stamps: Sequence[DealStamp]) -> list[Deal]:
+        deals = [stamp.payload for stamp in stamps if isinstance(stamp.payload, Deal)]
+        if len(deals) != len(stamps):
+            raise FatalCrmError("a deal stamp without its Opportunity reached enrichment", provider="salesforce")
+        return deals
 
     def find_tasks(self, keys: Iterable[str]) -> dict[str, TaskRef]:
         key_field = self.fieldmap.task_key_field
@@ -138,9 +127,6 @@ class SalesforceAdapter:
         return nps.referred_deals(self._client, self.fieldmap, referrer_field)
 
     # -- writes ----------------------------------------------------------------------------------
-    def submit(self, actions: Sequence[WriteAction]) -> Future[list[ActionResult]]:
-        return self._background_writes.submit(actions)
-
     def apply(self, actions: Sequence[WriteAction]) -> list[ActionResult]:
         results: list[ActionResult | None] = [None] * len(actions)
         upserts, updates, closes_by_key = self._sort_out(actions, results)
@@ -151,10 +137,6 @@ class SalesforceAdapter:
             Collections(upserts, "upsert", f"composite/sobjects/Task/{key_field}", lambda p: p.record[key_field]),
             Collections(updates, "update", "composite/sobjects", lambda p: p.record["Id"]),
         ], results)
-        for result in results:
-            if (result is not None and result.outcome is Outcome.UPDATED and isinstance(result.action, UpdateRecord)
-                    and result.action.update.kind is RecordKind.DEAL):
-                self._own_writes.wrote(result.action.update.record_id, result.action.update.values)
         missing = [i for i, r in enumerate(results) if r is None]
         assert not missing, f"no result for actions {missing}"  # every branch fills one
         return results  # type: ignore[return-value]
@@ -238,8 +220,13 @@ class SalesforceAdapter:
     def call_stats(self) -> CallStats:
         return self._client.stats()
 
+    def missing_permissions(self) -> list[str]:
+        """connector.port.SupportsPermissions: one describe per object the jobs touch."""
+        from connector.salesforce.permissions import missing_permissions
+
+        return missing_permissions(self._client, self.fieldmap)
+
     def close(self) -> None:
-        self._background_writes.close()
         self._client.close()
 
     def __enter__(self) -> "SalesforceAdapter":

@@ -88,8 +88,8 @@ def _account(record: dict, specs: Sequence[Any], won: list[Deal]) -> NpsAccount:
 def _won_deals_by_account(client: SalesforceClient, fieldmap: FieldMap, account_ids: Sequence[str]) -> dict[str, list[Deal]]:
     where = f"IsWon = true AND {format_soql('AccountId IN {}', list(account_ids))}"
     found: dict[str, list[Deal]] = {}
-    for page in stream_deals(client, _select_deals(fieldmap, where), fieldmap, with_cursor=False):
-        for deal in page.deals:
+    for page in stream_deals(client, _select_deals(fieldmap, where), fieldmap):
+        for deal in page:
             if deal.company is not None:
                 found.setdefault(deal.company.id, []).append(deal)
     return found
@@ -101,7 +101,7 @@ def referred_deals(client: SalesforceClient, fieldmap: FieldMap, referrer_field:
         return []
     column = soql.api_name(spec.crm_name, key=f"fields.{referrer_field}", source=fieldmap.source)
     statement = _select_deals(fieldmap, f"IsWon = true AND {column} != null")
-    return [deal for page in stream_deals(client, statement, fieldmap, with_cursor=False) for deal in page.deals]
+    return [deal for page in stream_deals(client, statement, fieldmap) for deal in page]
 
 
 def _select_deals(fieldmap: FieldMap, where: str) -> str:

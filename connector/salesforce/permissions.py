@@ -59,16 +59,16 @@ def missing_from(describes: Mapping[str, Mapping[str, Any] | None], fieldmap: Fi
     return missing
 
 
-def missing_permissions(adapter: Any) -> list[str]:
+def missing_permissions(client: Any, fieldmap: FieldMap) -> list[str]:
     """One describe per object the jobs touch (4 calls with the built-in mapping)."""
     from connector.errors import CrmError
 
     describes: dict[str, Mapping[str, Any] | None] = {}
-    for sobject in required(adapter.fieldmap):
+    for sobject in required(fieldmap):
         try:
-            describes[sobject] = adapter._client.restful("describe", f"sobjects/{sobject}/describe")  # noqa: SLF001
+            describes[sobject] = client.restful("describe", f"sobjects/{sobject}/describe")
         except CrmError as error:
             if error.status not in (403, 404):  # 404 NOT_FOUND: the user cannot see the object at all
                 raise
             describes[sobject] = None
-    return missing_from(describes, adapter.fieldmap)
+    return missing_from(describes, fieldmap)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 from connector.errors import FatalCrmError
 from connector.mapping import FieldMap
-from connector.model import Company, Contact, Cursor, Deal, DealPage, FieldValue, Owner, Provider, RecordKind
-from connector.pipeline import OwnWrites
+from connector.model import Company, Contact, Cursor, Deal, DealStamp, FieldValue, Owner, Provider, RecordKind
 from connector.salesforce.client import SalesforceClient
 from connector.salesforce.errors import PROVIDER
 from connector.salesforce.paging import QueryPaginator
@@ -18,9 +17,9 @@ from connector.salesforce.soql import parse_datetime
 
 
 def stream_deals(client: SalesforceClient, soql: str, fieldmap: FieldMap, *,
-                 after: Cursor | None = None, with_cursor: bool = True) -> Iterator[DealPage]:
-    """One ``DealPage`` per Salesforce batch, in query order; deals at or before ``after`` are
-    dropped (the query re-reads the cursor's second, see soql.won_deals_since)."""
+                 after: Cursor | None = None) -> Iterator[list[Deal]]:
+    """The deals of one query, a Salesforce batch at a time, in query order; deals at or before
+    ``after`` are dropped (the query re-reads the cursor's second, see soql.won_deals_since)."""
     paginator = QueryPaginator("deal query")
     page = client.query(soql)
     carried: list[Deal] = []
@@ -35,8 +34,7 @@ def stream_deals(client: SalesforceClient, soql: str, fieldmap: FieldMap, *,
             carried = deals
         elif deals:
             carried = []
-            cursor = Cursor(modified=deals[-1].last_modified, deal_id=deals[-1].id) if with_cursor else None
-            yield DealPage(deals=tuple(deals), cursor=cursor)
+            yield deals
         if next_url is None:
             return
         page = client.query_more(next_url)
@@ -119,20 +117,7 @@ def _contacts(client: SalesforceClient, roles: dict | None) -> Iterator[Contact]
         roles = client.query_more(next_url)
 
 
-def new_own_writes() -> OwnWrites[Deal]:
-    """``OwnWrites`` over read deals: the walk's pass over its own write-backs drops the deals
-    that are exactly what it read plus what it wrote, so the cursor ends past the run's writes."""
-    return OwnWrites(_state, recent_reads=10_000)
-
-
-def drop_own(own: OwnWrites[Deal], page: DealPage) -> DealPage:
-    """The page without the deals that are only AfterClose's own write-backs (same cursor)."""
-    kept = tuple(d for d in page.deals if not own.is_own(d.id, d))
-    return page if len(kept) == len(page.deals) else DealPage(deals=kept, cursor=page.cursor)
-
-
-def _state(deal: Deal, written: Mapping[str, FieldValue]) -> int:
-    """A digest of everything AfterClose reads from a deal, its modified stamp left out."""
-    fields = {**deal.fields, **{k: as_text(v) for k, v in written.items()}}
-    return hash((deal.name, deal.stage, deal.is_won, deal.close_date, deal.amount, deal.owner, deal.company,
-                 deal.contacts, frozenset((k, v) for k, v in fields.items() if v is not None)))
+def stamp_of(deal: Deal) -> DealStamp:
+    """The stamp of a deal the query read whole: it carries the deal, so enrichment is free."""
+    other = (deal.name, deal.stage, deal.is_won, deal.close_date, deal.amount, deal.owner, deal.company, deal.contacts)
+    return DealStamp(id=deal.id, modified=deal.last_modified, fields=deal.fields, other=other, payload=deal)

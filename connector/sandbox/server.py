@@ -1,21 +1,18 @@
-"""Run an ASGI app on loopback in a background thread, optionally over TLS with a test CA.
+"""Run a sandbox on loopback in a background thread, optionally over TLS with a test CA.
 
 Both sandboxes use this: a real server on 127.0.0.1 (ephemeral port unless one is asked for),
-so the unmodified SDK clients talk real HTTP to it.
+so the unmodified SDK clients talk real HTTP to it (connector/serving.py runs the server).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
+from connector.serving import serve_app
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,11 +40,6 @@ def make_test_tls(directory: Path) -> TlsFiles:
     return files
 
 
-class _QuietServer(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the host process owns its signals
-        pass
-
-
 @dataclass(frozen=True, kw_only=True)
 class RunningServer:
     host: str
@@ -69,25 +61,7 @@ def serve_in_thread(app, *, host: str = "127.0.0.1", port: int = 0, tls: bool = 
         if tls:
             directory = tls_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="afterclose-tls-")))
             files = make_test_tls(directory)
-        config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
-            ssl_certfile=str(files.cert_path) if files else None,
-            ssl_keyfile=str(files.key_path) if files else None,
-            # A pooled client keeps idle keep-alive connections open; without a graceful-shutdown
-            # limit, stopping the server waits for them until the thread join gives up.
-            timeout_keep_alive=30, timeout_graceful_shutdown=1, loop="asyncio", http="h11",
-        )
-        server = _QuietServer(config)
-        thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True, name="sandbox")
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"sandbox server failed to start on {host}:{port}")
-            time.sleep(0.01)
-        bound = server.servers[0].sockets[0].getsockname()[1]
-        try:
-            yield RunningServer(host=host, port=bound, scheme="https" if tls else "http", tls=files)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+        port = stack.enter_context(serve_app(
+            app, host=host, port=port, certfile=files.cert_path if files else None,
+            keyfile=files.key_path if files else None, name="sandbox"))
+        yield RunningServer(host=host, port=port, scheme="https" if tls else "http", tls=files)

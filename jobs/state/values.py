@@ -15,8 +15,6 @@ from connector.model import NpsResponse
 class StateStoreError(AfterCloseError):
     """The state database cannot be used as it is (unreachable, or from a newer AfterClose)."""
 
-    exit_code = 2
-
 
 class SchemaTooNewError(StateStoreError):
     """The database was migrated by a newer AfterClose; this version must not write to it."""

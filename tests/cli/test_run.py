@@ -160,28 +160,29 @@ def test_given_a_terminal_then_progress_is_shown_and_when_piped_nothing_is_added
     import io
 
     from connector.model import Deal, DealPage, Provider
-    from jobs.commands import ObservedAdapter, progress_for
+    from jobs.cli.runtime import CrmSession, progress_for
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 
-    class Pages:
-        def closed_won_deals(self, since):
-            for n in range(3):
-                deal = Deal(provider=Provider.HUBSPOT, id=str(n), name=f"Deal {n}", stage="won", is_won=True,
-                            close_date=None, last_modified=dt.datetime.now(dt.timezone.utc))
-                yield DealPage(deals=(deal,), cursor=None)
+    def pages():
+        for n in range(3):
+            deal = Deal(provider=Provider.HUBSPOT, id=str(n), name=f"Deal {n}", stage="won", is_won=True,
+                        close_date=None, last_modified=dt.datetime.now(dt.timezone.utc))
+            yield DealPage(deals=(deal,), cursor=None)
 
-    adapter = ObservedAdapter(Pages())
+    session = CrmSession(adapter=None, fieldmap=None)  # the session only watches pages here
     terminal, pipe = Tty(), io.StringIO()
-    with progress_for(adapter, "sync", stream=terminal):
-        list(adapter.closed_won_deals(None))
-    with progress_for(adapter, "sync", stream=pipe):
-        list(adapter.closed_won_deals(None))
+    with progress_for(session, "sync", stream=terminal):
+        for page in pages():
+            session.observe(page)
+    with progress_for(session, "sync", stream=pipe):
+        for page in pages():
+            session.observe(page)
     assert "sync: reading and writing" in terminal.getvalue() and "deals" in terminal.getvalue()
     assert pipe.getvalue() == ""
-    assert adapter.deal_label("1") == "Deal 1 (1)" and adapter.page_of_deal == {"0": 0, "1": 1, "2": 2}
+    assert session.deal_label("1") == "Deal 1 (1)" and session.page_of_deal == {"0": 0, "1": 1, "2": 2}
 
 
 def test_given_sigterm_during_run_then_the_current_page_is_recorded_and_the_run_says_it_stopped_early(open_crm):

@@ -15,7 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from jobs.state import RunOutcome, RunSummary, StateStore, open_store
-from jobs.schedule import FireTimeExecutor, Health, Ticker, health_app
+from jobs.serve.schedule import FireTimeExecutor, Health, Ticker, health_app
 from tests.cli.conftest import start_cli
 
 YEARLY = '[schedule]\nsync = "0 0 1 1 *"\n'

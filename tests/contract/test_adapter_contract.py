@@ -12,6 +12,7 @@ import pytest
 
 from connector.actions import CloseTask, CreateTask, Outcome, UpdateRecord, UpdateTask
 from connector.model import Priority, RecordKind, RecordUpdate, TaskSpec, TaskType
+from tests.streams import read_deals, read_deals_by_id
 
 UTC = dt.timezone.utc
 
@@ -32,14 +33,14 @@ def task_spec(h, deal, touch_point="kickoff", days=3, owner_id=None, key=None) -
 
 
 def active_won_deal(h, name_prefix=""):
-    for deal in all_deals(h.adapter.closed_won_deals(None)):
+    for deal in all_deals(read_deals(h.adapter, None)):
         if deal.owner and deal.owner.active and deal.company and deal.contacts and deal.name.startswith(name_prefix):
             return deal
     raise AssertionError("demo data has no won deal with an active owner, a company and contacts")
 
 
 def test_given_demo_crm_when_pulling_from_start_then_every_won_deal_arrives_once_in_cursor_order(harness):
-    pages = list(harness.adapter.closed_won_deals(None))
+    pages = list(read_deals(harness.adapter, None))
     deals = all_deals(pages)
     assert {d.id for d in deals} == harness.won_deal_ids()
     assert len(deals) == len({d.id for d in deals})
@@ -61,19 +62,19 @@ def test_given_won_deal_then_owner_company_contacts_and_mapped_fields_come_with_
 
 
 def test_given_cursor_of_any_page_when_resuming_then_nothing_lost_and_nothing_repeated(harness):
-    pages = list(harness.adapter.closed_won_deals(None))
+    pages = list(read_deals(harness.adapter, None))
     everything = [d.id for d in all_deals(pages)]
     for n, page in enumerate(pages[:-1]):
-        rest = [d.id for d in all_deals(harness.adapter.closed_won_deals(page.cursor))]
+        rest = [d.id for d in all_deals(read_deals(harness.adapter, page.cursor))]
         assert rest == everything[len(all_deals(pages[: n + 1])):]
 
 
 def test_given_user_edit_after_last_cursor_then_only_that_deal_is_pulled_again(harness):
-    pages = list(harness.adapter.closed_won_deals(None))
+    pages = list(read_deals(harness.adapter, None))
     last = pages[-1].cursor
     deal = active_won_deal(harness)
     harness.set_field(deal.id, "customer_goal", "Halve onboarding time for their own clients")
-    again = all_deals(harness.adapter.closed_won_deals(last))
+    again = all_deals(read_deals(harness.adapter, last))
     assert [d.id for d in again] == [deal.id]
     assert again[0].value("customer_goal") == "Halve onboarding time for their own clients"
 
@@ -84,9 +85,9 @@ def test_given_handled_deal_marked_lost_then_it_comes_back_as_no_longer_won(harn
         update=RecordUpdate(kind=RecordKind.DEAL, record_id=deal.id, values={"handoff_status": "complete"}),
         deal_id=deal.id, reason="test")])
     assert results[0].outcome is Outcome.UPDATED
-    cursor = list(harness.adapter.closed_won_deals(None))[-1].cursor
+    cursor = list(read_deals(harness.adapter, None))[-1].cursor
     harness.mark_lost(deal.id)
-    again = all_deals(harness.adapter.closed_won_deals(cursor))
+    again = all_deals(read_deals(harness.adapter, cursor))
     assert [(d.id, d.is_won) for d in again] == [(deal.id, False)]
 
 
@@ -136,7 +137,7 @@ def test_given_write_back_then_value_is_on_the_deal(harness):
 
 
 def test_given_inactive_owner_in_batch_then_only_that_task_is_rejected_with_crm_message(harness):
-    deals = [d for d in all_deals(harness.adapter.closed_won_deals(None)) if d.company and d.contacts]
+    deals = [d for d in all_deals(read_deals(harness.adapter, None)) if d.company and d.contacts]
     inactive = next(d for d in deals if d.owner and not d.owner.active)
     active = [d for d in deals if d.owner and d.owner.active][:3]
     actions = [CreateTask(spec=task_spec(harness, d), reason="t") for d in (*active, inactive)]
@@ -162,13 +163,13 @@ def test_given_demo_schema_then_mapping_check_finds_no_problem(harness):
 
 def test_given_deal_ids_when_reading_them_again_then_exactly_those_deals_come_back(harness):
     wanted = sorted(harness.won_deal_ids())[:3]
-    got = all_deals(harness.adapter.deals_by_id(wanted))
+    got = all_deals(read_deals_by_id(harness.adapter, wanted))
     assert sorted(d.id for d in got) == wanted
 
 
 def test_given_calls_made_then_adapter_counts_what_the_crm_answered(harness):
     sandbox_before, adapter_before = harness.calls(), harness.adapter.call_stats().total
-    list(harness.adapter.closed_won_deals(None))
+    list(read_deals(harness.adapter, None))
     answered = harness.calls() - sandbox_before
     assert answered > 0
     assert harness.adapter.call_stats().total - adapter_before == answered

@@ -8,6 +8,7 @@ import pytest
 
 from connector.actions import CreateTask, Outcome
 from connector.model import TaskSpec
+from tests.streams import read_deals
 
 UTC = dt.timezone.utc
 
@@ -23,7 +24,7 @@ def _spec(h, deal) -> TaskSpec:
 
 
 def _active_won(h):
-    return [d for p in h.adapter.closed_won_deals(None) for d in p.deals if d.owner and d.owner.active]
+    return [d for p in read_deals(h.adapter, None) for d in p.deals if d.owner and d.owner.active]
 
 
 def test_given_same_create_applied_twice_when_state_lost_then_one_task_and_the_same_id(harness):

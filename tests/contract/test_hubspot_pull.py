@@ -14,6 +14,8 @@ from connector.hubspot.search import DealSearchWalk
 from connector.model import Cursor
 from connector.sandbox.demo import scaled_dataset
 from tests.contract.hubspot_harness import ANCHOR, hubspot_harness
+from jobs.sync import DealStream
+from tests.streams import read_deals, read_deals_by_id
 
 UTC = dt.timezone.utc
 
@@ -24,7 +26,7 @@ def _ids(pages) -> list[str]:
 
 def test_given_demo_data_when_pulled_then_every_won_deal_once_oldest_first_with_owner_company_contacts():
     with hubspot_harness() as h:
-        pages = list(h.adapter.closed_won_deals(None))
+        pages = list(read_deals(h.adapter, None))
         deals = [d for p in pages for d in p.deals]
         assert {d.id for d in deals} == h.won_deal_ids()
         assert len(deals) == len({d.id for d in deals})
@@ -42,7 +44,7 @@ def test_given_demo_data_when_pulled_then_every_won_deal_once_oldest_first_with_
 
 def test_given_deal_of_inactive_owner_when_pulled_then_owner_known_as_inactive():
     with hubspot_harness() as h:
-        deals = {d.name: d for p in h.adapter.closed_won_deals(None) for d in p.deals}
+        deals = {d.name: d for p in read_deals(h.adapter, None) for d in p.deals}
         owner = deals["Orphaned Account Co"].owner
         # HubSpot blanks a deactivated owner's name; the email still says who it was.
         assert owner.email == "former.rep@vendor.example" and owner.active is False
@@ -50,7 +52,7 @@ def test_given_deal_of_inactive_owner_when_pulled_then_owner_known_as_inactive()
 
 def test_given_custom_pipeline_with_numeric_stage_ids_when_pulled_then_its_won_deals_included():
     with hubspot_harness() as h:
-        deals = [d for p in h.adapter.closed_won_deals(None) for d in p.deals if "Partner Channel" in d.name]
+        deals = [d for p in read_deals(h.adapter, None) for d in p.deals if "Partner Channel" in d.name]
         assert len(deals) == 3
         assert all(d.is_won and d.stage.isdigit() for d in deals)
 
@@ -60,7 +62,7 @@ def test_given_deal_handled_then_lost_when_pulled_then_it_comes_back_not_won():
         deal_id = h.deal_id(0)
         h.set_field(deal_id, "handoff_status", "complete")
         h.mark_lost(deal_id)
-        deals = {d.id: d for p in h.adapter.closed_won_deals(None) for d in p.deals}
+        deals = {d.id: d for p in read_deals(h.adapter, None) for d in p.deals}
         assert deals[deal_id].is_won is False
         never_handled_lost = {r["id"] for r in h.sandbox.records("deals")} - h.won_deal_ids() - {deal_id}
         assert not never_handled_lost & set(deals)
@@ -68,7 +70,7 @@ def test_given_deal_handled_then_lost_when_pulled_then_it_comes_back_not_won():
 
 def test_given_three_deals_in_one_millisecond_when_paged_two_at_a_time_then_none_lost_or_repeated():
     with hubspot_harness(page_size=2) as h:
-        pages = list(h.adapter.closed_won_deals(None))
+        pages = list(read_deals(h.adapter, None))
         ids = _ids(pages)
         same = {d.id for p in pages for d in p.deals if d.name.startswith("Same Second Deal")}
         assert len(same) == 3
@@ -78,23 +80,25 @@ def test_given_three_deals_in_one_millisecond_when_paged_two_at_a_time_then_none
 def test_given_crash_after_any_page_when_resumed_from_its_cursor_then_nothing_lost_or_repeated():
     data = scaled_dataset(120, anchor=ANCHOR)  # three deals per modified second: ties everywhere
     with hubspot_harness(data, page_size=7) as h:
-        everything = _ids(h.adapter.closed_won_deals(None))
+        everything = _ids(read_deals(h.adapter, None))
         for stop_after in (1, 4, 9):
-            stream = h.adapter.closed_won_deals(None)
+            stream = DealStream(h.adapter)
+            pages = stream.changed_since(None)
             seen, cursor = [], None
             for _ in range(stop_after):
-                page = next(stream)
+                page = next(pages)
                 seen += [d.id for d in page.deals]
                 cursor = page.cursor
+            pages.close()
             stream.close()
-            rest = _ids(h.adapter.closed_won_deals(cursor))
+            rest = _ids(read_deals(h.adapter, cursor))
             assert seen + rest == everything
 
 
 def test_given_more_results_than_the_search_cap_when_pulled_then_window_restarts_cover_all_once():
     data = scaled_dataset(500, anchor=ANCHOR)
     with hubspot_harness(data, page_size=50, search_result_cap=100) as h:
-        ids = _ids(h.adapter.closed_won_deals(None))
+        ids = _ids(read_deals(h.adapter, None))
         assert len(ids) == len(set(ids))
         assert set(ids) == h.won_deal_ids()
         assert len(ids) > 100 * 3
@@ -106,7 +110,7 @@ def test_given_more_deals_in_one_timestamp_than_a_window_when_pulled_then_paged_
     deals = tuple(dataclasses.replace(d, modified_at=burst) for d in many.deals)
     data = dataclasses.replace(many, deals=deals)
     with hubspot_harness(data, page_size=20, search_result_cap=100) as h:
-        ids = _ids(h.adapter.closed_won_deals(None))
+        ids = _ids(read_deals(h.adapter, None))
         assert len(ids) == len(set(ids)) == len(h.won_deal_ids())
         assert [int(i) for i in ids] == sorted(int(i) for i in ids)
 
@@ -116,9 +120,9 @@ def test_given_cursor_inside_a_burst_larger_than_a_window_when_resumed_then_rest
     many = scaled_dataset(250, anchor=ANCHOR)
     data = dataclasses.replace(many, deals=tuple(dataclasses.replace(d, modified_at=burst) for d in many.deals))
     with hubspot_harness(data, page_size=20, search_result_cap=100) as h:
-        everything = _ids(h.adapter.closed_won_deals(None))
+        everything = _ids(read_deals(h.adapter, None))
         middle = everything[150]
-        rest = _ids(h.adapter.closed_won_deals(Cursor(modified=burst, deal_id=middle)))
+        rest = _ids(read_deals(h.adapter, Cursor(modified=burst, deal_id=middle)))
         assert rest == everything[151:]
 
 
@@ -126,7 +130,7 @@ def test_given_cursor_inside_a_burst_larger_than_a_window_when_resumed_then_rest
 def test_given_12000_deals_when_pulled_then_more_than_10000_won_deals_arrive_once():
     data = scaled_dataset(12_000, anchor=ANCHOR)
     with hubspot_harness(data) as h:
-        ids = _ids(h.adapter.closed_won_deals(None))
+        ids = _ids(read_deals(h.adapter, None))
         assert len(ids) > 10_000
         assert len(ids) == len(set(ids))
         assert set(ids) == h.won_deal_ids()
@@ -135,7 +139,7 @@ def test_given_12000_deals_when_pulled_then_more_than_10000_won_deals_arrive_onc
 def test_given_deal_ids_when_read_by_id_then_same_shape_and_missing_ids_skipped():
     with hubspot_harness() as h:
         wanted = [h.deal_id(0), h.deal_id(1), "999999"]
-        deals = [d for p in h.adapter.deals_by_id(wanted) for d in p.deals]
+        deals = [d for p in read_deals_by_id(h.adapter, wanted) for d in p.deals]
         assert [d.id for d in deals] == wanted[:2]
         assert deals[0].company.name == "Acme Corp" and deals[0].contacts
 
@@ -145,13 +149,13 @@ def test_given_our_own_write_back_when_pulled_again_then_the_deal_is_re_read_wit
     from connector.model import RecordKind, RecordUpdate
 
     with hubspot_harness() as h:
-        pages = list(h.adapter.closed_won_deals(None))
+        pages = list(read_deals(h.adapter, None))
         cursor = pages[-1].cursor
         deal_id = h.deal_id(0)
         h.adapter.apply([UpdateRecord(update=RecordUpdate(kind=RecordKind.DEAL, record_id=deal_id,
                                                           values={"handoff_status": "complete"}),
                                       deal_id=deal_id, reason="handoff checked")])
-        again = [d for p in h.adapter.closed_won_deals(cursor) for d in p.deals]
+        again = [d for p in read_deals(h.adapter, cursor) for d in p.deals]
         assert [d.id for d in again] == [deal_id]
         assert again[0].fields["handoff_status"] == "complete"
 

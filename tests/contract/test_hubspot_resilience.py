@@ -17,6 +17,7 @@ from connector.errors import AuthError, QuotaExhaustedError
 from connector.hubspot import HubSpotAdapter, HubSpotSettings
 from connector.sandbox.server import serve_in_thread
 from tests.contract.hubspot_harness import FAST_RETRY, hubspot_fieldmap, hubspot_harness
+from tests.streams import read_deals
 
 SEARCH = "POST /crm/v3/objects/deals/search"
 
@@ -40,7 +41,7 @@ class FakeTime:
 
 
 def _pull(h) -> list[str]:
-    return [d.id for p in h.adapter.closed_won_deals(None) for d in p.deals]
+    return [d.id for p in read_deals(h.adapter, None) for d in p.deals]
 
 
 def test_given_429_storm_with_retry_after_when_pulling_then_converges_and_waits_are_counted():
@@ -88,7 +89,7 @@ def test_given_daily_quota_spent_when_called_then_quota_error_without_retry():
     with hubspot_harness() as h:
         h.sandbox.controls.add_fault("quota", endpoint="*")
         with pytest.raises(QuotaExhaustedError):
-            list(h.adapter.closed_won_deals(None))
+            list(read_deals(h.adapter, None))
         assert h.sandbox.controls.total_calls() == 1
 
 
@@ -114,7 +115,7 @@ def test_given_demo_data_when_pulled_and_written_then_call_count_matches_the_doc
         companies = {c for d in won for c in h.sandbox.associated_ids("deals", d, "companies")}
         assert len(won) <= 200  # one search page: contacts and companies below are per page
         pull = 1 + 2 + math.ceil(len(won) / 200) + 2 + math.ceil(len(contacts) / 100) + math.ceil(len(companies) / 100)
-        deals = [d for p in h.adapter.closed_won_deals(None) for d in p.deals]
+        deals = [d for p in read_deals(h.adapter, None) for d in p.deals]
         assert h.adapter.call_stats().total == pull
 
         from tests.contract.test_hubspot_writes import _creates

@@ -9,6 +9,7 @@ from collections import Counter
 from connector.actions import CloseTask, CreateTask, Outcome, UpdateRecord, UpdateTask
 from connector.model import Priority, RecordKind, RecordUpdate, TaskSpec, TaskStatus, TaskType
 from tests.contract.hubspot_harness import hubspot_harness
+from tests.streams import read_deals
 
 UTC = dt.timezone.utc
 DUE = dt.datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -16,7 +17,7 @@ CREATE = "POST /crm/v3/objects/tasks/batch/create"
 
 
 def _deals(h):
-    return [d for p in h.adapter.closed_won_deals(None) for d in p.deals]
+    return [d for p in read_deals(h.adapter, None) for d in p.deals]
 
 
 def _spec(deal, touch_point="kickoff", **changes) -> TaskSpec:

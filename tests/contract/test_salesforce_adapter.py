@@ -15,6 +15,8 @@ from connector.model import Priority, RecordKind, RecordUpdate, TaskSpec, TaskTy
 from connector.retry import RetrySettings
 from connector.sandbox.salesforce import INTEGRATION_USERNAME
 from tests.contract.salesforce_harness import open_harness
+from jobs.sync import DealStream
+from tests.streams import read_deals, read_deals_by_id
 
 UTC = dt.timezone.utc
 
@@ -42,7 +44,7 @@ def spec_for(deal, touch_point="kickoff", days=3, key=None, **kw) -> TaskSpec:
 
 
 def active_deals(adapter):
-    return [d for d in deals_of(adapter.closed_won_deals(None)) if d.owner and d.owner.active and d.contacts]
+    return [d for d in deals_of(read_deals(adapter, None)) if d.owner and d.owner.active and d.contacts]
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -50,7 +52,7 @@ def active_deals(adapter):
 def test_given_small_pages_when_pulling_then_every_page_is_followed_and_calls_match():
     with open_harness(page_size=4) as h:
         before = h.adapter.call_stats().total
-        pages = list(h.adapter.closed_won_deals(None))
+        pages = list(read_deals(h.adapter, None))
         deals = deals_of(pages)
         assert {d.id for d in deals} == h.won_deal_ids()
         assert len(pages) == math.ceil(len(deals) / 4) > 5
@@ -59,41 +61,41 @@ def test_given_small_pages_when_pulling_then_every_page_is_followed_and_calls_ma
 
 def test_given_three_deals_with_one_timestamp_when_resuming_between_them_then_none_lost_or_repeated():
     with open_harness(page_size=1) as h:
-        pages = list(h.adapter.closed_won_deals(None))
+        pages = list(read_deals(h.adapter, None))
         ties = [p for p in pages if p.deals[0].name.startswith("Same Second Deal")]
         assert len(ties) == 3 and len({p.deals[0].last_modified for p in ties}) == 1
         everything = [d.id for d in deals_of(pages)]
         for page in ties:
-            rest = [d.id for d in deals_of(h.adapter.closed_won_deals(page.cursor))]
+            rest = [d.id for d in deals_of(read_deals(h.adapter, page.cursor))]
             assert rest == everything[everything.index(page.deals[0].id) + 1:]
 
 
 def test_given_edits_after_the_cursor_then_incremental_pull_returns_exactly_those_in_edit_order(h):
-    last = list(h.adapter.closed_won_deals(None))[-1].cursor
+    last = list(read_deals(h.adapter, None))[-1].cursor
     first, second = active_deals(h.adapter)[:2]
     h.set_field(second.id, "success_criteria", "Adoption above 90% by day 60")
     time.sleep(0.01)  # two distinct SystemModstamp milliseconds, so the order is the edit order
     h.set_field(first.id, "decision_criteria", "Price, SSO, and \"O'Reilly\" as reference")
-    again = deals_of(h.adapter.closed_won_deals(last))
+    again = deals_of(read_deals(h.adapter, last))
     assert [d.id for d in again] == [second.id, first.id]
     assert again[1].value("decision_criteria") == "Price, SSO, and \"O'Reilly\" as reference"
-    assert deals_of(h.adapter.closed_won_deals(list(h.adapter.closed_won_deals(last))[-1].cursor)) == []
+    assert deals_of(read_deals(h.adapter, list(read_deals(h.adapter, last))[-1].cursor)) == []
 
 
 def test_given_won_deal_lost_that_afterclose_never_handled_then_it_is_not_pulled(h):
-    last = list(h.adapter.closed_won_deals(None))[-1].cursor
+    last = list(read_deals(h.adapter, None))[-1].cursor
     deal = active_deals(h.adapter)[0]
     h.mark_lost(deal.id)
-    assert deals_of(h.adapter.closed_won_deals(last)) == []
+    assert deals_of(read_deals(h.adapter, last)) == []
 
 
 def test_given_handled_deal_marked_lost_then_it_returns_with_is_won_false_and_its_fields(h):
     deal = active_deals(h.adapter)[0]
     h.adapter.apply([UpdateRecord(update=RecordUpdate(kind=RecordKind.DEAL, record_id=deal.id, values={
         "handoff_status": "complete"}), deal_id=deal.id, reason="t")])
-    last = list(h.adapter.closed_won_deals(None))[-1].cursor
+    last = list(read_deals(h.adapter, None))[-1].cursor
     h.mark_lost(deal.id)
-    [again] = deals_of(h.adapter.closed_won_deals(last))
+    [again] = deals_of(read_deals(h.adapter, last))
     assert (again.id, again.is_won, again.value("handoff_status")) == (deal.id, False, "complete")
 
 
@@ -104,7 +106,7 @@ def test_given_deal_then_owner_company_roles_and_typed_values_arrive_as_text(h):
     assert sum(c.is_primary for c in deal.contacts) == 1 and all(c.role and c.email for c in deal.contacts)
     assert dt.date.fromisoformat(deal.value("renewal_date")) > deal.close_date
     assert deal.amount and not deal.amount.endswith(".0")
-    inactive = next(d for d in deals_of(h.adapter.closed_won_deals(None)) if d.name == "Orphaned Account Co")
+    inactive = next(d for d in deals_of(read_deals(h.adapter, None)) if d.name == "Orphaned Account Co")
     assert inactive.owner.active is False
 
 
@@ -173,7 +175,7 @@ def test_given_response_lost_after_upsert_when_retried_then_no_duplicate(h):
 
 
 def test_given_inactive_owner_in_batch_then_only_that_task_is_rejected_with_salesforce_code(h):
-    deals = deals_of(h.adapter.closed_won_deals(None))
+    deals = deals_of(read_deals(h.adapter, None))
     orphan = next(d for d in deals if d.name == "Orphaned Account Co")
     good = active_deals(h.adapter)[:2]
     results = h.adapter.apply([CreateTask(spec=spec_for(d), reason="t") for d in (good[0], orphan, good[1])])
@@ -230,17 +232,16 @@ def test_given_hostile_key_then_it_is_stored_and_found_as_exactly_itself(h, host
 
 def test_given_hostile_deal_ids_then_nothing_matches_and_nothing_breaks(h):
     real = sorted(h.won_deal_ids())[0]
-    got = deals_of(h.adapter.deals_by_id(["006' OR Name != '", "x\\' OR IsWon = true OR Id = '", real]))
+    got = deals_of(read_deals_by_id(h.adapter, ["006' OR Name != '", "x\\' OR IsWon = true OR Id = '", real]))
     assert [d.id for d in got] == [real]
 
 
 # --- auth, limits, faults, TLS ------------------------------------------------------------------
 
 def test_given_direct_token_when_session_expires_then_clear_auth_error(h):
-    pull = h.adapter.closed_won_deals(None)
     h.sandbox.expire_sessions()
     with pytest.raises(AuthError, match="no login credentials"):
-        next(pull)
+        read_deals(h.adapter, None)
 
 
 def test_given_daily_allowance_nearly_spent_then_adapter_stops_before_the_reserve():
@@ -263,7 +264,7 @@ def test_given_org_cap_reached_then_quota_error_without_retries(h):
     h.sandbox.controls.add_fault("quota", endpoint="*")
     before = h.calls()
     with pytest.raises(QuotaExhaustedError):
-        list(h.adapter.closed_won_deals(None))
+        list(read_deals(h.adapter, None))
     assert h.calls() - before == 1
 
 
@@ -271,7 +272,7 @@ def test_given_5xx_storm_then_pull_and_writes_converge():
     with open_harness(page_size=5, retry=RetrySettings(attempts=8, base_seconds=0.0, max_seconds=0.0)) as h:
         expected = h.won_deal_ids()
         h.sandbox.controls.add_fault("server_error", endpoint="*", rate=0.4)
-        deals = deals_of(h.adapter.closed_won_deals(None))
+        deals = deals_of(read_deals(h.adapter, None))
         assert {d.id for d in deals} == expected and len(deals) == len(expected)
         results = h.adapter.apply([CreateTask(spec=spec_for(d), reason="t") for d in deals[:10]
                                    if d.owner and d.owner.active])
@@ -283,7 +284,7 @@ def test_given_reply_slower_than_timeout_then_call_is_abandoned_and_retried(h):
     h.sandbox.controls.add_fault("slow", endpoint="query", seconds=1.0, count=1)
     with h.new_adapter(timeout_seconds=0.3) as adapter:
         started = time.monotonic()
-        deals = deals_of(adapter.closed_won_deals(None))
+        deals = deals_of(read_deals(adapter, None))
         assert time.monotonic() - started < 0.9
     assert {d.id for d in deals} == h.won_deal_ids()
     assert h.sandbox.controls.snapshot()["query"] == 2
@@ -291,7 +292,7 @@ def test_given_reply_slower_than_timeout_then_call_is_abandoned_and_retried(h):
 
 def test_given_server_without_trusted_certificate_then_fatal_error_says_set_ca_bundle(h):
     with h.new_adapter(ca_bundle=None) as adapter, pytest.raises(FatalCrmError, match="ca_bundle"):
-        list(adapter.closed_won_deals(None))
+        list(read_deals(adapter, None))
 
 
 def test_given_demo_run_then_calls_match_the_documented_formula(h):
@@ -299,7 +300,7 @@ def test_given_demo_run_then_calls_match_the_documented_formula(h):
     updates for N won deals, t=1 task each, one write-back each."""
     before_sandbox = h.calls()
     assert h.adapter.check_schema() == []
-    deals = deals_of(h.adapter.closed_won_deals(None))
+    deals = deals_of(read_deals(h.adapter, None))
     creates = [CreateTask(spec=spec_for(d, owner_id=None), reason="t") for d in deals]
     writes = [UpdateRecord(update=RecordUpdate(kind=RecordKind.DEAL, record_id=d.id, values={
         "handoff_status": "complete"}), deal_id=d.id, reason="t") for d in deals]
@@ -329,7 +330,7 @@ CLIENT_CREDENTIALS = dict(consumer_key="afterclose-sandbox-client-id",
                          ids=["soap-password", "oauth-password", "client-credentials"])
 def test_given_login_credentials_then_adapter_logs_in_once_and_reads(h, credentials):
     with h.new_adapter(**login_settings(h, **credentials)) as adapter:
-        assert {d.id for d in deals_of(adapter.closed_won_deals(None))} == h.won_deal_ids()
+        assert {d.id for d in deals_of(read_deals(adapter, None))} == h.won_deal_ids()
         assert adapter.call_stats().by_endpoint["login"] == 1
 
 
@@ -357,10 +358,12 @@ def test_given_wrong_password_then_auth_error_without_retries(h):
 
 def test_given_session_expires_mid_pull_then_adapter_logs_in_again_once_and_continues(h):
     with open_harness(page_size=5) as h, h.new_adapter(**login_settings(h, **OAUTH_PASSWORD)) as adapter:
-        pages = adapter.closed_won_deals(None)
+        stream = DealStream(adapter)
+        pages = stream.changed_since(None)
         first = next(pages)
         h.sandbox.expire_sessions()
         rest = deals_of(pages)
+        stream.close()
         assert {d.id for d in (*first.deals, *rest)} == h.won_deal_ids()
         assert adapter.call_stats().by_endpoint["login"] == 2
 
@@ -370,6 +373,6 @@ def test_given_session_dies_again_right_after_renewal_then_auth_error_not_a_loop
         adapter.check_schema()
         h.sandbox.controls.add_fault("expired_auth", endpoint="query", count=2)
         with pytest.raises(AuthError):
-            list(adapter.closed_won_deals(None))
+            list(read_deals(adapter, None))
         assert adapter.call_stats().by_endpoint["login"] == 2
         assert h.sandbox.controls.snapshot()["query"] == 2

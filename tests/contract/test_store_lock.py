@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from connector.errors import LockHeldError
+from jobs.cli.exits import exit_code_of
 from jobs.state import RunOutcome, StateStore, open_store
 
 SCOPE = "salesforce:acme.my.salesforce.com"
@@ -93,7 +94,7 @@ def test_given_lock_held_by_another_process_then_error_names_scope_and_holder(
             pass
     message = str(caught.value)
     assert SCOPE in message and f"pid {holder.pid}" in message
-    assert caught.value.exit_code == 3
+    assert exit_code_of(caught.value) == 3
 
 
 def test_given_holder_killed_then_lock_is_free_and_its_run_is_marked_abandoned(

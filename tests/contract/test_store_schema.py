@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from connector.errors import ConfigError
+from jobs.cli.exits import exit_code_of
 from jobs.state import SchemaTooNewError, StateStore, StateStoreError, VERSION_TABLE, metadata, open_store, schema_head
 
 UTC = dt.timezone.utc
@@ -32,7 +33,7 @@ def test_given_schema_from_newer_afterclose_then_open_is_refused_naming_the_revi
 
     with pytest.raises(SchemaTooNewError, match="0042_from_the_future.*newer version") as caught:
         open_store(store_url)
-    assert caught.value.exit_code == 2
+    assert exit_code_of(caught.value) == 2
 
 
 def test_given_two_processes_opening_a_fresh_database_at_once_then_both_succeed(store_url: str) -> None:

@@ -10,6 +10,7 @@ import pytest
 from connector.errors import ConfigError
 from connector.hubspot.settings import HubSpotSettings
 from connector.salesforce.settings import SalesforceSettings
+from jobs.cli.exits import exit_code_of
 from jobs.config import Settings, SettingsError
 
 CANARY = "canary-5f0e2d-do-not-leak"
@@ -179,7 +180,7 @@ def test_given_invalid_value_then_error_names_file_and_dotted_key(tmp_path: Path
     assert key in dict(error.problems), error.problems
     assert str(error).startswith(str(tmp_path / "config.toml"))
     assert f"\n  {key}: " in str(error)
-    assert error.exit_code == 2
+    assert exit_code_of(error) == 2
 
 
 def test_given_several_problems_then_all_are_reported_one_line_each(tmp_path: Path) -> None:

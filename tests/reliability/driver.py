@@ -82,6 +82,7 @@ def run(spec: dict[str, Any]) -> int:
     """One sync run as ``afterclose run`` does it; returns its exit code."""
     from connector.errors import AfterCloseError
     from connector.retry import RetrySettings
+    from jobs.cli.exits import exit_code_of
     from jobs.state import open_store
     from jobs.core.playbook import DEFAULT_PLAYBOOK
     from jobs.sync import SyncJob, run_sync
@@ -106,7 +107,7 @@ def run(spec: dict[str, Any]) -> int:
             code = report.exit_code
     except AfterCloseError as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
-        code = exc.exit_code
+        code = int(exit_code_of(exc))
     result["exit_code"] = code
     if spec.get("result_path"):
         Path(spec["result_path"]).write_text(json.dumps(result))

@@ -89,7 +89,7 @@ def test_given_garbage_salesforce_pages_then_deals_or_a_crm_error_never_a_crash(
 
     try:
         for page in stream_deals(FakeSalesforceClient(pages), "SELECT Id FROM Opportunity", mapping_for("salesforce")):
-            assert all(deal.last_modified.tzinfo for deal in page.deals)
+            assert all(deal.last_modified.tzinfo for deal in page)
     except CrmError as error:
         assert str(error)
 

@@ -38,10 +38,9 @@ def refusing(app, path_prefix: str):
 
 @pytest.mark.parametrize("provider", ["hubspot", "salesforce"])
 def test_given_every_permission_then_nothing_is_missing(provider):
-    module = hubspot_permissions if provider == "hubspot" else salesforce_permissions
     with open_crm(provider, demo_dataset(anchor=ANCHOR)) as crm, crm.adapter() as adapter:
         writes = crm.write_calls()
-        assert module.missing_permissions(adapter) == []
+        assert adapter.missing_permissions() == []
         assert crm.write_calls() == writes  # probing writes nothing
 
 
@@ -53,7 +52,7 @@ def test_given_hubspot_token_without_owner_scope_then_the_scope_is_named():
     with serve_in_thread(refusing(sandbox.app, "/crm/v3/owners")) as server:
         values = {"access_token": sandbox.token, "base_url": server.base_url}
         with build_adapter("hubspot", values, mapping_for("hubspot"), retry=FAST_RETRY, page_size=50) as adapter:
-            assert hubspot_permissions.missing_permissions(adapter) == ["crm.objects.owners.read"]
+            assert adapter.missing_permissions() == ["crm.objects.owners.read"]
 
 
 def test_given_salesforce_user_who_cannot_create_tasks_or_edit_a_written_field_then_both_are_named():
@@ -67,5 +66,5 @@ def test_given_salesforce_user_who_cannot_create_tasks_or_edit_a_written_field_t
         fields[status_field] = dataclasses.replace(fields[status_field], updateable=False)
         catalog["Opportunity"] = dataclasses.replace(opportunity, fields=fields)
         with crm.adapter() as adapter:
-            missing = salesforce_permissions.missing_permissions(adapter)
+            missing = adapter.missing_permissions()
     assert missing == ["Task: create", f"Opportunity.{status_field}: edit"]

@@ -18,6 +18,7 @@ from connector.actions import CreateTask, UpdateRecord
 from connector.errors import RetriableError
 from connector.sandbox.demo import scaled_dataset
 from jobs import sync
+from jobs.core import planner
 from jobs.state import StateStore
 from tests.reliability.crm import ANCHOR, open_crm
 from tests.reliability.runs import run_here, scope_of
@@ -72,7 +73,7 @@ def test_given_write_back_that_never_reads_back_as_written_then_run_ends_and_nex
         provider, tmp_path):
     store_url = f"sqlite:///{tmp_path / 'state.db'}"
     decided: dict[str, int] = {}
-    plan = sync.planner.plan
+    plan = planner.plan
 
     def counting_plan(deals, *args, **kwargs):
         for deal in deals:
@@ -100,11 +101,11 @@ def test_given_write_back_that_never_reads_back_as_written_then_run_ends_and_nex
             return results
 
         adapter.apply = apply_then_workflow_resets
-        sync.planner.plan = counting_plan
+        planner.plan = counting_plan
         try:
             first = run_here(crm, store_url, adapter=adapter)
         finally:
-            sync.planner.plan = plan
+            planner.plan = plan
             adapter.close()
         again = run_here(crm, store_url)
         final = crm.snapshot()

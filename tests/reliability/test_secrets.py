@@ -15,7 +15,8 @@ import pytest
 from connector.errors import AfterCloseError, CrmError
 from connector.mapping import builtin_mapping, load_mapping
 from connector.retry import RetrySettings
-from jobs import logs, metrics
+from jobs import logs
+from jobs.serve import metrics
 from jobs.state import StateStore, open_store
 from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.sync import SyncJob, run_sync

@@ -84,7 +84,7 @@ def default_of(fn, name: str):
 def test_given_defaults_then_sandboxes_and_metrics_listen_on_loopback_only():
     from connector.sandbox.hubspot import HubSpotSandbox
     from connector.sandbox.salesforce import SalesforceSandbox
-    from jobs.cli import sandbox
+    from jobs.cli.main import sandbox
 
     hosts = {
         "serve_in_thread": default_of(serve_in_thread, "host"),

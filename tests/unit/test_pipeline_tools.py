@@ -1,4 +1,4 @@
-"""connector/pipeline.py: the read-ahead and the background writes the sync's overlap relies on."""
+"""jobs/sync/overlap.py: the read-ahead and the background writes the sync's overlap relies on."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from connector.pipeline import BackgroundWrites, read_ahead
+from jobs.sync.overlap import BackgroundWrites, read_ahead
 
 
 def test_given_writes_handed_over_but_not_started_yet_then_wait_idle_waits_for_them_too():

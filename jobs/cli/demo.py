@@ -1,4 +1,4 @@
-"""`afterclose demo` and `afterclose sandbox`: AfterClose against a loopback sandbox CRM.
+"""`afterclose demo`: AfterClose end to end against a loopback sandbox CRM.
 
 The demo starts a sandbox with the demo data set, points the real adapter, the real planner and a
 throw-away SQLite state store at it, shows what happened (deals by name, owners by name), then
@@ -11,35 +11,31 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import signal
-import sys
 import tempfile
-import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import click
 from rich.console import Console
 from rich.table import Table
 
 from connector.actions import ActionKind, CreateTask, UpdateRecord
 from connector.mapping import FieldMap, builtin_mapping, load_mapping
 from connector.model import Provider
-from connector.retry import RetrySettings
+from connector.port import CrmAdapter, SupportsSetup
 from connector.sandbox import SandboxEndpoint
 from connector.sandbox.demo import DemoDataset, demo_dataset
 from jobs import logs
-from jobs.commands import ObservedAdapter
+from jobs.cli.runtime import CrmSession
+from jobs.config import Settings
 from jobs.state import StateStore, open_store
 from jobs.core.nps import DETRACTOR_TOUCH_POINT, REFERRAL_ASK_TOUCH_POINT
 from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.sync import SyncJob, SyncReport, run_sync
+from jobs.wiring import wiring
 
 SHOWN = 6
 """Examples listed per section: enough to see the point, few enough to read."""
-OWNER_KEYS = {"hubspot": "owners", "salesforce": "User"}
-"""Where each sandbox files the CRM ids of the demo owners (``sandbox.demo_ids``)."""
 
 
 def run_demo(provider: str, console: Console | None = None, anchor: dt.date | None = None) -> int:
@@ -50,64 +46,45 @@ def run_demo(provider: str, console: Console | None = None, anchor: dt.date | No
     console.print(f"A demo CRM with {len(data.deals)} deals ({len(data.won_deals())} won), "
                   f"{len(data.companies)} companies, {len(data.contacts)} contacts and {len(data.owners)} owners.")
     with tempfile.TemporaryDirectory(prefix="afterclose-demo-") as tmp, \
-            _sandbox(provider, data) as (endpoint, adapter, fieldmap, owners):
+            _sandbox(provider, data) as (endpoint, session, fieldmap, owners):
         with open_store(f"sqlite:///{Path(tmp) / 'state.db'}") as store:
-            _show_setup(console, adapter.setup())
-            job = SyncJob(scope=f"{provider}:demo", adapter=adapter, store=store, fieldmap=fieldmap,
-                          playbook=DEFAULT_PLAYBOOK, clock=lambda: dt.datetime.now(dt.timezone.utc))
+            _show_setup(console, _setup(session.adapter))
+            job = SyncJob(scope=f"{provider}:demo", adapter=session.adapter, store=store, fieldmap=fieldmap,
+                          playbook=DEFAULT_PLAYBOOK, clock=lambda: dt.datetime.now(dt.timezone.utc),
+                          on_page=session.observe)
             first = run_sync(job)
-            calls_first = adapter.call_stats().total
-            _show_first_run(console, first, _name_of(adapter), owners, calls_first)
+            calls_first = session.adapter.call_stats().total
+            _show_first_run(console, first, _name_of(session), owners, calls_first)
             second = run_sync(job)
-            _show_second_run(console, second, adapter.call_stats().total - calls_first)
-            _show_nps(console, provider, endpoint, adapter, store, fieldmap, data, Path(tmp))
+            _show_second_run(console, second, session.adapter.call_stats().total - calls_first)
+            _show_nps(console, endpoint, session, store, fieldmap, data, Path(tmp))
     console.print("\nNext: [bold]afterclose sandbox " + provider + "[/] starts this CRM for you to point a "
                   "config at; then [bold]afterclose check[/], [bold]plan[/] and [bold]run[/].")
     return 0
 
 
 @contextlib.contextmanager
-def _sandbox(provider: str, data: DemoDataset) -> Iterator[tuple[SandboxEndpoint, ObservedAdapter, FieldMap,
+def _sandbox(provider: str, data: DemoDataset) -> Iterator[tuple[SandboxEndpoint, CrmSession, FieldMap,
                                                                  dict[str, str]]]:
     fieldmap = load_mapping(builtin_mapping(Provider(provider)))
-    sandbox = _new_sandbox(provider)
+    wired = wiring(provider)
+    sandbox = wired.new_sandbox("sandbox-token")
     sandbox.load(data)
     with sandbox.serve() as endpoint:
-        adapter = ObservedAdapter(_adapter_for(endpoint, fieldmap))
+        session = CrmSession(adapter=wired.build_adapter(_demo_settings(endpoint), fieldmap), fieldmap=fieldmap)
         try:
-            yield endpoint, adapter, fieldmap, _owner_names(data, sandbox.demo_ids.get(OWNER_KEYS[provider], {}))
+            yield endpoint, session, fieldmap, _owner_names(data, sandbox.demo_ids.get(wired.demo_owner_ids, {}))
         finally:
-            adapter.close()
+            session.adapter.close()
 
 
-def _name_of(adapter: ObservedAdapter):
+def _setup(adapter: CrmAdapter) -> list[str]:
+    return adapter.setup() if isinstance(adapter, SupportsSetup) else []
+
+
+def _name_of(session: CrmSession) -> Callable[[str], str]:
     """Deals by name (the demo's ids mean nothing to a reader)."""
-    return lambda deal_id: adapter.deal_names.get(deal_id, deal_id)
-
-
-def _new_sandbox(provider: str, token: str = "sandbox-token"):
-    if provider == "hubspot":
-        from connector.sandbox.hubspot import HubSpotSandbox
-
-        return HubSpotSandbox(token=token)
-    from connector.sandbox.salesforce import SalesforceSandbox
-
-    return SalesforceSandbox(token=token)
-
-
-def _adapter_for(endpoint: SandboxEndpoint, fieldmap: FieldMap):
-    if endpoint.provider == "hubspot":
-        from connector.hubspot.adapter import HubSpotAdapter
-        from connector.hubspot.settings import HubSpotSettings
-
-        return HubSpotAdapter(settings=HubSpotSettings(access_token=endpoint.token, base_url=endpoint.base_url),
-                              fieldmap=fieldmap, retry=RetrySettings())
-    from connector.salesforce.adapter import SalesforceAdapter
-    from connector.salesforce.settings import SalesforceSettings
-
-    settings = SalesforceSettings(instance_url=endpoint.base_url, access_token=endpoint.token,
-                                  ca_bundle=str(endpoint.ca_path))
-    return SalesforceAdapter(settings=settings, fieldmap=fieldmap, retry=RetrySettings())
+    return lambda deal_id: session.deal_names.get(deal_id, deal_id)
 
 
 def _owner_names(data: DemoDataset, ids_by_key: dict[int, str]) -> dict[str, str]:
@@ -167,15 +144,15 @@ def _show_second_run(console: Console, report: SyncReport, calls: int) -> None:
     console.print("[green]Nothing was created twice.[/]" if created == 0 else "[red]Duplicates were created![/]")
 
 
-def _show_nps(console: Console, provider: str, endpoint: SandboxEndpoint, adapter: ObservedAdapter,
-              store: StateStore, fieldmap: FieldMap, data: DemoDataset, tmp: Path) -> None:
+def _show_nps(console: Console, endpoint: SandboxEndpoint, session: CrmSession, store: StateStore,
+              fieldmap: FieldMap, data: DemoDataset, tmp: Path) -> None:
     """The demo data's survey answers, from a CSV file, through the NPS job."""
     from jobs import nps
 
     csv_path = tmp / "nps.csv"
     nps.write_demo_csv(data, csv_path)
     settings = _demo_settings(endpoint, csv_path)
-    job = nps.build_nps_job(settings, adapter, store, fieldmap, f"{provider}:demo",
+    job = nps.build_nps_job(settings, session.adapter, store, fieldmap, f"{endpoint.provider}:demo",
                             lambda: dt.datetime.now(dt.timezone.utc))
     if job is None:
         return
@@ -190,7 +167,7 @@ def _show_nps(console: Console, provider: str, endpoint: SandboxEndpoint, adapte
     console.print(f"  {tasks.get(REFERRAL_ASK_TOUCH_POINT, 0)} 'ask for a referral' tasks for promoters' owners, "
                   f"{tasks.get(DETRACTOR_TOUCH_POINT, 0)} high-priority follow-ups for detractors; "
                   f"{report.outcomes.get('updated', 0)} records got their score, category, date and referral status.")
-    _show_rejected(console, report.rejected, _name_of(adapter))
+    _show_rejected(console, report.rejected, _name_of(session))
 
 
 def _task_kind(touch_point: str) -> str:
@@ -204,15 +181,12 @@ def _category(score: int) -> str:
     return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
 
 
-def _demo_settings(endpoint: SandboxEndpoint, csv_path: Path):
-    from jobs.config import Settings
-
-    crm = ({"hubspot": {"access_token": endpoint.token, "base_url": endpoint.base_url}}
-           if endpoint.provider == "hubspot" else
-           {"salesforce": {"instance_url": endpoint.base_url, "access_token": endpoint.token,
-                           "ca_bundle": str(endpoint.ca_path)}})
-    return Settings.from_mapping({"crm": {"provider": endpoint.provider}, **crm,
-                                  "nps": {"source": "csv", "path": str(csv_path)}}, source="demo")
+def _demo_settings(endpoint: SandboxEndpoint, csv_path: Path | None = None) -> Settings:
+    """Settings pointing at the demo's sandbox (and, for the NPS part, its survey CSV)."""
+    nps = {"nps": {"source": "csv", "path": str(csv_path)}} if csv_path else {}
+    return Settings.from_mapping({"crm": {"provider": endpoint.provider},
+                                  endpoint.provider: wiring(endpoint.provider).sandbox_settings(endpoint), **nps},
+                                 source="demo")
 
 
 def _more(console: Console, items: list) -> None:
@@ -227,39 +201,3 @@ def _counter_table(title: str, label: str, counts: Counter) -> Table:
     for name, count in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))):
         table.add_row(str(name), str(count))
     return table
-
-
-# ---------------------------------------------------------------------------------------------
-# afterclose sandbox
-
-
-def serve_sandbox(provider: str, *, host: str = "127.0.0.1", port: int = 0, seed: str = "demo",
-                  token: str = "sandbox-token") -> int:
-    """Serve a sandbox until SIGTERM or Ctrl-C, printing how to point a config at it."""
-    logs.configure("warning")
-    sandbox = _new_sandbox(provider, token)
-    if seed == "demo":
-        sandbox.load(demo_dataset())
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    with sandbox.serve(host=host, port=port) as endpoint:
-        for line in sandbox_instructions(endpoint):
-            click.echo(line)
-        click.echo("Ctrl-C (or SIGTERM) stops it; its data lives in memory only.")
-        sys.stdout.flush()  # a pipe (a test, a supervisor) sees the URL before anything else
-        stop.wait()
-    click.echo("sandbox stopped")
-    return 0
-
-
-def sandbox_instructions(endpoint: SandboxEndpoint) -> list[str]:
-    lines = [f"{endpoint.provider} sandbox listening on {endpoint.base_url}", f"token: {endpoint.token}"]
-    if endpoint.provider == "hubspot":
-        section = ["[crm]", 'provider = "hubspot"', "[hubspot]", f'base_url = "{endpoint.base_url}"',
-                   f'access_token = "{endpoint.token}"']
-    else:
-        lines.append(f"CA file: {endpoint.ca_path}  (the sandbox's TLS certificate is signed by this test CA)")
-        section = ["[crm]", 'provider = "salesforce"', "[salesforce]", f'instance_url = "{endpoint.base_url}"',
-                   f'access_token = "{endpoint.token}"', f'ca_bundle = "{endpoint.ca_path}"']
-    return lines + ["", "A config that uses it:", *section, ""]

@@ -34,7 +34,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connector.errors import AfterCloseError, LockHeldError
-from jobs import logs, metrics
+from jobs import logs
+from jobs.serve import metrics
 from jobs.state import RunOutcome, RunSummary, StateStore
 
 log = logs.get_logger("afterclose.serve")
@@ -217,47 +218,3 @@ def install_stop_handlers(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-
-
-# ---------------------------------------------------------------------------------------------
-# The command
-
-
-def serve_command(config_path, *, run_now: bool = False) -> int:
-    from connector.sandbox.server import serve_in_thread
-    from jobs.commands import CommandFailed, EXIT_CONFIG, load_runtime, scheduled_run
-
-    runtime = load_runtime(config_path)
-    settings = runtime.settings
-    schedules = {job: cron for job, cron in (("sync", settings.schedule.sync), ("nps", settings.schedule.nps)) if cron}
-    grace = dt.timedelta(seconds=settings.schedule.misfire_grace_seconds)
-    now = _now()
-    stop = threading.Event()
-    install_stop_handlers(stop)
-    with runtime.store() as store:
-        health = Health(
-            overdue_after={job: 2 * interval_of(CronTrigger.from_crontab(cron, timezone=settings.schedule.timezone),
-                                                now) + grace for job, cron in schedules.items()},
-            last_runs=lambda: last_finished_runs(store, runtime.scope, list(schedules)),
-        )
-        tick = Ticker(scope=runtime.scope, store=store, stop=stop, health=health,
-                      execute=lambda job: scheduled_run(runtime, job, stop.is_set))
-        scheduler = build_scheduler(schedules, settings.schedule.timezone, settings.schedule.misfire_grace_seconds,
-                                    tick, run_now=run_now)
-        try:
-            server = serve_in_thread(health_app(health), host=settings.server.host, port=settings.server.port)
-            running = server.__enter__()
-        except (RuntimeError, OSError) as exc:
-            raise CommandFailed(f"cannot serve /healthz and /metrics on {settings.server.host}:"
-                                f"{settings.server.port} (server.host, server.port): {exc}", EXIT_CONFIG) from None
-        try:
-            scheduler.start()
-            log.info("serving", scope=runtime.scope, schedules=schedules, healthz=f"{running.base_url}/healthz",
-                     metrics=f"{running.base_url}/metrics")
-            while not stop.wait(0.2):
-                pass
-            scheduler.shutdown(wait=True)  # the running job stops after its current page
-        finally:
-            server.__exit__(None, None, None)
-    log.info("stopped")
-    return 0

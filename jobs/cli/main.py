@@ -1,10 +1,8 @@
-"""The ``afterclose`` command line (``python -m jobs`` is the same).
+"""The ``afterclose`` command line (``python -m jobs`` is the same): argument parsing only.
 
-Exit codes (schedulers and scripts rely on them):
-0 everything written · 1 finished, some records rejected (listed, kept for retry) ·
-2 config, mapping, credential or unreachable-CRM problem, nothing written ·
-3 another run holds the lock · 4 the run stopped on a CRM or internal failure (what was recorded
-stays recorded; the next run resumes from there).
+Each command lives in its own module of this package (run.py, plan.py, check.py, setup.py,
+status.py, serve.py, demo.py, sandbox.py) and is imported when it runs, so ``--help`` stays fast.
+Exit codes are defined once, in exits.py.
 """
 
 from __future__ import annotations
@@ -17,12 +15,9 @@ import click
 
 from connector.errors import AfterCloseError
 from jobs import logs
+from jobs.cli.exits import HELP, ExitCode, exit_code_of
 
-EXIT_CODES_HELP = (
-    "\b\nExit codes:\n  0  everything written\n  1  finished; some records rejected (listed, retried next run)\n"
-    "  2  config, mapping, credential or unreachable-CRM problem; nothing written\n"
-    "  3  another run holds the lock\n  4  stopped on a CRM or internal failure; the next run resumes"
-)
+EXIT_CODES_HELP = HELP
 
 CONFIG_OPTION = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="AFTERCLOSE_CONFIG",
@@ -37,8 +32,6 @@ def user_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from jobs.commands import exit_code_of
-
         try:
             return fn(*args, **kwargs)
         except AfterCloseError as exc:
@@ -48,12 +41,12 @@ def user_errors(fn):
             raise  # click prints its own usage message and exits 2
         except KeyboardInterrupt:
             click.echo("afterclose: interrupted", err=True)
-            sys.exit(130)
+            sys.exit(ExitCode.INTERRUPTED)
         except Exception as exc:  # noqa: BLE001 - the last guard before a user would see a traceback
             logs.get_logger("afterclose").error("internal_error", exc_info=True)
             click.echo(f"afterclose: internal error, {logs.redact(f'{type(exc).__name__}: {exc}')} "
                        f"(the log has the details)", err=True)
-            sys.exit(4)
+            sys.exit(ExitCode.FAILED)
 
     return wrapper
 
@@ -78,7 +71,7 @@ def cli() -> None:
 def run(config_path: Path, job: str) -> None:
     """One pass: pull won deals, plan, write to the CRM, record. SIGTERM finishes the current
     page, records it and stops."""
-    from jobs.commands import run_command
+    from jobs.cli.run import run_command
 
     sys.exit(run_command(config_path, job))
 
@@ -92,7 +85,7 @@ def run(config_path: Path, job: str) -> None:
 def plan(config_path: Path, fmt: str, job: str) -> None:
     """The dry run: read the CRM, make no write call, print what `run` would create, reschedule,
     close or write for each deal and why, and how many API calls that run would spend."""
-    from jobs.commands import plan_command
+    from jobs.cli.plan import plan_command
 
     sys.exit(plan_command(config_path, fmt, job))
 
@@ -103,7 +96,7 @@ def plan(config_path: Path, fmt: str, job: str) -> None:
 def check(config_path: Path) -> None:
     """Check the config, the credentials, the state database and the mapping against the live CRM
     schema. Exit 0, or 2 with one line per problem."""
-    from jobs.commands import check_command
+    from jobs.cli.check import check_command
 
     sys.exit(check_command(config_path))
 
@@ -114,7 +107,7 @@ def check(config_path: Path) -> None:
 def setup(config_path: Path) -> None:
     """Create AfterClose's own CRM fields where the API allows (HubSpot); print exactly what an
     admin must deploy where it does not (Salesforce). Safe to run again."""
-    from jobs.commands import setup_command
+    from jobs.cli.setup import setup_command
 
     sys.exit(setup_command(config_path))
 
@@ -131,7 +124,7 @@ def setup(config_path: Path) -> None:
 def status(config_path: Path, limit: int, run_id: int | None, deal_id: str | None, fmt: str) -> None:
     """Recent runs, cursors, and rejected records waiting for a retry (with the CRM's reasons);
     or, with --run or --deal, the record of what runs did, record by record."""
-    from jobs.commands import history_command, status_command
+    from jobs.cli.status import history_command, status_command
 
     if run_id is not None and deal_id is not None:
         raise click.UsageError("--run and --deal show different things; give one of them")
@@ -148,7 +141,7 @@ def serve(config_path: Path, run_now: bool) -> None:
     """Run the jobs on the config's cron schedules and serve /healthz and /metrics. Replicas
     sharing one PostgreSQL state database run each tick once. SIGTERM finishes the current page,
     records it and exits 0."""
-    from jobs.schedule import serve_command
+    from jobs.cli.serve import serve_command
 
     sys.exit(serve_command(config_path, run_now=run_now))
 
@@ -158,7 +151,7 @@ def serve(config_path: Path, run_now: bool) -> None:
 @user_errors
 def demo(provider: str) -> None:
     """See AfterClose work end to end against a sandbox CRM: no account, no network, no config."""
-    from jobs.demo import run_demo
+    from jobs.cli.demo import run_demo
 
     sys.exit(run_demo(provider))
 
@@ -174,7 +167,7 @@ def demo(provider: str) -> None:
 def sandbox(provider: str, host: str, port: int, seed: str, token: str) -> None:
     """Start a loopback CRM sandbox and print its URL, token (and CA file), to point a config at.
     Runs until Ctrl-C or SIGTERM."""
-    from jobs.demo import serve_sandbox
+    from jobs.cli.sandbox import serve_sandbox
 
     sys.exit(serve_sandbox(provider, host=host, port=port, seed=seed, token=token))
 

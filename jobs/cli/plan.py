@@ -1,0 +1,158 @@
+"""`afterclose plan`: the dry run. Read the CRM, make no write call, print what `run` would do and
+how many API calls that run would spend."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from connector.actions import Action, ActionKind, CloseTask, CreateTask, UpdateRecord, UpdateTask
+from connector.errors import ConfigError
+from connector.port import SupportsEstimate
+from jobs.cli.exits import ExitCode
+from jobs.cli.output import console, echo
+from jobs.cli.run import jobs_of
+from jobs.cli.runtime import CrmSession, Runtime, load_runtime, progress_for
+from jobs.nps import run_nps
+from jobs.state import StateStore
+from jobs.sync import JOB as SYNC_JOB
+from jobs.sync import RELEARN, run_sync
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlannedAction:
+    job: str
+    action: Action
+    deal_name: str | None
+
+
+def plan_command(config_path: Path, fmt: str, job: str) -> int:
+    runtime = load_runtime(config_path)
+    planned: list[PlannedAction] = []
+    deals = 0
+    skipped_jobs = []
+    with runtime.crm() as session, runtime.store() as store:
+        session.preflight()
+        with progress_for(session, "plan"):
+            for name in jobs_of(job):
+                actions, seen = _plan_job(runtime, name, session, store, required=job != "all")
+                if actions is None:
+                    skipped_jobs.append(name)
+                    continue
+                deals += seen
+                planned += [PlannedAction(job=name, action=a, deal_name=session.deal_names.get(a.deal_id))
+                            for a in actions]
+        reads = session.adapter.call_stats().total
+        writes = _estimate_writes(session, planned)
+        extra_reads = _first_run_reads(runtime, store) if "sync" in jobs_of(job) else 0
+    summary = plan_summary([p.action for p in planned], deals=deals, reads=reads, writes=writes,
+                           extra_reads=extra_reads)
+    if skipped_jobs:
+        summary["not_configured"] = skipped_jobs
+    if fmt == "json":
+        body = {"actions": [action_json(p.action, job=p.job, deal_name=p.deal_name) for p in planned],
+                "summary": summary}
+        echo(json.dumps(body, indent=2, ensure_ascii=False, default=str))
+    else:
+        _print_plan_table(planned, summary)
+    return ExitCode.OK
+
+
+def _estimate_writes(session: CrmSession, planned: list[PlannedAction]) -> int:
+    """`run` applies the sync plan page by page (and the NPS plan at once): estimate each apply."""
+    if not isinstance(session.adapter, SupportsEstimate):
+        return 0
+    applies: dict[tuple[str, int], list[Action]] = {}
+    for item in planned:
+        page = session.page_of_deal.get(item.action.deal_id, -1) if item.job == "sync" else -1
+        applies.setdefault((item.job, page), []).append(item.action)
+    return sum(session.adapter.estimate_write_calls(actions) for actions in applies.values())
+
+
+def _plan_job(runtime: Runtime, job: str, session: CrmSession, store: StateStore,
+              required: bool) -> tuple[list[Action] | None, int]:
+    if job == "sync":
+        report = run_sync(runtime.sync_job(session, store), dry_run=True)
+        return list(report.plan_actions), report.deals_seen
+    nps_job = runtime.nps_job(session, store)
+    if nps_job is None:
+        if required:
+            raise ConfigError('is "none": set a source to plan the NPS job', source=runtime.settings.source,
+                              key="nps.source")
+        return None, 0
+    report = run_nps(nps_job, dry_run=True)
+    return list(report.plan_actions), 0
+
+
+def plan_summary(actions: Sequence[Action], *, deals: int, reads: int, writes: int,
+                 extra_reads: int = 0) -> dict[str, Any]:
+    """Counts per action kind, and API calls: ``api_calls_reads`` the plan spent (exact: `run`
+    reads the same), ``api_calls_writes_estimate`` what `run` would add, ``api_calls_estimate``
+    the whole run."""
+    summary: dict[str, Any] = {kind.value: sum(1 for a in actions if a.kind is kind) for kind in ActionKind}
+    summary |= {"deals": deals, "api_calls_reads": reads, "api_calls_writes_estimate": writes,
+                "api_calls_estimate": reads + extra_reads + writes}
+    return summary
+
+
+def _first_run_reads(runtime: Runtime, store: StateStore) -> int:
+    """A state store that has never finished a sync page makes `run` ask the CRM once whether
+    AfterClose's tasks are already there (the re-learn check in jobs/sync/job.py); a plan does not."""
+    fresh = store.get_cursor(runtime.scope, SYNC_JOB) is None and store.get_flag(runtime.scope, RELEARN) is None
+    return 1 if fresh else 0
+
+
+def action_json(action: Action, *, job: str = "sync", deal_name: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": action.kind.value, "job": job, "deal_id": action.deal_id, "deal_name": deal_name,
+                           "key": getattr(action, "key", None), "reason": action.reason}
+    if isinstance(action, CreateTask | UpdateTask):
+        spec = action.spec
+        out |= {"touch_point": spec.touch_point, "subject": spec.subject, "due": spec.due_at.isoformat(),
+                "owner_id": spec.owner_id, "priority": spec.priority.value, "type": spec.type.value,
+                "company_id": spec.company_id, "contact_id": spec.contact_id}
+    if isinstance(action, UpdateTask | CloseTask):
+        out["crm_id"] = action.crm_id
+    if isinstance(action, UpdateTask):
+        out["changes"] = list(action.changes)
+    if isinstance(action, UpdateRecord):
+        out |= {"record": action.update.kind.value, "record_id": action.update.record_id,
+                "values": dict(action.update.values)}
+    return out
+
+
+def _print_plan_table(planned: list[PlannedAction], summary: dict[str, Any]) -> None:
+    out = console()
+    table = Table(title="What `afterclose run` would do (nothing has been written)", title_justify="left")
+    for column in ("deal", "action", "what", "due", "why"):
+        table.add_column(column, overflow="fold")
+    previous = None
+    for item in planned:
+        deal = item.deal_name or item.action.deal_id
+        table.add_row(deal if deal != previous else "", item.action.kind.value.replace("_", " "),
+                      _what(item.action), _due(item.action), item.action.reason)
+        previous = deal
+    if planned:
+        out.print(table)
+    else:
+        out.print("Nothing to do: every won deal is up to date.")
+    kinds = ", ".join(f"{summary[k.value]} {k.value.replace('_', ' ')}" for k in ActionKind if summary[k.value])
+    out.print(f"{summary['deals']} deals read; {kinds or 'no actions'}.")
+    out.print(f"API calls: {summary['api_calls_reads']} spent reading for this plan; `run` would make about "
+              f"{summary['api_calls_estimate']} ({summary['api_calls_writes_estimate']} of them writes).")
+
+
+def _what(action: Action) -> str:
+    if isinstance(action, CreateTask | UpdateTask):
+        return action.spec.subject
+    if isinstance(action, UpdateRecord):
+        return ", ".join(f"{k}={v!r}" for k, v in action.update.values.items())
+    return getattr(action, "key", "")
+
+
+def _due(action: Action) -> str:
+    return action.spec.due_date.isoformat() if isinstance(action, CreateTask | UpdateTask) else ""

@@ -1,0 +1,180 @@
+"""What every command starts from: settings, mapping, playbook and scope, validated once before
+any CRM call; and the CRM session and state store a command opens from them and closes after."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from connector.errors import AuthError, ConfigError, RetriableError, SchemaError
+from connector.mapping import FieldMap, builtin_mapping, load_mapping
+from connector.model import DealPage, Provider
+from connector.port import CrmAdapter
+from jobs import logs
+from jobs.cli.exits import CommandFailed, ExitCode
+from jobs.config import Settings
+from jobs.core.playbook import Playbook
+from jobs.nps import NpsJob, build_nps_job
+from jobs.playbooks import build_playbook
+from jobs.state import StateStore, open_store
+from jobs.sync import SyncJob
+from jobs.wiring import build_adapter, scope_of, wiring
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Runtime:
+    settings: Settings
+    fieldmap: FieldMap
+    playbook: Playbook
+    scope: str
+    clock: Callable[[], dt.datetime] = _now
+
+    @property
+    def provider(self) -> Provider:
+        return Provider(self.settings.crm.provider)
+
+    @contextlib.contextmanager
+    def crm(self) -> Iterator[CrmSession]:
+        """The adapter for this config, with CRM errors explained in the config's terms."""
+        session: CrmSession | None = None
+        with explain_crm_errors(self.settings, lambda: session is not None and session.reached):
+            session = CrmSession(adapter=build_adapter(self.settings, self.fieldmap), fieldmap=self.fieldmap)
+            try:
+                yield session
+            finally:
+                session.adapter.close()
+
+    @contextlib.contextmanager
+    def store(self) -> Iterator[StateStore]:
+        store = open_store(self.settings.state.url)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def sync_job(self, session: CrmSession, store: StateStore,
+                 should_stop: Callable[[], bool] = lambda: False) -> SyncJob:
+        return SyncJob(scope=self.scope, adapter=session.adapter, store=store, fieldmap=self.fieldmap,
+                       playbook=self.playbook, clock=self.clock, should_stop=should_stop, on_page=session.observe,
+                       check_schema=not session.reached)
+
+    def nps_job(self, session: CrmSession, store: StateStore) -> NpsJob | None:
+        """The NPS job, or None when ``[nps] source = "none"``."""
+        return build_nps_job(self.settings, session.adapter, store, self.fieldmap, self.scope, self.clock,
+                             check_schema=not session.reached)
+
+
+def load_runtime(config_path: Path | None, *, configure_logs: bool = True) -> Runtime:
+    settings = Settings.load(config_path)
+    if configure_logs:
+        logs.configure(settings.log.level, settings.log.format)
+    logs.register_secrets(settings.secret_values())
+    provider = Provider(settings.crm.provider)
+    fieldmap = load_mapping(settings.crm.mapping or builtin_mapping(provider))
+    if fieldmap.provider is not provider:
+        raise ConfigError(f"this mapping is for {fieldmap.provider.value}, but crm.provider is {provider.value}",
+                          source=fieldmap.source, key="provider")
+    return Runtime(settings=settings, fieldmap=fieldmap, playbook=build_playbook(settings), scope=scope_of(settings))
+
+
+# -- the CRM session -------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class CrmSession:
+    """The adapter, plus what the commands show: deal names, pages as they stream, and whether
+    the CRM has answered at all (to tell "unreachable" from "failed half-way")."""
+
+    adapter: CrmAdapter
+    fieldmap: FieldMap
+    deal_names: dict[str, str] = field(default_factory=dict)
+    page_of_deal: dict[str, int] = field(default_factory=dict)
+    """Which page (0, 1, ...) each deal was first read in: `run` applies one page at a time."""
+    pages: int = 0
+    reached: bool = False
+    on_progress: Callable[[int], None] | None = None
+
+    def preflight(self) -> None:
+        """Check the mapping against the live CRM before anything else (SchemaError, exit 2)."""
+        problems = self.adapter.check_schema()
+        self.reached = True
+        if problems:
+            raise SchemaError([str(p) for p in problems], source=self.fieldmap.source)
+
+    def observe(self, page: DealPage) -> None:
+        self.reached = True
+        self.deal_names.update((deal.id, deal.name) for deal in page.deals)
+        for deal in page.deals:
+            self.page_of_deal.setdefault(deal.id, self.pages)
+        self.pages += 1
+        if self.on_progress is not None:
+            self.on_progress(len(page.deals))
+
+    def deal_label(self, deal_id: str) -> str:
+        """The deal's name and id, or the id alone when the deal was not read in this run."""
+        name = self.deal_names.get(deal_id)
+        return f"{name} ({deal_id})" if name else deal_id
+
+
+@contextlib.contextmanager
+def explain_crm_errors(settings: Settings, reached: Callable[[], bool]) -> Iterator[None]:
+    """Bad credentials and a CRM that never answered are config problems (exit 2, nothing was
+    written): name the keys to fix instead of showing the SDK's words alone."""
+    wired = wiring(settings.crm.provider)
+    try:
+        yield
+    except AuthError as exc:
+        url, _ = wired.endpoint(settings)
+        raise CommandFailed(f"the CRM at {url} refused the credentials; check {wired.credential_keys}: {exc}",
+                            ExitCode.CONFIG) from None
+    except RetriableError as exc:
+        if exc.status is not None or reached():
+            raise
+        url, key = wired.endpoint(settings)
+        raise CommandFailed(f"cannot reach the CRM at {url} (check {key} and the network): {exc}",
+                            ExitCode.CONFIG) from None
+
+
+@contextlib.contextmanager
+def progress_for(session: CrmSession, job: str, stream: TextIO | None = None) -> Iterator[None]:
+    """A spinner with the deals read so far, on a terminal; nothing when piped."""
+    stream = stream if stream is not None else sys.stderr
+    if not getattr(stream, "isatty", lambda: False)():
+        yield
+        return
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.completed} deals"),
+                  TimeElapsedColumn(), console=Console(file=stream), transient=True) as progress:
+        task = progress.add_task(f"{job}: reading and writing", total=None)
+        session.on_progress = lambda deals: progress.advance(task, deals)
+        try:
+            yield
+        finally:
+            session.on_progress = None
+
+
+@contextlib.contextmanager
+def stop_on_sigterm() -> Iterator[threading.Event]:
+    """SIGTERM (Kubernetes stopping the pod) finishes the current page, records it, then stops."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,105 @@
+"""`afterclose status`: recent runs, cursors, and what waits for a retry; or, with --run or
+--deal, what runs did record by record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from jobs import logs
+from jobs.cli.exits import ExitCode
+from jobs.cli.output import console, echo, echo_err, jsonable
+from jobs.cli.run import JOBS
+from jobs.cli.runtime import load_runtime
+from jobs.state import RunSummary, StoredNpsResponse
+
+
+def status_command(config_path: Path, limit: int, fmt: str) -> int:
+    runtime = load_runtime(config_path)
+    with runtime.store() as store:
+        runs = store.recent_runs(runtime.scope, limit)
+        rejected = store.rejected(runtime.scope)
+        cursors = {job: store.get_cursor(runtime.scope, job) for job in JOBS}
+        waiting = [_nps_waiting(r) for r in store.nps_to_retry(runtime.scope)]
+    if fmt == "json":
+        body = {"scope": runtime.scope, "cursors": {job: jsonable(c) for job, c in cursors.items()},
+                "runs": [jsonable(r) for r in runs], "rejected": [jsonable(r) for r in rejected],
+                "nps_waiting": waiting}
+        echo(json.dumps(logs.redact_value(body), indent=2, ensure_ascii=False, default=str))
+        return ExitCode.OK
+    out = console()
+    out.print(f"[bold]{runtime.scope}[/]")
+    for job, cursor in cursors.items():
+        where = f"after {cursor.modified.isoformat()} / deal {cursor.deal_id}" if cursor else "not started yet"
+        out.print(f"  {job} cursor: {where}")
+    out.print(_runs_table(runs))
+    out.print(f"{len(rejected)} rejected record(s) waiting for a retry" + (":" if rejected else "."))
+    for row in rejected:
+        out.print(f"  deal {row.deal_id} {row.key}: {row.reason or 'no reason given'} "
+                      f"[{row.error_code or 'no code'}] (attempts {row.attempts}, last {row.last_seen:%Y-%m-%d %H:%M})",
+                      highlight=False)
+    if waiting:
+        out.print(f"{len(waiting)} NPS response(s) not written back yet (retried each NPS run):")
+        for item in waiting:
+            out.print(f"  response {item['response_id']} ({item['status']}): {item['reason'] or 'no reason given'} "
+                          f"(attempts {item['attempts']})", highlight=False)
+    return ExitCode.OK
+
+
+def history_command(config_path: Path, fmt: str, *, run_id: int | None = None, deal_id: str | None = None) -> int:
+    """``status --run N`` / ``status --deal ID``: the per-record outcomes the store keeps."""
+    runtime = load_runtime(config_path)
+    with runtime.store() as store:
+        if run_id is not None:
+            run = store.run_summary(runtime.scope, run_id)
+            if run is None:
+                echo_err(f"error: no run {run_id} in {runtime.scope} (it never existed, or was pruned); "
+                          "`afterclose status` lists the recent runs")
+                return ExitCode.CONFIG
+            records = store.run_records(run_id)
+            title = (f"Run {run.id} ({run.job}, started {run.started_at:%Y-%m-%d %H:%M:%S} UTC, "
+                     f"{run.outcome.value if run.outcome else 'running'}): {len(records)} record(s)")
+        else:
+            records = store.deal_history(runtime.scope, deal_id or "")
+            title = f"Deal {deal_id}: {len(records)} record(s) in the runs kept, newest run first"
+    if fmt == "json":
+        body = {"scope": runtime.scope, "run": run_id, "deal": deal_id, "records": [jsonable(r) for r in records]}
+        echo(json.dumps(logs.redact_value(body), indent=2, ensure_ascii=False, default=str))
+        return ExitCode.OK
+    out = console()
+    out.print(title, highlight=False)
+    if not records:
+        return ExitCode.OK
+    table = Table(show_header=True)
+    for column in ("run", "deal", "key", "action", "outcome", "what the CRM or the planner said"):
+        table.add_column(column, overflow="fold")
+    for record in records:
+        said = record.message or ""
+        if record.error_code:
+            said += f" [{record.error_code}]"
+        table.add_row(str(record.run_id), record.deal_id, record.key, record.action_kind, record.outcome.value, said)
+    out.print(table)
+    return ExitCode.OK
+
+
+def _nps_waiting(stored: StoredNpsResponse) -> dict[str, Any]:
+    """A stored NPS response as status shows it (the reason names what did not match)."""
+    return {"response_id": stored.response.response_id, "status": stored.status.value, "reason": stored.reason,
+            "account_id": stored.account_id, "attempts": stored.attempts, "last_seen": stored.last_seen.isoformat()}
+
+
+def _runs_table(runs: list[RunSummary]) -> Table:
+    table = Table(title="Recent runs", title_justify="left")
+    for column in ("run", "job", "started (UTC)", "took", "outcome", "records", "API calls"):
+        table.add_column(column)
+    for run in runs:
+        took = f"{(run.finished_at - run.started_at).total_seconds():.1f}s" if run.finished_at else ""
+        outcome = (run.outcome.value if run.outcome else "running") + (" (dry run)" if run.dry_run else "")
+        if run.error:
+            outcome += f": {run.error}"
+        table.add_row(str(run.id), run.job, f"{run.started_at:%Y-%m-%d %H:%M:%S}", took, outcome,
+                      ", ".join(f"{k} {v}" for k, v in sorted((run.counts or {}).items())), str(run.api_calls))
+    return table

@@ -1,0 +1,223 @@
+"""The sync job: pull -> handoff check -> plan -> apply -> record, one page of deals at a time.
+
+This is the shell around the pure core (jobs/core/). It owns every side effect of a run, in this
+order per page, so that a crash at any point loses nothing and duplicates nothing on the next run:
+
+1. read the deals of the page from the CRM (the deal stream, stream.py);
+2. decide (pure): handoff reports, then the plan from the deals and the ledger;
+3. apply the plan's writes to the CRM (idempotent by key: a replay cannot duplicate);
+4. in ONE store transaction, record the results and move the cursor past the page (writer.py).
+
+A crash between 3 and 4 replays the page next run; the CRM-side keys make the replay harmless.
+``dry_run`` stops after 2 and returns the plan: ``afterclose plan`` is the same code path.
+Pages overlap: page k's writes are under way while page k+1 is read and decided, and page k is
+recorded while page k+1's writes are under way; pages are still recorded in order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gc
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from connector.actions import Action, ActionResult, CreateTask, Plan, Skip
+from connector.errors import SchemaError
+from connector.mapping import FieldMap
+from connector.model import Deal, DealPage, TaskRef
+from connector.port import CrmAdapter
+from jobs import logs
+from jobs.core import handoff, planner
+from jobs.core.playbook import Playbook
+from jobs.state import StateStore
+from jobs.sync.stream import DealBudget, DealStream
+from jobs.sync.writer import PageWriter
+
+log = logs.get_logger("afterclose.sync")
+
+JOB = "sync"
+RELEARN = "relearn"
+"""Scope flag: the store was lost (or is new) while the CRM already holds AfterClose's tasks.
+Until one full pass has completed, every deal without ledger entries is looked up in the CRM by
+key before anything is written, so nothing is rewritten and no finished task is reopened."""
+KEPT_ACTIONS = 10_000
+"""A real run hands its caller at most this many plan actions (the demo shows them); a dry run
+keeps every one, since it is the plan. Past that only ``plan_counts`` grows: keeping them all made
+a run's memory grow ~9 MB per 1,000 deals (docs/benchmarks.md)."""
+GC_THRESHOLD = 50_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncJob:
+    """Everything one sync run needs; built once by the CLI or the scheduler."""
+
+    scope: str
+    """Identifies the CRM instance: state, cursor and lock are per scope."""
+    adapter: CrmAdapter
+    store: StateStore
+    fieldmap: FieldMap
+    playbook: Playbook
+    clock: Callable[[], dt.datetime]
+    should_stop: Callable[[], bool] = lambda: False
+    """Checked between pages: SIGTERM finishes the current page, records it and stops."""
+    on_page: Callable[[DealPage], None] | None = None
+    """Told of every page as it is read (the CLI's progress and deal names)."""
+    check_schema: bool = True
+    """False when the caller checked the mapping against the live CRM already (the CLI does)."""
+
+
+@dataclass(kw_only=True)
+class SyncReport:
+    run_id: int | None
+    dry_run: bool
+    deals_seen: int = 0
+    plan_actions: list[Action] = field(default_factory=list)
+    """Every planned action of a dry run; the first ``KEPT_ACTIONS`` of a real run."""
+    plan_counts: Counter[str] = field(default_factory=Counter)
+    """Planned actions by kind (``ActionKind`` value), all of them."""
+    outcomes: Counter[str] = field(default_factory=Counter)
+    rejected: list[ActionResult] = field(default_factory=list)
+    stopped_early: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.rejected else 0
+
+
+def check_schema_or_raise(job: SyncJob) -> None:
+    problems = job.adapter.check_schema()
+    if problems:
+        raise SchemaError([str(p) for p in problems], source=job.fieldmap.source)
+
+
+def run_sync(job: SyncJob, *, dry_run: bool = False) -> SyncReport:
+    """One pass. ``dry_run`` makes no write call and records nothing."""
+    with _fewer_collector_pauses():
+        return _run_sync(job, dry_run=dry_run)
+
+
+def plan_only(job: SyncJob) -> Plan:
+    """The dry run's plan, for ``afterclose plan``."""
+    return Plan(actions=tuple(run_sync(job, dry_run=True).plan_actions))
+
+
+@contextlib.contextmanager
+def _fewer_collector_pauses() -> Iterator[None]:
+    """Run the cyclic garbage collector less often during the run.
+
+    A page makes ~100,000 short-lived objects (deals, actions, results, rows) that reference
+    counting frees; with the default threshold (700) the collector still ran hundreds of times a
+    page and scanned everything alive, ~25% of the run's CPU (docs/benchmarks.md). Memory is
+    unaffected except for reference cycles, which now wait a little longer.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], GC_THRESHOLD), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def _run_sync(job: SyncJob, *, dry_run: bool) -> SyncReport:
+    if job.check_schema:
+        check_schema_or_raise(job)
+    if dry_run:
+        return _run_pages(job, None, dry_run=True)
+    with job.store.lock(job.scope):
+        run_id = job.store.start_run(job.scope, JOB, dry_run=False)
+        try:
+            _enter_relearn_mode_if_state_was_lost(job)
+            report = _run_pages(job, run_id, dry_run=False)
+            if not report.stopped_early:
+                job.store.set_flag(job.scope, RELEARN, None)
+        except BaseException as exc:
+            job.store.finish_run(run_id, "failed", {}, job.adapter.call_stats(), error=logs.redact(str(exc)))
+            raise
+        outcome = "rejected" if report.rejected else "ok"
+        job.store.finish_run(run_id, outcome, dict(report.outcomes), job.adapter.call_stats())
+        return report
+
+
+def _enter_relearn_mode_if_state_was_lost(job: SyncJob) -> None:
+    """A store that never finished a page (new, deleted, or its first run crashed) asks the CRM
+    once whether AfterClose's tasks exist there already."""
+    if job.store.get_cursor(job.scope, JOB) is None and job.store.get_flag(job.scope, RELEARN) is None:
+        if job.adapter.any_tasks():
+            log.warning("relearn_mode", scope=job.scope,
+                        detail="the CRM holds AfterClose tasks this state store does not know; re-learning them")
+            job.store.set_flag(job.scope, RELEARN, "until-full-pass")
+
+
+def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport:
+    report = SyncReport(run_id=run_id, dry_run=dry_run)
+    now = job.clock()
+    budget = DealBudget()
+    stream = DealStream(job.adapter, on_page=job.on_page)
+    writer = None if run_id is None else PageWriter(
+        scope=job.scope, job=JOB, run_id=run_id, store=job.store, submit=stream.submit,
+        outcomes=report.outcomes, rejected=report.rejected)
+    try:
+        for page, advances_cursor in _pages(job, stream, now):
+            if writer is not None and writer.writing_any(page):
+                writer.drain()  # a deal met again is decided from its stored ledger entries
+            page = budget.take(page)
+            report.deals_seen = budget.distinct
+            result = _decide(job, page.deals, now)
+            report.plan_counts.update(a.kind.value for a in result.plan.actions)
+            room = len(result.plan.actions) if dry_run else KEPT_ACTIONS - len(report.plan_actions)
+            report.plan_actions.extend(result.plan.actions[:max(0, room)])
+            if writer is not None:
+                writer.submit(page, result, advance=advances_cursor and not budget.holding_cursor)
+            if job.should_stop():
+                report.stopped_early = True
+                break
+        if writer is not None:
+            writer.drain()
+    finally:
+        if writer is not None:
+            writer.close()
+        stream.close()
+    return report
+
+
+def _pages(job: SyncJob, stream: DealStream, now: dt.datetime) -> Iterator[tuple[DealPage, bool]]:
+    """Deals to look at again first (rejected last run, next renewal cycle due), then the
+    incremental stream. Only incremental pages move the cursor."""
+    again = sorted(set(job.store.retry_deal_ids(job.scope)) | set(job.store.due_revisits(job.scope, now)))
+    if again:
+        for page in stream.by_ids(again):
+            yield page, False
+    for page in stream.changed_since(job.store.get_cursor(job.scope, JOB)):
+        yield page, True
+
+
+def _decide(job: SyncJob, deals: Sequence[Deal], now: dt.datetime) -> planner.PlanResult:
+    reports = {d.id: handoff.check(d, job.fieldmap) for d in deals}
+    ids = [d.id for d in deals]
+    result = planner.plan(deals, reports, job.store.ledger_for_deals(job.scope, ids), job.fieldmap, job.playbook, now)
+    if job.store.get_flag(job.scope, RELEARN) and _relearn(job, result):
+        result = planner.plan(deals, reports, job.store.ledger_for_deals(job.scope, ids), job.fieldmap,
+                              job.playbook, now)
+    return result
+
+
+def _relearn(job: SyncJob, result: planner.PlanResult) -> int:
+    """Look up the tasks this plan would create (or skip) by key; adopt those that exist."""
+    planned = {a.key: a for a in result.plan.actions if isinstance(a, CreateTask | Skip)}
+    if not planned:
+        return 0
+    found = job.adapter.find_tasks(list(planned))
+    refs = [_as_planned(ref, planned[key]) for key, ref in found.items() if key in planned]
+    return job.store.learn(job.scope, refs, fingerprints=result.fingerprints)
+
+
+def _as_planned(ref: TaskRef, action: CreateTask | Skip) -> TaskRef:
+    """A CRM that keeps due *dates* (not times) reports the planned day at midnight: the same
+    due day is the same due date, so re-learning does not reschedule every task."""
+    due_at = ref.due_at
+    if isinstance(action, CreateTask) and due_at is not None and due_at.date() == action.spec.due_date:
+        due_at = action.spec.due_at
+    return TaskRef(key=ref.key, crm_id=ref.crm_id, deal_id=ref.deal_id or action.deal_id, due_at=due_at,
+                   status=ref.status, owner_id=ref.owner_id)

@@ -1,0 +1,160 @@
+"""The deal stream: one for every CRM, over the narrow port (connector/port.py).
+
+It owns what used to be copied into each adapter:
+
+- **read-ahead**: the next scan pages and the next enriched page are read while the sync decides
+  and writes the current one (``StreamTuning`` says how far, per CRM);
+- **writes in the background**: ``submit`` hands a page's writes to a small pool (at most
+  ``PAGES_IN_FLIGHT`` pages at once; the adapter's own pool still caps concurrent calls);
+- **own write-backs**: a deal AfterClose just wrote comes back in the stream with a new modified
+  stamp; ``OwnWrites`` drops it before enrichment when it is exactly what was read plus what was
+  written, so the cursor ends past AfterClose's own writes and the next run has nothing to re-read;
+- **the repeat pass**: the last page's write-backs land after the pass that read it ended, so a
+  pass that caused write-backs is followed by another from its cursor, after every submitted
+  write has landed (``BackgroundWrites.wait_idle``);
+- **the decision limit** (``DealBudget``): a deal that keeps coming back (a CRM workflow undoing
+  AfterClose's write-back) is decided at most ``DECISIONS_PER_DEAL`` times per run.
+
+The timing rule that makes this safe: AfterClose's write-backs move a deal behind every deal not
+read yet, so the walk meets them only near its end, and a deal whose write-back was not noted yet
+when met is merely read and decided again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+
+from connector.actions import ActionResult, Outcome, UpdateRecord, WriteAction
+from connector.model import Cursor, DealPage, DealStamp, RecordKind
+from connector.port import CrmAdapter
+from jobs import logs
+from jobs.sync.overlap import BackgroundWrites, read_ahead
+from jobs.sync.own_writes import OwnWrites
+
+log = logs.get_logger("afterclose.sync")
+
+PAGES_IN_FLIGHT = 2
+"""Pages whose writes may be under way at once. Two, so the CRM does not wait at a page
+boundary: the next page's first calls queue behind this page's last ones."""
+ENRICHED_PAGES_AHEAD = 1
+"""Deal pages read and enriched ahead of the one being decided and written: the reads share the
+rate budget with the writes instead of waiting for them."""
+DECISIONS_PER_DEAL = 2
+"""How often one run may decide the same deal. A deal comes back in the stream when a user changed
+it after this run read it (decide it again: that change must not be lost), or when AfterClose's
+own write-back does not read back as written (a CRM that normalises a value). The second kind
+would make a run write, re-read and write again without end, so a third sighting is left for the
+next run: from then on the cursor stays where it is (``DealBudget``)."""
+
+
+class DealStream:
+    """Pages of full deals, and a place to hand their writes; one per run."""
+
+    def __init__(self, adapter: CrmAdapter, *, on_page: Callable[[DealPage], None] | None = None):
+        self._adapter = adapter
+        self._on_page = on_page
+        self._own = OwnWrites()
+        self._writes = BackgroundWrites(self._apply, at_once=PAGES_IN_FLIGHT, name=f"{adapter.provider}-writes")
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def changed_since(self, since: Cursor | None) -> Iterator[DealPage]:
+        """Passes over the changed deals until one makes no write-back of its own."""
+        try:
+            cursor, wrote = since, True
+            while wrote:
+                written_before = self._own.written
+                for page in read_ahead(self._one_pass(cursor), ENRICHED_PAGES_AHEAD, name="deals-ahead"):
+                    cursor = page.cursor or cursor
+                    yield self._seen(page)
+                self._writes.wait_idle()  # the sync may still be writing the last page
+                wrote = self._own.written > written_before
+        finally:
+            self._own.clear()
+
+    def by_ids(self, deal_ids: Sequence[str]) -> Iterator[DealPage]:
+        """The named deals that exist, page by page; these pages move no cursor."""
+        for stamps in self._adapter.scan_ids(deal_ids):
+            yield self._seen(self._page(stamps, cursor=None))
+
+    def _one_pass(self, since: Cursor | None) -> Iterator[DealPage]:
+        batch = self._adapter.tuning.enrich_batch
+        buffer: list[DealStamp] = []
+        last: DealStamp | None = None
+        scan = read_ahead(self._adapter.scan(since), self._adapter.tuning.scan_pages_ahead, name="scan-ahead")
+        for stamps in scan:
+            if not stamps:
+                continue
+            last = stamps[-1]
+            buffer += [s for s in stamps if not self._own.is_own(s)]
+            if batch is None:
+                yield self._page(buffer, cursor=last.cursor)
+                buffer = []
+            while batch is not None and len(buffer) >= batch:
+                page, buffer = buffer[:batch], buffer[batch:]
+                yield self._page(page, cursor=page[-1].cursor)
+        if last is not None and (buffer or batch is not None):
+            # Also when every deal left was our own (an empty page): the cursor moves past them.
+            yield self._page(buffer, cursor=last.cursor)
+
+    def _page(self, stamps: Sequence[DealStamp], *, cursor: Cursor | None) -> DealPage:
+        if not stamps:
+            return DealPage(deals=(), cursor=cursor)
+        for stamp in stamps:
+            self._own.read(stamp)
+        return DealPage(deals=tuple(self._adapter.enrich(stamps)), cursor=cursor)
+
+    def _seen(self, page: DealPage) -> DealPage:
+        if self._on_page is not None:
+            self._on_page(page)
+        return page
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def submit(self, actions: Sequence[WriteAction]) -> Future[list[ActionResult]]:
+        """Apply in the background; the future has one result per action, in order."""
+        return self._writes.submit(actions)
+
+    def _apply(self, actions: Sequence[WriteAction]) -> list[ActionResult]:
+        results = self._adapter.apply(actions)
+        for result in results:
+            action = result.action
+            if (result.outcome is Outcome.UPDATED and isinstance(action, UpdateRecord)
+                    and action.update.kind is RecordKind.DEAL):
+                self._own.wrote(action.update.record_id, action.update.values)
+        return results
+
+    def close(self) -> None:
+        """Let every write under way land (none outlives the run or its lock)."""
+        self._writes.close()
+
+
+class DealBudget:
+    """Counts decisions per deal for one run (``DECISIONS_PER_DEAL``)."""
+
+    def __init__(self) -> None:
+        self._decided: dict[str, int] = {}
+        self.holding_cursor = False
+        """Set once a deal was held back: from then on no page moves the cursor, so the next run
+        reads that deal again."""
+
+    @property
+    def distinct(self) -> int:
+        return len(self._decided)
+
+    def take(self, page: DealPage) -> DealPage:
+        """The page without the deals already decided ``DECISIONS_PER_DEAL`` times."""
+        kept = tuple(d for d in page.deals if self._decided.get(d.id, 0) < DECISIONS_PER_DEAL)
+        for deal in kept:
+            self._decided[deal.id] = self._decided.get(deal.id, 0) + 1
+        if len(kept) == len(page.deals):
+            return page
+        if not self.holding_cursor:
+            kept_ids = {d.id for d in kept}
+            log.warning("deals_keep_coming_back", deal_ids=[d.id for d in page.deals if d.id not in kept_ids][:10],
+                        detail=f"decided {DECISIONS_PER_DEAL} times in this run already (a write-back that "
+                               "does not read back as written?); left for the next run, the cursor stays "
+                               "before them")
+        self.holding_cursor = True
+        return DealPage(deals=kept, cursor=page.cursor)

@@ -1,0 +1,26 @@
+"""Reading deals in tests the way the sync job does: through the one deal stream."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from connector.model import Cursor, DealPage
+from connector.port import CrmAdapter
+from jobs.sync import DealStream
+
+
+def read_deals(adapter: CrmAdapter, since: Cursor | None = None) -> list[DealPage]:
+    """Every page of deals changed after ``since`` (one pass: nothing is written meanwhile)."""
+    stream = DealStream(adapter)
+    try:
+        return list(stream.changed_since(since))
+    finally:
+        stream.close()
+
+
+def read_deals_by_id(adapter: CrmAdapter, deal_ids: Sequence[str]) -> list[DealPage]:
+    stream = DealStream(adapter)
+    try:
+        return list(stream.by_ids(deal_ids))
+    finally:
+        stream.close()
