@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
+import httpx
 import hubspot
 import pytest
 
@@ -29,15 +30,41 @@ class HubSpotRig:
         return self.sb.demo_ids["owners"][demo_key]
 
 
+class FakeClock:
+    """The sandbox's injectable clock: time moves only when a test says so."""
+
+    def __init__(self, start: float = 1_000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def raw(rig: "HubSpotRig", method: str, path: str, *, token: str | None = None, **kwargs) -> httpx.Response:
+    """One HTTP call without the SDK: for routes the SDK lacks, and to see the JSON as sent."""
+    headers = {"Authorization": f"Bearer {token or rig.token}"}
+    return httpx.request(method, rig.base_url + path, headers=headers, timeout=10, trust_env=False, **kwargs)
+
+
 def error_json(exc) -> dict:
     """The JSON body of an SDK ApiException."""
     return json.loads(exc.body)
 
 
+def sdk_client(token: str, base_url: str) -> hubspot.HubSpot:
+    """The real SDK with client-side validation ON: every reply is checked against the SDK's
+    generated models (required fields, enums), so a reply HubSpot would never send fails the test.
+    Extra kwargs are set on every sub-package ``Configuration`` (hubspot/discovery/discovery_base.py)."""
+    return hubspot.HubSpot(access_token=token, host=base_url, client_side_validation=True)
+
+
 def make_rig(sb: HubSpotSandbox):
     """Serve ``sb`` and yield a rig with an SDK client pointed at it."""
     with sb.serve() as endpoint:
-        client = hubspot.HubSpot(access_token=endpoint.token, host=endpoint.base_url)
+        client = sdk_client(endpoint.token, endpoint.base_url)
         yield HubSpotRig(sb=sb, client=client, base_url=endpoint.base_url, token=endpoint.token)
 
 
@@ -67,7 +94,7 @@ def hs(_hubspot_switch):
     sb = HubSpotSandbox()
     sb.load(demo_dataset(ANCHOR))
     switch.target = sb.app
-    client = hubspot.HubSpot(access_token=sb.token, host=base_url)
+    client = sdk_client(sb.token, base_url)
     yield HubSpotRig(sb=sb, client=client, base_url=base_url, token=sb.token)
 
 

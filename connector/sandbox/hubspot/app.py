@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connector.sandbox.hubspot import assoc_v4, meta, objects
+from connector.sandbox.hubspot import account, assoc_v4, meta, objects, properties
 from connector.sandbox.hubspot.backend import Backend
 from connector.sandbox.hubspot.errors import ApiError, error_body, validation_error
 from connector.sandbox.hubspot.schema import object_type
@@ -45,6 +45,11 @@ def _respond(result: tuple[int, dict | None]) -> Response:
     if body is None:
         return Response(status_code=status)
     return JSONResponse(body, status_code=status)
+
+
+def _daily_usage(b: Backend) -> dict:
+    limits = b.limits
+    return account.daily_usage(limits.daily_used if limits else 0, limits.daily if limits else None)
 
 
 def build_app(b: Backend) -> tuple[Starlette, list[Route]]:
@@ -85,6 +90,7 @@ def build_app(b: Backend) -> tuple[Starlette, list[Route]]:
         ("POST", V4 + "/archive",
          lambda r, d: assoc_v4.archive(b, _kind(r, "fromObjectType"), _kind(r, "toObjectType"), d), True),
         ("GET", "/crm/v3/owners/", lambda r, _: meta.owners_page(b, r.query_params), False),
+        ("GET", "/crm/v3/owners", lambda r, _: meta.owners_page(b, r.query_params), False),
         ("GET", "/crm/v3/owners/{ownerId}", lambda r, _: meta.owner_one(b, p(r, "ownerId"), r.query_params), False),
         ("GET", "/crm/v3/pipelines/{objectType}", lambda r, _: meta.pipelines(b, _kind(r)), False),
         ("GET", "/crm/v3/pipelines/{objectType}/{pipelineId}",
@@ -93,19 +99,21 @@ def build_app(b: Backend) -> tuple[Starlette, list[Route]]:
          lambda r, _: meta.stages(b, _kind(r), p(r, "pipelineId")), False),
         ("GET", "/crm/v3/pipelines/{objectType}/{pipelineId}/stages/{stageId}",
          lambda r, _: meta.stage_one(b, _kind(r), p(r, "pipelineId"), p(r, "stageId")), False),
-        ("GET", "/crm/v3/properties/{objectType}", lambda r, _: meta.properties_all(b, _kind(r), r.query_params), False),
+        ("GET", "/crm/v3/properties/{objectType}", lambda r, _: properties.properties_all(b, _kind(r), r.query_params), False),
         # Groups before "{propertyName}": Starlette matches routes in order.
         ("GET", "/crm/v3/properties/{objectType}/groups", lambda r, _: meta.groups_all(b, _kind(r)), False),
         ("POST", "/crm/v3/properties/{objectType}/groups", lambda r, d: meta.group_create(b, _kind(r), d), True),
         ("GET", "/crm/v3/properties/{objectType}/groups/{groupName}",
          lambda r, _: meta.group_one(b, _kind(r), p(r, "groupName")), False),
-        ("POST", "/crm/v3/properties/{objectType}", lambda r, d: meta.property_create(b, _kind(r), d), True),
+        ("POST", "/crm/v3/properties/{objectType}", lambda r, d: properties.property_create(b, _kind(r), d), True),
         ("GET", "/crm/v3/properties/{objectType}/{propertyName}",
-         lambda r, _: meta.property_one(b, _kind(r), p(r, "propertyName")), False),
+         lambda r, _: properties.property_one(b, _kind(r), p(r, "propertyName")), False),
         ("PATCH", "/crm/v3/properties/{objectType}/{propertyName}",
-         lambda r, d: meta.property_update(b, _kind(r), p(r, "propertyName"), d), True),
+         lambda r, d: properties.property_update(b, _kind(r), p(r, "propertyName"), d), True),
         ("DELETE", "/crm/v3/properties/{objectType}/{propertyName}",
-         lambda r, _: meta.property_archive(b, _kind(r), p(r, "propertyName")), False),
+         lambda r, _: properties.property_archive(b, _kind(r), p(r, "propertyName")), False),
+        ("GET", "/account-info/v3/details", lambda r, _: (200, b.portal.details()), False),
+        ("GET", "/account-info/v3/api-usage/daily/private-apps", lambda r, _: (200, _daily_usage(b)), False),
     ]
     routes = [Route(path, endpoint(work, body=has_body), methods=[method], name=f"{method} {path}")
               for method, path, work, has_body in table]

@@ -4,7 +4,8 @@ default associate, archive.
 - batch read: "may not exceed 1000 IDs per request body", each input ``{id, after}``
   [DOC: https://developers.hubspot.com/changelog/bug-fix-batch-read-limit-for-hubspot-associations-api];
   reply ``results[{from: {id}, to: [{toObjectId, associationTypes: [{category, typeId, label}]}], paging}]``
-  (SDK ``PublicAssociationMultiWithLabel``); 200, or 207 with errors for ids that have none.
+  (SDK ``PublicAssociationMultiWithLabel``); 200, or 207 with errors for ids that have none. With
+  ``association_read_lag`` a read does not show associations younger than the lag (assoc_store.py).
 - batch create -> 201 ``LabelsBetweenObjectPair`` (207 with errors); default -> 200 (SDK response map).
 """
 
@@ -15,7 +16,7 @@ import base64
 from connector.sandbox.hubspot import association_types as at
 from connector.sandbox.hubspot import batch, timefmt
 from connector.sandbox.hubspot.backend import Backend
-from connector.sandbox.hubspot.errors import InputError, validation_error
+from connector.sandbox.hubspot.errors import InputError, standard_error, validation_error
 from connector.sandbox.hubspot.objects import link
 from connector.sandbox.hubspot.schema import ObjectType
 
@@ -50,13 +51,13 @@ def read(b: Backend, from_kind: ObjectType, to_kind: ObjectType, body: object) -
     for item in inputs:
         from_id = str(item.get("id"))
         rec = b.store.get(from_kind.name, from_id)
-        found = b.store.associations(from_kind.name, rec.id, to_kind.name) if rec else {}
+        # Reads see associations as they were association_read_lag seconds ago (assoc_store.py).
+        found = b.store.associations(from_kind.name, rec.id, to_kind.name, as_read=True) if rec else {}
         if not found:
             # [UNVERIFIED shape] HubSpot reports an id without associations as a per-input error.
-            errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
-                           "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-                           "message": f"No {to_kind.singular} is associated with {from_kind.singular} {from_id}.",
-                           "context": {"fromObjectId": [from_id]}})
+            errors.append(standard_error(f"No {to_kind.singular} is associated with {from_kind.singular} {from_id}.",
+                                         "OBJECT_NOT_FOUND", context={"fromObjectId": [from_id]},
+                                         sub_category="crm.associations.NO_ASSOCIATIONS_FOUND"))
             continue
         start = _offset(item.get("after"))
         targets = list(found.items())
@@ -66,7 +67,8 @@ def read(b: Backend, from_kind: ObjectType, to_kind: ObjectType, body: object) -
                           "associationTypes": [at.describe(from_kind.name, to_kind.name, k) for k in keys]}
                          for to_id, keys in page]}
         if start + PAGE_SIZE < len(targets):
-            result["paging"] = {"next": {"after": _cursor(start + PAGE_SIZE), "link": None}}
+            # ``link`` is optional in ``NextPage`` [SPEC]: leave it out rather than send null.
+            result["paging"] = {"next": {"after": _cursor(start + PAGE_SIZE)}}
         results.append(result)
     out = batch.completed(results, timefmt.now_ms())
     if errors:

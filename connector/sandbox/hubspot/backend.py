@@ -1,11 +1,14 @@
-"""Everything a request handler needs: the store, owners, pipelines and the test knobs."""
+"""Everything a request handler needs: the store, owners, pipelines, the portal and the test knobs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from connector.sandbox.hubspot.account import PortalInfo
+from connector.sandbox.hubspot.limits import RateLimits
 from connector.sandbox.hubspot.portal import DEAL_PIPELINES, Owner, Pipeline
 from connector.sandbox.hubspot.store import Store
+from connector.sandbox.hubspot.uniqueness import DEFAULT_TASK_UNIQUENESS, TaskUniqueness
 
 
 @dataclass
@@ -17,3 +20,8 @@ class Backend:
     """object type -> property group name -> definition, for groups created through the API."""
     rejected: dict[tuple[str, int], str] = field(default_factory=dict)
     """(object type, id) -> message: writes touching that record are refused per input (test knob)."""
+    task_uniqueness: TaskUniqueness = DEFAULT_TASK_UNIQUENESS
+    """Whether a task property can have unique values (uniqueness.py)."""
+    portal: PortalInfo = field(default_factory=PortalInfo)
+    limits: RateLimits | None = None
+    """The gate's rate limits, read by the daily API usage route (account.py)."""

@@ -5,8 +5,11 @@ Body shape [DOC: https://developers.hubspot.com/docs/api-reference/error-handlin
     {"status": "error", "message": "..", "correlationId": "<uuid>", "category": "VALIDATION_ERROR",
      "errors": [{"message": "..", "code": "..", "context": {"propertyName": ["x"]}}]}
 
-Per-input errors inside a 207 are ``StandardError`` objects (the SDK model): the same keys without
-``correlationId``, plus ``context.objectWriteTraceId`` so the caller can tell which input failed.
+Per-input errors inside a 207 are ``StandardError`` objects: ``status``, ``category``, ``message``,
+``context``, ``errors`` and ``links`` are all required [SPEC ``StandardError`` in every CRM object spec
+and the v4 associations spec of HubSpot/HubSpot-public-api-spec-collection; the SDK models refuse a
+reply without them when client-side validation is on], plus ``context.objectWriteTraceId`` so the
+caller can tell which input failed.
 """
 
 from __future__ import annotations
@@ -30,6 +33,16 @@ def error_body(message: str, category: str, *, errors: list[dict] | None = None,
     if context:
         body["context"] = context
     return body
+
+
+def standard_error(message: str, category: str, *, context: dict[str, list[str]] | None = None,
+                   errors: list[dict] | None = None, sub_category: str | None = None) -> dict:
+    """One entry of a 207 reply's ``errors[]`` (``StandardError``)."""
+    out: dict = {"status": "error", "category": category, "message": message, "context": context or {},
+                 "errors": errors or [], "links": {}}
+    if sub_category:
+        out["subCategory"] = sub_category
+    return out
 
 
 def detail(message: str, code: str, **context: list[str]) -> dict:
@@ -76,11 +89,7 @@ class InputError(Exception):
         context = dict(self.context)
         if trace_id:
             context["objectWriteTraceId"] = [trace_id]
-        out: dict = {"status": "error", "category": self.category, "message": self.message,
-                     "context": context}
-        if self.errors:
-            out["errors"] = self.errors
-        return out
+        return standard_error(self.message, self.category, context=context, errors=self.errors)
 
     def as_api_error(self) -> ApiError:
         return ApiError(self.status, self.message, self.category, errors=self.errors or None,

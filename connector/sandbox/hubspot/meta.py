@@ -1,22 +1,19 @@
-"""Owners, pipelines and properties routes.
+"""Owners, pipelines and property groups routes.
 
-- ``GET /crm/v3/owners/`` (trailing slash; SDK ``owners_api.get_page``): ``email``, ``after``,
-  ``limit`` (<= 500), ``archived=true`` lists only deactivated owners (facts §2).
+- ``GET /crm/v3/owners/`` (the SDK's ``owners_api.get_page`` adds the slash) and ``GET /crm/v3/owners``
+  (the path in the spec, HubSpot/HubSpot-public-api-spec-collection PublicApiSpecs/CRM/Crm Owners/Rollouts/146888/v3/crmOwners.json):
+  ``email``, ``after``, ``limit`` (<= 500), ``archived=true`` lists only deactivated owners (facts §2).
 - ``GET /crm/v3/pipelines/deals`` (+ one pipeline, its stages) (facts §2, §3).
-- ``GET/POST /crm/v3/properties/{type}``, ``GET/PATCH/DELETE .../{name}``: create answers 201, an
-  existing name 409 (brief); at most 10 unique-value properties per object type
-  [DOC: https://developers.hubspot.com/changelog/unique-properties-for-contacts].
+- property groups (property definitions themselves: properties.py).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
-from connector.sandbox.hubspot import timefmt
 from connector.sandbox.hubspot.backend import Backend
 from connector.sandbox.hubspot.errors import ApiError, not_found, validation_error
-from connector.sandbox.hubspot.schema import MAX_UNIQUE_PROPERTIES, PROPERTY_TYPES, ObjectType, PropertyDef
+from connector.sandbox.hubspot.schema import ObjectType
 from connector.sandbox.hubspot.shapes import query_bool
 
 OWNER_LIMIT_MAX = 500
@@ -122,90 +119,3 @@ def group_create(b: Backend, kind: ObjectType, body: object) -> tuple[int, dict]
              "archived": False}
     b.groups.setdefault(kind.name, {})[name] = group
     return 201, group
-
-
-# --- properties ------------------------------------------------------------------------------
-
-def properties_all(b: Backend, kind: ObjectType, query) -> tuple[int, dict]:
-    archived = query_bool(query, "archived")
-    props = [p.to_json() for p in b.store.schema[kind.name].values() if p.archived == archived]
-    return 200, {"results": props}
-
-
-def _property(b: Backend, kind: ObjectType, name: str) -> PropertyDef:
-    prop = b.store.schema[kind.name].get(name)
-    if prop is None or prop.archived:
-        raise not_found(f"Unable to find property with name {name} on {kind.name}")
-    return prop
-
-
-def property_one(b: Backend, kind: ObjectType, name: str) -> tuple[int, dict]:
-    return 200, _property(b, kind, name).to_json()
-
-
-def property_create(b: Backend, kind: ObjectType, body: object) -> tuple[int, dict]:
-    prop = _definition_from(body)
-    schema = b.store.schema[kind.name]
-    if prop.name in schema and not schema[prop.name].archived:
-        raise ApiError(409, f"Property named '{prop.name}' already exists.", "OBJECT_ALREADY_EXISTS",
-                       context={"propertyName": [prop.name]})
-    if prop.has_unique_value:
-        unique = sum(1 for p in schema.values() if p.has_unique_value and not p.archived)
-        if unique >= MAX_UNIQUE_PROPERTIES:
-            raise validation_error(f"{kind.name} already has {MAX_UNIQUE_PROPERTIES} unique value properties, "
-                                   "the most allowed", propertyName=[prop.name])
-    add_property(b, kind.name, replace(prop, created_ms=timefmt.now_ms()))
-    return 201, schema[prop.name].to_json()
-
-
-def add_property(b: Backend, type_name: str, prop: PropertyDef) -> None:
-    b.store.schema[type_name][prop.name] = prop
-    if prop.has_unique_value:
-        b.store.types[type_name].unique.setdefault(prop.name, {})
-
-
-def _definition_from(body: object) -> PropertyDef:
-    if not isinstance(body, dict):
-        raise validation_error("Invalid input JSON: a property definition must be an object")
-    missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not body.get(k)]
-    if missing:
-        raise validation_error(f"Missing required fields: {', '.join(missing)}", propertyName=missing)
-    name, type_ = str(body["name"]), str(body["type"])
-    if not _PROPERTY_NAME.match(name):
-        raise validation_error(f"Property name {name!r} must be lower case letters, digits and underscores")
-    if type_ not in PROPERTY_TYPES:
-        raise validation_error(f"type {type_!r} is not one of {sorted(PROPERTY_TYPES)}")
-    options = tuple((str(o.get("label", o.get("value"))), str(o["value"])) for o in body.get("options") or []
-                    if isinstance(o, dict) and "value" in o)
-    if type_ == "enumeration" and not options:
-        raise validation_error("enumeration properties need at least one option", propertyName=[name])
-    return PropertyDef(name=name, label=str(body["label"]), type=type_, field_type=str(body["fieldType"]),
-                       group_name=str(body["groupName"]), options=options,
-                       has_unique_value=bool(body.get("hasUniqueValue", False)),
-                       description=str(body.get("description") or ""))
-
-
-def property_update(b: Backend, kind: ObjectType, name: str, body: object) -> tuple[int, dict]:
-    prop = _property(b, kind, name)
-    if prop.hubspot_defined:
-        raise validation_error(f"{name} is a HubSpot-defined property; its definition is read-only")
-    body = body if isinstance(body, dict) else {}
-    changes = {}
-    if "label" in body:
-        changes["label"] = str(body["label"])
-    if "description" in body:
-        changes["description"] = str(body["description"])
-    if "options" in body:
-        changes["options"] = tuple((str(o.get("label", o["value"])), str(o["value"])) for o in body["options"])
-    updated = replace(prop, **changes)
-    b.store.schema[kind.name][name] = updated
-    return 200, updated.to_json()
-
-
-def property_archive(b: Backend, kind: ObjectType, name: str) -> tuple[int, None]:
-    prop = _property(b, kind, name)
-    if prop.hubspot_defined:
-        raise validation_error(f"{name} is a HubSpot-defined property and cannot be archived")
-    b.store.schema[kind.name][name] = replace(prop, archived=True)
-    b.store.types[kind.name].unique.pop(name, None)
-    return 204, None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from connector.sandbox.hubspot import association_types as at
 from connector.sandbox.hubspot import batch, timefmt
 from connector.sandbox.hubspot.backend import Backend
-from connector.sandbox.hubspot.errors import ApiError, InputError, detail, not_found, validation_error
+from connector.sandbox.hubspot.errors import ApiError, InputError, detail, not_found, standard_error, validation_error
 from connector.sandbox.hubspot.schema import ObjectType, Stored, object_type
 from connector.sandbox.hubspot.shapes import query_bool, query_list, record_json, wanted_properties
 from connector.sandbox.hubspot.store import Record
@@ -99,21 +99,67 @@ def _apply_create(b: Backend, kind: ObjectType, plan: CreatePlan) -> Record:
     return rec
 
 
-def _find(b: Backend, kind: ObjectType, key: str, id_property: str | None, *, archived: bool = False) -> Record | None:
+# --- finding a record by id or by a unique property (idProperty) --------------------------------
+# What each use may look a record up by:
+# - any property with unique values (hasUniqueValue), for every use [SPEC idProperty: "The name of a
+#   property whose values are unique for this object type"];
+# - a contact's email, for reads and single updates: ``GET/PATCH /crm/v3/objects/contacts/{email}?idProperty=email``
+#   [SPEC contacts PATCH: "identified by ID or email/unique property value"; 2ND
+#   https://github.com/HubSpot/hubspot-api-nodejs/issues/182] and batch read [2ND
+#   https://github.com/HubSpot/hubspot-api-python/issues/50], matched without case (emails are held
+#   lower-cased). Batch update and upsert by email are refused: "Unable to perform update/upsert by
+#   non-unique 0-1 property" [2ND https://github.com/HubSpot/hubspot-api-nodejs/issues/548];
+# - anything else is refused with 400 VALIDATION_ERROR: HubSpot's message for update/upsert
+#   [2ND https://github.com/segmentio/action-destinations/pull/3957]; for reads no source says what
+#   HubSpot does, so the sandbox refuses too (stricter reading).
+READ, UPDATE_ONE, BATCH_WRITE = "read", "single update", "batch update/upsert"
+_EMAIL_USES = frozenset({READ, UPDATE_ONE})
+
+
+def _find(b: Backend, kind: ObjectType, key: str, id_property: str | None, *, use: str,
+          archived: bool = False) -> Record | None:
     if id_property:
-        _require_unique(b, kind, id_property)
-        rec = b.store.by_unique(kind.name, id_property, key)
+        require_lookup(b, kind, id_property, use)
+        rec = b.store.by_unique(kind.name, id_property, lookup_value(kind, id_property, key))
         return rec if rec is not None and rec.archived == archived else None
     return b.store.get(kind.name, key, archived=archived)
 
 
-def _require_unique(b: Backend, kind: ObjectType, id_property: str) -> None:
-    # "Unable to perform update/upsert by non-unique 0-2 property hs_object_id"
-    # [2ND: https://github.com/segmentio/action-destinations/pull/3957; HubSpot/hubspot-api-nodejs#548]
+def lookup_value(kind: ObjectType, id_property: str, key: str) -> str:
+    return key.lower() if _is_email(kind, id_property) else key
+
+
+def _is_email(kind: ObjectType, id_property: str) -> bool:
+    return kind.name == "contacts" and id_property == "email"
+
+
+def require_lookup(b: Backend, kind: ObjectType, id_property: str, use: str) -> None:
     prop = b.store.schema[kind.name].get(id_property)
-    if prop is None or not prop.has_unique_value:
-        raise validation_error(f"Unable to perform update/upsert by non-unique {kind.type_id} property {id_property}",
-                               propertyName=[id_property])
+    if prop is not None and not prop.archived and prop.has_unique_value:
+        return
+    if _is_email(kind, id_property) and use in _EMAIL_USES:
+        return
+    if use == READ:
+        raise validation_error(f"Unable to read by non-unique {kind.type_id} property {id_property}: idProperty must "
+                               "name a property with unique values (hasUniqueValue)", propertyName=[id_property])
+    raise validation_error(f"Unable to perform update/upsert by non-unique {kind.type_id} property {id_property} "
+                           f"in portal ID {b.portal.portal_id}", propertyName=[id_property])
+
+
+def _history_names(kind: ObjectType, b: Backend, asked: list[str] | None) -> list[str] | None:
+    """``propertiesWithHistory``: the asked names that exist ("If any of the specified properties
+    are not present ... they will be ignored" [SPEC])."""
+    if not asked:
+        return None
+    schema = b.store.schema[kind.name]
+    return [n for n in asked if n in schema and not schema[n].archived]
+
+
+HISTORY_LIMIT = 50
+"""Records per request when ``propertiesWithHistory`` is asked: the spec says only that it "will
+reduce the maximum number" of records a request reads; 50 per page is what integrations use
+[2ND https://github.com/dlt-hub/verified-sources/pull/206; a larger page was refused,
+https://github.com/HubSpot/hubspot-api-python/issues/143]."""
 
 
 # --- single-record routes ---------------------------------------------------------------------
@@ -128,11 +174,11 @@ def create_one(b: Backend, kind: ObjectType, body: dict) -> tuple[int, dict]:
 
 
 def get_one(b: Backend, kind: ObjectType, key: str, query) -> tuple[int, dict]:
-    rec = _find(b, kind, key, query.get("idProperty"), archived=query_bool(query, "archived"))
+    rec = _find(b, kind, key, query.get("idProperty"), use=READ, archived=query_bool(query, "archived"))
     if rec is None:
         raise not_found("Object not found.  objectId are usually numeric.")
     names = wanted_properties(kind, query_list(query, "properties"), b.store.schema[kind.name])
-    out = record_json(kind, rec, names)
+    out = record_json(kind, rec, names, history=_history_names(kind, b, query_list(query, "propertiesWithHistory")))
     assoc_types = query_list(query, "associations")
     if assoc_types:
         out["associations"] = associations_block(b, kind, rec, assoc_types)
@@ -146,7 +192,7 @@ def associations_block(b: Backend, kind: ObjectType, rec: Record, to_types: list
         to_kind = object_type(segment)
         if to_kind is None:
             continue
-        found = b.store.associations(kind.name, rec.id, to_kind.name)
+        found = b.store.associations(kind.name, rec.id, to_kind.name, as_read=True)
         results = [{"id": str(to_id), "type": f"{kind.singular}_to_{to_kind.singular}"} for to_id in found]
         if results:
             block[to_kind.name] = {"results": results}
@@ -154,7 +200,7 @@ def associations_block(b: Backend, kind: ObjectType, rec: Record, to_types: list
 
 
 def update_one(b: Backend, kind: ObjectType, key: str, body: dict, query) -> tuple[int, dict]:
-    rec = _find(b, kind, key, query.get("idProperty"))
+    rec = _find(b, kind, key, query.get("idProperty"), use=UPDATE_ONE)
     if rec is None:
         raise not_found("Object not found.  objectId are usually numeric.")
     try:
@@ -182,6 +228,10 @@ def list_page(b: Backend, kind: ObjectType, query) -> tuple[int, dict]:
         raise validation_error(f"after {query.get('after')!r} is not a valid paging cursor")
     archived = query_bool(query, "archived")
     names = wanted_properties(kind, query_list(query, "properties"), b.store.schema[kind.name])
+    history = _history_names(kind, b, query_list(query, "propertiesWithHistory"))
+    if query_list(query, "propertiesWithHistory") and limit > HISTORY_LIMIT:
+        raise validation_error(f"limit must be at most {HISTORY_LIMIT} when propertiesWithHistory is requested, "
+                               f"got {limit}")
     assoc_types = query_list(query, "associations")
     # Records are kept in id order; ``after`` is the id to start from (an opaque cursor to clients).
     page, next_id = [], None
@@ -194,7 +244,7 @@ def list_page(b: Backend, kind: ObjectType, query) -> tuple[int, dict]:
         page.append(rec)
     results = []
     for rec in page:
-        item = record_json(kind, rec, names)
+        item = record_json(kind, rec, names, history=history)
         if assoc_types:
             item["associations"] = associations_block(b, kind, rec, assoc_types)
         results.append(item)
@@ -228,7 +278,7 @@ def batch_update(b: Backend, kind: ObjectType, body: dict) -> tuple[int, dict]:
     seen: set[int] = set()
 
     def prepare(index: int, item: dict) -> UpdatePlan:
-        rec = _find(b, kind, str(item.get("id")), item.get("idProperty"))
+        rec = _find(b, kind, str(item.get("id")), item.get("idProperty"), use=BATCH_WRITE)
         if rec is None:
             raise InputError(f"Object {item.get('id')} not found", category="OBJECT_NOT_FOUND",
                              context={"ids": [str(item.get("id"))]})
@@ -260,7 +310,7 @@ def batch_upsert(b: Backend, kind: ObjectType, body: dict) -> tuple[int, dict]:
     for id_property, _ in keys:
         if not id_property:
             raise validation_error("idProperty is required for batch upsert inputs")
-        _require_unique(b, kind, id_property)
+        require_lookup(b, kind, id_property, BATCH_WRITE)
 
     def prepare(index: int, item: dict):
         id_property, key = item["idProperty"], str(item.get("id"))
@@ -288,26 +338,28 @@ def batch_read(b: Backend, kind: ObjectType, body: dict, query) -> tuple[int, di
     inputs = batch.inputs_of(body)
     id_property = body.get("idProperty") or None
     if id_property:
-        _require_unique(b, kind, id_property)
+        require_lookup(b, kind, id_property, READ)
     archived = query_bool(query, "archived")
     names = wanted_properties(kind, body.get("properties") or None, b.store.schema[kind.name])
+    history = _history_names(kind, b, body.get("propertiesWithHistory") or None)
+    if body.get("propertiesWithHistory") and len(inputs) > HISTORY_LIMIT:
+        raise validation_error(f"At most {HISTORY_LIMIT} inputs can be read with propertiesWithHistory, "
+                               f"got {len(inputs)}")
     started = timefmt.now_ms()
     results, missing, returned = [], [], set()
     for item in inputs:
-        rec = _find(b, kind, str(item.get("id")), id_property, archived=archived)
+        rec = _find(b, kind, str(item.get("id")), id_property, use=READ, archived=archived)
         if rec is None:
             missing.append(str(item.get("id")))
         elif rec.id not in returned:
             returned.add(rec.id)
-            results.append(record_json(kind, rec, names))
+            results.append(record_json(kind, rec, names, history=history))
     out = batch.completed(results, started)
     if not missing:
         return 200, out
     out["numErrors"] = 1
-    out["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND",
-                      "message": f"Could not get some {kind.singular} objects, they may be deleted or not exist. "
-                                 "Check that ids are valid.",
-                      "context": {"ids": missing}}]
+    out["errors"] = [standard_error(f"Could not get some {kind.singular} objects, they may be deleted or not "
+                                    "exist. Check that ids are valid.", "OBJECT_NOT_FOUND", context={"ids": missing})]
     return 207, out
 
 

@@ -16,6 +16,12 @@ from dataclasses import dataclass
 from connector.sandbox.hubspot import timefmt
 
 
+WRITE_PERMISSIONS = "CRM_PERMISSIONS_ENFORCEMENT"
+"""One of CRM_PERMISSIONS_ENFORCEMENT | READ_ONLY | INTERNAL_ONLY [SPEC ``PipelineStage.writePermissions`` in
+HubSpot/HubSpot-public-api-spec-collection, PublicApiSpecs/CRM/Pipelines/Rollouts/145896/v3/pipelines.json]:
+an ordinary stage, writable by users with CRM permissions."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Stage:
     id: str
@@ -30,7 +36,7 @@ class Stage:
     def to_json(self, order: int, stamp: str) -> dict:
         metadata = {"isClosed": "true" if self.closed else "false", "probability": f"{self.probability:.1f}"}
         return {"id": self.id, "label": self.label, "displayOrder": order, "metadata": metadata,
-                "createdAt": stamp, "updatedAt": stamp, "archived": False, "writePermissions": "CRUD_ALL"}
+                "createdAt": stamp, "updatedAt": stamp, "archived": False, "writePermissions": WRITE_PERMISSIONS}
 
 
 @dataclass(frozen=True, kw_only=True)

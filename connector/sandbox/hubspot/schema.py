@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from connector.sandbox.demo import CHANNELS
 from connector.sandbox.hubspot import timefmt
+from connector.sandbox.hubspot.property_rules import OptionDef, as_option
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,19 +65,35 @@ def object_type(segment: str) -> ObjectType | None:
 class PropertyDef:
     name: str
     label: str
-    type: str                     # string | number | date | datetime | enumeration | bool
-    field_type: str               # text | textarea | number | date | select | radio | booleancheckbox ...
+    type: str                     # property_rules.TYPES: string | number | date | datetime | enumeration | bool | phone_number
+    field_type: str               # property_rules.FIELD_TYPES: text | textarea | number | date | select | radio ...
     group_name: str = "sandbox"
-    options: tuple[tuple[str, str], ...] = ()
+    options: tuple[OptionDef, ...] = ()
+    """Given as (label, value) pairs or ``OptionDef``s; always held as ``OptionDef``s."""
     calculated: bool = False
     has_unique_value: bool = False
     read_only_value: bool = False
     hubspot_defined: bool = False
     external_options: bool = False
     """Options come from elsewhere (owners, pipelines, stages) and are checked by the object layer."""
+    referenced_object_type: str | None = None
+    """"OWNER": values are owner ids, checked against the portal's owners (validation.py)."""
     description: str = ""
+    display_order: int = -1
+    hidden: bool = False
+    form_field: bool | None = None
+    """None: a form field unless the value is read-only."""
+    number_display_hint: str | None = None
+    text_display_hint: str | None = None
+    show_currency_symbol: bool | None = None
+    currency_property_name: str | None = None
+    data_sensitivity: str | None = None
     created_ms: int = 0
+    updated_ms: int | None = None
     archived: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", tuple(as_option(o, n) for n, o in enumerate(self.options)))
 
     @property
     def numeric(self) -> bool:
@@ -87,20 +104,26 @@ class PropertyDef:
 
     def to_json(self) -> dict:
         stamp = timefmt.iso_from_ms(self.created_ms)
-        return {
+        out = {
             "name": self.name, "label": self.label, "type": self.type, "fieldType": self.field_type,
             "description": self.description, "groupName": self.group_name,
-            "options": [{"label": label, "value": value, "displayOrder": n, "hidden": False}
-                        for n, (label, value) in enumerate(self.options)],
+            "options": [o.to_json() for o in self.options],
             "calculated": self.calculated, "externalOptions": self.external_options,
-            "hasUniqueValue": self.has_unique_value, "hidden": False, "hubspotDefined": self.hubspot_defined,
-            "formField": not self.read_only_value, "displayOrder": -1, "archived": self.archived,
-            "createdAt": stamp, "updatedAt": stamp,
+            "hasUniqueValue": self.has_unique_value, "hidden": self.hidden, "hubspotDefined": self.hubspot_defined,
+            "formField": (not self.read_only_value) if self.form_field is None else self.form_field,
+            "displayOrder": self.display_order, "archived": self.archived,
+            "createdAt": stamp, "updatedAt": timefmt.iso_from_ms(self.updated_ms or self.created_ms),
             "modificationMetadata": {"archivable": not self.hubspot_defined,
                                      "readOnlyDefinition": self.hubspot_defined,
                                      "readOnlyValue": self.read_only_value,
                                      "readOnlyOptions": self.external_options},
         }
+        optional = {"numberDisplayHint": self.number_display_hint, "textDisplayHint": self.text_display_hint,
+                    "showCurrencySymbol": self.show_currency_symbol,
+                    "currencyPropertyName": self.currency_property_name, "dataSensitivity": self.data_sensitivity,
+                    "referencedObjectType": self.referenced_object_type}
+        out.update({key: value for key, value in optional.items() if value is not None})
+        return out
 
 
 def _enum(*values: str) -> tuple[tuple[str, str], ...]:
@@ -123,7 +146,8 @@ def _system(created: str, modified: str) -> list[PropertyDef]:
 
 
 def _owner() -> PropertyDef:
-    return _hs("hubspot_owner_id", "Owner", "enumeration", "select", external_options=True)
+    return _hs("hubspot_owner_id", "Owner", "enumeration", "select", external_options=True,
+               referenced_object_type="OWNER")
 
 
 def _deal_properties() -> list[PropertyDef]:
@@ -214,15 +238,19 @@ MAX_UNIQUE_PROPERTIES = 10
 object types"."""
 
 
-def seed_properties(*, afterclose: bool, created_ms: int) -> dict[str, dict[str, PropertyDef]]:
-    """object type -> property name -> definition, as a fresh portal (plus AfterClose's own)."""
+def seed_properties(*, afterclose: bool, created_ms: int,
+                    unique_task_key: bool = True) -> dict[str, dict[str, PropertyDef]]:
+    """object type -> property name -> definition, as a fresh portal (plus AfterClose's own).
+
+    ``unique_task_key=False``: the portal cannot hold a unique task property (uniqueness.py), so
+    AfterClose's task key exists without unique values."""
     by_type = {
         "deals": _deal_properties() + (_afterclose_deal_properties() if afterclose else []),
         "contacts": _contact_properties(),
         "companies": _company_properties(),
         "tasks": _task_properties() + ([PropertyDef(
             name=AFTERCLOSE_TASK_KEY, label="AfterClose Key", type="string", field_type="text",
-            has_unique_value=True, group_name="afterclose")] if afterclose else []),
+            has_unique_value=unique_task_key, group_name="afterclose")] if afterclose else []),
     }
     return {t: {p.name: replace(p, created_ms=created_ms) for p in props} for t, props in by_type.items()}
 
@@ -314,7 +342,6 @@ def _check_bool(prop: PropertyDef, text: str) -> Stored:
     return Stored(lowered)
 
 
-_CHECKERS = {"string": _check_string, "number": _check_number, "datetime": _check_datetime,
-             "date": _check_date, "enumeration": _check_enum, "bool": _check_bool}
-
-PROPERTY_TYPES = frozenset(_CHECKERS)
+# phone_number values are held as text: how HubSpot checks or formats them is not documented [UNVERIFIED].
+_CHECKERS = {"string": _check_string, "phone_number": _check_string, "number": _check_number,
+             "datetime": _check_datetime, "date": _check_date, "enumeration": _check_enum, "bool": _check_bool}

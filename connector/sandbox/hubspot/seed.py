@@ -60,14 +60,14 @@ def _load(b: Backend, data: DemoDataset, ids: dict[str, dict[int, str]]) -> None
         for n, company in enumerate(data.companies):
             created = portal_start + n * 1000
             rec = b.store.insert("companies", _values(b, "companies", {"name": company.name, "domain": company.domain}),
-                                 created_ms=created)
+                                 created_ms=created, source="IMPORT")
             ids["companies"][company.key] = str(rec.id)
         for n, contact in enumerate(data.contacts):
             created = portal_start + 200 * _DAY_MS + n * 1000
             values = _values(b, "contacts", {"firstname": contact.first_name, "lastname": contact.last_name,
                                              "email": contact.email,
                                              "company": data.companies[contact.company].name})
-            rec = b.store.insert("contacts", values, created_ms=created)
+            rec = b.store.insert("contacts", values, created_ms=created, source="IMPORT")
             ids["contacts"][contact.key] = str(rec.id)
             company_id = int(ids["companies"][contact.company])
             link(b, "contacts", rec.id, "companies", company_id, at.lookup("contacts", "companies", at.HUBSPOT, 1))
@@ -100,7 +100,8 @@ def _load_deal(b: Backend, deal: DemoDeal, ids: dict, *, created_ms: int) -> Non
     values["hs_is_closed_won"] = Stored("true" if stage.won else "false")
     values["hs_is_closed"] = Stored("true" if stage.closed else "false")
     modified = timefmt.ms_from_datetime(deal.modified_at)
-    rec = b.store.insert("deals", values, created_ms=min(created_ms, modified), modified_ms=modified)
+    rec = b.store.insert("deals", values, created_ms=min(created_ms, modified), modified_ms=modified,
+                         source="IMPORT")
     ids["deals"][deal.key] = str(rec.id)
     if deal.company is not None:
         link(b, "deals", rec.id, "companies", int(ids["companies"][deal.company]),

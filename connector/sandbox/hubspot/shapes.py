@@ -26,7 +26,7 @@ def pick(props: dict[str, str], names: list[str]) -> dict[str, str | None]:
 
 
 def record_json(kind: ObjectType, rec: Record, names: list[str] | None, *, everything: bool = False,
-                trace_id: str | None = None, new: bool | None = None) -> dict:
+                trace_id: str | None = None, new: bool | None = None, history: list[str] | None = None) -> dict:
     if everything:
         props = dict(rec.props)
     else:
@@ -39,7 +39,18 @@ def record_json(kind: ObjectType, rec: Record, names: list[str] | None, *, every
         out["objectWriteTraceId"] = trace_id
     if new is not None:
         out["new"] = new
+    if history is not None:
+        out["propertiesWithHistory"] = {name: [_version(entry) for entry in rec.history_of(name)] for name in history}
     return out
+
+
+def _version(entry: tuple[str, int, str]) -> dict:
+    """One ``ValueWithTimestamp``: value, timestamp and sourceType are required [SPEC]; source types
+    API (a private app's write), CRM_UI (a user's edit), IMPORT (data already in the portal) as
+    seen in replies [2ND https://github.com/HubSpot/hubspot-api-nodejs/issues/154; the Airbyte HubSpot
+    source's property-history schema]. Newest first [UNVERIFIED order]."""
+    value, at_ms, source = entry
+    return {"value": value, "timestamp": timefmt.iso_from_ms(at_ms), "sourceType": source}
 
 
 def view_json(kind: ObjectType, rec: Record, view: View, names: list[str] | None) -> dict:

@@ -53,7 +53,7 @@ def _one_value(b: Backend, prop: PropertyDef | None, name: str, value: object) -
     stored = normalise(prop, value)
     if name == "email" and stored is not None:
         stored = Stored(stored.text.strip().lower())  # HubSpot stores emails lower-cased
-    if name == "hubspot_owner_id" and stored is not None:
+    if prop.referenced_object_type == "OWNER" and stored is not None:
         _check_owner(b, stored.text)
     return stored
 
