@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import tenacity
+from pydantic import Field, model_validator
 
 from connector.errors import (
     AuthError,
@@ -29,18 +30,24 @@ from connector.errors import (
     RateLimitedError,
     RetriableError,
 )
+from connector.settings import Section, problem
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class RetrySettings:
-    attempts: int = 6
-    """Tries per call, the first included."""
-    base_seconds: float = 0.5
-    """First backoff; doubles each try, with full jitter."""
-    max_seconds: float = 30.0
-    """Cap on one backoff, and on one Retry-After we are willing to honour."""
+class RetrySettings(Section):
+    """How CRM calls are retried; also the config file's ``[retry]`` section (jobs/config.py)."""
+
+    attempts: int = Field(6, ge=1, le=20, description="Tries per CRM call, the first included.")
+    base_seconds: float = Field(0.5, gt=0, description="First backoff; doubles each try, with full jitter.")
+    max_seconds: float = Field(
+        30.0, gt=0, description="Cap on one backoff and on a Retry-After AfterClose is willing to honour.")
+
+    @model_validator(mode="after")
+    def _base_within_max(self) -> RetrySettings:
+        if self.base_seconds > self.max_seconds:
+            raise problem("base_seconds", "must not be above retry.max_seconds")
+        return self
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

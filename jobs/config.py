@@ -33,9 +33,11 @@ from sqlalchemy.exc import ArgumentError
 
 from connector.errors import ConfigError
 from connector.model import Priority, Provider, TaskType
-from connector.nps import DEFAULT_FIELD_PATHS as NPS_DEFAULT_FIELD_PATHS
 from connector.nps import NpsSourceConfig
+from connector.hubspot.settings import HubSpotSettings
 from connector.retry import RetrySettings
+from connector.salesforce.settings import SalesforceSettings
+from connector.settings import RULE_ERROR, Section
 
 ENV_PREFIX = "AFTERCLOSE_"
 ENV_DELIMITER = "__"
@@ -57,25 +59,6 @@ class SettingsError(ConfigError):
 # Sections
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    def reveal(self) -> dict[str, Any]:
-        """Plain values for building an adapter: secrets unwrapped, paths as text, *_file dropped
-        (their content is already in the secret). Never log the result."""
-        values: dict[str, Any] = {}
-        for name in type(self).model_fields:
-            if name.endswith("_file") and name.removesuffix("_file") in type(self).model_fields:
-                continue
-            value = getattr(self, name)
-            if isinstance(value, SecretStr):
-                value = value.get_secret_value()
-            elif isinstance(value, Path):
-                value = str(value)
-            values[name] = value
-        return values
-
-
 def _secret(description: str) -> Any:
     return Field(None, description=f"{description} Secret: prefer the environment or the _file key.")
 
@@ -84,89 +67,14 @@ def _secret_file(key: str) -> Any:
     return Field(None, description=f"Path of a file holding {key} (a mounted Docker/Kubernetes secret).")
 
 
-class CrmSection(_Section):
+class CrmSection(Section):
     provider: Provider = Field(description="Which CRM to work in: hubspot or salesforce.")
     mapping: Path | None = Field(
         None, description="Field mapping TOML; default: the built-in mappings/<provider>.toml."
     )
 
 
-class HubSpotSection(_Section):
-    access_token: SecretStr | None = _secret("Private-app access token (pat-...).")
-    access_token_file: Path | None = _secret_file("access_token")
-    base_url: str = Field("https://api.hubapi.com", description="API host (the sandbox uses its loopback URL).")
-    client_id: str | None = Field(None, description="OAuth app client id (with client_secret and refresh_token).")
-    client_secret: SecretStr | None = _secret("OAuth app client secret.")
-    client_secret_file: Path | None = _secret_file("client_secret")
-    refresh_token: SecretStr | None = _secret("OAuth refresh token of the installing user.")
-    refresh_token_file: Path | None = _secret_file("refresh_token")
-    rate_limit_per_10s: int = Field(
-        190, gt=0, description="The portal's ten-second limit: 100 free/starter, 190 pro/enterprise, 250 with the capacity pack."
-    )
-    budget_share: float = Field(0.5, gt=0, le=1, description="Share of that limit AfterClose may use (other apps share it).")
-    search_per_second: float = Field(5.0, gt=0, description="CRM search requests per second (search has its own limit).")
-    timeout_seconds: float = Field(30.0, gt=0, description="Give up on one HTTP call after this long.")
-    max_concurrency: int = Field(4, ge=1, le=64, description="Parallel calls within the budget.")
-    ca_bundle: Path | None = Field(None, description="Extra CA file to trust (TLS-inspecting proxy); verification stays on.")
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        return _require_http_url(value)
-
-
-class SalesforceSection(_Section):
-    instance_url: str | None = Field(None, description="https://<your domain>.my.salesforce.com (with access_token).")
-    access_token: SecretStr | None = _secret("A ready session/access token (cannot be renewed by AfterClose).")
-    access_token_file: Path | None = _secret_file("access_token")
-    username: str | None = Field(None, description="Integration user's login name.")
-    password: SecretStr | None = _secret("Integration user's password.")
-    password_file: Path | None = _secret_file("password")
-    security_token: SecretStr | None = _secret("Security token (SOAP username-password login).")
-    security_token_file: Path | None = _secret_file("security_token")
-    consumer_key: str | None = Field(None, description="Connected app consumer key (OAuth flows).")
-    consumer_secret: SecretStr | None = _secret("Connected app consumer secret.")
-    consumer_secret_file: Path | None = _secret_file("consumer_secret")
-    private_key_file: Path | None = Field(None, description="PEM private key for the JWT bearer flow.")
-    domain: str = Field("login", description="login, test, your My Domain (acme.my) or an https:// login URL.")
-    ca_bundle: Path | None = Field(None, description="Extra CA file to trust (TLS-inspecting proxy); verification stays on.")
-    api_version: str = Field("59.0", pattern=r"^\d{2,3}\.0$", description="REST API version, without the 'v'.")
-    timeout_seconds: float = Field(30.0, gt=0, description="Give up on one HTTP call after this long.")
-    max_concurrency: int = Field(4, ge=1, le=16, description="Write batches sent at a time.")
-    daily_reserve_share: float = Field(
-        0.2, ge=0, lt=1, description="Share of the org's daily API allowance left for other integrations."
-    )
-
-    @field_validator("instance_url")
-    @classmethod
-    def _https_instance(cls, value: str | None) -> str | None:
-        # simple-salesforce always builds https:// URLs (crm-api-facts §0.1): refuse others up front.
-        if value is not None and not value.startswith("https://"):
-            raise ValueError("must start with https://")
-        return value
-
-    @field_validator("domain")
-    @classmethod
-    def _domain(cls, value: str) -> str:
-        if "://" in value and not value.startswith("https://"):
-            raise ValueError("a login URL must use https://")
-        return value
-
-    def login_sets(self) -> dict[str, tuple[str, ...]]:
-        """The ways to log in, each the keys it needs (order: which one wins when several fit)."""
-        return {
-            "access token": ("instance_url", "access_token"),
-            # OAuth before SOAP, as the adapter chooses (connector/salesforce/settings.py
-            # login_flow): with a connected app configured, the token comes from OAuth and the
-            # security token, if any, is appended to the password.
-            "OAuth password": ("username", "password", "consumer_key", "consumer_secret"),
-            "SOAP password": ("username", "password", "security_token"),
-            "JWT bearer": ("username", "consumer_key", "private_key_file"),
-            "client credentials": ("consumer_key", "consumer_secret"),
-        }
-
-
-class StateSection(_Section):
+class StateSection(Section):
     url: SecretStr = Field(
         SecretStr(DEFAULT_STATE_URL),
         description="State database: sqlite:///path (relative to the working dir) or postgresql+psycopg://user@host/db.",
@@ -179,7 +87,7 @@ class StateSection(_Section):
     )
 
 
-class ScheduleSection(_Section):
+class ScheduleSection(Section):
     sync: str = Field("*/15 * * * *", description="Cron (5 fields) for the sync job under `afterclose serve`.")
     nps: str | None = Field(None, description="Cron for the NPS job; unset: the NPS job does not run.")
     timezone: str = Field("UTC", description="IANA zone the cron expressions are read in.")
@@ -198,7 +106,7 @@ class ScheduleSection(_Section):
         return _require_zone(value)
 
 
-class TouchPointSection(_Section):
+class TouchPointSection(Section):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="Stable id (part of every task key: renaming creates new tasks).")
     title: str = Field(min_length=1, description="What the task asks the owner to do.")
     anchor: Literal["close", "renewal"] = Field(description="Counted from the close date or the renewal date.")
@@ -208,7 +116,7 @@ class TouchPointSection(_Section):
     priority: Priority = Field(Priority.NORMAL, description="high, normal or low.")
 
 
-class PlaybookSection(_Section):
+class PlaybookSection(Section):
     timezone: str = Field("UTC", description="IANA zone that due dates and workdays are counted in.")
     workdays: tuple[int, ...] = Field(
         (0, 1, 2, 3, 4), description='Workdays as names ("mon" ... "sun"); held as 0 (Monday) to 6 (Sunday).'
@@ -248,55 +156,7 @@ class PlaybookSection(_Section):
         return _require_zone(value)
 
 
-class NpsSection(_Section):
-    """Keys mirror connector.nps.NpsSourceConfig (``source`` is its ``kind``), whose rules apply."""
-
-    source: Literal["none", "csv", "http", "hubspot-native"] = Field("none", description="Where NPS responses come from.")
-    path: Path | None = Field(None, description="CSV file, or a folder of *.csv files (source = csv).")
-    columns: dict[str, str] = Field(default_factory=dict, description="Header in the file per response field, where they differ (csv).")
-    date_format: str | None = Field(None, description="strptime format for dates that are not ISO 8601, e.g. %d/%m/%Y.")
-    timezone: str = Field("UTC", description="Zone of dates and times written without an offset.")
-    url: str | None = Field(None, description="Endpoint listing responses as JSON (source = http).")
-    token: SecretStr | None = _secret("Token for the http source.")
-    token_file: Path | None = _secret_file("token")
-    auth_header: str = Field("Authorization", description="Header that carries the token.")
-    auth_scheme: str = Field("Bearer", description='Put before the token ("Bearer <token>"); empty for the token alone.')
-    since_param: str | None = Field("since", description="Query parameter asking for responses since the last run.")
-    since_format: Literal["iso", "epoch"] = Field("iso", description="How that time is written: iso or epoch (seconds).")
-    params: dict[str, str] = Field(default_factory=dict, description="Extra query parameters sent with every request.")
-    paging: Literal["none", "next_link", "cursor", "page"] = Field("next_link", description="How the endpoint pages.")
-    next_path: str = Field("next", description="Dotted path to the next page's URL (next_link) or cursor (cursor).")
-    cursor_param: str = Field("cursor", description="Query parameter carrying the cursor (paging = cursor).")
-    page_param: str = Field("page", description="Query parameter carrying the page number (paging = page).")
-    first_page: int = Field(1, description="Number of the first page (paging = page).")
-    items_path: str = Field("items", description='Dotted path to the list of responses in a page ("" for the page itself).')
-    field_paths: dict[str, str] = Field(
-        default_factory=lambda: dict(NPS_DEFAULT_FIELD_PATHS), description="Dotted path per response field within one item."
-    )
-    page_cap: int = Field(500, ge=1, description="Stop after this many pages in one run (a guard against a looping API).")
-    timeout_seconds: float = Field(30.0, gt=0, description="Give up on one HTTP call after this long.")
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        return None if value is None else _require_http_url(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return _require_zone(value)
-
-
-class RetrySection(_Section):
-    attempts: int = Field(6, ge=1, le=20, description="Tries per CRM call, the first included.")
-    base_seconds: float = Field(0.5, gt=0, description="First backoff; doubles each try, with jitter.")
-    max_seconds: float = Field(30.0, gt=0, description="Cap on one backoff and on an honoured Retry-After.")
-
-    def as_retry_settings(self) -> RetrySettings:
-        return RetrySettings(attempts=self.attempts, base_seconds=self.base_seconds, max_seconds=self.max_seconds)
-
-
-class LogSection(_Section):
+class LogSection(Section):
     level: Literal["debug", "info", "warning", "error"] = Field("info", description="debug, info, warning or error.")
     format: Literal["auto", "json", "console"] = Field("auto", description="auto: console on a terminal, JSON otherwise.")
 
@@ -306,7 +166,7 @@ class LogSection(_Section):
         return value.lower() if isinstance(value, str) else value
 
 
-class ServerSection(_Section):
+class ServerSection(Section):
     host: str = Field("127.0.0.1", description="Address for /metrics and /healthz (0.0.0.0 in a container).")
     port: int = Field(8000, ge=1, le=65535, description="Port for /metrics and /healthz.")
 
@@ -321,13 +181,13 @@ class Settings(BaseSettings):
     )
 
     crm: CrmSection = Field(default={}, validate_default=True, description="Which CRM and mapping.")  # type: ignore[arg-type]
-    hubspot: HubSpotSection = Field(default_factory=HubSpotSection, description="HubSpot connection.")
-    salesforce: SalesforceSection = Field(default_factory=SalesforceSection, description="Salesforce connection.")
+    hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings, description="HubSpot connection.")
+    salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings, description="Salesforce connection.")
     state: StateSection = Field(default_factory=StateSection, description="The state database.")
     schedule: ScheduleSection = Field(default_factory=ScheduleSection, description="When `afterclose serve` runs jobs.")
     playbook: PlaybookSection = Field(default_factory=PlaybookSection, description="Touch points and their calendar.")
-    nps: NpsSection = Field(default_factory=NpsSection, description="NPS survey source.")
-    retry: RetrySection = Field(default_factory=RetrySection, description="Retries of CRM calls.")
+    nps: NpsSourceConfig = Field(default_factory=NpsSourceConfig, description="NPS survey source.")
+    retry: RetrySettings = Field(default_factory=RetrySettings, description="Retries of CRM calls.")
     log: LogSection = Field(default_factory=LogSection, description="Logging.")
     server: ServerSection = Field(default_factory=ServerSection, description="Metrics and health endpoint.")
 
@@ -376,41 +236,18 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
-        problems = list(self._read_secret_files())
-        problems += self._check_state_url()
+        problems = list(self._check_state_url())
         problems += self._check_paths()
-        if self.crm.provider is Provider.HUBSPOT:
-            problems += self._check_hubspot_auth()
-        else:
-            problems += self._check_salesforce_login()
-        problems += self._check_nps()
+        section = self.crm.provider.value
+        problems += [(f"{section}.{key}" if key != section else key, message)
+                     for key, message in getattr(self, section).credential_problems()]
+        if self.nps.source == "hubspot-native" and self.crm.provider is not Provider.HUBSPOT:
+            problems.append(("nps.source", "hubspot-native needs crm.provider = hubspot"))
         problems += self._check_playbook()
-        if self.retry.base_seconds > self.retry.max_seconds:
-            problems.append(("retry.base_seconds", "must not be above retry.max_seconds"))
         if problems:
             # Not a ValueError, so pydantic lets it through whole, one line per problem.
             raise SettingsError(problems, source="settings")
         return self
-
-    def _read_secret_files(self) -> Iterator[tuple[str, str]]:
-        for section_name, section, name in _secret_fields(self):
-            key = f"{section_name}.{name}"
-            inline, file = getattr(section, name), getattr(section, f"{name}_file")
-            inline_given = name in section.model_fields_set and inline is not None
-            if file is None:
-                continue
-            if inline_given:
-                yield f"{key}_file", f"{key} is given too; give the secret inline or as a file, not both"
-                continue
-            try:
-                content = Path(file).read_text(encoding="utf-8").rstrip("\r\n")
-            except OSError as exc:
-                yield f"{key}_file", f"cannot read {file}: {exc.strerror or exc}"
-                continue
-            if not content:
-                yield f"{key}_file", f"{file} is empty"
-                continue
-            setattr(section, name, SecretStr(content))
 
     def _check_state_url(self) -> Iterator[tuple[str, str]]:
         try:
@@ -434,39 +271,6 @@ class Settings(BaseSettings):
         if self.nps.source == "csv" and self.nps.path is not None and not self.nps.path.exists():
             yield "nps.path", f"no such file or folder: {self.nps.path}"
 
-    def _check_hubspot_auth(self) -> Iterator[tuple[str, str]]:
-        hubspot = self.hubspot
-        oauth = {"client_id": hubspot.client_id, "client_secret": hubspot.client_secret, "refresh_token": hubspot.refresh_token}
-        missing = [name for name, value in oauth.items() if not value]
-        if hubspot.access_token is None and len(missing) == len(oauth):
-            yield "hubspot.access_token", (
-                "provider is hubspot: set access_token (private app) or client_id + client_secret + refresh_token (OAuth)"
-            )
-        elif 0 < len(missing) < len(oauth):
-            # A half-given OAuth set is a mistake even next to a token: say so rather than ignore it.
-            yield f"hubspot.{missing[0]}", f"OAuth needs {', '.join(missing)} too"
-
-    def _check_salesforce_login(self) -> Iterator[tuple[str, str]]:
-        salesforce = self.salesforce
-        have = {name for name in type(salesforce).model_fields if getattr(salesforce, name) is not None}
-        complete = [label for label, keys in salesforce.login_sets().items() if have.issuperset(keys)]
-        if not complete:
-            options = " | ".join("+".join(keys) for keys in salesforce.login_sets().values())
-            yield "salesforce", f"provider is salesforce but no way to log in is complete; give one of: {options}"
-        elif complete == ["client credentials"] and "username" not in have and salesforce.domain in ("login", "test"):
-            # Salesforce issues client-credential tokens only on the org's own My Domain.
-            yield "salesforce.domain", "the client-credentials flow needs your My Domain (e.g. acme.my), not login/test"
-
-    def _check_nps(self) -> Iterator[tuple[str, str]]:
-        if self.nps.source == "hubspot-native" and self.crm.provider is not Provider.HUBSPOT:
-            yield "nps.source", "hubspot-native needs crm.provider = hubspot"
-            return
-        try:
-            self.nps_source_config()  # the source's own rules (connector/nps), stated once there
-        except ConfigError as exc:
-            message = str(exc).removeprefix(f"{exc.key}: ") if exc.key else str(exc)
-            yield exc.key or "nps", message
-
     def _check_playbook(self) -> Iterator[tuple[str, str]]:
         seen: set[str] = set()
         for index, touch_point in enumerate(self.playbook.touch_points or ()):
@@ -477,10 +281,8 @@ class Settings(BaseSettings):
     # -- for the rest of the program -----------------------------------------------------------
 
     def nps_source_config(self) -> NpsSourceConfig:
-        """What connector.nps.build_source needs, with the shared retry policy."""
-        values = self.nps.reveal()
-        kind = values.pop("source")
-        return NpsSourceConfig(kind=kind, retry=self.retry.as_retry_settings(), **values)
+        """What connector.nps.build_source needs."""
+        return self.nps
 
     def secret_values(self) -> list[str]:
         """Every secret value, for masking in logs (the state URL's password included)."""
@@ -526,13 +328,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
 
 
-def _secret_fields(settings: Settings) -> Iterator[tuple[str, _Section, str]]:
+def _secret_fields(settings: Settings) -> Iterator[tuple[str, Section, str]]:
     """(section name, section, secret field) for every secret that has a ``_file`` twin."""
     for section_name in type(settings).model_fields:
         section = getattr(settings, section_name)
-        fields = type(section).model_fields
-        for name in fields:
-            if f"{name}_file" in fields:
+        if isinstance(section, Section):
+            for name in section.secret_names():
                 yield section_name, section, name
 
 
@@ -542,8 +343,9 @@ def _inline_secret_keys(data: dict[str, Any]) -> Iterator[str]:
         values = data.get(section_name)
         if not isinstance(values, dict) or not isinstance(section_type, type):
             continue
-        for name in section_type.model_fields:
-            if f"{name}_file" in section_type.model_fields and values.get(name) is not None:
+        names = section_type.secret_names() if issubclass(section_type, Section) else ()
+        for name in names:
+            if values.get(name) is not None:
                 if (section_name, name) == ("state", "url") and not _has_password(values[name]):
                     continue
                 yield f"{section_name}.{name}"
@@ -558,8 +360,11 @@ def _has_password(url: Any) -> bool:
 
 def _describe(exc: ValidationError) -> list[tuple[str, str]]:
     problems = []
-    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+    # Context is read only for a section's own rules (the key they name); no input is ever echoed.
+    for error in exc.errors(include_url=False, include_input=False):
         key = _dotted(error["loc"])
+        if error["type"] == RULE_ERROR:  # a section's own rule names the key it is about
+            key = f"{key}.{error['ctx']['field']}" if key else error["ctx"]["field"]
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = _unknown_key_message(error["loc"])

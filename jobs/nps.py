@@ -124,7 +124,7 @@ def build_nps_job(settings, adapter: CrmAdapter, store: StateStore, fieldmap: Fi
     if config.kind == "none":
         return None
     native = adapter.nps_native_source() if isinstance(adapter, SupportsNativeNps) else None
-    source = build_source(config, hubspot_native=native if config.kind == "hubspot-native" else None)
+    source = build_source(config, retry=settings.retry, hubspot_native=native if config.kind == "hubspot-native" else None)
     return NpsJob(scope=scope, adapter=adapter, store=store, fieldmap=fieldmap, source=source, clock=clock,
                   policy=NpsPolicy(playbook=build_playbook(settings)), check_schema=check_schema)
 

@@ -35,18 +35,14 @@ class Wiring:
 
 def _hubspot_adapter(settings: Settings, fieldmap: FieldMap) -> CrmAdapter:
     from connector.hubspot.adapter import HubSpotAdapter
-    from connector.hubspot.settings import HubSpotSettings
 
-    return HubSpotAdapter(settings=HubSpotSettings(**settings.hubspot.reveal()), fieldmap=fieldmap,
-                          retry=settings.retry.as_retry_settings())
+    return HubSpotAdapter(settings=settings.hubspot, fieldmap=fieldmap, retry=settings.retry)
 
 
 def _salesforce_adapter(settings: Settings, fieldmap: FieldMap) -> CrmAdapter:
     from connector.salesforce.adapter import SalesforceAdapter
-    from connector.salesforce.settings import SalesforceSettings
 
-    return SalesforceAdapter(settings=SalesforceSettings(**settings.salesforce.reveal()), fieldmap=fieldmap,
-                             retry=settings.retry.as_retry_settings())
+    return SalesforceAdapter(settings=settings.salesforce, fieldmap=fieldmap, retry=settings.retry)
 
 
 def _salesforce_endpoint(settings: Settings) -> tuple[str, str]:

@@ -234,3 +234,16 @@ def _as_text(value: object) -> FieldValue:
     if value is None:
         return None
     return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def settings_problems(**sections) -> dict[str, str]:
+    """The problems ``Settings`` finds in these sections (a HubSpot token is added), by dotted key:
+    what a user sees when the config file holds them."""
+    from jobs.config import Settings, SettingsError
+
+    data = {"crm": {"provider": "hubspot"}, "hubspot": {"access_token": "pat-test-1"}} | sections
+    try:
+        Settings.from_mapping(data, source="config.toml")
+    except SettingsError as error:
+        return dict(error.problems)
+    return {}

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from hubspot.crm.objects.tasks import Filter, FilterGroup, PublicObjectSearchRequest
 
+from connector.errors import ConfigError
 from connector.actions import Action, ActionResult, Skip, WriteAction
 from connector.hubspot import nps
 from connector.hubspot.client import HubSpotClient
@@ -51,6 +52,8 @@ class HubSpotAdapter:
         a test shrinks ``page_size``, which then sets the deal page size too."""
         if fieldmap.provider is not Provider.HUBSPOT:
             raise ValueError(f"{fieldmap.source}: a {fieldmap.provider} mapping cannot drive the HubSpot adapter")
+        for key, problem in settings.credential_problems():
+            raise ConfigError(problem, source="hubspot settings", key=key)
         self.settings = settings
         self.fieldmap = fieldmap
         self._client = HubSpotClient(settings, retry, clock=clock, sleep=sleep)

@@ -130,11 +130,11 @@ class HubSpotClient:
         self._clock = clock
         self._sleep = sleep
         self._sdk = HubSpot(
-            access_token=settings.access_token, host=settings.base_url.rstrip("/"), retry=_NO_SDK_RETRY,
+            access_token=settings.secret("access_token"), host=settings.base_url.rstrip("/"), retry=_NO_SDK_RETRY,
             connection_pool_maxsize=max(4, settings.max_concurrency * 2),
             # TLS verification is the SDK's default and stays on; a configured CA file replaces
             # the default trust store (hubspot-api-client hands ssl_ca_cert to urllib3, facts §2).
-            **({"ssl_ca_cert": settings.ca_bundle} if settings.ca_bundle else {}),
+            **({"ssl_ca_cert": str(settings.ca_bundle)} if settings.ca_bundle else {}),
         )
         self._apis: dict[str, Any] = {}
         self._budget = RateBudget(
@@ -202,7 +202,7 @@ class HubSpotClient:
     def _secrets(self) -> list[str | None]:
         """Every credential this client holds, the OAuth access token of the moment included."""
         s = self.settings
-        return [s.access_token, s.client_secret, s.refresh_token, self._sdk.access_token]
+        return [*(s.secret(name) for name in s.secret_names()), self._sdk.access_token]
 
     def _on_retry_wait(self, error: CrmError, seconds: float) -> None:
         if isinstance(error, RateLimitedError):
@@ -235,8 +235,8 @@ class HubSpotClient:
         self._add_wait(self._budget.acquire(search=False))
         self._calls[TOKEN_LABEL] += 1
         return self.api("oauth.tokens_api").create(
-            grant_type="refresh_token", client_id=s.client_id, client_secret=s.client_secret,
-            refresh_token=s.refresh_token, _request_timeout=s.timeout_seconds,
+            grant_type="refresh_token", client_id=s.client_id, client_secret=s.secret("client_secret"),
+            refresh_token=s.secret("refresh_token"), _request_timeout=s.timeout_seconds,
         )
 
     def _set_token(self, token: str) -> None:

@@ -227,7 +227,10 @@ def field_value(spec: FieldSpec, raw: object) -> FieldValue:
     if text is None or spec.type is not FieldType.DATE:
         return text
     if text.isdigit():  # date properties are midnight-UTC epoch ms in older API versions
-        moment = parse_instant(text)
+        try:
+            moment = parse_instant(text)
+        except ValueError:
+            return text  # out of any calendar: the handoff check reports it as an unreadable date
         return moment.date().isoformat() if moment else text
     if "T" in text:
         try:

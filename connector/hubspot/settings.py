@@ -1,69 +1,63 @@
 """How AfterClose reaches one HubSpot portal: credentials, host, timeouts and its share of the quota.
 
-A frozen value, validated once at construction so a bad setting fails before any call is made.
-Secrets are left out of ``repr`` so they never land in a log line.
+This class is also the config file's ``[hubspot]`` section (jobs/config.py), so every key is
+declared once, here. Secrets never appear in ``repr``, logs or errors.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from pathlib import Path
 
-from connector.errors import ConfigError
+from pydantic import Field, SecretStr, field_validator
+
+from connector.settings import Section
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
+_SECRET = " Secret: prefer the environment or the _file key."
+_OAUTH = ("client_id", "client_secret", "refresh_token")
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class HubSpotSettings:
-    access_token: str | None = field(default=None, repr=False)
-    """A private-app token (``pat-...``). Either this or the three OAuth values."""
-    base_url: str = DEFAULT_BASE_URL
-    """The API host; the sandbox passes its loopback URL here."""
-    client_id: str | None = None
-    client_secret: str | None = field(default=None, repr=False)
-    refresh_token: str | None = field(default=None, repr=False)
-    """OAuth app credentials: a fresh access token is obtained with the refresh-token grant."""
-    rate_limit_per_10s: int = 190
-    """The portal's ten-second burst limit: 100 (free/starter), 190 (pro/enterprise), 250
-    (capacity pack). https://developers.hubspot.com/changelog/increasing-our-api-limits"""
-    budget_share: float = 0.5
-    """The share of that limit AfterClose may use: the limit is shared by every app in the portal."""
-    search_per_second: float = 5.0
-    """The CRM search endpoints' own per-second limit (facts §3), exempt from the ten-second one."""
-    timeout_seconds: float = 30.0
-    """Every HTTP call gives up after this long (the SDK has no default timeout, facts §0.7)."""
-    max_concurrency: int = 4
-    """Parallel calls within the budget (enrichment reads, write batches)."""
-    ca_bundle: str | None = None
-    """CA file to verify an https ``base_url`` against instead of the default trust store (a
-    TLS-inspecting proxy, a test server). Verification stays on either way."""
+class HubSpotSettings(Section):
+    access_token: SecretStr | None = Field(None, description="Private-app access token (pat-...)." + _SECRET)
+    access_token_file: Path | None = Field(
+        None, description="Path of a file holding access_token (a mounted Docker/Kubernetes secret).")
+    base_url: str = Field(DEFAULT_BASE_URL, description="API host (the sandbox uses its loopback URL).")
+    client_id: str | None = Field(None, description="OAuth app client id (with client_secret and refresh_token).")
+    client_secret: SecretStr | None = Field(None, description="OAuth app client secret." + _SECRET)
+    client_secret_file: Path | None = Field(None, description="Path of a file holding client_secret.")
+    refresh_token: SecretStr | None = Field(None, description="OAuth refresh token of the installing user." + _SECRET)
+    refresh_token_file: Path | None = Field(None, description="Path of a file holding refresh_token.")
+    rate_limit_per_10s: int = Field(
+        190, gt=0, description="The portal's ten-second limit: 100 free/starter, 190 pro/enterprise, "
+                               "250 with the capacity pack (https://developers.hubspot.com/changelog/increasing-our-api-limits).")
+    budget_share: float = Field(
+        0.5, gt=0, le=1, description="Share of that limit AfterClose may use (every app in the portal shares it).")
+    search_per_second: float = Field(
+        5.0, gt=0, description="CRM search requests per second (search has its own limit, exempt from the "
+                               "ten-second one).")
+    timeout_seconds: float = Field(
+        30.0, gt=0, description="Give up on one HTTP call after this long (the SDK has no default timeout).")
+    max_concurrency: int = Field(4, ge=1, le=64, description="Parallel calls within the budget.")
+    ca_bundle: Path | None = Field(
+        None, description="Extra CA file to trust (TLS-inspecting proxy); verification stays on.")
 
-    def __post_init__(self) -> None:
-        oauth = (self.client_id, self.client_secret, self.refresh_token)
-        if not self.access_token and not all(oauth):
-            raise ConfigError(
-                "set access_token (private app) or all of client_id, client_secret, refresh_token (OAuth)",
-                source="hubspot settings", key="access_token",
-            )
-        if any(oauth) and not all(oauth):
-            missing = [n for n, v in zip(("client_id", "client_secret", "refresh_token"), oauth) if not v]
-            raise ConfigError(f"OAuth needs {', '.join(missing)} too", source="hubspot settings",
-                              key=missing[0])
-        self._check_positive("rate_limit_per_10s", self.rate_limit_per_10s)
-        self._check_positive("search_per_second", self.search_per_second)
-        self._check_positive("timeout_seconds", self.timeout_seconds)
-        self._check_positive("max_concurrency", self.max_concurrency)
-        if not 0 < self.budget_share <= 1:
-            raise ConfigError(f"must be in (0, 1], got {self.budget_share}", source="hubspot settings",
-                              key="budget_share")
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"must start with http:// or https://, got {self.base_url!r}",
-                              source="hubspot settings", key="base_url")
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
 
-    @staticmethod
-    def _check_positive(key: str, value: float) -> None:
-        if value <= 0:
-            raise ConfigError(f"must be > 0, got {value}", source="hubspot settings", key=key)
+    def credential_problems(self) -> list[tuple[str, str]]:
+        """(key, what is wrong) when no way to authenticate is complete; [] when one is."""
+        missing = [name for name in _OAUTH if not getattr(self, name)]
+        if self.access_token is None and len(missing) == len(_OAUTH):
+            return [("access_token", "provider is hubspot: set access_token (private app) or client_id + "
+                                     "client_secret + refresh_token (OAuth)")]
+        if 0 < len(missing) < len(_OAUTH):
+            # A half-given OAuth set is a mistake even next to a token: say so rather than ignore it.
+            return [(missing[0], f"OAuth needs {', '.join(missing)} too")]
+        return []
 
     @property
     def uses_oauth(self) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, Protocol, runtime_checkable
@@ -26,7 +26,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connector.errors import AfterCloseError, ConfigError
 from connector.model import NpsResponse, require_aware
+from pydantic import Field, SecretStr, field_validator, model_validator
+
 from connector.retry import RetrySettings
+from connector.settings import Section, problem
 
 SourceKind = Literal["none", "csv", "http", "hubspot-native"]
 SOURCE_KINDS: tuple[str, ...] = ("none", "csv", "http", "hubspot-native")
@@ -116,102 +119,97 @@ class NpsSource(Protocol):
         ...
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class NpsSourceConfig:
-    """Everything a source needs, validated once. The token never appears in ``repr``."""
+class NpsSourceConfig(Section):
+    """Everything a source needs, validated once; also the config file's ``[nps]`` section
+    (jobs/config.py). The token never appears in ``repr``."""
 
-    kind: str = "none"
+    source: SourceKind = Field("none", description="Where NPS responses come from: none, csv, http or hubspot-native.")
     # csv
-    path: Path | None = None
-    """A .csv file, or a folder whose ``*.csv`` files are all read (in name order)."""
-    columns: Mapping[str, str] = field(default_factory=dict)
-    """Canonical column -> header in the file, for headers that differ from the canonical names.
-    Matching ignores case and treats spaces, ``_`` and ``-`` alike."""
-    date_format: str | None = None
-    """A strptime format for dates that are not ISO 8601, e.g. ``%d/%m/%Y`` (day first)."""
-    timezone: str = "UTC"
-    """The zone of dates and times written without an offset."""
+    path: Path | None = Field(None, description="CSV file, or a folder of *.csv files read in name order (source = csv).")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="Header in the file per response field, where they differ (csv). Matching "
+                                          "ignores case and treats spaces, _ and - alike.")
+    date_format: str | None = Field(None, description="strptime format for dates that are not ISO 8601, e.g. %d/%m/%Y.")
+    timezone: str = Field("UTC", description="Zone of dates and times written without an offset.")
     # http
-    url: str | None = None
-    token: str | None = field(default=None, repr=False)
-    auth_header: str = "Authorization"
-    auth_scheme: str = "Bearer"
-    """Put before the token in the header value ("Bearer <token>"); empty for the token alone."""
-    since_param: str | None = "since"
-    since_format: Literal["iso", "epoch"] = "iso"
-    params: Mapping[str, str] = field(default_factory=dict)
-    """Extra query parameters sent with every request (a survey id, a page size...)."""
-    paging: str = "next_link"
-    next_path: str = "next"
-    """next_link: dotted path to the next page's URL; cursor: dotted path to the next cursor."""
-    cursor_param: str = "cursor"
-    page_param: str = "page"
-    first_page: int = 1
-    items_path: str = "items"
-    """Dotted path to the list of responses in each page ("" when the page is the list)."""
-    field_paths: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELD_PATHS))
-    page_cap: int = 500
-    timeout_seconds: float = 30.0
-    retry: RetrySettings = RetrySettings()
+    url: str | None = Field(None, description="Endpoint listing responses as JSON (source = http).")
+    token: SecretStr | None = Field(None, description="Token for the http source. Secret: prefer the environment "
+                                                      "or the _file key.")
+    token_file: Path | None = Field(None, description="Path of a file holding token.")
+    auth_header: str = Field("Authorization", description="Header that carries the token.")
+    auth_scheme: str = Field("Bearer", description='Put before the token ("Bearer <token>"); empty for the token alone.')
+    since_param: str | None = Field("since", description="Query parameter asking for responses since the last run.")
+    since_format: Literal["iso", "epoch"] = Field("iso", description="How that time is written: iso or epoch (seconds).")
+    params: dict[str, str] = Field(default_factory=dict, description="Extra query parameters sent with every request.")
+    paging: Paging = Field("next_link", description="How the endpoint pages: none, next_link, cursor or page.")
+    next_path: str = Field("next", description="Dotted path to the next page's URL (next_link) or cursor (cursor).")
+    cursor_param: str = Field("cursor", description="Query parameter carrying the cursor (paging = cursor).")
+    page_param: str = Field("page", description="Query parameter carrying the page number (paging = page).")
+    first_page: int = Field(1, description="Number of the first page (paging = page).")
+    items_path: str = Field("items", description='Dotted path to the list of responses in a page ("" for the page itself).')
+    field_paths: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_FIELD_PATHS), description="Dotted path per response field within one item.")
+    page_cap: int = Field(500, ge=1, description="Stop after this many pages in one run (a guard against a looping API).")
+    timeout_seconds: float = Field(30.0, gt=0, description="Give up on one HTTP call after this long.")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "columns", MappingProxyType(dict(self.columns)))
-        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
-        object.__setattr__(self, "field_paths", MappingProxyType(dict(self.field_paths)))
-        if self.kind not in SOURCE_KINDS:
-            raise ConfigError(f"unknown source {self.kind!r}; expected one of: {', '.join(SOURCE_KINDS)}",
-                              key="nps.source")
-        self._check_zone()
-        if self.kind == "csv":
-            self._check_csv()
-        elif self.kind == "http":
-            self._check_http()
+    @property
+    def kind(self) -> str:
+        return self.source
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def _check_zone(self) -> None:
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
         try:
-            ZoneInfo(self.timezone)
+            ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"unknown time zone {self.timezone!r} (use an IANA name like 'Europe/Berlin')",
-                              key="nps.timezone") from None
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name like 'Europe/Berlin'") from None
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _source_rules(self) -> NpsSourceConfig:
+        if self.source == "csv":
+            self._check_csv()
+        elif self.source == "http":
+            self._check_http()
+        return self
 
     def _check_csv(self) -> None:
         if self.path is None:
-            raise ConfigError("the csv source needs a path (a .csv file or a folder of them)", key="nps.path")
+            raise problem("path", "the csv source needs a path (a .csv file or a folder of them)")
         unknown = sorted(set(self.columns) - set(CANONICAL_COLUMNS))
         if unknown:
-            raise ConfigError(f"unknown column name(s) {', '.join(unknown)}; the columns are: "
-                              f"{', '.join(CANONICAL_COLUMNS)}", key="nps.columns")
+            raise problem("columns", f"unknown column name(s) {', '.join(unknown)}; the columns are: "
+                                     f"{', '.join(CANONICAL_COLUMNS)}")
         if self.date_format is not None:
             _check_date_format(self.date_format)
 
     def _check_http(self) -> None:
-        if not self.url or not self.url.startswith(("http://", "https://")):
-            raise ConfigError(f"the http source needs an http(s) url, got {self.url!r}", key="nps.url")
-        if self.paging not in PAGING_MODES:
-            raise ConfigError(f"unknown paging {self.paging!r}; expected one of: {', '.join(PAGING_MODES)}",
-                              key="nps.paging")
+        if not self.url:
+            raise problem("url", "the http source needs an http(s) url")
         if not _HEADER_NAME.fullmatch(self.auth_header):
-            raise ConfigError(f"{self.auth_header!r} is not a valid HTTP header name", key="nps.auth_header")
+            raise problem("auth_header", f"{self.auth_header!r} is not a valid HTTP header name")
         for key, name in (("since_param", self.since_param), ("cursor_param", self.cursor_param),
                           ("page_param", self.page_param)):
             if name is not None and not _PARAM_NAME.fullmatch(name):
-                raise ConfigError(f"{name!r} is not a query parameter name", key=f"nps.{key}")
+                raise problem(key, f"{name!r} is not a query parameter name")
         missing = [name for name in REQUIRED_COLUMNS if not self.field_paths.get(name)]
         if missing:
-            raise ConfigError(f"field_paths needs a path for: {', '.join(missing)}", key="nps.field_paths")
+            raise problem("field_paths", f"field_paths needs a path for: {', '.join(missing)}")
         unknown = sorted(set(self.field_paths) - set(CANONICAL_COLUMNS))
         if unknown:
-            raise ConfigError(f"unknown field(s) {', '.join(unknown)}; the fields are: "
-                              f"{', '.join(CANONICAL_COLUMNS)}", key="nps.field_paths")
-        if self.page_cap < 1:
-            raise ConfigError(f"page_cap must be 1 or more, got {self.page_cap}", key="nps.page_cap")
-        if self.timeout_seconds <= 0:
-            raise ConfigError(f"timeout_seconds must be more than 0, got {self.timeout_seconds}",
-                              key="nps.timeout_seconds")
+            raise problem("field_paths", f"unknown field(s) {', '.join(unknown)}; the fields are: "
+                                         f"{', '.join(CANONICAL_COLUMNS)}")
 
 
 def _check_date_format(fmt: str) -> None:
@@ -219,11 +217,13 @@ def _check_date_format(fmt: str) -> None:
     try:
         dt.datetime.strptime(sample.strftime(fmt), fmt)
     except ValueError as exc:
-        raise ConfigError(f"date_format {fmt!r} cannot read its own output: {exc}", key="nps.date_format") from None
+        raise problem("date_format", f"date_format {fmt!r} cannot read its own output: {exc}") from None
 
 
-def build_source(config: NpsSourceConfig, *, hubspot_native: NpsSource | None = None) -> NpsSource:
-    """The source ``config`` asks for. ``hubspot_native`` is supplied by the HubSpot adapter."""
+def build_source(config: NpsSourceConfig, *, retry: RetrySettings | None = None,
+                 hubspot_native: NpsSource | None = None) -> NpsSource:
+    """The source ``config`` asks for, retrying its calls as ``retry`` says (the config's
+    ``[retry]``). ``hubspot_native`` is supplied by the HubSpot adapter."""
     if config.kind == "csv":
         from connector.nps.csv_source import CsvSource
 
@@ -231,7 +231,7 @@ def build_source(config: NpsSourceConfig, *, hubspot_native: NpsSource | None = 
     if config.kind == "http":
         from connector.nps.http_source import HttpSource
 
-        return HttpSource(config)
+        return HttpSource(config, retry=retry or RetrySettings())
     if config.kind == "hubspot-native":
         if hubspot_native is None:
             raise ConfigError("the hubspot-native source needs the HubSpot adapter (provider = \"hubspot\")",

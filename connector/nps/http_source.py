@@ -51,7 +51,7 @@ from connector.nps.values import (
     parse_score,
     parse_text,
 )
-from connector.retry import ErrorFacts, call_classified
+from connector.retry import RetrySettings, ErrorFacts, call_classified
 
 log = logging.getLogger(__name__)
 
@@ -95,24 +95,27 @@ def get_path(data: Any, path: str) -> Any:
 class HttpSource:
     name = "http"
 
-    def __init__(self, config: NpsSourceConfig, *, client: httpx.Client | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, config: NpsSourceConfig, *, retry: RetrySettings | None = None,
+                 client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep):
         self._config = config
+        self._retry = retry or RetrySettings()
         self._client = client
         self._sleep = sleep
 
     def fetch(self, since: SourceCursor | None) -> SourceBatch:
         if self._client is not None:
-            return _Walk(self._config, self._client, self._sleep).run(since)
+            return _Walk(self._config, self._retry, self._client, self._sleep).run(since)
         with httpx.Client(timeout=self._config.timeout_seconds, follow_redirects=True) as client:
-            return _Walk(self._config, client, self._sleep).run(since)
+            return _Walk(self._config, self._retry, client, self._sleep).run(since)
 
 
 class _Walk:
     """One fetch: pages in order, each item parsed, the loop guarded."""
 
-    def __init__(self, config: NpsSourceConfig, client: httpx.Client, sleep: Callable[[float], None]):
+    def __init__(self, config: NpsSourceConfig, retry: RetrySettings, client: httpx.Client,
+                 sleep: Callable[[float], None]):
         self.config = config
+        self.retry = retry
         self.client = client
         self.sleep = sleep
         self.out = Collector()
@@ -154,7 +157,7 @@ class _Walk:
             return response
 
         try:
-            response = call_classified(attempt, _facts_of, self.config.retry, on_wait=_log_wait, sleep=self.sleep)
+            response = call_classified(attempt, _facts_of, self.retry, on_wait=_log_wait, sleep=self.sleep)
         except CrmError as exc:
             raise SourceError(f"page {page}: {exc}", source=self.config.url, status=exc.status) from exc
         try:
@@ -167,9 +170,10 @@ class _Walk:
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json"}
-        if self.config.token:
+        token = self.config.secret("token")
+        if token:
             scheme = self.config.auth_scheme.strip()
-            headers[self.config.auth_header] = f"{scheme} {self.config.token}" if scheme else self.config.token
+            headers[self.config.auth_header] = f"{scheme} {token}" if scheme else token
         return headers
 
     def _items(self, body: Any, request: PageRequest, page: int) -> list[Any]:

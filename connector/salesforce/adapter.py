@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from connector.actions import (Action, ActionResult, CloseTask, CreateTask, Outcome, Skip, UpdateRecord, UpdateTask,
                                WriteAction)
-from connector.errors import FatalCrmError
+from connector.errors import ConfigError, FatalCrmError
 from connector.mapping import FieldMap
 from connector.model import Cursor, Deal, DealStamp, Provider, TaskRef
 from connector.port import CallStats, NpsAccount, NpsContact, SchemaProblem, StreamTuning
@@ -51,6 +51,8 @@ class SalesforceAdapter:
                  retry: RetrySettings | None = None, sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
         self.fieldmap = fieldmap
+        for key, problem in settings.credential_problems():
+            raise ConfigError(problem, source="salesforce settings", key=key)
         soql.deal_columns(fieldmap)  # refuse a mapping with non-API field names before any call
         soql.api_name(fieldmap.task_key_field, key="task_key_field", source=fieldmap.source)
         writes.check_extras(fieldmap)

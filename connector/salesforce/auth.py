@@ -61,7 +61,7 @@ def build_session(settings: SalesforceSettings) -> requests.Session:
         if not Path(settings.ca_bundle).is_file():
             raise ConfigError(f"file not found: {settings.ca_bundle}", source="salesforce settings",
                               key="ca_bundle")
-        session.verify = settings.ca_bundle
+        session.verify = str(settings.ca_bundle)
         # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override Session.verify (facts §0.2);
         # the configured bundle must win, so the environment is not consulted.
         session.trust_env = False
@@ -70,7 +70,7 @@ def build_session(settings: SalesforceSettings) -> requests.Session:
 
 def direct_token(settings: SalesforceSettings) -> Token:
     """The token given in the settings (direct mode: AfterClose cannot renew it by itself)."""
-    return Token(access_token=settings.access_token or "", instance_url=_https(settings.instance_url or ""))
+    return Token(access_token=settings.secret_text("access_token"), instance_url=_https(settings.instance_url or ""))
 
 
 def login(settings: SalesforceSettings, session: requests.Session) -> Token:
@@ -81,21 +81,23 @@ def login(settings: SalesforceSettings, session: requests.Session) -> Token:
     token_url = f"{settings.login_url}/services/oauth2/token"
     if flow is AuthFlow.PASSWORD_SOAP:
         session_id, instance = SalesforceLogin(
-            username=settings.username, password=settings.password, security_token=settings.security_token,
+            username=settings.username, password=settings.secret_text("password"),
+            security_token=settings.secret_text("security_token"),
             sf_version=settings.api_version, session=session, domain=settings.domain,
             scratch_url=settings.login_url)
     elif flow is AuthFlow.PASSWORD_OAUTH:
         session_id, instance = token_login(token_url, {
             "grant_type": "password", "client_id": settings.consumer_key,
-            "client_secret": settings.consumer_secret, "username": settings.username,
+            "client_secret": settings.secret_text("consumer_secret"), "username": settings.username,
             # Outside the org's trusted IP ranges the grant wants password + security token.
-            "password": (settings.password or "") + (settings.security_token or "")}, settings.domain, settings.consumer_key, None, None, session)
+            "password": settings.secret_text("password") + settings.secret_text("security_token")},
+            settings.domain, settings.consumer_key, None, None, session)
     elif flow is AuthFlow.JWT:
         session_id, instance = token_login(
             token_url, {"grant_type": JWT_GRANT, "assertion": jwt_assertion(settings)},
             settings.domain, settings.consumer_key, None, None, session)
     else:
-        basic = base64.b64encode(f"{settings.consumer_key}:{settings.consumer_secret}".encode()).decode()
+        basic = base64.b64encode(f"{settings.consumer_key}:{settings.secret_text('consumer_secret')}".encode()).decode()
         session_id, instance = token_login(
             token_url, {"grant_type": "client_credentials"}, settings.domain, settings.consumer_key,
             {"Authorization": f"Basic {basic}"}, None, session)

@@ -1,20 +1,22 @@
 """How AfterClose reaches one Salesforce org: a frozen value, validated once.
 
-Which login flow runs follows from which credentials are set (see ``auth_flow``); the flows
-and their Salesforce names are explained in docs/salesforce-adapter.md.
+This class is also the config file's ``[salesforce]`` section (jobs/config.py), so every key is
+declared once, here. Which login flow runs follows from which credentials are set (see
+``auth_flow``); the flows and their Salesforce names are explained in docs/salesforce-adapter.md.
 """
 
 from __future__ import annotations
 
-import os
-import re
-from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
 
 from connector.errors import ConfigError
+from connector.settings import Section
 
 _SOURCE = "salesforce settings"
-_VERSION = re.compile(r"^\d{2,3}\.0$")
+_SECRET = " Secret: prefer the environment or the _file key."
 
 
 class AuthFlow(StrEnum):
@@ -31,51 +33,68 @@ class AuthFlow(StrEnum):
     """Consumer key/secret of a connected app with a run-as user (needs a My Domain)."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class SalesforceSettings:
-    instance_url: str | None = None
-    access_token: str | None = field(default=None, repr=False)
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    security_token: str | None = field(default=None, repr=False)
-    consumer_key: str | None = None
-    consumer_secret: str | None = field(default=None, repr=False)
-    private_key_file: str | None = None
-    domain: str = "login"
-    """``login``, ``test``, a My Domain prefix (``acme.my``), or a full ``https://`` login URL."""
-    ca_bundle: str | None = None
-    """Extra CA file to trust (a TLS-inspecting proxy, the test sandbox). Verification stays on."""
-    api_version: str = "59.0"
-    timeout_seconds: float = 30.0
-    daily_reserve_share: float = 0.2
-    """Share of the org's daily API allowance AfterClose leaves for other integrations."""
-    max_concurrency: int = 4
-    """Write collections sent at once. Salesforce has no per-second limit; it caps concurrent
-    requests that run longer than 20 s (25 per org), which a 200-record collection does not."""
+class SalesforceSettings(Section):
+    instance_url: str | None = Field(
+        None, description="https://<your domain>.my.salesforce.com (with access_token).")
+    access_token: SecretStr | None = Field(
+        None, description="A ready session/access token (cannot be renewed by AfterClose)." + _SECRET)
+    access_token_file: Path | None = Field(None, description="Path of a file holding access_token.")
+    username: str | None = Field(None, description="Integration user's login name.")
+    password: SecretStr | None = Field(None, description="Integration user's password." + _SECRET)
+    password_file: Path | None = Field(None, description="Path of a file holding password.")
+    security_token: SecretStr | None = Field(
+        None, description="Security token (SOAP username-password login)." + _SECRET)
+    security_token_file: Path | None = Field(None, description="Path of a file holding security_token.")
+    consumer_key: str | None = Field(None, description="Connected app consumer key (OAuth flows).")
+    consumer_secret: SecretStr | None = Field(None, description="Connected app consumer secret." + _SECRET)
+    consumer_secret_file: Path | None = Field(None, description="Path of a file holding consumer_secret.")
+    private_key_file: Path | None = Field(None, description="PEM private key for the JWT bearer flow.")
+    domain: str = Field("login", description="login, test, your My Domain (acme.my) or an https:// login URL.")
+    ca_bundle: Path | None = Field(
+        None, description="Extra CA file to trust (TLS-inspecting proxy); verification stays on.")
+    api_version: str = Field("59.0", pattern=r"^\d{2,3}\.0$", description="REST API version, without the 'v'.")
+    timeout_seconds: float = Field(30.0, gt=0, description="Give up on one HTTP call after this long.")
+    max_concurrency: int = Field(
+        4, ge=1, le=16, description="Write collections sent at once. Salesforce has no per-second limit; it caps "
+                                    "concurrent requests running longer than 20 s (25 per org), which a "
+                                    "200-record collection does not.")
+    daily_reserve_share: float = Field(
+        0.2, ge=0, lt=1, description="Share of the org's daily API allowance left for other integrations.")
 
-    def __post_init__(self) -> None:
-        for name in ("private_key_file", "ca_bundle"):  # accept pathlib.Path from the config layer
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, str):
-                object.__setattr__(self, name, os.fspath(value))
-        if self.api_version.startswith("v") or not _VERSION.match(self.api_version):
-            raise ConfigError(f"must look like '59.0' (no 'v'), got {self.api_version!r}",
-                              source=_SOURCE, key="api_version")
-        if not self.timeout_seconds > 0:
-            raise ConfigError("must be above 0", source=_SOURCE, key="timeout_seconds")
-        if not isinstance(self.max_concurrency, int) or not 1 <= self.max_concurrency <= 16:
-            raise ConfigError("must be a whole number from 1 to 16", source=_SOURCE, key="max_concurrency")
-        if not 0 <= self.daily_reserve_share < 1:
-            raise ConfigError("must be at least 0 and below 1", source=_SOURCE, key="daily_reserve_share")
-        if "://" in self.domain and not self.domain.startswith("https://"):
-            raise ConfigError("a login URL must use https", source=_SOURCE, key="domain")
-        if self.instance_url is not None and not self.instance_url.startswith("https://"):
-            # simple-salesforce rewrites any instance URL to https (facts §0.1); say so up front.
-            raise ConfigError("must start with https://", source=_SOURCE, key="instance_url")
-        if bool(self.access_token) != bool(self.instance_url) and self.login_flow() is None:
-            raise ConfigError("access_token and instance_url go together", source=_SOURCE,
-                              key="access_token" if not self.access_token else "instance_url")
-        self.auth_flow()  # fail fast when no flow fits
+    @field_validator("instance_url")
+    @classmethod
+    def _https_instance(cls, value: str | None) -> str | None:
+        # simple-salesforce always builds https:// URLs (crm-api-facts §0.1): refuse others up front.
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must start with https://")
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if "://" in value and not value.startswith("https://"):
+            raise ValueError("a login URL must use https://")
+        return value
+
+    def credential_problems(self) -> list[tuple[str, str]]:
+        """(key, what is wrong) when no way to log in is complete; [] when one is."""
+        if bool(self.access_token) != bool(self.instance_url) and self._login_flow_or_none() is None:
+            missing = "access_token" if not self.access_token else "instance_url"
+            return [(missing, "access_token and instance_url go together")]
+        try:
+            self.auth_flow()
+        except ConfigError as exc:
+            return [(exc.key or "salesforce", str(exc).removeprefix(f"{_SOURCE}: ").removeprefix(f"{exc.key}: "))]
+        return []
+
+    def _login_flow_or_none(self) -> AuthFlow | None:
+        try:
+            return self.login_flow()
+        except ConfigError:
+            return None
+
+    def secret_text(self, name: str) -> str:
+        return self.secret(name) or ""
 
     def login_flow(self) -> AuthFlow | None:
         """The flow that can (re)issue a token from stored credentials, if any."""
@@ -100,10 +119,10 @@ class SalesforceSettings:
         flow = self.login_flow()
         if flow is None:
             raise ConfigError(
-                "no usable credentials: set access_token + instance_url, or username + password + "
-                "security_token, or username + password + consumer_key + consumer_secret, or "
-                "username + consumer_key + private_key_file, or consumer_key + consumer_secret",
-                source=_SOURCE)
+                "provider is salesforce but no way to log in is complete; give one of: access_token + "
+                "instance_url | username + password + security_token | username + password + consumer_key + "
+                "consumer_secret | username + consumer_key + private_key_file | consumer_key + consumer_secret",
+                source=_SOURCE, key="salesforce")
         return flow
 
     @property

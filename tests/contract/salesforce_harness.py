@@ -18,7 +18,7 @@ from tests.contract.harness import SandboxTask
 
 ANCHOR = dt.date(2026, 3, 2)
 TOKEN = "00DAFTERCLOSE!sandbox-token"
-FAST_RETRY = RetrySettings(attempts=4, base_seconds=0.0, max_seconds=0.0)
+FAST_RETRY = RetrySettings(attempts=4, base_seconds=0.001, max_seconds=0.001)
 """Same policy, no waiting: a test run must not sleep through backoffs."""
 
 

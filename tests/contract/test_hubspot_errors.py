@@ -7,6 +7,8 @@ import json
 from types import SimpleNamespace
 
 import pytest
+
+from tests.builders import settings_problems
 import urllib3.exceptions as u3
 from hubspot.crm.deals.exceptions import ApiException as DealsApiException
 from hubspot.crm.objects.tasks.exceptions import ServiceException as TasksServiceException
@@ -15,7 +17,9 @@ from connector.errors import ConfigError, QuotaExhaustedError, RateLimitedError,
 from connector.hubspot.batch import Input, match
 from connector.hubspot.budget import RateBudget
 from connector.hubspot.errors import facts_of
+from connector.hubspot.adapter import HubSpotAdapter
 from connector.hubspot.settings import HubSpotSettings
+from connector.mapping import builtin_mapping, load_mapping
 from connector.retry import classify
 
 
@@ -56,12 +60,11 @@ def test_given_exception_not_from_the_sdk_when_classified_then_left_alone():
 
 
 def test_given_no_credentials_or_half_oauth_when_settings_built_then_config_error_names_the_key():
+    assert HubSpotSettings().credential_problems()[0][0] == "access_token"
+    assert HubSpotSettings(client_id="a", client_secret="b").credential_problems()[0][0] == "refresh_token"
+    assert "hubspot.budget_share" in settings_problems(hubspot={"access_token": "t", "budget_share": 1.5})
     with pytest.raises(ConfigError, match="access_token"):
-        HubSpotSettings()
-    with pytest.raises(ConfigError, match="refresh_token"):
-        HubSpotSettings(client_id="a", client_secret="b")
-    with pytest.raises(ConfigError, match="budget_share"):
-        HubSpotSettings(access_token="t", budget_share=1.5)
+        HubSpotAdapter(settings=HubSpotSettings(), fieldmap=load_mapping(builtin_mapping("hubspot")))
     assert "pat-secret" not in repr(HubSpotSettings(access_token="pat-secret"))
 
 

@@ -269,7 +269,7 @@ def test_given_org_cap_reached_then_quota_error_without_retries(h):
 
 
 def test_given_5xx_storm_then_pull_and_writes_converge():
-    with open_harness(page_size=5, retry=RetrySettings(attempts=8, base_seconds=0.0, max_seconds=0.0)) as h:
+    with open_harness(page_size=5, retry=RetrySettings(attempts=8, base_seconds=0.001, max_seconds=0.001)) as h:
         expected = h.won_deal_ids()
         h.sandbox.controls.add_fault("server_error", endpoint="*", rate=0.4)
         deals = deals_of(read_deals(h.adapter, None))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
+from tests.builders import settings_problems
 import requests
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed, SalesforceExpiredSession, SalesforceGeneralError, SalesforceMalformedRequest,
@@ -17,7 +19,7 @@ from connector.errors import AuthError, ConfigError, FatalCrmError, PagingError,
 from connector.mapping import builtin_mapping, load_mapping
 from connector.model import Cursor, Priority, RecordKind, RecordUpdate, TaskSpec, TaskType
 from connector.retry import classify
-from connector.salesforce import AuthFlow, SalesforceSettings, soql, writes
+from connector.salesforce import AuthFlow, SalesforceAdapter, SalesforceSettings, soql, writes
 from connector.salesforce.errors import facts_of
 from connector.salesforce.paging import QueryPaginator
 from connector.salesforce.pull import as_text
@@ -149,16 +151,19 @@ def test_given_credentials_then_matching_login_flow(kwargs, flow):
 
 
 @pytest.mark.parametrize(("kwargs", "key"), [
-    (dict(), None),
-    (dict(instance_url="http://127.0.0.1:1", access_token="t"), "instance_url"),
-    (dict(instance_url="https://x", access_token="t", api_version="v59.0"), "api_version"),
-    (dict(instance_url="https://x", access_token="t", daily_reserve_share=1.0), "daily_reserve_share"),
-    (dict(consumer_key="k", consumer_secret="s"), "domain"),
+    (dict(), "salesforce"),
+    (dict(instance_url="http://127.0.0.1:1", access_token="t"), "salesforce.instance_url"),
+    (dict(instance_url="https://x", access_token="t", api_version="v59.0"), "salesforce.api_version"),
+    (dict(instance_url="https://x", access_token="t", daily_reserve_share=1.0), "salesforce.daily_reserve_share"),
+    (dict(consumer_key="k", consumer_secret="s"), "salesforce.domain"),
 ])
 def test_given_bad_settings_then_config_error_names_the_key(kwargs, key):
-    with pytest.raises(ConfigError) as caught:
-        SalesforceSettings(**kwargs)
-    assert caught.value.key == key
+    assert key in settings_problems(crm={"provider": "salesforce"}, salesforce=kwargs)
+
+
+def test_given_adapter_built_without_any_login_then_config_error_names_the_section():
+    with pytest.raises(ConfigError, match="no way to log in"):
+        SalesforceAdapter(settings=SalesforceSettings(), fieldmap=load_mapping(builtin_mapping("salesforce")))
 
 
 def test_given_settings_then_secrets_never_print():

@@ -276,10 +276,11 @@ def test_given_sections_then_adapter_settings_can_be_built_from_them(tmp_path: P
     salesforce = Settings.load(write(tmp_path, '[crm]\nprovider = "salesforce"\n[salesforce]\nusername = "u@acme.com"\n'
                                                f'consumer_key = "3MVG"\nprivate_key_file = "{key_file}"\n'))
 
-    assert HubSpotSettings(**hubspot.hubspot.reveal()).access_token == "pat-na1-token"
-    adapter = SalesforceSettings(**salesforce.salesforce.reveal())
-    assert adapter.private_key_file == str(key_file) and adapter.auth_flow() == "jwt"
-    assert hubspot.retry.as_retry_settings().attempts == 6
+    assert isinstance(hubspot.hubspot, HubSpotSettings) and hubspot.hubspot.secret("access_token") == "pat-na1-token"
+    adapter = salesforce.salesforce
+    assert isinstance(adapter, SalesforceSettings)
+    assert adapter.private_key_file == key_file and adapter.auth_flow() == "jwt"
+    assert hubspot.retry.attempts == 6
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,7 @@ def test_every_key_in_the_example_has_a_comment_above_it() -> None:
 
 def test_nps_defaults_are_the_nps_sources_own(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AFTERCLOSE_HUBSPOT__ACCESS_TOKEN", "pat-na1-example")
-    assert Settings.load(EXAMPLE).nps_source_config() == NpsSourceConfig(kind="none")
+    assert Settings.load(EXAMPLE).nps_source_config() == NpsSourceConfig(source="none")
 
 
 def test_every_setting_has_a_description() -> None:

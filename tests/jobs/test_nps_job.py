@@ -90,7 +90,7 @@ def nps_job(h, store: StateStore, source: NpsSource, clock: Callable[[], dt.date
 
 
 def csv_source(path: Path) -> CsvSource:
-    return CsvSource(NpsSourceConfig(kind="csv", path=path))
+    return CsvSource(NpsSourceConfig(source="csv", path=path))
 
 
 def demo_csv(tmp_path: Path, dataset: DemoDataset = DEMO) -> CsvSource:
@@ -299,9 +299,9 @@ def test_given_csv_without_score_column_then_config_error_and_nothing_written(cr
 
 
 def http_source() -> HttpSource:
-    config = NpsSourceConfig(kind="http", url=SURVEY_URL, token="survey-token", paging="none",
-                             retry=RetrySettings(attempts=2, base_seconds=0.01, max_seconds=0.01))
-    return HttpSource(config, sleep=lambda _seconds: None)
+    config = NpsSourceConfig(source="http", url=SURVEY_URL, token="survey-token", paging="none")
+    return HttpSource(config, retry=RetrySettings(attempts=2, base_seconds=0.01, max_seconds=0.01),
+                      sleep=lambda _seconds: None)
 
 
 def survey_item(n: int) -> dict:

@@ -54,7 +54,7 @@ def run_child(crm: SandboxCrm, store_url: str, workdir: Path, *, kill: dict | No
     spec = {
         "provider": crm.provider, "settings": settings or crm.settings_values(), "state_url": store_url,
         "now": NOW.isoformat(), "page_size": crm.page_size, "scope": scope_of(crm), "kill": kill,
-        "retry": dataclasses.asdict(retry), "result_path": str(result_path),
+        "retry": retry.model_dump(), "result_path": str(result_path),
     }
     started = time.monotonic()
     process = spawn_run(spec)

@@ -135,7 +135,7 @@ def test_given_garbage_nps_csv_then_responses_and_per_row_findings_or_a_config_e
     path = tmp_path / "responses.csv"
     path.write_bytes(buffer.getvalue().encode(encoding, errors="surrogatepass"))
     try:
-        batch = read_csv_file(path, NpsSourceConfig(kind="csv", path=path))
+        batch = read_csv_file(path, NpsSourceConfig(source="csv", path=path))
     except ConfigError as error:
         assert_names_the_file(error, "responses.csv")
         return

@@ -24,7 +24,7 @@ from tests.reliability import figures
 from tests.reliability.crm import NOW, build_adapter
 from tests.reliability.stubs import echo_server
 
-NO_WAIT = RetrySettings(attempts=2, base_seconds=0.0, max_seconds=0.0)
+NO_WAIT = RetrySettings(attempts=2, base_seconds=0.001, max_seconds=0.001)
 
 
 def canary(field: str) -> str:

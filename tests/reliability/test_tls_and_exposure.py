@@ -20,7 +20,7 @@ from jobs.config import Settings
 from tests.reliability.crm import ANCHOR, build_adapter
 
 REPO = Path(__file__).resolve().parents[2]
-ONE_TRY = RetrySettings(attempts=1, base_seconds=0.0, max_seconds=0.0)
+ONE_TRY = RetrySettings(attempts=1, base_seconds=0.001, max_seconds=0.001)
 
 
 @pytest.fixture(scope="module")
