@@ -11,7 +11,7 @@ from . import routes_data as data
 from . import routes_login as login
 from .web import route
 
-DATA = "/services/data/v{version}"
+DATA = "/services/data/{apiversion}"
 
 
 def _both(path: str) -> list[str]:
@@ -42,7 +42,11 @@ def build_app(sb) -> Router:
         (f"{DATA}/composite/sobjects/{{sobject}}/{{field}}", {"PATCH": "collections_upsert"},
          collections.collections_upsert, True),
         ("/services/oauth2/token", {"POST": "oauth_token"}, login.oauth_token, False),
-        ("/services/Soap/u/{version}", {"POST": "soap_login"}, login.soap_login, False),
+        ("/services/oauth2/revoke", {"POST": "oauth_revoke", "GET": "oauth_revoke"}, login.oauth_revoke, False),
+        # One label per route: SOAP logout() calls count under soap_login too.
+        ("/services/Soap/u/{version}", {"POST": "soap_login"}, login.soap_call, False),
+        ("/services/Soap/u/{version}/{org}", {"POST": "soap_login"}, login.soap_call, False),
+        ("/id/{org_id}/{user_id}", {"GET": "identity"}, login.identity, False),
     ]
     routes = [Route(path, route(sb, labels, handler, data_api=data_api), methods=list(labels))
               for base, labels, handler, data_api in table for path in _both(base)]

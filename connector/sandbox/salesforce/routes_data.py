@@ -11,6 +11,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from . import versions as api_versions
+from .identity import identity_url
 from .describe import basic_info, describe_global, describe_object
 from .errors import ApiError, RecordError, not_found
 from .ids import normalize_id
@@ -67,13 +69,16 @@ async def limits(sb, request: Request, session, version: str) -> Response:
 
 
 async def resources(sb, request: Request, session, version: str) -> Response:
+    """The resources this sandbox serves at a version; ``identity`` is the caller's identity URL
+    (absolute, on the login server) [DOC: api-rest resources_discoveryresource]."""
     base = f"/services/data/v{version}"
-    return json_response({name: f"{base}/{name}" for name in ("sobjects", "query", "queryAll", "limits", "composite")})
+    body = {name: f"{base}/{name}" for name in ("tooling", "sobjects", "query", "queryAll", "limits", "composite")}
+    body["identity"] = identity_url(sb.instance_url, sb.org, sb.user_id_of(session.username))
+    return json_response(body)
 
 
 async def versions(sb, request: Request) -> Response:
-    return json_response([{"label": f"v{sb.api_version}", "url": f"/services/data/v{sb.api_version}",
-                           "version": sb.api_version}])
+    return json_response(api_versions.listing(sb.api_version))
 
 
 # ------------------------------------------------------------------ sobjects

@@ -13,6 +13,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
@@ -23,8 +24,10 @@ from .app import build_app
 from .auth import Authenticator, ConnectedApp, Sessions, UserCredentials
 from .cursors import Cursors
 from .errors import RecordError
-from .ids import IdFactory, normalize_id
-from .schema import STAGES, build_catalog, find_object
+from . import versions
+from .identity import OrgSettings
+from .ids import KEY_PREFIXES, IdFactory, checked_id, make_id, normalize_id
+from .schema import DEFAULT_TIME_ZONE, STAGES, build_catalog, find_object
 from .seed import load_dataset
 from .soql_eval import Engine
 from .store import Store
@@ -81,13 +84,27 @@ def sdk_login_domain(base_url: str, *, soap: bool = False, api_version: str = "5
     return f"{host}{path}#"
 
 
+DEFAULT_ORG_ID = make_id(KEY_PREFIXES["Organization"], 1)
+DEFAULT_USER_ID = make_id(KEY_PREFIXES["User"], 1)
+
+
 class SalesforceSandbox:
     def __init__(self, *, token: str = "sandbox-token", seed: int = 0, latency: float = 0.0,
                  page_size: int = 500, daily_limit: int | None = None, afterclose_fields: bool = True,
-                 api_version: str = "59.0"):
+                 api_version: str = versions.CURRENT, org_id: str = DEFAULT_ORG_ID,
+                 user_id: str = DEFAULT_USER_ID, org_name: str = "AfterClose Sandbox",
+                 time_zone: str = DEFAULT_TIME_ZONE, soap_login_enabled: bool = True):
+        """``org_id`` (00D...) and ``user_id`` (the integration user, 005...) let a test run two
+        orgs with different ids; ``time_zone`` is the integration user's (date literals are
+        evaluated in it); ``soap_login_enabled=False`` is an org created since Winter '26, where
+        SOAP ``login()`` is off until an admin enables it."""
+        _check_api_version(api_version)
         self.token = token
         self.api_version = api_version
         self.page_size = page_size
+        self.org = OrgSettings(org_id=checked_id(org_id, KEY_PREFIXES["Organization"], "org_id"), name=org_name)
+        self.time_zone = _zone(time_zone)
+        self.soap_login_enabled = soap_login_enabled
         self.controls = Controls(seed=seed, latency=latency)
         self.usage = ApiUsage(daily_limit)
         self.clock = lambda: dt.datetime.now(UTC)
@@ -101,12 +118,12 @@ class SalesforceSandbox:
         ids = IdFactory()
         self.store = Store(self.catalog, clock=lambda: self.clock(), ids=ids)
         self.cursors = Cursors(ids)
-        self.engine = Engine(self.store, today=lambda: self.clock().date(), tie_seed=seed)
+        self.engine = Engine(self.store, today=self.today, tie_seed=seed)
         self.demo_ids: dict[str, dict[int, str]] = {}
         self.instance_url = ""
         self._ca_path: Path | None = None
-        self._seed_org()
-        self.sessions = Sessions()
+        self._seed_org(ids.reserve(checked_id(user_id, KEY_PREFIXES["User"], "user_id")))
+        self.sessions = Sessions(org_id=self.org.org_id)
         self.sessions.add(token, INTEGRATION_USERNAME)
         self.users_credentials: dict[str, UserCredentials] = {
             INTEGRATION_USERNAME: UserCredentials(password="sandbox-password", security_token="sandboxsecuritytoken"),
@@ -114,11 +131,12 @@ class SalesforceSandbox:
         self.connected_app = ConnectedApp(run_as=INTEGRATION_USERNAME)
         self._user_ids = {INTEGRATION_USERNAME: self.store.current_user_id}
 
-    def _seed_org(self) -> None:
+    def _seed_org(self, user_id: str) -> None:
         """What every new org has: the API user and the opportunity stages."""
         user_id = self.store.insert_raw("User", {
             "Username": INTEGRATION_USERNAME, "FirstName": "Integration", "LastName": "User",
-            "Email": INTEGRATION_USERNAME, "IsActive": True})
+            "Email": INTEGRATION_USERNAME, "IsActive": True, "TimeZoneSidKey": self.time_zone.key},
+            record_id=user_id)
         self.store.current_user_id = user_id
         self.store.update("User", user_id, {}, as_user=True)  # owner/creator fields point at itself
         for stage in STAGES:
@@ -126,6 +144,25 @@ class SalesforceSandbox:
                 "MasterLabel": stage.name, "ApiName": stage.name, "IsActive": True, "IsClosed": stage.is_closed,
                 "IsWon": stage.is_won, "DefaultProbability": float(stage.probability),
                 "ForecastCategoryName": stage.forecast, "SortOrder": float(stage.sort_order)})
+
+    @property
+    def org_id(self) -> str:
+        return self.org.org_id
+
+    @property
+    def user_id(self) -> str:
+        """The integration user's id."""
+        return self._user_ids[INTEGRATION_USERNAME]
+
+    def today(self) -> dt.date:
+        """The org's "today" for date literals: the clock's instant in the user's time zone."""
+        return self.clock().astimezone(self.time_zone).date()
+
+    def user_id_of(self, username: str) -> str:
+        return self._user_ids[username]
+
+    def user_record(self, username: str) -> dict:
+        return self.store.get("User", self._user_ids[username])
 
     @property
     def authenticator(self) -> Authenticator:
@@ -189,6 +226,21 @@ class SalesforceSandbox:
             finally:
                 _close_client_sessions(running.tls.ca_path)
                 self.instance_url = ""
+
+
+def _check_api_version(version: str) -> None:
+    major, dot, minor = version.partition(".")
+    if not (dot and major.isdigit() and minor == "0" and versions.OLDEST <= int(major)):
+        raise ValueError(f"api_version={version!r}: expected a served Salesforce API version such as "
+                         f"'{versions.CURRENT}' (31.0 or later, no 'v')")
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"time_zone={name!r}: expected an IANA time zone such as "
+                         f"'{DEFAULT_TIME_ZONE}' (Salesforce's TimeZoneSidKey values)") from None
 
 
 def run_forever(host: str = "127.0.0.1", port: int = 8443, seed_demo: bool = True) -> None:

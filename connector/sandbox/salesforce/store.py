@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 from .errors import ApiError, RecordError, not_found
 from .ids import IdFactory, normalize_id, prefix_of
-from .schema import CLOSED_TASK_STATUSES, STAGE_BY_NAME, FieldDef, ObjectDef
+from .schema import ACTIVITY_OBJECTS, CLOSED_TASK_STATUSES, STAGE_BY_NAME, FieldDef, ObjectDef
 from .values import coerce_input, now_ms
 
 SYSTEM_FIELDS = ("Id", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
@@ -98,10 +98,10 @@ class Store:
         self._journal = []
 
     # ----------------------------------------------------------------- writes
-    def insert_raw(self, obj: str, values: dict, *, at=None) -> str:
+    def insert_raw(self, obj: str, values: dict, *, at=None, record_id: str | None = None) -> str:
         """Seed a record as if it had always been there (no API checks; derivations still run)."""
         with self.lock:
-            record_id = self.ids.next(self.catalog[obj].key_prefix)
+            record_id = record_id or self.ids.next(self.catalog[obj].key_prefix)
             stamp = at or now_ms(self.clock)
             record = {f: None for f in self.catalog[obj].fields}
             for fd in self.catalog[obj].fields.values():
@@ -286,6 +286,8 @@ class Store:
         elif obj == "Task":
             record["IsClosed"] = record.get("Status") in CLOSED_TASK_STATUSES
             record["AccountId"] = self._task_account(record)
+        elif obj == "Event":
+            record["AccountId"] = self._task_account(record)
 
     def _task_account(self, task: dict) -> str | None:
         what = self.lookup(task.get("WhatId"))
@@ -299,9 +301,10 @@ class Store:
         if "AccountId" not in changed or obj not in ("Opportunity", "Contact"):
             return
         field = "WhatId" if obj == "Opportunity" else "WhoId"
-        for task in self.children("Task", field, record_id):
-            new = {**task, "AccountId": self._task_account(task)}
-            self._put("Task", task["Id"], task, new)
+        for activity in ACTIVITY_OBJECTS:
+            for task in self.children(activity, field, record_id):
+                new = {**task, "AccountId": self._task_account(task)}
+                self._put(activity, task["Id"], task, new)
 
     def _put(self, obj: str, record_id: str, old: dict | None, new: dict) -> None:
         if self._journal is not None:
