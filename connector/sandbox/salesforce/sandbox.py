@@ -29,6 +29,7 @@ from .identity import OrgSettings
 from .ids import KEY_PREFIXES, IdFactory, checked_id, make_id, normalize_id
 from .schema import DEFAULT_TIME_ZONE, STAGES, build_catalog, find_object
 from .seed import load_dataset
+from .soql_dates import WEEKDAYS, DateContext
 from .soql_eval import Engine
 from .store import Store
 from .values import coerce_input
@@ -93,10 +94,13 @@ class SalesforceSandbox:
                  page_size: int = 500, daily_limit: int | None = None, afterclose_fields: bool = True,
                  api_version: str = versions.CURRENT, org_id: str = DEFAULT_ORG_ID,
                  user_id: str = DEFAULT_USER_ID, org_name: str = "AfterClose Sandbox",
-                 time_zone: str = DEFAULT_TIME_ZONE, soap_login_enabled: bool = True):
+                 time_zone: str = DEFAULT_TIME_ZONE, week_start: str = "Sunday", fiscal_year_start_month: int = 1,
+                 soap_login_enabled: bool = True):
         """``org_id`` (00D...) and ``user_id`` (the integration user, 005...) let a test run two
         orgs with different ids; ``time_zone`` is the integration user's (date literals are
-        evaluated in it); ``soap_login_enabled=False`` is an org created since Winter '26, where
+        evaluated in it); ``week_start`` is the first day of the week of the user's locale (en_US:
+        Sunday); ``fiscal_year_start_month`` the org's standard fiscal year (1: fiscal =
+        calendar); ``soap_login_enabled=False`` is an org created since Winter '26, where
         SOAP ``login()`` is off until an admin enables it."""
         _check_api_version(api_version)
         self.token = token
@@ -104,6 +108,10 @@ class SalesforceSandbox:
         self.page_size = page_size
         self.org = OrgSettings(org_id=checked_id(org_id, KEY_PREFIXES["Organization"], "org_id"), name=org_name)
         self.time_zone = _zone(time_zone)
+        self.week_start = _weekday(week_start)
+        if fiscal_year_start_month not in range(1, 13):
+            raise ValueError(f"fiscal_year_start_month={fiscal_year_start_month!r}: expected 1 (January) to 12")
+        self.fiscal_year_start_month = fiscal_year_start_month
         self.soap_login_enabled = soap_login_enabled
         self.controls = Controls(seed=seed, latency=latency)
         self.usage = ApiUsage(daily_limit)
@@ -118,7 +126,7 @@ class SalesforceSandbox:
         ids = IdFactory()
         self.store = Store(self.catalog, clock=lambda: self.clock(), ids=ids)
         self.cursors = Cursors(ids)
-        self.engine = Engine(self.store, today=self.today, tie_seed=seed)
+        self.engine = Engine(self.store, dates=self.date_context, tie_seed=seed)
         self.demo_ids: dict[str, dict[int, str]] = {}
         self.instance_url = ""
         self._ca_path: Path | None = None
@@ -157,6 +165,10 @@ class SalesforceSandbox:
     def today(self) -> dt.date:
         """The org's "today" for date literals: the clock's instant in the user's time zone."""
         return self.clock().astimezone(self.time_zone).date()
+
+    def date_context(self) -> DateContext:
+        return DateContext(today=self.today(), zone=self.time_zone, week_start=self.week_start,
+                           fiscal_start_month=self.fiscal_year_start_month)
 
     def user_id_of(self, username: str) -> str:
         return self._user_ids[username]
@@ -233,6 +245,12 @@ def _check_api_version(version: str) -> None:
     if not (dot and major.isdigit() and minor == "0" and versions.OLDEST <= int(major)):
         raise ValueError(f"api_version={version!r}: expected a served Salesforce API version such as "
                          f"'{versions.CURRENT}' (31.0 or later, no 'v')")
+
+
+def _weekday(name: str) -> int:
+    if name not in WEEKDAYS:
+        raise ValueError(f"week_start={name!r}: expected one of {', '.join(WEEKDAYS)}")
+    return WEEKDAYS.index(name)
 
 
 def _zone(name: str) -> ZoneInfo:
