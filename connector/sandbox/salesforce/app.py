@@ -9,6 +9,7 @@ from .errors import not_found
 from .web import error_response
 from . import routes_data as data
 from . import routes_login as login
+from . import routes_replication as replication
 from .web import route
 
 DATA = "/services/data/{apiversion}"
@@ -30,6 +31,8 @@ def build_app(sb) -> Router:
         (f"{DATA}/queryAll/{{locator}}", {"GET": "query_more"}, data.query_more, True),
         (f"{DATA}/sobjects", {"GET": "describe_global"}, data.describe_all, True),
         (f"{DATA}/sobjects/{{sobject}}/describe", {"GET": "describe"}, data.describe, True),
+        (f"{DATA}/sobjects/{{sobject}}/updated", {"GET": "sobject_updated"}, replication.updated, True),
+        (f"{DATA}/sobjects/{{sobject}}/deleted", {"GET": "sobject_deleted"}, replication.deleted, True),
         (f"{DATA}/sobjects/{{sobject}}", {"GET": "sobject_info", "POST": "sobject_create"}, data.sobject_root, True),
         (f"{DATA}/sobjects/{{sobject}}/{{record_id}}",
          {"GET": "sobject_get", "PATCH": "sobject_update", "DELETE": "sobject_delete"}, data.sobject_record, True),
@@ -39,6 +42,8 @@ def build_app(sb) -> Router:
         (f"{DATA}/composite/sobjects",
          {"POST": "collections_create", "PATCH": "collections_update", "DELETE": "collections_delete"},
          collections.collections, True),
+        (f"{DATA}/composite/sobjects/{{sobject}}", {"GET": "collections_retrieve", "POST": "collections_retrieve"},
+         collections.collections_retrieve, True),
         (f"{DATA}/composite/sobjects/{{sobject}}/{{field}}", {"PATCH": "collections_upsert"},
          collections.collections_upsert, True),
         ("/services/oauth2/token", {"POST": "oauth_token"}, login.oauth_token, False),

@@ -27,7 +27,9 @@ from .errors import RecordError
 from . import versions
 from .identity import OrgSettings
 from .ids import KEY_PREFIXES, IdFactory, checked_id, make_id, normalize_id
-from .schema import DEFAULT_TIME_ZONE, STAGES, build_catalog, find_object
+from .permissions import UserPermissions
+from .schema import DEFAULT_TIME_ZONE, STAGES, ObjectDef, build_catalog, find_object
+from .security import FieldSecurity
 from .seed import load_dataset
 from .soql_dates import WEEKDAYS, DateContext
 from .soql_eval import Engine
@@ -95,13 +97,16 @@ class SalesforceSandbox:
                  api_version: str = versions.CURRENT, org_id: str = DEFAULT_ORG_ID,
                  user_id: str = DEFAULT_USER_ID, org_name: str = "AfterClose Sandbox",
                  time_zone: str = DEFAULT_TIME_ZONE, week_start: str = "Sunday", fiscal_year_start_month: int = 1,
-                 soap_login_enabled: bool = True):
+                 soap_login_enabled: bool = True, profile_grants_custom_fields: bool = True,
+                 permissions: UserPermissions | None = None):
         """``org_id`` (00D...) and ``user_id`` (the integration user, 005...) let a test run two
         orgs with different ids; ``time_zone`` is the integration user's (date literals are
         evaluated in it); ``week_start`` is the first day of the week of the user's locale (en_US:
         Sunday); ``fiscal_year_start_month`` the org's standard fiscal year (1: fiscal =
         calendar); ``soap_login_enabled=False`` is an org created since Winter '26, where
-        SOAP ``login()`` is off until an admin enables it."""
+        SOAP ``login()`` is off until an admin enables it; ``profile_grants_custom_fields=False``
+        makes the seeded custom fields invisible until a permission set grants them (security.py);
+        ``permissions`` are the integration user's system permissions (Customize Application, ...)."""
         _check_api_version(api_version)
         self.token = token
         self.api_version = api_version
@@ -127,6 +132,8 @@ class SalesforceSandbox:
         self.store = Store(self.catalog, clock=lambda: self.clock(), ids=ids)
         self.cursors = Cursors(ids)
         self.engine = Engine(self.store, dates=self.date_context, tie_seed=seed)
+        self.security = FieldSecurity(self.store, profile_grants_custom_fields=profile_grants_custom_fields)
+        self.permissions = permissions or UserPermissions()
         self.demo_ids: dict[str, dict[int, str]] = {}
         self.instance_url = ""
         self._ca_path: Path | None = None
@@ -169,6 +176,10 @@ class SalesforceSandbox:
     def date_context(self) -> DateContext:
         return DateContext(today=self.today(), zone=self.time_zone, week_start=self.week_start,
                            fiscal_start_month=self.fiscal_year_start_month)
+
+    def view_for(self, session) -> dict[str, ObjectDef]:
+        """The objects and fields as the session's user sees them (field-level security)."""
+        return self.security.view(self.user_id_of(session.username))
 
     def user_id_of(self, username: str) -> str:
         return self._user_ids[username]

@@ -31,6 +31,9 @@ class FieldDef:
     custom: bool = False
     external_id: bool = False
     unique: bool = False
+    case_sensitive: bool = False
+    precision: int = 0
+    scale: int = 0
     picklist: tuple[str, ...] = ()
     default: object = None
     restricted: bool = False
