@@ -10,6 +10,7 @@ from .web import error_response
 from . import routes_data as data
 from . import routes_login as login
 from . import routes_replication as replication
+from . import routes_tooling as tooling
 from .web import route
 
 DATA = "/services/data/{apiversion}"
@@ -46,6 +47,9 @@ def build_app(sb) -> Router:
          collections.collections_retrieve, True),
         (f"{DATA}/composite/sobjects/{{sobject}}/{{field}}", {"PATCH": "collections_upsert"},
          collections.collections_upsert, True),
+        (f"{DATA}/tooling/query", {"GET": "tooling_query"}, tooling.tooling_query, True),
+        (f"{DATA}/tooling/sobjects/{{sobject}}", {"POST": "tooling_create"}, tooling.tooling_create, True),
+        (f"{DATA}/tooling/sobjects/{{sobject}}/{{record_id}}", {"GET": "tooling_get"}, tooling.tooling_get, True),
         ("/services/oauth2/token", {"POST": "oauth_token"}, login.oauth_token, False),
         ("/services/oauth2/revoke", {"POST": "oauth_revoke", "GET": "oauth_revoke"}, login.oauth_revoke, False),
         # One label per route: SOAP logout() calls count under soap_login too.

@@ -23,7 +23,9 @@ from ..server import serve_in_thread
 from .app import build_app
 from .auth import Authenticator, ConnectedApp, Sessions, UserCredentials
 from .cursors import Cursors
-from .errors import RecordError
+from . import tooling
+from .errors import ApiError, RecordError
+from .routes_tooling import new_tooling_store
 from . import versions
 from .identity import OrgSettings
 from .ids import KEY_PREFIXES, IdFactory, checked_id, make_id, normalize_id
@@ -134,6 +136,8 @@ class SalesforceSandbox:
         self.engine = Engine(self.store, dates=self.date_context, tie_seed=seed)
         self.security = FieldSecurity(self.store, profile_grants_custom_fields=profile_grants_custom_fields)
         self.permissions = permissions or UserPermissions()
+        self.tooling_store = new_tooling_store(ids, lambda: self.clock())
+        self.tooling_engine = Engine(self.tooling_store, dates=self.date_context, tie_seed=seed)
         self.demo_ids: dict[str, dict[int, str]] = {}
         self.instance_url = ""
         self._ca_path: Path | None = None
@@ -152,13 +156,38 @@ class SalesforceSandbox:
             "Username": INTEGRATION_USERNAME, "FirstName": "Integration", "LastName": "User",
             "Email": INTEGRATION_USERNAME, "IsActive": True, "TimeZoneSidKey": self.time_zone.key},
             record_id=user_id)
-        self.store.current_user_id = user_id
+        self.store.current_user_id = self.tooling_store.current_user_id = user_id
         self.store.update("User", user_id, {}, as_user=True)  # owner/creator fields point at itself
+        self._seed_tooling_fields()
         for stage in STAGES:
             self.store.insert_raw("OpportunityStage", {
                 "MasterLabel": stage.name, "ApiName": stage.name, "IsActive": True, "IsClosed": stage.is_closed,
                 "IsWon": stage.is_won, "DefaultProbability": float(stage.probability),
                 "ForecastCategoryName": stage.forecast, "SortOrder": float(stage.sort_order)})
+
+    def _seed_tooling_fields(self) -> None:
+        """The Tooling API's CustomField rows for the custom fields the org starts with."""
+        for odef in self.catalog.values():
+            if odef.name == "Event":
+                continue  # activity fields are one row, on Activity (listed from Task)
+            for fd in odef.fields.values():
+                if fd.custom:
+                    table = "Activity" if odef.name == "Task" else odef.name
+                    self.tooling_store.insert_raw("CustomField", tooling.tooling_record(table, fd))
+
+    def create_custom_field(self, full_name: object, metadata: object) -> str:
+        """Tooling API create: the field appears on its object(s), invisible to API users until
+        field-level security grants it (security.py); returns the CustomField id."""
+        table, name, objects = tooling.targets(self.catalog, full_name)
+        fd = tooling.field_from_metadata(name, metadata)
+        with self.store.lock:
+            if any(self.catalog[obj].field(name) is not None for obj in objects):
+                raise ApiError(400, "DUPLICATE_DEVELOPER_NAME",
+                               f"There is already a field named {name[:-3]} on {table}.", ["FullName"])
+            for obj in objects:
+                self.store.add_field(obj, fd)
+                self.security.require_grant(obj, fd.name)
+            return self.tooling_store.insert_raw("CustomField", tooling.tooling_record(table, fd))
 
     @property
     def org_id(self) -> str:

@@ -43,7 +43,7 @@ class FieldDef:
 
     @property
     def filterable(self) -> bool:
-        return not (self.type == "textarea" and self.length > 255)
+        return not (self.type == "textarea" and self.length > 255) and self.type != "complexvalue"
 
     @property
     def sortable(self) -> bool:

@@ -84,7 +84,7 @@ class Engine:
         """``catalog``: the objects and fields as the calling user sees them (field-level security)."""
         levels = MAX_LEVELS if at_least(version, 58) else LEVELS_BEFORE_V58
         ast = parse(text, max_levels=levels)
-        compiled = _Compiler(catalog or self.store.catalog, text, self.dates(), self.store.lookup).compile(ast)
+        compiled = _Compiler(self.store.catalog if catalog is None else catalog, text, self.dates(), self.store.lookup).compile(ast)
         with self.store.lock:
             rows = [r for r in self.store.tables[compiled.odef.name].values()
                     if include_deleted or not r["IsDeleted"]]
