@@ -4,7 +4,7 @@
 - ``login()`` returns ``LoginResult`` {metadataServerUrl, passwordExpired, sandbox, serverUrl,
   sessionId, userId, userInfo} [DOC: https://developer.salesforce.com/docs/atlas.en-us.264.0.api.meta/api/sforce_api_calls_login_loginresult.htm];
   jsforce reads ``organizationId`` from ``userInfo`` and fails without it
-  [SRC: jsforce 3.10.26 lib/connection.js loginBySoap].
+  [SRC: jsforce 3.10.16 lib/connection.js loginBySoap].
 - ``login()`` is available in API version 64.0 and earlier, disabled by default in orgs created
   from Winter '26 on, and retired in Summer '27
   [DOC: https://developer.salesforce.com/docs/platform/api/guide/sforce-api-calls-login.html]: the
