@@ -87,6 +87,7 @@ def test_given_oauth_token_then_identity_url_is_served_with_user_and_org(sf_org)
     assert (body["user_id"], body["organization_id"], body["username"]) == (
         sf_org.sandbox.user_id, sf_org.sandbox.org_id, INTEGRATION_USERNAME)
     assert body["urls"]["rest"].endswith("/services/data/v68.0/")
+    assert body["timezone"] == "America/Los_Angeles" and body["utcOffset"] in (-28800000, -25200000)
     plain = _http(sf_org).get(reply["id"], params={"format": "json", "oauth_token": reply["access_token"]}).json()
     assert "{version}" in plain["urls"]["sobjects"]
 

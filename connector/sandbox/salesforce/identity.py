@@ -15,7 +15,9 @@ Identity URL [DOC: https://developer.salesforce.com/docs/platform/mobile-sdk/gui
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from .ids import KEY_PREFIXES, make_id
 from .values import to_json
@@ -62,9 +64,11 @@ def _urls(base_url: str, org: OrgSettings, user_id: str, version: str) -> dict:
     }
 
 
-def identity_body(base_url: str, org: OrgSettings, user: dict, version: str | None) -> dict:
-    """The identity service's JSON for ``user`` (a User record)."""
+def identity_body(base_url: str, org: OrgSettings, user: dict, version: str | None, now: dt.datetime) -> dict:
+    """The identity service's JSON for ``user`` (a User record); ``utcOffset`` is the user's time
+    zone offset at ``now``, in milliseconds."""
     user_id = user["Id"]
+    offset = now.astimezone(ZoneInfo(user["TimeZoneSidKey"])).utcoffset()
     return {
         "id": identity_url(base_url, org, user_id), "asserted_user": True, "user_id": user_id,
         "organization_id": org.org_id, "username": user["Username"], "nick_name": user["Username"].split("@")[0],
@@ -76,7 +80,7 @@ def identity_body(base_url: str, org: OrgSettings, user: dict, version: str | No
         "status": {"created_date": None, "body": None},
         "urls": _urls(base_url, org, user_id, version or "{version}"),
         "active": user["IsActive"], "user_type": "STANDARD", "language": user["LanguageLocaleKey"],
-        "locale": user["LocaleSidKey"], "utcOffset": 0, "last_modified_date": to_json(user["LastModifiedDate"]),
+        "locale": user["LocaleSidKey"], "utcOffset": int(offset.total_seconds() * 1000), "last_modified_date": to_json(user["LastModifiedDate"]),
         "is_app_installed": True,
     }
 

@@ -82,4 +82,4 @@ async def identity(sb, request: Request) -> Response:
     version = request.query_params.get("version")
     if version == "latest":
         version = sb.api_version
-    return JSONResponse(identity_body(sb.instance_url, sb.org, user, version))
+    return JSONResponse(identity_body(sb.instance_url, sb.org, user, version, sb.clock()))
