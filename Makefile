@@ -6,16 +6,25 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test bench soak lint clean
 
+# jsforce for the Salesforce sandbox's second-client suite (tests/sandbox/test_salesforce_jsforce.py),
+# pinned by its package-lock.json; needs Node.js 18+ and npm.
+JSFORCE_DIR   := tests/sandbox/jsforce
+JSFORCE_STAMP := $(JSFORCE_DIR)/node_modules/.installed
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+$(JSFORCE_STAMP): $(JSFORCE_DIR)/package.json $(JSFORCE_DIR)/package-lock.json
+	npm ci --prefix $(JSFORCE_DIR) --no-audit --no-fund --loglevel=error
+	touch $@
+
 demo: $(STAMP)
 	$(BIN)/afterclose demo
 
-test: $(STAMP)
+test: $(STAMP) $(JSFORCE_STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
 # The benchmark's chart needs matplotlib (the `bench` extra); it takes about half an hour.
@@ -26,8 +35,8 @@ $(VENV)/.bench-installed: $(STAMP)
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m tests.bench
 
-soak: $(STAMP)
+soak: $(STAMP) $(JSFORCE_STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info $(JSFORCE_DIR)/node_modules

@@ -5,8 +5,9 @@
   token_type, issued_at, signature}``, errors ``400 {"error", "error_description"}``
   [DOC: https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_username_password_flow.htm]
   [DOC: https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm];
-- the SOAP ``login()`` call (username + password + security token), which simple-salesforce uses
-  when given ``security_token``.
+- token revocation ``POST /services/oauth2/revoke`` (``token=``): 200, or 400 ``invalid_token``
+  [DOC: https://developer.salesforce.com/docs/platform/mobile-sdk/guide/oauth-revoking-tokens.html];
+- the password check behind SOAP ``login()`` (soap.py renders the SOAP side).
 Bearer tokens are checked on every REST call; ``expire_all`` ends every session (401
 INVALID_SESSION_ID) until a client logs in again.
 """
@@ -20,11 +21,9 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from xml.etree import ElementTree
 
 import jwt
 
-from .ids import KEY_PREFIXES, make_id
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # The JWT flow's "aud" is the login server (facts §1: simple-salesforce sends https://{domain}.salesforce.com).
@@ -68,7 +67,7 @@ class Session:
 class Sessions:
     """Valid bearer tokens -> the user they act as."""
 
-    org_id: str = field(default_factory=lambda: make_id(KEY_PREFIXES["Organization"], 1))
+    org_id: str
     _by_token: dict[str, Session] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _rng: random.Random = field(default_factory=lambda: random.Random(0))
@@ -90,6 +89,15 @@ class Sessions:
         with self._lock:
             return self._by_token.get(authorization[len("Bearer "):].strip())
 
+    def token_user(self, token: str) -> Session | None:
+        with self._lock:
+            return self._by_token.get(token)
+
+    def revoke(self, token: str) -> bool:
+        """End one session (OAuth revoke, SOAP logout); False when it was not valid."""
+        with self._lock:
+            return self._by_token.pop(token, None) is not None
+
     def expire_all(self) -> None:
         with self._lock:
             self._by_token.clear()
@@ -106,6 +114,13 @@ class Authenticator:
         self.clock = clock
 
     # ------------------------------------------------------------- OAuth
+    def revoke(self, form: dict[str, str]) -> None:
+        token = form.get("token", "")
+        if not token:
+            raise OAuthError("unsupported_token_type", "token type not supported")
+        if not self.sessions.revoke(token):
+            raise OAuthError("invalid_token", "invalid token")
+
     def token(self, form: dict[str, str], authorization: str | None, instance_url: str) -> dict:
         grant = form.get("grant_type")
         if grant == "password":
@@ -180,41 +195,9 @@ class Authenticator:
     def _reply(self, session: Session, instance_url: str) -> dict:
         issued_at = str(int(self.clock() * 1000))
         identity = f"{instance_url}/id/{self.sessions.org_id}/{self.user_ids.get(session.username, '')}"
+        # The identity URL is served (GET /id/{orgId}/{userId}, identity.py).
         # signature = Base64(HMAC-SHA256(client_secret, id + issued_at)), as the OAuth docs describe.
         digest = hmac.new(self.app.client_secret.encode(), (identity + issued_at).encode(), hashlib.sha256)
         return {"access_token": session.token, "instance_url": instance_url, "id": identity,
                 "token_type": "Bearer", "issued_at": issued_at,
                 "signature": base64.b64encode(digest.digest()).decode()}
-
-    # -------------------------------------------------------------- SOAP
-    def soap_login(self, body: bytes, instance_url: str, version: str) -> tuple[int, str]:
-        try:
-            root = ElementTree.fromstring(body)
-        except ElementTree.ParseError:
-            return 500, soap_fault("INVALID_LOGIN", "Invalid request body")
-        values = {el.tag.rsplit("}", 1)[-1]: (el.text or "") for el in root.iter()}
-        username, password = values.get("username", ""), values.get("password", "")
-        if not self.password_ok(username, password):
-            return 500, soap_fault("INVALID_LOGIN", "Invalid username, password, security token; or user locked out.")
-        session = self.sessions.new(username)
-        server_url = f"{instance_url}/services/Soap/u/{version}/{self.sessions.org_id[:15]}"
-        return 200, (
-            '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
-            'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com">'
-            "<soapenv:Body><loginResponse><result>"
-            f"<metadataServerUrl>{instance_url}/services/Soap/m/{version}/{self.sessions.org_id[:15]}</metadataServerUrl>"
-            "<passwordExpired>false</passwordExpired><sandbox>true</sandbox>"
-            f"<serverUrl>{server_url}</serverUrl><sessionId>{session.token}</sessionId>"
-            f"<userId>{self.user_ids.get(username, '')}</userId>"
-            "</result></loginResponse></soapenv:Body></soapenv:Envelope>")
-
-
-def soap_fault(code: str, message: str) -> str:
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
-        'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com" '
-        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault>'
-        f"<faultcode>sf:{code}</faultcode><faultstring>{code}: {message}</faultstring><detail>"
-        f'<sf:LoginFault xsi:type="sf:LoginFault"><sf:exceptionCode>{code}</sf:exceptionCode>'
-        f"<sf:exceptionMessage>{message}</sf:exceptionMessage></sf:LoginFault></detail>"
-        "</soapenv:Fault></soapenv:Body></soapenv:Envelope>")

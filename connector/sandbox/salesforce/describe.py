@@ -25,10 +25,11 @@ def describe_field(fd: FieldDef) -> dict:
                 for v in fd.picklist]
     return {
         "name": fd.name, "label": fd.label, "type": fd.type, "length": fd.length,
-        "byteLength": fd.length * 3, "precision": 18 if fd.type in ("double", "currency") else 0,
-        "scale": 2 if fd.type in ("double", "currency") else 0, "digits": 0,
+        "byteLength": fd.length * 3,
+        "precision": fd.precision or (18 if fd.type in ("double", "currency") else 0),
+        "scale": fd.scale if fd.precision else (2 if fd.type in ("double", "currency") else 0), "digits": 0,
         "nillable": fd.nillable, "createable": fd.createable, "updateable": fd.updateable,
-        "custom": fd.custom, "externalId": fd.external_id, "unique": fd.unique, "caseSensitive": False,
+        "custom": fd.custom, "externalId": fd.external_id, "unique": fd.unique, "caseSensitive": fd.case_sensitive,
         "idLookup": fd.name == "Id" or fd.external_id, "nameField": fd.name == "Name",
         "calculated": fd.calculated, "defaultedOnCreate": fd.default is not None or fd.type == "boolean",
         "defaultValue": fd.default if fd.type == "picklist" else None,

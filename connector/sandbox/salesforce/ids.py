@@ -20,6 +20,12 @@ KEY_PREFIXES = {
     "Task": "00T",
     "OpportunityContactRole": "00k",
     "OpportunityStage": "01J",
+    "Event": "00U",
+    "PermissionSet": "0PS",
+    "FieldPermissions": "01k",
+    "PermissionSetAssignment": "0Pa",
+    "CustomField": "00N",
+    "Profile": "00e",
     "Organization": "00D",
     "QueryLocator": "01g",
 }
@@ -66,11 +72,29 @@ def prefix_of(record_id: str) -> str:
 
 
 class IdFactory:
-    """Deterministic ids: one counter per key prefix, advancing in creation order."""
+    """Deterministic ids: one counter per key prefix, advancing in creation order, skipping ids
+    taken by ``reserve`` (an id given as a setting, such as the integration user's)."""
 
     def __init__(self) -> None:
         self._counters: dict[str, itertools.count] = {}
+        self._reserved: set[str] = set()
 
     def next(self, prefix: str) -> str:
         counter = self._counters.setdefault(prefix, itertools.count(1))
-        return make_id(prefix, next(counter))
+        while True:
+            candidate = make_id(prefix, next(counter))
+            if candidate not in self._reserved:
+                return candidate
+
+    def reserve(self, record_id: str) -> str:
+        self._reserved.add(record_id)
+        return record_id
+
+
+def checked_id(value: str, prefix: str, setting: str) -> str:
+    """A 15- or 18-character id given as a setting, as 18 characters; ValueError names the setting."""
+    normalized = normalize_id(value)
+    if normalized is None or not normalized.startswith(prefix):
+        raise ValueError(f"{setting}={value!r}: expected a 15- or 18-character Salesforce id starting with "
+                         f"{prefix!r} (case-sensitive, letters and digits)")
+    return normalized

@@ -11,9 +11,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from . import routes_replication as replication
+from . import versions as api_versions
+from .identity import identity_url
 from .describe import basic_info, describe_global, describe_object
 from .errors import ApiError, RecordError, not_found
 from .ids import normalize_id
+from .permissions import check_setup_write
 from .schema import ObjectDef, find_object
 from .values import to_json
 from .web import json_response, read_json
@@ -40,9 +44,11 @@ def _page_body(total: int, records: list[dict], next_url: str | None) -> dict:
 
 async def query(sb, request: Request, session, version: str, *, include_deleted: bool = False) -> Response:
     text = request.query_params.get("q")
+    if not text and request.query_params.get("explain") and not include_deleted:
+        return replication.explain(sb, request.query_params["explain"], session, version)
     if not text:
         raise ApiError(400, "MALFORMED_QUERY", "A SOQL query is required: pass it as the 'q' parameter")
-    result = sb.engine.run(text, include_deleted=include_deleted, version=version)
+    result = sb.engine.run(text, include_deleted=include_deleted, version=version, catalog=sb.view_for(session))
     size = batch_size(request.headers.get("sforce-query-options"), sb.page_size)
     if len(result.records) <= size:
         return json_response(_page_body(result.total_size, result.records, None))
@@ -67,18 +73,22 @@ async def limits(sb, request: Request, session, version: str) -> Response:
 
 
 async def resources(sb, request: Request, session, version: str) -> Response:
+    """The resources this sandbox serves at a version; ``identity`` is the caller's identity URL
+    (absolute, on the login server) [DOC: api-rest resources_discoveryresource]."""
     base = f"/services/data/v{version}"
-    return json_response({name: f"{base}/{name}" for name in ("sobjects", "query", "queryAll", "limits", "composite")})
+    body = {name: f"{base}/{name}" for name in ("tooling", "sobjects", "query", "queryAll", "limits", "composite")}
+    body["identity"] = identity_url(sb.instance_url, sb.org, sb.user_id_of(session.username))
+    return json_response(body)
 
 
 async def versions(sb, request: Request) -> Response:
-    return json_response([{"label": f"v{sb.api_version}", "url": f"/services/data/v{sb.api_version}",
-                           "version": sb.api_version}])
+    return json_response(api_versions.listing(sb.api_version))
 
 
 # ------------------------------------------------------------------ sobjects
-def _object(sb, name: str) -> ObjectDef:
-    odef = find_object(sb.catalog, name)
+def _object(sb, name: str, session) -> ObjectDef:
+    """The object as the session's user sees it (fields hidden by field-level security left out)."""
+    odef = find_object(sb.view_for(session), name)
     if odef is None:
         raise not_found()
     return odef
@@ -100,17 +110,18 @@ async def describe_all(sb, request: Request, session, version: str) -> Response:
 
 
 async def describe(sb, request: Request, session, version: str) -> Response:
-    return json_response(describe_object(_object(sb, request.path_params["sobject"]), version))
+    return json_response(describe_object(_object(sb, request.path_params["sobject"], session), version))
 
 
 async def sobject_root(sb, request: Request, session, version: str) -> Response:
-    odef = _object(sb, request.path_params["sobject"])
+    odef = _object(sb, request.path_params["sobject"], session)
     if request.method == "GET":
         return json_response(basic_info(odef, version))
     body = await read_json(request)
     if not isinstance(body, dict):
         raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object of field values")
-    record_id = _write(lambda: sb.store.create(odef.name, body))
+    check_setup_write(sb.permissions, odef.name)
+    record_id = _write(lambda: sb.store.create(odef.name, body, access=odef))
     return json_response({"id": record_id, "success": True, "errors": []}, 201)
 
 
@@ -133,18 +144,19 @@ def _record(sb, odef: ObjectDef, raw_id: str) -> dict:
 
 
 async def sobject_record(sb, request: Request, session, version: str) -> Response:
-    odef = _object(sb, request.path_params["sobject"])
+    odef = _object(sb, request.path_params["sobject"], session)
     record = _record(sb, odef, request.path_params["record_id"])
     if request.method == "GET":
         fields = request.query_params.get("fields")
         return json_response(render_record(odef, record, version, fields.split(",") if fields else None))
+    check_setup_write(sb.permissions, odef.name)
     if request.method == "DELETE":
         _write(lambda: _in_transaction(sb, lambda: sb.store.delete(odef.name, record["Id"])))
         return Response(status_code=204)
     body = await read_json(request)
     if not isinstance(body, dict):
         raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object of field values")
-    _write(lambda: _in_transaction(sb, lambda: sb.store.update(odef.name, record["Id"], body)))
+    _write(lambda: _in_transaction(sb, lambda: sb.store.update(odef.name, record["Id"], body, access=odef)))
     return Response(status_code=204)
 
 
@@ -161,7 +173,7 @@ def _external_field(odef: ObjectDef, name: str):
 
 
 async def sobject_external(sb, request: Request, session, version: str) -> Response:
-    odef = _object(sb, request.path_params["sobject"])
+    odef = _object(sb, request.path_params["sobject"], session)
     fd = _external_field(odef, request.path_params["field"])
     value = request.path_params["value"]
     existing = sb.store.find_unique(odef.name, fd.name, value)
@@ -172,6 +184,7 @@ async def sobject_external(sb, request: Request, session, version: str) -> Respo
             raise not_found()
         return json_response(render_record(odef, existing, version))
     if request.method == "DELETE":
+        check_setup_write(sb.permissions, odef.name)
         if existing is None:
             raise not_found()
         _write(lambda: _in_transaction(sb, lambda: sb.store.delete(odef.name, existing["Id"])))
@@ -181,7 +194,9 @@ async def sobject_external(sb, request: Request, session, version: str) -> Respo
     body = await read_json(request)
     if not isinstance(body, dict):
         raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object of field values")
-    record_id, created = _write(lambda: _in_transaction(sb, lambda: sb.store.upsert(odef.name, fd.name, value, body)))
+    check_setup_write(sb.permissions, odef.name)
+    upsert = lambda: sb.store.upsert(odef.name, fd.name, value, body, access=odef)  # noqa: E731
+    record_id, created = _write(lambda: _in_transaction(sb, upsert))
     if created:
         return json_response({"id": record_id, "success": True, "errors": [], "created": True}, 201)
     if sb.upsert_update_status == 200:

@@ -13,6 +13,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
@@ -22,10 +23,17 @@ from ..server import serve_in_thread
 from .app import build_app
 from .auth import Authenticator, ConnectedApp, Sessions, UserCredentials
 from .cursors import Cursors
-from .errors import RecordError
-from .ids import IdFactory, normalize_id
-from .schema import STAGES, build_catalog, find_object
+from . import tooling
+from .errors import ApiError, RecordError
+from .routes_tooling import new_tooling_store
+from . import versions
+from .identity import OrgSettings
+from .ids import KEY_PREFIXES, IdFactory, checked_id, make_id, normalize_id
+from .permissions import UserPermissions
+from .schema import DEFAULT_TIME_ZONE, STAGES, ObjectDef, build_catalog, find_object
+from .security import FieldSecurity
 from .seed import load_dataset
+from .soql_dates import WEEKDAYS, DateContext
 from .soql_eval import Engine
 from .store import Store
 from .values import coerce_input
@@ -81,13 +89,37 @@ def sdk_login_domain(base_url: str, *, soap: bool = False, api_version: str = "5
     return f"{host}{path}#"
 
 
+DEFAULT_ORG_ID = make_id(KEY_PREFIXES["Organization"], 1)
+DEFAULT_USER_ID = make_id(KEY_PREFIXES["User"], 1)
+
+
 class SalesforceSandbox:
     def __init__(self, *, token: str = "sandbox-token", seed: int = 0, latency: float = 0.0,
                  page_size: int = 500, daily_limit: int | None = None, afterclose_fields: bool = True,
-                 api_version: str = "59.0"):
+                 api_version: str = versions.CURRENT, org_id: str = DEFAULT_ORG_ID,
+                 user_id: str = DEFAULT_USER_ID, org_name: str = "AfterClose Sandbox",
+                 time_zone: str = DEFAULT_TIME_ZONE, week_start: str = "Sunday", fiscal_year_start_month: int = 1,
+                 soap_login_enabled: bool = True, profile_grants_custom_fields: bool = True,
+                 permissions: UserPermissions | None = None):
+        """``org_id`` (00D...) and ``user_id`` (the integration user, 005...) let a test run two
+        orgs with different ids; ``time_zone`` is the integration user's (date literals are
+        evaluated in it); ``week_start`` is the first day of the week of the user's locale (en_US:
+        Sunday); ``fiscal_year_start_month`` the org's standard fiscal year (1: fiscal =
+        calendar); ``soap_login_enabled=False`` is an org created since Winter '26, where
+        SOAP ``login()`` is off until an admin enables it; ``profile_grants_custom_fields=False``
+        makes the seeded custom fields invisible until a permission set grants them (security.py);
+        ``permissions`` are the integration user's system permissions (Customize Application, ...)."""
+        _check_api_version(api_version)
         self.token = token
         self.api_version = api_version
         self.page_size = page_size
+        self.org = OrgSettings(org_id=checked_id(org_id, KEY_PREFIXES["Organization"], "org_id"), name=org_name)
+        self.time_zone = _zone(time_zone)
+        self.week_start = _weekday(week_start)
+        if fiscal_year_start_month not in range(1, 13):
+            raise ValueError(f"fiscal_year_start_month={fiscal_year_start_month!r}: expected 1 (January) to 12")
+        self.fiscal_year_start_month = fiscal_year_start_month
+        self.soap_login_enabled = soap_login_enabled
         self.controls = Controls(seed=seed, latency=latency)
         self.usage = ApiUsage(daily_limit)
         self.clock = lambda: dt.datetime.now(UTC)
@@ -101,12 +133,16 @@ class SalesforceSandbox:
         ids = IdFactory()
         self.store = Store(self.catalog, clock=lambda: self.clock(), ids=ids)
         self.cursors = Cursors(ids)
-        self.engine = Engine(self.store, today=lambda: self.clock().date(), tie_seed=seed)
+        self.engine = Engine(self.store, dates=self.date_context, tie_seed=seed)
+        self.security = FieldSecurity(self.store, profile_grants_custom_fields=profile_grants_custom_fields)
+        self.permissions = permissions or UserPermissions()
+        self.tooling_store = new_tooling_store(ids, lambda: self.clock())
+        self.tooling_engine = Engine(self.tooling_store, dates=self.date_context, tie_seed=seed)
         self.demo_ids: dict[str, dict[int, str]] = {}
         self.instance_url = ""
         self._ca_path: Path | None = None
-        self._seed_org()
-        self.sessions = Sessions()
+        self._seed_org(ids.reserve(checked_id(user_id, KEY_PREFIXES["User"], "user_id")))
+        self.sessions = Sessions(org_id=self.org.org_id)
         self.sessions.add(token, INTEGRATION_USERNAME)
         self.users_credentials: dict[str, UserCredentials] = {
             INTEGRATION_USERNAME: UserCredentials(password="sandbox-password", security_token="sandboxsecuritytoken"),
@@ -114,18 +150,71 @@ class SalesforceSandbox:
         self.connected_app = ConnectedApp(run_as=INTEGRATION_USERNAME)
         self._user_ids = {INTEGRATION_USERNAME: self.store.current_user_id}
 
-    def _seed_org(self) -> None:
+    def _seed_org(self, user_id: str) -> None:
         """What every new org has: the API user and the opportunity stages."""
         user_id = self.store.insert_raw("User", {
             "Username": INTEGRATION_USERNAME, "FirstName": "Integration", "LastName": "User",
-            "Email": INTEGRATION_USERNAME, "IsActive": True})
-        self.store.current_user_id = user_id
+            "Email": INTEGRATION_USERNAME, "IsActive": True, "TimeZoneSidKey": self.time_zone.key},
+            record_id=user_id)
+        self.store.current_user_id = self.tooling_store.current_user_id = user_id
         self.store.update("User", user_id, {}, as_user=True)  # owner/creator fields point at itself
+        self._seed_tooling_fields()
         for stage in STAGES:
             self.store.insert_raw("OpportunityStage", {
                 "MasterLabel": stage.name, "ApiName": stage.name, "IsActive": True, "IsClosed": stage.is_closed,
                 "IsWon": stage.is_won, "DefaultProbability": float(stage.probability),
                 "ForecastCategoryName": stage.forecast, "SortOrder": float(stage.sort_order)})
+
+    def _seed_tooling_fields(self) -> None:
+        """The Tooling API's CustomField rows for the custom fields the org starts with."""
+        for odef in self.catalog.values():
+            if odef.name == "Event":
+                continue  # activity fields are one row, on Activity (listed from Task)
+            for fd in odef.fields.values():
+                if fd.custom:
+                    table = "Activity" if odef.name == "Task" else odef.name
+                    self.tooling_store.insert_raw("CustomField", tooling.tooling_record(table, fd))
+
+    def create_custom_field(self, full_name: object, metadata: object) -> str:
+        """Tooling API create: the field appears on its object(s), invisible to API users until
+        field-level security grants it (security.py); returns the CustomField id."""
+        table, name, objects = tooling.targets(self.catalog, full_name)
+        fd = tooling.field_from_metadata(name, metadata)
+        with self.store.lock:
+            if any(self.catalog[obj].field(name) is not None for obj in objects):
+                raise ApiError(400, "DUPLICATE_DEVELOPER_NAME",
+                               f"There is already a field named {name[:-3]} on {table}.", ["FullName"])
+            for obj in objects:
+                self.store.add_field(obj, fd)
+                self.security.require_grant(obj, fd.name)
+            return self.tooling_store.insert_raw("CustomField", tooling.tooling_record(table, fd))
+
+    @property
+    def org_id(self) -> str:
+        return self.org.org_id
+
+    @property
+    def user_id(self) -> str:
+        """The integration user's id."""
+        return self._user_ids[INTEGRATION_USERNAME]
+
+    def today(self) -> dt.date:
+        """The org's "today" for date literals: the clock's instant in the user's time zone."""
+        return self.clock().astimezone(self.time_zone).date()
+
+    def date_context(self) -> DateContext:
+        return DateContext(today=self.today(), zone=self.time_zone, week_start=self.week_start,
+                           fiscal_start_month=self.fiscal_year_start_month)
+
+    def view_for(self, session) -> dict[str, ObjectDef]:
+        """The objects and fields as the session's user sees them (field-level security)."""
+        return self.security.view(self.user_id_of(session.username))
+
+    def user_id_of(self, username: str) -> str:
+        return self._user_ids[username]
+
+    def user_record(self, username: str) -> dict:
+        return self.store.get("User", self._user_ids[username])
 
     @property
     def authenticator(self) -> Authenticator:
@@ -189,6 +278,27 @@ class SalesforceSandbox:
             finally:
                 _close_client_sessions(running.tls.ca_path)
                 self.instance_url = ""
+
+
+def _check_api_version(version: str) -> None:
+    major, dot, minor = version.partition(".")
+    if not (dot and major.isdigit() and minor == "0" and versions.OLDEST <= int(major)):
+        raise ValueError(f"api_version={version!r}: expected a served Salesforce API version such as "
+                         f"'{versions.CURRENT}' (31.0 or later, no 'v')")
+
+
+def _weekday(name: str) -> int:
+    if name not in WEEKDAYS:
+        raise ValueError(f"week_start={name!r}: expected one of {', '.join(WEEKDAYS)}")
+    return WEEKDAYS.index(name)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"time_zone={name!r}: expected an IANA time zone such as "
+                         f"'{DEFAULT_TIME_ZONE}' (Salesforce's TimeZoneSidKey values)") from None
 
 
 def run_forever(host: str = "127.0.0.1", port: int = 8443, seed_demo: bool = True) -> None:

@@ -8,9 +8,11 @@ and ``crm-api-facts.md`` §4. Custom fields (``__c``) are the ones an AfterClose
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from .ids import KEY_PREFIXES
+from .schema_setup import setup_objects
 
 # Long text areas (length > 255) can be selected but not filtered or sorted (SOQL reference,
 # "ORDER BY": long text area is unsupported; "WHERE": "can not be filtered in a query call").
@@ -29,6 +31,9 @@ class FieldDef:
     custom: bool = False
     external_id: bool = False
     unique: bool = False
+    case_sensitive: bool = False
+    precision: int = 0
+    scale: int = 0
     picklist: tuple[str, ...] = ()
     default: object = None
     restricted: bool = False
@@ -38,7 +43,7 @@ class FieldDef:
 
     @property
     def filterable(self) -> bool:
-        return not (self.type == "textarea" and self.length > 255)
+        return not (self.type == "textarea" and self.length > 255) and self.type != "complexvalue"
 
     @property
     def sortable(self) -> bool:
@@ -91,6 +96,13 @@ class ObjectDef:
         lowered = relationship_name.lower()
         return next((c for c in self.children if c.relationship_name.lower() == lowered), None)
 
+    def with_field(self, fd: FieldDef) -> "ObjectDef":
+        """A copy with ``fd`` added before the system fields (as Setup adds a custom field)."""
+        names = list(self.fields)
+        at = names.index("CreatedDate") if "CreatedDate" in names else len(names)
+        ordered = [self.fields[n] for n in names[:at]] + [fd] + [self.fields[n] for n in names[at:]]
+        return dataclasses.replace(self, fields={f.name: f for f in ordered})
+
 
 @dataclass(frozen=True, kw_only=True)
 class Stage:
@@ -123,6 +135,12 @@ CLOSED_TASK_STATUSES = frozenset({"Completed"})
 TASK_PRIORITIES = ("High", "Normal", "Low")
 LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other",
                 "Referral", "Partner", "Event", "Outbound", "Paid Search")
+EVENT_TYPES = ("Call", "Email", "Meeting", "Other")
+# Time zones, locales and languages are picklists of Salesforce's own keys; the sandbox accepts any.
+DEFAULT_TIME_ZONE = "America/Los_Angeles"
+DEFAULT_LOCALE = "en_US"
+ACTIVITY_OBJECTS = ("Task", "Event")
+"""Custom fields defined on ``Activity`` appear on both (facts §7)."""
 CONTACT_ROLES = ("Business User", "Decision Maker", "Economic Buyer", "Economic Decision Maker",
                  "Evaluator", "Executive Sponsor", "Influencer", "Technical Buyer", "Other")
 
@@ -192,6 +210,9 @@ def build_catalog(*, afterclose_fields: bool = True) -> dict[str, ObjectDef]:
         _ro("Name", "string", length=121, calculated=True),
         _f("Email", "email", length=128, nillable=False),
         _f("IsActive", "boolean", nillable=False),
+        _f("TimeZoneSidKey", "picklist", length=40, nillable=False, default=DEFAULT_TIME_ZONE),
+        _f("LocaleSidKey", "picklist", length=40, nillable=False, default=DEFAULT_LOCALE),
+        _f("LanguageLocaleKey", "picklist", length=40, nillable=False, default="en_US"),
     ], createable=False, deletable=False)
     account = _object("Account", "Account", "Accounts", [
         _f("Name", "string", nillable=False),
@@ -202,6 +223,7 @@ def build_catalog(*, afterclose_fields: bool = True) -> dict[str, ObjectDef]:
         ChildRelationship(child_sobject="Contact", field="AccountId", relationship_name="Contacts"),
         ChildRelationship(child_sobject="Opportunity", field="AccountId", relationship_name="Opportunities"),
         ChildRelationship(child_sobject="Task", field="WhatId", relationship_name="Tasks", cascade_delete=True),
+        ChildRelationship(child_sobject="Event", field="WhatId", relationship_name="Events", cascade_delete=True),
     ])
     contact = _object("Contact", "Contact", "Contacts", [
         _f("FirstName", "string", length=40),
@@ -214,6 +236,7 @@ def build_catalog(*, afterclose_fields: bool = True) -> dict[str, ObjectDef]:
         ChildRelationship(child_sobject="OpportunityContactRole", field="ContactId",
                           relationship_name="OpportunityContactRoles", cascade_delete=True),
         ChildRelationship(child_sobject="Task", field="WhoId", relationship_name="Tasks", cascade_delete=True),
+        ChildRelationship(child_sobject="Event", field="WhoId", relationship_name="Events", cascade_delete=True),
     ])
     opportunity = _object("Opportunity", "Opportunity", "Opportunities", [
         _f("Name", "string", length=120, nillable=False),
@@ -240,6 +263,7 @@ def build_catalog(*, afterclose_fields: bool = True) -> dict[str, ObjectDef]:
         ChildRelationship(child_sobject="OpportunityContactRole", field="OpportunityId",
                           relationship_name="OpportunityContactRoles", cascade_delete=True),
         ChildRelationship(child_sobject="Task", field="WhatId", relationship_name="Tasks", cascade_delete=True),
+        ChildRelationship(child_sobject="Event", field="WhatId", relationship_name="Events", cascade_delete=True),
     ])
     contact_role = _object("OpportunityContactRole", "Contact Role", "Contact Roles", [
         _ref("OpportunityId", ("Opportunity",), "Opportunity", nillable=False, updateable=False),
@@ -264,13 +288,31 @@ def build_catalog(*, afterclose_fields: bool = True) -> dict[str, ObjectDef]:
             calculated=True),
         *task_key,
     ])
+    event = _object("Event", "Event", "Events", [
+        # StartDateTime/EndDateTime stand for "a start and a duration or an end", which an event
+        # needs (the sandbox takes the stricter reading: both required).
+        _f("Subject", "combobox", picklist=("Call", "Email", "Meeting", "Send Letter/Quote", "Other")),
+        _f("Description", "textarea", length=32000),
+        _f("StartDateTime", "datetime", nillable=False),
+        _f("EndDateTime", "datetime", nillable=False),
+        _f("IsAllDayEvent", "boolean", nillable=False),
+        _f("Location", "string"),
+        _owner(),
+        _ref("WhatId", ("Opportunity", "Account"), "What"),
+        _ref("WhoId", ("Contact",), "Who"),
+        _f("Type", "picklist", picklist=EVENT_TYPES),
+        _ro("AccountId", "reference", length=18, reference_to=("Account",), relationship_name="Account",
+            calculated=True),
+        *task_key,
+    ])
     stage = _object("OpportunityStage", "Opportunity Stage", "Opportunity Stages", [
         _ro("MasterLabel", "string"), _ro("ApiName", "string"),
         _ro("IsActive", "boolean"), _ro("IsClosed", "boolean"), _ro("IsWon", "boolean"),
         _ro("DefaultProbability", "percent"), _ro("ForecastCategoryName", "string"),
         _ro("SortOrder", "double"),
     ], createable=False, updateable=False, deletable=False)
-    return {o.name: o for o in (user, account, contact, opportunity, contact_role, task, stage)}
+    setup = setup_objects(_object, _f, _ref, ChildRelationship)
+    return {o.name: o for o in (user, account, contact, opportunity, contact_role, task, event, stage, *setup)}
 
 
 def find_object(catalog: dict[str, ObjectDef], name: str) -> ObjectDef | None:

@@ -14,8 +14,6 @@ something Salesforce does not promise:
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
 import zlib
 from dataclasses import dataclass, field
 
@@ -23,7 +21,11 @@ from .errors import ApiError
 from .ids import normalize_id
 from .schema import ChildRelationship, FieldDef, ObjectDef, find_object
 from .soql_lexer import soql_error
-from .soql_parser import Comparison, Literal, Logical, Not, OrderItem, Path, Query, parse
+from . import soql_dates as dates
+from .soql_dates import DateContext
+from .soql_parser import (LEVELS_BEFORE_V58, MAX_LEVELS, Comparison, DateFunction, Literal, Logical, Not,
+                          OrderItem, Path, Query, parse)
+from .versions import at_least
 from .store import Store
 from .values import to_json
 
@@ -70,15 +72,19 @@ class QueryResult:
 
 
 class Engine:
-    def __init__(self, store: Store, *, today, tie_seed: int = 0):
+    def __init__(self, store: Store, *, dates, tie_seed: int = 0):
         self.store = store
-        self.today = today
+        self.dates = dates
+        """() -> soql_dates.DateContext: "today", the user's time zone, week start, fiscal year."""
         self.tie_seed = tie_seed
 
     # --------------------------------------------------------------- public
-    def run(self, text: str, *, include_deleted: bool, version: str) -> QueryResult:
-        ast = parse(text)
-        compiled = _Compiler(self.store.catalog, text, self.today(), self.store.lookup).compile(ast)
+    def run(self, text: str, *, include_deleted: bool, version: str,
+            catalog: dict[str, ObjectDef] | None = None) -> QueryResult:
+        """``catalog``: the objects and fields as the calling user sees them (field-level security)."""
+        levels = MAX_LEVELS if at_least(version, 58) else LEVELS_BEFORE_V58
+        ast = parse(text, max_levels=levels)
+        compiled = _Compiler(self.store.catalog if catalog is None else catalog, text, self.dates(), self.store.lookup).compile(ast)
         with self.store.lock:
             rows = [r for r in self.store.tables[compiled.odef.name].values()
                     if include_deleted or not r["IsDeleted"]]
@@ -147,10 +153,10 @@ class _Renderer:
 
 
 class _Compiler:
-    def __init__(self, catalog: dict[str, ObjectDef], text: str, today: dt.date, lookup):
+    def __init__(self, catalog: dict[str, ObjectDef], text: str, ctx: DateContext, lookup):
         self.catalog = catalog
         self.text = text
-        self.today = today
+        self.ctx = ctx
         self.lookup = lookup
 
     def error(self, code: str, pos: int, detail: str) -> ApiError:
@@ -260,6 +266,8 @@ class _Compiler:
         return self.comparison(odef, node)
 
     def comparison(self, odef: ObjectDef, node: Comparison):
+        if isinstance(node.path, DateFunction):
+            return self.function_comparison(odef, node)
         resolved = self.resolve(odef, node.path)
         fd = resolved.leaf
         if not fd.filterable:
@@ -318,16 +326,57 @@ class _Compiler:
                              "and should not be enclosed in quotes")
 
     def date_range_predicate(self, fd: FieldDef, get, op: str, literal: Literal):
-        start, end = _date_range(literal, self.today)
-        as_date = (lambda v: v.astimezone(dt.timezone.utc).date()) if fd.type == "datetime" else (lambda v: v)
-        tests = {
-            "=": lambda d: start <= d <= end, "!=": lambda d: not start <= d <= end,
-            "<": lambda d: d < start, "<=": lambda d: d <= end, ">": lambda d: d > end, ">=": lambda d: d >= start,
-        }
+        """A date literal is a range of whole days; on a dateTime field the days run from local
+        midnight to local midnight in the user's time zone."""
+        start, end = dates.literal_range(literal.value, literal.n, self.ctx)
+        if fd.type == "datetime":
+            low, high = dates.local_bounds(start, end, self.ctx.zone)
+            inside, before, after = (lambda v: low <= v < high), (lambda v: v < low), (lambda v: v >= high)
+        else:
+            inside, before, after = (lambda v: start <= v <= end), (lambda v: v < start), (lambda v: v > end)
+        tests = {"=": inside, "!=": lambda v: not inside(v), "<": before, "<=": lambda v: not after(v),
+                 ">": after, ">=": lambda v: not before(v)}
         test = tests[op]
         if op == "!=":
-            return lambda r: (lambda v: v is None or test(as_date(v)))(get(r))
-        return lambda r: (lambda v: v is not None and test(as_date(v)))(get(r))
+            return lambda r: (lambda v: v is None or test(v))(get(r))
+        return lambda r: (lambda v: v is not None and test(v))(get(r))
+
+    def function_comparison(self, odef: ObjectDef, node: Comparison):
+        """``DAY_IN_WEEK(CreatedDate) = 2``, ``DAY_ONLY(convertTimezone(CreatedDate)) = TODAY``, ..."""
+        function = node.path
+        resolved = self.resolve(odef, function.path)
+        fd = resolved.leaf
+        if fd.type not in ("date", "datetime") or (function.name in dates.DATETIME_ONLY and fd.type != "datetime"):
+            wanted = "dateTime" if function.name in dates.DATETIME_ONLY else "date or dateTime"
+            raise self.error("INVALID_FIELD", function.pos,
+                             f"{function.name}() needs a {wanted} field; '{fd.name}' is {fd.type}")
+        if function.convert and fd.type != "datetime":
+            raise self.error("INVALID_FIELD", function.pos,
+                             f"convertTimezone() needs a dateTime field; '{fd.name}' is {fd.type}")
+        get, ctx, is_datetime = self.getter(resolved), self.ctx, fd.type == "datetime"
+        value = lambda r: dates.apply(function.name, get(r), ctx, is_datetime=is_datetime,  # noqa: E731
+                                      convert=function.convert)
+        literals = node.value if isinstance(node.value, tuple) else (node.value,)
+        result_type = FieldDef(name=f"{function.name}({fd.name})",
+                               type="date" if function.name == "DAY_ONLY" else "int")
+        for literal in literals:
+            if literal.kind == "null" or (result_type.type == "date" and literal.kind in ("date", "date_function")):
+                continue
+            if result_type.type == "int" and literal.kind == "number" and isinstance(literal.value, int):
+                continue
+            kind = "date" if result_type.type == "date" else "an integer"
+            raise self.error("INVALID_FIELD", literal.pos,
+                             f"value of filter criterion for {result_type.name} must be {kind}")
+        if node.op == "LIKE":
+            raise self.error("INVALID_QUERY_FILTER_OPERATOR", function.pos, "LIKE cannot compare a date function")
+        if node.op in ("IN", "NOT_IN"):
+            wanted = {lit.value for lit in literals}
+            return (lambda r: value(r) in wanted) if node.op == "IN" else (lambda r: value(r) not in wanted)
+        if node.value.kind == "date_function":
+            return self.date_range_predicate(result_type, value, node.op, node.value)
+        if node.value.kind == "null":
+            return (lambda r: value(r) is None) if node.op == "=" else (lambda r: value(r) is not None)
+        return _compare(node.op, value, lambda v: v, node.value.value)
 
 
 def _normalizer(fd: FieldDef):
@@ -348,26 +397,3 @@ def _compare(op: str, get, norm, target):
     compare = {"<": lambda a: a < target, "<=": lambda a: a <= target,
                ">": lambda a: a > target, ">=": lambda a: a >= target}[op]
     return lambda r: (lambda v: v is not None and compare(norm(v)))(get(r))
-
-
-def _date_range(literal: Literal, today: dt.date) -> tuple[dt.date, dt.date]:
-    """Date literals as inclusive day ranges in the org's time zone (the sandbox org runs in UTC)."""
-    day = dt.timedelta(days=1)
-    name, n = literal.value, literal.n or 0
-    if name == "TODAY":
-        return today, today
-    if name == "YESTERDAY":
-        return today - day, today - day
-    if name == "TOMORROW":
-        return today + day, today + day
-    if name == "LAST_N_DAYS":
-        return today - n * day, today
-    if name == "NEXT_N_DAYS":
-        return today + day, today + n * day
-    if name == "N_DAYS_AGO":
-        return today - n * day, today - n * day
-    first = today.replace(day=1)
-    if name == "LAST_MONTH":
-        first = (first - day).replace(day=1)
-    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
-    return first, last

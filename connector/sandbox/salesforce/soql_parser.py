@@ -4,23 +4,37 @@
                   [LIMIT n] [OFFSET n]
     select     := COUNT '(' ')' | path | '(' query ')'            -- a child-relationship subquery
     cond       := unary ((AND unary)* | (OR unary)*)               -- mixing AND/OR needs parentheses
-    unary      := NOT unary | '(' cond ')' | path op value | path [NOT] IN '(' value (',' value)* ')'
-                | path LIKE string
+    unary      := NOT unary | '(' cond ')' | operand op value | operand [NOT] IN '(' value (',' value)* ')'
+                | operand LIKE string
+    operand    := path | DATE_FUNCTION '(' (path | convertTimezone '(' path ')') ')'
     value      := string | number | date | datetime | TRUE | FALSE | NULL | DATE_LITERAL [':' n]
     order      := path [ASC|DESC] [NULLS (FIRST|LAST)]
 
+Child subqueries nest: up to five levels of parent-to-child relationships (the outer query is the
+first) from API version 58.0, one level of subquery before it
+[DOC: soql_sosl "Understanding Relationship Query Limitations"].
+
 Syntax errors are 400 MALFORMED_QUERY (facts §4) with Salesforce's "ERROR at Row:r:Column:c" text.
+SOQL the sandbox does not model (FIELDS(), TYPEOF, aggregates other than COUNT(), GROUP BY, semi-
+and anti-joins, ...) is a MALFORMED_QUERY saying "not supported by this sandbox" and naming the
+construct, so a client never mistakes it for its own syntax error.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import soql_dates as dates
 from .soql_lexer import Token, soql_error, tokenize
 
-DATE_FUNCTIONS = {"TODAY", "YESTERDAY", "TOMORROW", "LAST_N_DAYS", "NEXT_N_DAYS", "N_DAYS_AGO",
-                  "THIS_MONTH", "LAST_MONTH"}
-DATE_FUNCTIONS_WITH_N = {"LAST_N_DAYS", "NEXT_N_DAYS", "N_DAYS_AGO"}
+MAX_LEVELS = 5
+LEVELS_BEFORE_V58 = 2
+AGGREGATES = {"COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX"}
+SELECT_FUNCTIONS = {"TOLABEL", "FORMAT", "CONVERTCURRENCY", "CONVERTTIMEZONE", "GROUPING", "DISTANCE",
+                    "GEOLOCATION"} | dates.FUNCTIONS
+CLAUSES_NOT_MODELLED = {"GROUP": "GROUP BY", "HAVING": "HAVING", "WITH": "WITH (security, data categories)",
+                        "FOR": "FOR VIEW / FOR REFERENCE / FOR UPDATE", "USING": "USING SCOPE",
+                        "UPDATE": "UPDATE TRACKING / VIEWSTAT"}
 RESERVED = {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "LIMIT", "OFFSET",
             "ASC", "DESC", "NULLS", "FIRST", "LAST", "GROUP", "HAVING", "WITH", "FOR", "USING", "INCLUDES",
             "EXCLUDES", "TYPEOF", "NULL", "TRUE", "FALSE"}
@@ -47,8 +61,18 @@ class Literal:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class DateFunction:
+    """``name(path)`` or ``name(convertTimezone(path))`` on the left of a comparison."""
+
+    name: str
     path: Path
+    convert: bool
+    pos: int
+
+
+@dataclass(frozen=True)
+class Comparison:
+    path: Path | DateFunction
     op: str
     """= != < <= > >= IN NOT_IN LIKE"""
     value: Literal | tuple[Literal, ...]
@@ -86,10 +110,11 @@ class Query:
 
 
 class Parser:
-    def __init__(self, text: str):
+    def __init__(self, text: str, max_levels: int = MAX_LEVELS):
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.max_levels = max_levels
 
     # ------------------------------------------------------------ helpers
     @property
@@ -115,6 +140,14 @@ class Parser:
             raise self.error()
         return self.advance()
 
+    def not_supported(self, token: Token, construct: str):
+        return soql_error("MALFORMED_QUERY", self.text, token.pos,
+                          f"not supported by this sandbox: {construct} (docs/salesforce-api-notes.md lists the "
+                          "SOQL it models)")
+
+    def peek(self, offset: int = 1) -> Token:
+        return self.tokens[min(self.i + offset, len(self.tokens) - 1)]
+
     def accept_keyword(self, *words: str) -> bool:
         if self.tok.is_keyword(*words):
             self.advance()
@@ -124,24 +157,32 @@ class Parser:
     # ------------------------------------------------------------ grammar
     def parse(self) -> Query:
         query = self.query()
+        self.refuse_clauses_not_modelled()
         if self.tok.kind != "EOF":
             raise self.error()
         return query
 
-    def query(self, nested: bool = False) -> Query:
+    def refuse_clauses_not_modelled(self) -> None:
+        if self.tok.kind == "IDENT" and self.tok.text.upper() in CLAUSES_NOT_MODELLED:
+            raise self.not_supported(self.tok, CLAUSES_NOT_MODELLED[self.tok.text.upper()])
+
+    def query(self, level: int = 1) -> Query:
         self.expect_keyword("SELECT")
-        items = [self.select_item(nested)]
+        items = [self.select_item(level)]
         while self.tok.kind == "COMMA":
             self.advance()
-            items.append(self.select_item(nested))
+            items.append(self.select_item(level))
         self.expect_keyword("FROM")
         name = self.expect("IDENT")
         if name.text.upper() in RESERVED:
             raise self.error(name)
         query = Query(sobject=name.text, sobject_pos=name.pos)
         self._set_fields(query, items)
+        if self.tok.is_keyword("USING"):
+            raise self.not_supported(self.tok, "USING SCOPE")
         if self.accept_keyword("WHERE"):
             query.where = self.condition()
+        self.refuse_clauses_not_modelled()
         if self.accept_keyword("ORDER"):
             self.expect_keyword("BY")
             query.order_by = [self.order_item()]
@@ -162,22 +203,40 @@ class Parser:
         query.count_only = bool(counts)
         query.fields = [] if counts else items
 
-    def select_item(self, nested: bool):
+    def select_item(self, level: int):
         if self.tok.kind == "LPAREN":
-            if nested:
-                raise self.error(detail="unexpected token: '(' (nested subqueries are one level deep)")
+            self.check_nesting(self.tok, level + 1)
             self.advance()
-            sub = self.query(nested=True)
+            sub = self.query(level + 1)
             self.expect("RPAREN")
             return sub
-        if self.tok.is_keyword("COUNT") and self.tokens[self.i + 1].kind == "LPAREN":
-            self.advance()
-            self.advance()
-            if self.tok.kind != "RPAREN":
-                raise self.error(detail="sandbox: only COUNT() is supported among aggregate functions")
-            self.advance()
-            return "COUNT()"
+        word = self.tok.text.upper() if self.tok.kind == "IDENT" else ""
+        if word == "TYPEOF":
+            raise self.not_supported(self.tok, "TYPEOF")
+        if self.peek().kind == "LPAREN":
+            return self.select_function(word)
         return self.path()
+
+    def check_nesting(self, token: Token, level: int) -> None:
+        if level > MAX_LEVELS:
+            raise self.error(token, f"SOQL supports at most {MAX_LEVELS} levels of parent-to-child relationships "
+                                    "(the outer query is the first)")
+        if level > self.max_levels:
+            raise self.error(token, "nested parent-to-child subqueries need API version 58.0 or later; "
+                                    "before it a subquery cannot contain another")
+
+    def select_function(self, word: str):
+        token = self.tok
+        if word == "COUNT" and self.peek(2).kind == "RPAREN":
+            self.i += 3
+            return "COUNT()"
+        if word == "FIELDS":
+            raise self.not_supported(token, "FIELDS()")
+        if word in AGGREGATES:
+            raise self.not_supported(token, f"aggregate function {word}() (only COUNT() is modelled)")
+        if word in SELECT_FUNCTIONS:
+            raise self.not_supported(token, f"{token.text}() in the SELECT list")
+        raise self.error(token)
 
     def path(self) -> Path:
         first = self.expect("IDENT")
@@ -219,8 +278,30 @@ class Parser:
             return inner
         return self.comparison()
 
-    def comparison(self) -> Comparison:
+    def operand(self):
+        token = self.tok
+        word = token.text.upper() if token.kind == "IDENT" else ""
+        if self.peek().kind != "LPAREN":
+            return self.path()
+        if word not in dates.FUNCTIONS:
+            construct = f"{token.text}() in WHERE" if word in SELECT_FUNCTIONS | AGGREGATES else None
+            if construct:
+                raise self.not_supported(token, construct)
+            raise self.error(token)
+        self.i += 2
+        convert = self.tok.is_keyword("CONVERTTIMEZONE") and self.peek().kind == "LPAREN"
+        if convert:
+            self.i += 2
         path = self.path()
+        self.expect("RPAREN")
+        if convert:
+            self.expect("RPAREN")
+        return DateFunction(word, path, convert, token.pos)
+
+    def comparison(self) -> Comparison:
+        path = self.operand()
+        if self.tok.is_keyword("INCLUDES", "EXCLUDES"):
+            raise self.not_supported(self.tok, "INCLUDES / EXCLUDES (multi-select picklists)")
         if self.tok.kind == "OP":
             op = self.advance().text
             return Comparison(path, op, self.value())
@@ -231,6 +312,8 @@ class Parser:
             return Comparison(path, "LIKE", value)
         negated = self.accept_keyword("NOT")
         if self.accept_keyword("IN"):
+            if self.tok.kind == "LPAREN" and self.peek().is_keyword("SELECT"):
+                raise self.not_supported(self.peek(), "semi-joins and anti-joins (IN / NOT IN a subquery)")
             return Comparison(path, "NOT_IN" if negated else "IN", self.value_list())
         raise self.error()
 
@@ -253,19 +336,25 @@ class Parser:
             return Literal("boolean", token.text.upper() == "TRUE", token.pos)
         if token.is_keyword("NULL"):
             return Literal("null", None, token.pos)
-        if token.kind == "IDENT" and token.text.upper() in DATE_FUNCTIONS:
-            return self.date_function(token)
+        if token.kind == "IDENT" and token.text.upper() in dates.PLAIN_LITERALS | dates.N_LITERALS:
+            return self.date_literal(token)
+        if token.kind == "COLON":
+            raise self.not_supported(token, "bind variables (:name, an Apex feature)")
         raise self.error(token)
 
-    def date_function(self, token: Token) -> Literal:
+    def date_literal(self, token: Token) -> Literal:
         name = token.text.upper()
-        if name not in DATE_FUNCTIONS_WITH_N:
+        if name not in dates.N_LITERALS:
             return Literal("date_function", name, token.pos)
-        self.expect("COLON")
+        if self.tok.kind != "COLON":
+            raise self.error(token, f"date literal {name} needs a number: {name}:n")
+        self.advance()
         n = self.non_negative_int()
         return Literal("date_function", name, token.pos, n=n)
 
     def order_item(self) -> OrderItem:
+        if self.peek().kind == "LPAREN":
+            raise self.not_supported(self.tok, f"{self.tok.text}() in ORDER BY")
         path = self.path()
         descending = False
         if self.tok.is_keyword("ASC", "DESC"):
@@ -276,5 +365,5 @@ class Parser:
         return OrderItem(path, descending, nulls_first)
 
 
-def parse(text: str) -> Query:
-    return Parser(text).parse()
+def parse(text: str, *, max_levels: int = MAX_LEVELS) -> Query:
+    return Parser(text, max_levels).parse()

@@ -12,9 +12,10 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 
+from . import setup_rules
 from .errors import ApiError, RecordError, not_found
 from .ids import IdFactory, normalize_id, prefix_of
-from .schema import CLOSED_TASK_STATUSES, STAGE_BY_NAME, FieldDef, ObjectDef
+from .schema import ACTIVITY_OBJECTS, CLOSED_TASK_STATUSES, STAGE_BY_NAME, FieldDef, ObjectDef
 from .values import coerce_input, now_ms
 
 SYSTEM_FIELDS = ("Id", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
@@ -67,7 +68,7 @@ class Store:
 
     def find_unique(self, obj: str, field: str, value: str) -> dict | None:
         with self.lock:
-            record_id = self._unique[(obj, field)].get(value.casefold())
+            record_id = self._unique[(obj, field)].get(self._unique_key(obj, field, value))
             return self.tables[obj].get(record_id) if record_id else None
 
     # ----------------------------------------------------------- transactions
@@ -98,10 +99,10 @@ class Store:
         self._journal = []
 
     # ----------------------------------------------------------------- writes
-    def insert_raw(self, obj: str, values: dict, *, at=None) -> str:
+    def insert_raw(self, obj: str, values: dict, *, at=None, record_id: str | None = None) -> str:
         """Seed a record as if it had always been there (no API checks; derivations still run)."""
         with self.lock:
-            record_id = self.ids.next(self.catalog[obj].key_prefix)
+            record_id = record_id or self.ids.next(self.catalog[obj].key_prefix)
             stamp = at or now_ms(self.clock)
             record = {f: None for f in self.catalog[obj].fields}
             for fd in self.catalog[obj].fields.values():
@@ -123,12 +124,14 @@ class Store:
             self._put(obj, record_id, None, record)
             return record_id
 
-    def create(self, obj: str, payload: dict) -> str:
+    def create(self, obj: str, payload: dict, *, access: ObjectDef | None = None) -> str:
+        """``access``: the object as the calling user sees it (field-level security), for the
+        fields the payload may name; the full definition otherwise."""
         with self.lock:
             odef = self.catalog[obj]
             if not odef.createable:
                 raise RecordError("INVALID_TYPE_FOR_OPERATION", f"entity type {obj} does not support create")
-            values = self._coerce(odef, payload, creating=True)
+            values = self._coerce(access or odef, payload, creating=True)
             record = {f: None for f in odef.fields}
             for name, fd in odef.fields.items():
                 if fd.type == "boolean" and not fd.calculated and fd.name != "IsDeleted":
@@ -148,7 +151,8 @@ class Store:
             self._put(obj, record_id, None, record)
             return record_id
 
-    def update(self, obj: str, record_id: str, payload: dict, *, as_user: bool = False) -> None:
+    def update(self, obj: str, record_id: str, payload: dict, *, as_user: bool = False,
+               access: ObjectDef | None = None) -> None:
         with self.lock:
             odef = self.catalog[obj]
             old = self._existing(obj, record_id)
@@ -156,7 +160,7 @@ class Store:
             body_id = body.pop("Id", None) or body.pop("id", None)
             if body_id is not None and normalize_id(body_id) != old["Id"]:
                 raise RecordError("INVALID_ID_FIELD", f"Id in the body ({body_id}) differs from the record's id", ["Id"])
-            values = self._coerce(odef, body, creating=False, as_user=as_user)
+            values = self._coerce(access or odef, body, creating=False, as_user=as_user)
             record = dict(old)
             record.update(values)
             self._check_required(odef, record)
@@ -168,7 +172,8 @@ class Store:
             self._put(obj, record_id, old, record)
             self._refresh_dependents(obj, record_id, set(values))
 
-    def upsert(self, obj: str, field: str, value: str, payload: dict) -> tuple[str, bool]:
+    def upsert(self, obj: str, field: str, value: str, payload: dict, *,
+               access: ObjectDef | None = None) -> tuple[str, bool]:
         """Create or update by an external id; returns (id, created)."""
         with self.lock:
             existing = self.find_unique(obj, field, value)
@@ -177,9 +182,16 @@ class Store:
             if sent != value:
                 raise RecordError("INVALID_FIELD", f"{field}: value in the body differs from the URL", [field])
             if existing is not None and not existing["IsDeleted"]:
-                self.update(obj, existing["Id"], body)
+                self.update(obj, existing["Id"], body, access=access)
                 return existing["Id"], False
-            return self.create(obj, {**body, field: value}), True
+            return self.create(obj, {**body, field: value}, access=access), True
+
+    def add_field(self, obj: str, fd: FieldDef) -> None:
+        """A field added by Setup (Tooling API): existing records read it as null."""
+        with self.lock:
+            self.catalog[obj] = self.catalog[obj].with_field(fd)
+            if fd.unique:
+                self._unique[(obj, fd.name)] = {}
 
     def delete(self, obj: str, record_id: str) -> None:
         """Moves the record to the recycle bin (IsDeleted, visible to queryAll), with cascades."""
@@ -236,6 +248,8 @@ class Store:
                               missing)
 
     def _check_rules(self, odef: ObjectDef, record: dict, changed: set[str]) -> None:
+        if odef.name in setup_rules.SETUP_OBJECTS:
+            setup_rules.check(self, odef, record)
         for name in changed:
             fd = odef.fields.get(name)
             if fd is not None and fd.type == "reference" and record.get(name):
@@ -266,7 +280,7 @@ class Store:
             value = record.get(fd.name)
             if not fd.unique or value is None:
                 continue
-            holder = self._unique[(odef.name, fd.name)].get(value.casefold())
+            holder = self._unique[(odef.name, fd.name)].get(self._unique_key(odef.name, fd.name, value))
             if holder is not None and holder != record["Id"]:
                 # Unique text fields are case-insensitive unless set otherwise (the default).
                 raise RecordError("DUPLICATE_VALUE",
@@ -286,6 +300,8 @@ class Store:
         elif obj == "Task":
             record["IsClosed"] = record.get("Status") in CLOSED_TASK_STATUSES
             record["AccountId"] = self._task_account(record)
+        elif obj == "Event":
+            record["AccountId"] = self._task_account(record)
 
     def _task_account(self, task: dict) -> str | None:
         what = self.lookup(task.get("WhatId"))
@@ -299,9 +315,17 @@ class Store:
         if "AccountId" not in changed or obj not in ("Opportunity", "Contact"):
             return
         field = "WhatId" if obj == "Opportunity" else "WhoId"
-        for task in self.children("Task", field, record_id):
-            new = {**task, "AccountId": self._task_account(task)}
-            self._put("Task", task["Id"], task, new)
+        for activity in ACTIVITY_OBJECTS:
+            for task in self.children(activity, field, record_id):
+                new = {**task, "AccountId": self._task_account(task)}
+                self._put(activity, task["Id"], task, new)
+
+    def _unique_key(self, obj: str, field: str, value):
+        """Unique text is compared case-insensitively unless the field is case-sensitive."""
+        if not isinstance(value, str):
+            return value
+        fd = self.catalog[obj].fields.get(field)
+        return value if fd is not None and fd.case_sensitive else value.casefold()
 
     def _put(self, obj: str, record_id: str, old: dict | None, new: dict) -> None:
         if self._journal is not None:
@@ -313,10 +337,12 @@ class Store:
         for (index_obj, field), index in self._unique.items():
             if index_obj != obj:
                 continue
-            if old is not None and old.get(field) is not None and index.get(old[field].casefold()) == old["Id"]:
-                del index[old[field].casefold()]
+            if old is not None and old.get(field) is not None:
+                key = self._unique_key(obj, field, old[field])
+                if index.get(key) == old["Id"]:
+                    del index[key]
             if new is not None and new.get(field) is not None and not new["IsDeleted"]:
-                index[new[field].casefold()] = new["Id"]
+                index[self._unique_key(obj, field, new[field])] = new["Id"]
         for field in self._child_fields.get(obj, ()):
             index = self._children[(obj, field)]
             if old is not None and old.get(field):

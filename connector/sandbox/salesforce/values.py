@@ -17,7 +17,7 @@ from .ids import normalize_id
 from .schema import FieldDef
 
 UTC = dt.timezone.utc
-TEXT_TYPES = frozenset({"string", "textarea", "email", "combobox", "picklist", "id"})
+TEXT_TYPES = frozenset({"string", "textarea", "email", "combobox", "picklist", "id", "phone", "url"})
 NUMBER_TYPES = frozenset({"double", "currency", "percent"})
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..controls import FaultKind, FaultRule
-from .errors import ApiError, invalid_session, not_found, request_limit_exceeded
+from . import versions
+from .errors import ApiError, invalid_session, request_limit_exceeded
 
 DEFAULT_DAILY_MAX = 100_000  # shown in the header when no cap is set (an Enterprise org's order of size)
 
@@ -85,16 +86,6 @@ def fault_response(sb, rule: FaultRule) -> Response:
     return error_response(request_limit_exceeded())
 
 
-def check_version(sb, version: str) -> None:
-    """Versions from 20.0 up to the sandbox's own; anything else does not exist (404 NOT_FOUND)."""
-    try:
-        number = float(version)
-    except ValueError:
-        raise not_found() from None
-    if not 20.0 <= number <= float(sb.api_version) or version.count(".") != 1:
-        raise not_found()
-
-
 Handler = Callable[..., Awaitable[Response]]
 
 
@@ -137,8 +128,7 @@ async def _answer(sb, request: Request, handler: Handler, data_api: bool) -> Res
     try:
         if not data_api:
             return await handler(sb, request)
-        version = request.path_params.get("version", sb.api_version)
-        check_version(sb, version)
+        version = versions.resolve(request.path_params["apiversion"], sb.api_version)
         session = sb.sessions.check(request.headers.get("authorization"))
         if session is None:
             raise invalid_session()
