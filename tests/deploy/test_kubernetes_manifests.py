@@ -15,8 +15,9 @@ import yaml
 from jobs.config import Settings
 from tests.deploy.checks import (EXIT_CONFIG, EXIT_FAILED, EXIT_LOCKED, EXIT_REJECTED, mounted_files, parse_command,
                                  pod_spec, port_number, setting_of_env, the_container, validate_schema)
-from tests.deploy.conftest import (K8S, VARIANTS, container_config, copy_with_secrets, final_stage, kustomize,
-                                   package_version)
+from tests.deploy.conftest import (K8S, VARIANTS, container_config, copy_with_secrets, dockerfile, final_stage,
+                                   kustomize, package_version)
+from tests.deploy.readme import docker_run
 
 WORKLOADS = {"base": ("Deployment", "afterclose"), "cronjob": ("CronJob", "afterclose"),
              "postgres": ("Deployment", "afterclose")}
@@ -35,8 +36,6 @@ def by_name(rendered, variant: str, kind: str) -> dict[str, dict[str, Any]]:
 
 
 def dockerfile_env() -> dict[str, str]:
-    from tests.deploy.conftest import dockerfile
-
     return dockerfile().envs
 
 
@@ -201,8 +200,6 @@ def test_given_the_pod_then_it_runs_the_package_version_of_the_image(rendered, v
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_given_sigterm_finishes_the_current_page_then_every_pod_waits_as_long_as_docker_is_told_to(rendered, variant):
-    from tests.deploy.test_readme_deployment import docker_run
-
     grace = pod_spec(workload(rendered, variant))["terminationGracePeriodSeconds"]
     assert grace == int(docker_run().option("--stop-timeout")) == 60
 

@@ -5,13 +5,11 @@ container's user with the group `--group-add` lends it (and not without)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import shlex
 import subprocess
 import tempfile
-import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -19,76 +17,8 @@ import pytest
 from jobs.config import Settings
 from jobs.schedule import Health, health_app
 from tests.deploy.checks import parse_command, setting_of_env
-from tests.deploy.conftest import REPO, container_config, dockerfile, final_stage
-
-DOCKER_RUN_VALUED = {"--name", "--stop-timeout", "--group-add", "-v", "-p", "-e"}
-DOCKER_RUN_FLAGS = {"-d"}
-
-
-def section() -> str:
-    text = (REPO / "README.md").read_text()
-    start = text.index("## Deployment\n")
-    return text[start:text.index("\n## ", start + 1)]
-
-
-def shell_lines() -> list[list[str]]:
-    """The section's shell block as commands (words), comments and line continuations gone;
-    ``(a && b)`` gives two commands."""
-    block = re.search(r"```sh\n(.*?)```", section(), re.S).group(1).replace("\\\n", " ")
-    commands = []
-    for line in block.splitlines():
-        words = shlex.split(line.strip().removeprefix("(").replace(")", " ", 1) if line.startswith("(") else line,
-                            comments=True)
-        current: list[str] = []
-        for word in words + ["&&"]:
-            if word == "&&":
-                commands.append(current) if current else None
-                current = []
-            else:
-                current.append(word)
-    return commands
-
-
-def command(*prefix: str) -> list[str]:
-    found = [c for c in shell_lines() if c[:len(prefix)] == list(prefix)]
-    assert len(found) == 1, f"expected one `{' '.join(prefix)}` line in the README's Deployment section"
-    return found[0]
-
-
-def raw_line(*prefix: str) -> str:
-    """The shell line holding ``prefix``, exactly as written (comment and all)."""
-    block = re.search(r"```sh\n(.*?)```", section(), re.S).group(1)
-    found = [line for line in block.splitlines() if " ".join(prefix) in line]
-    assert len(found) == 1, f"expected one line with `{' '.join(prefix)}`"
-    return found[0]
-
-
-@dataclass
-class DockerRun:
-    options: dict[str, list[str]] = field(default_factory=dict)
-    image: str = ""
-    args: list[str] = field(default_factory=list)
-
-    def option(self, name: str) -> str:
-        values = self.options.get(name, [])
-        assert len(values) == 1, f"docker run: expected one {name}, found {values}"
-        return values[0]
-
-    def mounts(self) -> dict[str, str]:
-        """Container path -> host path (or volume name) of every -v."""
-        parsed = [v.split(":") for v in self.options.get("-v", [])]
-        return {parts[1]: parts[0] for parts in parsed}
-
-
-def docker_run() -> DockerRun:
-    words = command("docker", "run")[2:]
-    run = DockerRun()
-    while words and words[0].startswith("-"):
-        name = words.pop(0)
-        assert name in DOCKER_RUN_VALUED | DOCKER_RUN_FLAGS, f"docker run {name}: not an option this test knows"
-        run.options.setdefault(name, []).append(words.pop(0) if name in DOCKER_RUN_VALUED else "")
-    run.image, run.args = words[0], words[1:]
-    return run
+from tests.deploy.conftest import CONTAINER_CONFIG, REPO, container_config, dockerfile, final_stage
+from tests.deploy.readme import command, docker_run, raw_line, section, shell_lines
 
 
 def test_given_the_build_line_then_it_builds_this_dockerfile_with_build_args_it_declares():
@@ -101,14 +31,28 @@ def test_given_the_build_line_then_it_builds_this_dockerfile_with_build_args_it_
             assert build[index + 1].partition("=")[0] in declared, build[index + 1]
 
 
+def host_folder() -> Path:
+    """$PWD when `docker run` runs: the repository root, then every `cd` of the section."""
+    folder = REPO
+    for words in shell_lines():
+        if words[0] == "cd":
+            folder = folder / words[1]
+    return folder
+
+
+def host_path(source: str) -> Path:
+    assert source.startswith("$PWD/"), f"-v {source}: a bind mount needs an absolute path"
+    return host_folder() / source.removeprefix("$PWD/")
+
+
 def test_given_the_run_line_then_the_mounts_land_where_the_image_and_the_config_look():
     run, config = docker_run(), container_config()
     mounts = run.mounts()
-    config_source = command("cp")[-1]
-    assert (REPO / command("cp")[1]).is_file(), command("cp")[1]
-    assert mounts[dockerfile().envs["AFTERCLOSE_CONFIG"]] == f"$PWD/{config_source}"
-    token_file = command("cat")[-1]
-    assert mounts[config["hubspot"]["access_token_file"]] == f"$PWD/{token_file}"
+    assert host_path(mounts[dockerfile().envs["AFTERCLOSE_CONFIG"]]) == CONTAINER_CONFIG
+    token = host_path(mounts[config["hubspot"]["access_token_file"]])
+    assert token == host_folder() / command("cat")[-1]
+    # The token file is created where git ignores it.
+    assert token.name in (token.parent / ".gitignore").read_text().split()
     # The named volume is the working directory, where the default SQLite state lives.
     workdir = final_stage("WORKDIR")[-1]
     assert mounts[workdir] == "afterclose-state" and workdir in final_stage("VOLUME")[0]
@@ -129,7 +73,7 @@ def test_given_the_run_line_then_the_published_port_is_the_one_serve_listens_on_
 
 def test_given_the_run_and_exec_lines_then_they_run_real_afterclose_commands():
     run = docker_run()
-    argv = run.args or [a.strip('"') for a in (final_stage("CMD")[0].strip("[]").split(","))]
+    argv = run.args or json.loads(final_stage("CMD")[0])
     parse_command(argv)
     exec_line = command("docker", "exec")
     assert exec_line[2] == run.option("--name") and exec_line[3] == "afterclose"
@@ -141,8 +85,7 @@ def test_given_the_run_and_exec_lines_then_they_run_real_afterclose_commands():
 def test_given_the_section_then_every_setting_and_path_it_names_exists():
     text = section()
     for name in set(re.findall(r"AFTERCLOSE_[A-Z_]+", text)) - {"AFTERCLOSE_CONFIG"}:
-        if "<" not in text[text.index(name):text.index(name) + len(name) + 1]:
-            setting_of_env(name)
+        setting_of_env(name)  # (the pattern AFTERCLOSE_<SECTION>__<KEY> names none)
     for path in set(re.findall(r"docs/[\w./-]+", text)):
         path = path.rstrip(".")
         secret = path.endswith(("hubspot_token", "state_url"))
@@ -165,18 +108,22 @@ def test_given_the_token_line_then_the_file_is_group_readable_only_so_group_add_
     if os.geteuid() != 0:
         pytest.skip("switching to uid 10001 needs root (CI runs as root)")
     tmp_path = host_dir
-    (tmp_path / "docs").symlink_to(REPO / "docs")
-    for line in (raw_line("cp"), raw_line("cat >")):
-        subprocess.run(["sh", "-c", line], cwd=tmp_path, input="pat-na1-from-stdin\n", text=True, check=True)
-    token, config = tmp_path / command("cat")[-1], tmp_path / command("cp")[-1]
-    assert oct(token.stat().st_mode & 0o777) == "0o640" and oct(config.stat().st_mode & 0o777) == "0o640"
+    subprocess.run(["sh", "-c", raw_line("cat >")], cwd=tmp_path, input="pat-na1-from-stdin\n", text=True,
+                   check=True)
+    token = tmp_path / command("cat")[-1]
+    assert oct(token.stat().st_mode & 0o777) == "0o640"
     uid = int(final_stage("USER")[0].partition(":")[0])
-    group = token.stat().st_gid  # "$(id -g)" of the user who made the files
-    assert read_as(uid, [group], token) == "pat-na1-from-stdin\n" and read_as(uid, [group], config)
+    group = token.stat().st_gid  # "$(id -g)" of the user who made the file
+    assert read_as(uid, [group], token) == "pat-na1-from-stdin\n"
     assert read_as(uid, [], token) is None, "without --group-add the container must not read the token"
-    data = tomllib.loads(config.read_text())
-    data["hubspot"]["access_token_file"] = str(token)
-    assert Settings.from_mapping(data).hubspot.access_token.get_secret_value() == "pat-na1-from-stdin"
+    # The config holds no secret, so it may be (and, as git checks it out, is) readable by anyone.
+    config = tmp_path / "afterclose.toml"
+    config.write_text(CONTAINER_CONFIG.read_text().replace("/run/secrets/afterclose/hubspot_token", str(token)))
+    config.chmod(CONTAINER_CONFIG.stat().st_mode & 0o777)
+    assert read_as(uid, [], config)
+    settings = Settings.load(config)
+    assert settings.hubspot.access_token.get_secret_value() == "pat-na1-from-stdin"
+    assert settings.file_warnings() == []
 
 
 def read_as(uid: int, groups: list[int], path: Path) -> str | None:

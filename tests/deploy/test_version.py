@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import yaml
-
 from click.testing import CliRunner
 
 from jobs.cli import cli
