@@ -57,6 +57,7 @@ EXPOSE 9108
 # the config's [server] port, or an AFTERCLOSE_SERVER__PORT passed at run time. python, not curl:
 # the slim image has no curl; urlopen raises (exit 1) on the 503 and on a refused connection.
 # Only `serve` answers it: a one-shot `run` container has no /healthz (Kubernetes ignores this).
+# It reads the file AFTERCLOSE_CONFIG names: choose a container's config with that variable, not --config.
 HEALTHCHECK --interval=60s --timeout=10s --start-period=60s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; from jobs.config import Settings; s = Settings.load(os.environ['AFTERCLOSE_CONFIG']).server; host = {'0.0.0.0': '127.0.0.1', '::': '::1'}.get(s.host, s.host); host = f'[{host}]' if ':' in host else host; urllib.request.urlopen(f'http://{host}:{s.port}/healthz', timeout=8)"]
 # SIGTERM (docker stop, Kubernetes) makes AfterClose finish and record the current page, then exit

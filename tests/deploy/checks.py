@@ -7,6 +7,7 @@ import base64
 import os
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import click
 import kubernetes_validate
@@ -22,25 +23,18 @@ schedulers, so the manifests are checked against the documented numbers."""
 
 
 def parse_command(argv: list[str], *, config_env: str | None = None) -> dict[str, Any]:
-    """The parameters `afterclose ARGV` would run with; fails on an unknown command, option or value."""
+    """The parameters `afterclose ARGV` would run with (with ``AFTERCLOSE_CONFIG`` set to
+    ``config_env``, as the image sets it); fails on an unknown command, option or value."""
     assert argv, "no afterclose command given"
     root = click.Context(cli, info_name="afterclose")
     command = cli.get_command(root, argv[0])
     assert command is not None, f"`afterclose {argv[0]}` is not a command ({', '.join(cli.list_commands(root))})"
-    previous = os.environ.get("AFTERCLOSE_CONFIG")
-    try:
-        if config_env is not None:
-            os.environ["AFTERCLOSE_CONFIG"] = config_env
+    environment = {"AFTERCLOSE_CONFIG": config_env} if config_env is not None else {}
+    with mock.patch.dict(os.environ, environment):
         try:
-            context = command.make_context(argv[0], list(argv[1:]), parent=root)
+            return command.make_context(argv[0], list(argv[1:]), parent=root).params
         except click.UsageError as exc:
             raise AssertionError(f"`afterclose {' '.join(argv)}`: {exc.format_message()}") from None
-    finally:
-        if previous is None:
-            os.environ.pop("AFTERCLOSE_CONFIG", None)
-        else:
-            os.environ["AFTERCLOSE_CONFIG"] = previous
-    return context.params
 
 
 def setting_of_env(name: str) -> tuple[str, str]:

@@ -243,6 +243,12 @@ def test_given_the_cronjob_then_runs_never_overlap_and_exit_codes_get_the_handli
     assert failure_action(job, exit_code=137) == "Count"  # killed (out of memory)
     assert failure_action(job, condition="DisruptionTarget") == "Ignore"
     assert job["activeDeadlineSeconds"] > 0
+    # The API's rules for exit-code lists, which the schema does not state: ordered, no duplicates,
+    # no 0 with In, and the container named must exist.
+    for rule in job["podFailurePolicy"]["rules"]:
+        if on_exit := rule.get("onExitCodes"):
+            assert on_exit["values"] == sorted(set(on_exit["values"])) and 0 not in on_exit["values"]
+            assert on_exit["containerName"] == the_container(cronjob)["name"]
 
 
 def test_given_the_cronjob_then_its_schedule_is_valid_cron(rendered):
