@@ -154,7 +154,7 @@ Ledger = dict[str, list[LedgerEntry]]
 
 def apply_to_ledger(plan: Plan, ledger: Mapping[str, Sequence[LedgerEntry]],
                     fingerprints: Mapping[str, str]) -> Ledger:
-    """The ledger after every action of ``plan`` succeeded (as jobs/ledger.py records results)."""
+    """The ledger after every action of ``plan`` succeeded (as jobs/state/ records results)."""
     entries = {entry.key: entry for deal_entries in ledger.values() for entry in deal_entries}
     for action in plan.actions:
         if isinstance(action, CreateTask):

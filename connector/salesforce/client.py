@@ -62,7 +62,7 @@ class SalesforceClient:
         items = list(items)
         if not items or self._settings.max_concurrency == 1:
             return [fn(item) for item in items]
-        # Even one item goes to the pool: two pages' writes may be under way at once (jobs/sync.py)
+        # Even one item goes to the pool: two pages' writes may be under way at once (jobs/sync/)
         # and the pool is what keeps them to ``max_concurrency`` calls together.
         with self._lock:
             if self._executor is None:

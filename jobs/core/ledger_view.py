@@ -1,6 +1,6 @@
 """What the planner knows of earlier runs: one ledger entry per idempotency key.
 
-The state store (jobs/ledger.py) produces these; the pure planner (jobs/core/planner.py) reads them.
+The state store (jobs/state/) produces these; the pure planner (jobs/core/planner.py) reads them.
 """
 
 from __future__ import annotations

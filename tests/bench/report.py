@@ -260,10 +260,10 @@ NOTES = [
     "deals) and drops the deals that are exactly what it read plus what it wrote (`OwnWrites`, "
     "connector/salesforce/pull.py), so the next run makes 4 calls.",
     "- **Memory**: a real run kept every planned action in its report (~9 MB per 1,000 deals: ~580 MB at "
-    "50,000). It now keeps counts and at most 10,000 actions (`KEPT_ACTIONS`, jobs/sync.py); a dry run still "
+    "50,000). It now keeps counts and at most 10,000 actions (`KEPT_ACTIONS`, jobs/sync/); a dry run still "
     "keeps the whole plan, which is what `afterclose plan` prints. Peak RSS is read from `VmHWM`: "
     "`ru_maxrss` survives `exec` and reported the parent's size.",
-    "- **Pages overlap** (jobs/sync.py `_PageWriter`, connector/pipeline.py). A run read, decided, wrote and "
+    "- **Pages overlap** (jobs/sync/writer.py `PageWriter`, jobs/sync/stream.py). A run read, decided, wrote and "
     "recorded one page after another, so the CRM waited while the client decided and stored, and the client "
     "waited while the CRM wrote: Salesforce ran at 2.7x its latency bound. Now page k's writes are under way "
     "(`CrmAdapter.submit`) while page k+1 is read (Salesforce query batches are fetched one ahead) and decided, "
@@ -274,7 +274,7 @@ NOTES = [
     "- **Client CPU per deal** (profiled with py-spy, GIL samples, 5,000 won deals): storing a page's run "
     "records and ledger rows went through SQLAlchemy Core's per-row parameter processing (~40 us a row, ~20 rows "
     "per deal); rows now go to the driver's `executemany` with each column's bind processor applied once per "
-    "distinct value (jobs/ledger.py `_execute_many`: 50,000 rows 1.15 s -> 0.46 s). The planner rendered the "
+    "distinct value (jobs/state/engine.py `execute_many`: 50,000 rows 1.15 s -> 0.46 s). The planner rendered the "
     "subject and body of every touch point, also the ~half it skips as overdue; it now renders only tasks it "
     "writes, shares the playbook's dates between deals closed on the same day, and parses each template once. "
     "The cyclic garbage collector ran hundreds of times per page over everything alive (~25% of the planner's "
@@ -301,7 +301,7 @@ NOTES = [
     "running less often: Salesforce 185 -> 273 MB at 50,000 won deals (2,000-deal pages, ~20,000 actions each), "
     "HubSpot 150 -> 168 MB. It stays under 300 MB and nearly flat in N (the per-run set of deal ids decided is "
     "a few MB at 50,000). If it must shrink: one Salesforce page in flight instead of two "
-    "(`PAGES_IN_FLIGHT`, jobs/sync.py), at some wall time.",
+    "(`PAGES_IN_FLIGHT`, jobs/sync/), at some wall time.",
     "- **Calls at 1% changed, Salesforce 50,000: 15 against a bound of 13 (1.15x, just over)**: the pass over "
     "the run's own write-backs and the re-read of the cursor's second (below) are two queries the bound does "
     "not count.",

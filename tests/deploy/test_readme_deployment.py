@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from jobs.config import Settings
-from jobs.schedule import Health, health_app
+from jobs.serve.schedule import Health, health_app
 from tests.deploy.checks import parse_command, setting_of_env
 from tests.deploy.conftest import CONTAINER_CONFIG, REPO, container_config, dockerfile, final_stage
 from tests.deploy.readme import command, docker_run, raw_line, section, shell_lines

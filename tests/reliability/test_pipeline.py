@@ -1,4 +1,4 @@
-"""The overlapped run (jobs/sync.py ``_PageWriter``): page k's writes are under way while page k+1
+"""The overlapped run (jobs/sync/writer.py ``PageWriter``): page k's writes are under way while page k+1
 is read and decided. What a user would notice if the overlap were wrong:
 
 - a deal a rep edits while the run is going, after the run handled it, keeps its old tasks
