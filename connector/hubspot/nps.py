@@ -32,10 +32,23 @@ from hubspot.crm.deals import Filter as DealFilter
 
 from connector.errors import PagingError
 from connector.hubspot.client import HubSpotClient
+from connector.hubspot.paging import next_offset
 from connector.hubspot.pull import field_value
-from connector.hubspot.related import ASSOCIATION_READ_MAX, Link, chunks, read_associations, read_objects
+from connector.hubspot.related import (
+    ASSOCIATION_READ_MAX,
+    Link,
+    chunks,
+    read_associations,
+    read_objects,
+)
 from connector.hubspot.schema import PortalSchema
-from connector.hubspot.search import PAGE_SIZE, RESULT_CAP, DealSearchWalk, parse_instant, to_epoch_ms
+from connector.hubspot.search import (
+    PAGE_SIZE,
+    RESULT_CAP,
+    DealSearchWalk,
+    parse_instant,
+    to_epoch_ms,
+)
 from connector.hubspot.stages import DealStages
 from connector.mapping import FieldMap
 from connector.model import Deal, Owner, RecordKind
@@ -115,12 +128,9 @@ def _search_contacts(client: HubSpotClient, groups: list[list[ContactFilter]], p
         reply = client.call(CONTACT_SEARCH_LABEL, "crm.contacts.search_api", "do_search", search=True,
                             public_object_search_request=request)
         yield from reply.results or []
-        following = _next_after(reply)
+        following = next_offset(reply, after, what="contact search", endpoint=CONTACT_SEARCH_LABEL)
         if following is None:
             return
-        if following <= after:
-            raise PagingError(f"contact search returned after={following} on the page at after={after}",
-                              provider="hubspot", endpoint=CONTACT_SEARCH_LABEL)
         if following >= RESULT_CAP:
             raise _CapReached(after=following)
         after = following
@@ -132,13 +142,6 @@ class _CapReached(PagingError):
     def __init__(self, *, after: int):
         super().__init__(f"contact search reached the {RESULT_CAP}-result cap (after={after})",
                          provider="hubspot", endpoint=CONTACT_SEARCH_LABEL)
-
-
-def _next_after(reply: Any) -> int | None:
-    paging = getattr(reply, "paging", None)
-    following = getattr(paging, "next", None) if paging else None
-    after = getattr(following, "after", None) if following else None
-    return int(after) if after not in (None, "") else None
 
 
 # -- accounts and deals ----------------------------------------------------------------------

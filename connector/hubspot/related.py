@@ -13,11 +13,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest, PublicFetchAssociationsBatchRequest
+from hubspot.crm.associations.v4 import (
+    BatchInputPublicFetchAssociationsBatchRequest,
+    PublicFetchAssociationsBatchRequest,
+)
 from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
 
-from connector.errors import PagingError
 from connector.hubspot.client import HubSpotClient, sdk_model
+from connector.hubspot.paging import next_token
 from connector.model import Owner
 
 BATCH_READ_MAX = 100
@@ -59,11 +62,9 @@ def read_associations(client: HubSpotClient, from_type: str, to_type: str, ids: 
         for result in getattr(reply, "results", None) or []:
             source = str(result._from.id)
             found.setdefault(source, []).extend(_link(t) for t in result.to or [])
-            after = _next_after(result)
+            after = next_token(result, asked.get(source), what=f"associations of {from_type} {source}",
+                               endpoint=label)
             if after is not None:
-                if after == asked.get(source):
-                    raise PagingError(f"associations of {from_type} {source} repeat after={after}",
-                                      provider="hubspot", endpoint=label)
                 todo.append((source, after))
     return found
 
@@ -75,12 +76,6 @@ def _link(target: Any) -> Link:
         labels=tuple(t.label for t in types if t.label),
         type_ids=tuple(int(t.type_id) for t in types if t.type_id is not None),
     )
-
-
-def _next_after(result: Any) -> str | None:
-    paging = getattr(result, "paging", None)
-    following = getattr(paging, "next", None) if paging else None
-    return getattr(following, "after", None) or None if following else None
 
 
 def read_objects(client: HubSpotClient, object_type: str, ids: Sequence[str], properties: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -114,12 +109,9 @@ def _owner_pages(client: HubSpotClient, *, archived: bool) -> Iterator[Any]:
         reply = client.call(OWNERS_LABEL, "crm.owners.owners_api", "get_page", limit=OWNER_PAGE, after=after,
                             archived=archived)
         yield from reply.results or []
-        following = _next_after(reply)
-        if following is None:
+        after = next_token(reply, after, what="owners list", endpoint=OWNERS_LABEL)
+        if after is None:
             return
-        if following == after:
-            raise PagingError(f"owners list repeats after={after}", provider="hubspot", endpoint=OWNERS_LABEL)
-        after = following
 
 
 def _owner(owner: Any, *, active: bool) -> Owner:

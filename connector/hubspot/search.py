@@ -29,6 +29,7 @@ from hubspot.crm.deals import Filter, FilterGroup, PublicObjectSearchRequest
 
 from connector.errors import PagingError
 from connector.hubspot.client import HubSpotClient, sdk_model
+from connector.hubspot.paging import next_after, next_offset
 from connector.model import Cursor
 
 LABEL = "POST /crm/v3/objects/deals/search"
@@ -145,15 +146,10 @@ class DealSearchWalk:
                 [g + time_filter for g in self._groups], sort=MODIFIED, after=after,
             )
             page = [_raw(r) for r in reply.results or []]
-            next_after = _next_after(reply)
+            next_after = next_offset(reply, after, what="deal search", endpoint=LABEL)
             if next_after is None:
                 yield page, True
                 return
-            if next_after <= after:
-                raise PagingError(
-                    f"deal search returned after={next_after} on the page at after={after}: it would loop",
-                    provider="hubspot", endpoint=LABEL,
-                )
             if next_after >= self._cap:
                 yield page, False
                 return
@@ -177,7 +173,7 @@ class DealSearchWalk:
             fresh = [d for d in page if floor is None or d.key > floor]
             if fresh:
                 yield fresh
-            if not page or _next_after(reply) is None:
+            if not page or next_after(reply) is None:
                 return
             newest = page[-1].id
             if order_key(at, newest) <= order_key(at, last_id):
@@ -220,19 +216,6 @@ def _release(pending: dict[str, RawDeal], page: list[RawDeal]) -> tuple[list[Raw
 
 def _newest(pending: dict[str, RawDeal]) -> dt.datetime | None:
     return next(iter(pending.values())).modified if pending else None
-
-
-def _next_after(reply) -> int | None:
-    paging = getattr(reply, "paging", None)
-    following = getattr(paging, "next", None) if paging else None
-    after = getattr(following, "after", None) if following else None
-    if after in (None, ""):
-        return None
-    try:
-        return int(after)
-    except ValueError as exc:
-        raise PagingError(f"deal search returned a non-numeric after={after!r}", provider="hubspot",
-                          endpoint=LABEL) from exc
 
 
 def _raw(result) -> RawDeal:

@@ -36,10 +36,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from connector.actions import Action, CloseTask, CreateTask, Plan, Skip, UpdateRecord, UpdateTask
-from connector.mapping import FieldMap, TaskTemplate, format_stakeholders, render_template
+from connector.mapping import FieldMap, TaskTemplate
 from connector.model import Deal, RecordKind, RecordUpdate, TaskSpec, require_aware
 from jobs.core.handoff import HandoffReport
 from jobs.core.keys import task_key
+from jobs.core.ledger_view import EntryStatus, LedgerEntry
 from jobs.core.playbook import (
     PlannedTouchPoint,
     Playbook,
@@ -48,8 +49,8 @@ from jobs.core.playbook import (
     local_today,
     schedule,
 )
+from jobs.core.task_text import deal_values, render_task
 from jobs.core.values import clean_text, normalize_for_compare
-from jobs.core.ledger_view import EntryStatus, LedgerEntry
 
 HANDOFF_STATUS_FIELD = "handoff_status"
 HANDOFF_MISSING_FIELD = "handoff_missing"
@@ -334,7 +335,7 @@ def _deal_owner(deal: Deal, playbook: Playbook) -> str | None:
 
 
 def _task_spec(deal: Deal, planned: PlannedTouchPoint, key: str, owner_id: str | None,
-               context: Mapping[str, str], ctx: _Context) -> TaskSpec:
+               context: Mapping[str, str | None], ctx: _Context) -> TaskSpec:
     rule = planned.rule
     template = _template(ctx.fieldmap, rule.id)
     filled = {
@@ -344,10 +345,9 @@ def _task_spec(deal: Deal, planned: PlannedTouchPoint, key: str, owner_id: str |
         "cycle": str(planned.cycle),
     }
     contact = deal.main_contact
+    subject, body = render_task(template, filled)
     return TaskSpec(
-        key=key, deal_id=deal.id, touch_point=rule.id,
-        subject=render_template(template.subject, filled).strip(),
-        body=render_template(template.body, filled),
+        key=key, deal_id=deal.id, touch_point=rule.id, subject=subject, body=body,
         due_at=planned.due_at, owner_id=owner_id, priority=rule.priority, type=rule.type,
         company_id=deal.company.id if deal.company else None,
         contact_id=contact.id if contact else None,
@@ -363,28 +363,11 @@ def _template(fieldmap: FieldMap, touch_point: str) -> TaskTemplate:
         ) from None
 
 
-def _deal_values(deal: Deal, report: HandoffReport | None, renewal: RenewalCycle | None) -> dict[str, str]:
-    """Template placeholders for one deal; blank values are left out so the template's
-    missing-value marker shows instead of an empty line."""
-    raw: dict[str, str | None] = {name: value for name, value in deal.fields.items()}
-    raw.update(
-        deal_name=deal.name,
-        deal_id=deal.id,
-        company_name=deal.company.name if deal.company else None,
-        owner_name=_owner_name(deal),
-        close_date=deal.close_date.isoformat() if deal.close_date else None,
-        renewal_date=renewal.renewal_date.isoformat() if renewal else deal.value("renewal_date"),
-        amount=deal.amount,
-        stakeholders=format_stakeholders(deal.contacts),
-        missing_fields=_missing_labels(report),
-    )
-    return {name: text for name, value in raw.items() if (text := clean_text(value)) is not None}
-
-
-def _owner_name(deal: Deal) -> str | None:
-    if deal.owner is None:
-        return None
-    return deal.owner.name or deal.owner.email
+def _deal_values(deal: Deal, report: HandoffReport | None, renewal: RenewalCycle | None) -> dict[str, str | None]:
+    """Template placeholders for one deal (jobs/core/task_text.py), with the handoff's missing list."""
+    values = deal_values(deal, renewal_date=renewal.renewal_date.isoformat() if renewal else None)
+    values["missing_fields"] = _missing_labels(report)
+    return values
 
 
 def _missing_labels(report: HandoffReport | None) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import filelock
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.engine import Connection
 
 from connector.errors import LockHeldError
 from jobs.state.base import StoreBase
@@ -50,11 +51,10 @@ class LockMixin(StoreBase):
         try:
             if not conn.execute(select(func.pg_try_advisory_lock(key))).scalar_one():
                 raise self._lock_held(scope, "PostgreSQL advisory lock")
-            yield
-            conn.execute(select(func.pg_advisory_unlock(key)))
-        except BaseException:
-            conn.invalidate()  # closing the session drops the lock even if unlock never ran
-            raise
+            try:
+                yield
+            finally:
+                _unlock_or_drop(conn, key)
         finally:
             conn.close()
 
@@ -110,3 +110,12 @@ class LockMixin(StoreBase):
                 .where(or_(runs.c.host != self._host, runs.c.pid != os.getpid()))
                 .values(outcome=RunOutcome.FAILED.value, finished_at=self._clock(), error=ABANDONED)
             )
+
+
+def _unlock_or_drop(conn: Connection, key: int) -> None:
+    """Release the advisory lock now. Dropping the session also releases it, but the server ends
+    a dropped session on its own time, so a run started right after could still find it held."""
+    try:
+        conn.execute(select(func.pg_advisory_unlock(key)))
+    except Exception:  # noqa: BLE001 - the session is unusable: dropping it is the other way out
+        conn.invalidate()

@@ -9,12 +9,6 @@ import pytest
 
 from connector.errors import ConfigError
 from connector.mapping import (
-    _FIELD,
-    _HANDOFF,
-    _RULE,
-    _TASK,
-    _TEMPLATE,
-    _TOP,
     PLACEHOLDERS,
     FieldType,
     RuleKind,
@@ -22,6 +16,7 @@ from connector.mapping import (
     load_mapping,
     render_template,
 )
+from connector.mapping.compiler import _FIELD, _HANDOFF, _RULE, _TASK, _TEMPLATE, _TOP
 from connector.model import Provider, RecordKind
 
 DEAL, COMPANY = RecordKind.DEAL, RecordKind.COMPANY

@@ -55,3 +55,17 @@ def test_given_no_contacts_then_stakeholders_render_as_not_recorded():
     text = format_stakeholders(())
     assert text == ""
     assert render_template("{stakeholders}", {"stakeholders": text}) == NOT_RECORDED
+
+
+def test_given_the_built_in_nps_templates_copied_into_a_mapping_file_then_it_loads():
+    """An admin copying the NPS job's own templates into their mapping (16.6): every placeholder
+    they use is in the one table the loader checks against."""
+    from connector.mapping import builtin_mapping, parse_mapping
+    from jobs.core.nps import DEFAULT_TEMPLATES, TEMPLATE_IDS
+
+    text = builtin_mapping("hubspot").read_text(encoding="utf-8")
+    for touch_point, template in DEFAULT_TEMPLATES.items():
+        body = template.body.replace('"""', "")
+        text += f'\n[templates.{TEMPLATE_IDS[touch_point]}_copy]\nsubject = "{template.subject}"\nbody = """{body}"""\n'
+    fieldmap = parse_mapping(text, source="copied.toml")
+    assert fieldmap.template("referral_ask_copy").subject == DEFAULT_TEMPLATES["nps_referral_ask"].subject
