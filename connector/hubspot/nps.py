@@ -1,12 +1,11 @@
 """The HubSpot reads the NPS job needs (``connector.port.SupportsNps``) and HubSpot's own NPS data.
 
-- **Contacts by email**: ``POST /crm/v3/objects/contacts/search`` with ``email IN [...]``, values
-  lower-cased because "IN on strings needs lowercase" (facts §3). At most ``EMAILS_PER_SEARCH``
-  values per filter: HubSpot documents no bound for ``values`` that we could find, so we take 100,
-  the batch APIs' input limit [UNVERIFIED as a search limit]. Batch read with ``idProperty=email``
-  (hubspot-api-python#50) would avoid the search index lag, but it needs ``email`` to be a
-  unique-value property, which the stricter reading (our sandbox) does not grant; a contact created
-  seconds ago is found on the next run instead (unmatched responses are retried).
+- **Contacts by email**: ``POST /crm/v3/objects/contacts/batch/read`` with ``idProperty: "email"``
+  (<= 100 emails a call; hubspot-api-python#50 shows HubSpot reads contacts by email this way, and
+  ``email`` is the contact's unique identifier). It reads the record store, not the search index:
+  a contact created seconds before the run is matched in that run, and the calls count against the
+  ten-second budget, not the search API's few per second (docs/nps.md, "Matching cost").
+  Emails are sent lower-cased; HubSpot matches them without regard to case.
 - **Contacts by id**: batch read (<= 100 ids). Each contact's company is its primary company
   association (HubSpot-defined type 1 "Primary", hubspot.crm.association_type), else the first.
 - **Accounts**: companies by batch read (name, owner, the mapped ``company`` fields), their deals by
@@ -56,7 +55,6 @@ from connector.nps import SourceError
 from connector.port import NpsAccount, NpsContact
 
 CONTACT_SEARCH_LABEL = "POST /crm/v3/objects/contacts/search"
-EMAILS_PER_SEARCH = 100
 CONTACT_PROPERTIES = ("email", "firstname", "lastname")
 COMPANY_PROPERTIES = ("name", "hubspot_owner_id")
 CONTACT_TO_COMPANY_PRIMARY = 1
@@ -77,12 +75,7 @@ DealsById = Callable[[Sequence[str]], Iterator[list[Deal]]]
 
 def contacts_by_email(client: HubSpotClient, emails: Iterable[str]) -> list[NpsContact]:
     wanted = sorted({e.strip().lower() for e in emails if e and e.strip()})
-    found: dict[str, dict[str, Any]] = {}
-    for batch in chunks(wanted, EMAILS_PER_SEARCH):
-        group = [ContactFilter(property_name="email", operator="IN", values=batch)]
-        for result in _search_contacts(client, [group], CONTACT_PROPERTIES, sort=None):
-            found[str(result.id)] = dict(result.properties or {})
-    return _with_companies(client, found)
+    return _with_companies(client, read_objects(client, "contacts", wanted, CONTACT_PROPERTIES, id_property="email"))
 
 
 def contacts_by_id(client: HubSpotClient, contact_ids: Sequence[str]) -> list[NpsContact]:

@@ -78,13 +78,16 @@ def _link(target: Any) -> Link:
     )
 
 
-def read_objects(client: HubSpotClient, object_type: str, ids: Sequence[str], properties: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """``id -> properties`` for the ids that exist (deleted ones are simply absent)."""
+def read_objects(client: HubSpotClient, object_type: str, ids: Sequence[str], properties: Sequence[str], *,
+                 id_property: str | None = None) -> dict[str, dict[str, Any]]:
+    """``record id -> properties`` for the records that exist (deleted ones are simply absent).
+    ``id_property`` names a unique property the ``ids`` are values of (``email`` for contacts)."""
     label = f"POST /crm/v3/objects/{object_type}/batch/read"
     found: dict[str, dict[str, Any]] = {}
     for batch in chunks(list(dict.fromkeys(ids)), BATCH_READ_MAX):
         body = sdk_model(BatchReadInputSimplePublicObjectId,
-            inputs=[sdk_model(SimplePublicObjectId, id=i) for i in batch], properties=list(properties), properties_with_history=[],
+            inputs=[sdk_model(SimplePublicObjectId, id=i) for i in batch], properties=list(properties),
+            properties_with_history=[], id_property=id_property,
         )
         reply = client.call(label, "crm.objects.batch_api", "read", raw=True, object_type=object_type,
                             batch_read_input_simple_public_object_id=body, archived=False)

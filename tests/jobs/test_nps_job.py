@@ -349,3 +349,26 @@ def test_given_demo_dataset_then_write_demo_csv_gives_the_csv_source_every_respo
     assert batch.rejected == ()
     assert [(r.response_id, r.email, r.score, r.responded_at, r.comment) for r in batch.responses] == [
         (r.response_id, r.email, r.score, r.responded_at, r.comment) for r in DEMO.nps_responses]
+
+
+def test_given_hubspot_contact_whose_email_changed_seconds_ago_then_matched_in_the_same_run(tmp_path):
+    """Matching reads contacts by email from HubSpot's record store (batch read, idProperty=email),
+    not its search index, which shows a write seconds (here: an hour) late."""
+    from tests.contract.hubspot_harness import open_harness
+
+    with open_harness(fieldmap=nps_mapping("hubspot")) as h, open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        h.adapter.setup()
+        h.sandbox.search_lag = 3600
+        acme = next(c for c in DEMO.contacts if c.company == 0)
+        set_contact_email(h, acme.key, "brand.new@acmecorp.example")
+        source = write_rows(tmp_path / "now.csv", [
+            {"response_id": "now-1", "email": "Brand.New@acmecorp.example", "score": "10",
+             "responded_at": "2026-03-01T09:00:00Z", "comment": "Great start"}])
+        calls_before = h.sandbox.controls.snapshot()
+        report = run_nps(nps_job(h, store, source))
+        calls = h.sandbox.controls.snapshot()
+    assert report.unmatched == []
+    assert number(company_field(h, company_id(h, 0), "company_nps_score")) == "10"
+    searched = calls.get("POST /crm/v3/objects/contacts/search", 0) - calls_before.get(
+        "POST /crm/v3/objects/contacts/search", 0)
+    assert searched == 0
