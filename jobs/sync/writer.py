@@ -4,7 +4,8 @@ The order per page is: its writes, then ONE store transaction with its results a
 past it. What overlaps is one page's writes with the next page's decisions and writes, and a
 page's store transaction with the next pages' writes. A crash in between leaves those pages
 unrecorded and the next run replays them; the CRM-side keys make that harmless, as for one page.
-When a page's writes fail, no later page moves the cursor. When ``drain`` or ``close`` returns,
+When a page's writes fail, or its store transaction does (a full disk, a lost lock), no later
+page moves the cursor: pages whose writes were already under way are recorded without it. When ``drain`` or ``close`` returns,
 every write this object started has landed, so no write outlives the run or its lock.
 """
 
@@ -85,11 +86,15 @@ class PageWriter:
         results = results + [ActionResult(action=a, outcome=Outcome.SKIPPED, message=a.reason)
                              for a in plan.actions if a.kind.value == "skip"]
         tally(results, self._outcomes, self._rejected)
-        self._store.commit_page(
-            self._scope, self._job, self._run_id, results, pending.result.fingerprints,
-            cursor=pending.page.cursor if pending.advance and not self._failed else None,
-            revisits=pending.result.revisit, processed_deal_ids=sorted(pending.deal_ids),
-        )
+        try:
+            self._store.commit_page(
+                self._scope, self._job, self._run_id, results, pending.result.fingerprints,
+                cursor=pending.page.cursor if pending.advance and not self._failed else None,
+                revisits=pending.result.revisit, processed_deal_ids=sorted(pending.deal_ids),
+            )
+        except BaseException:
+            self._failed = True  # this page is not recorded: no later page may move the cursor past it
+            raise
 
 
 def _done(value: list[ActionResult]) -> Future[list[ActionResult]]:

@@ -151,3 +151,62 @@ def _clean_run_state(provider: str, tmp_path):
     with open_crm(provider, data(), page_size=20) as clean:
         run_here(clean, f"sqlite:///{tmp_path / 'clean.db'}")
         return clean.snapshot()
+
+
+class _CommitFailsOnce:
+    """The state store, except that the ``fail_on``-th page commit fails the way a full disk
+    does (an error raised by the database, the process alive): the run's other commits go on."""
+
+    def __init__(self, store: StateStore, fail_on: int):
+        self._store, self._fail_on = store, fail_on
+        self.cursors: list = []
+        """The cursor each commit was asked to store (None: the page does not move it)."""
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def commit_page(self, *args, **kwargs):
+        self.cursors.append(kwargs.get("cursor"))
+        if len(self.cursors) == self._fail_on:
+            import sqlite3
+
+            from sqlalchemy.exc import OperationalError
+
+            raise OperationalError("INSERT INTO afterclose_run_records ...", {},
+                                   sqlite3.OperationalError("database or disk is full"))
+        return self._store.commit_page(*args, **kwargs)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_given_a_page_commit_fails_while_later_pages_are_in_flight_then_no_later_page_moves_the_cursor(
+        provider, tmp_path):
+    """The state store refuses one page (disk full), the process lives on: the pages whose writes
+    were already under way are recorded without moving the cursor, the run stops, and the next
+    run reads the refused page again."""
+    from jobs.core.playbook import DEFAULT_PLAYBOOK
+    from jobs.state import open_store
+    from tests.reliability.crm import NOW
+
+    store_url = f"sqlite:///{tmp_path / 'state.db'}"
+    clean_state = _clean_run_state(provider, tmp_path)
+    with open_crm(provider, data(), page_size=20) as crm:
+        adapter = crm.adapter()
+        try:
+            with open_store(store_url) as real_store:
+                store = _CommitFailsOnce(real_store, fail_on=2)
+                with pytest.raises(Exception, match="disk is full"):
+                    sync.run_sync(sync.SyncJob(scope=scope_of(crm), adapter=adapter, store=store,
+                                               fieldmap=crm.fieldmap, playbook=DEFAULT_PLAYBOOK, clock=lambda: NOW))
+                kept = real_store.get_cursor(scope_of(crm), sync.JOB)
+                (failed_run,) = real_store.recent_runs(scope_of(crm))
+        finally:
+            adapter.close()
+        again = run_here(crm, store_url)
+        final = crm.snapshot()
+    assert len(store.cursors) >= 3, "no page was recorded after the refused one"
+    # The cursor is where the last page before the refused one left it: never past it.
+    assert kept == store.cursors[0]
+    assert failed_run.outcome == "failed" and "disk is full" in (failed_run.error or "")
+    assert again.deals_seen > 0
+    assert final.duplicates == 0
+    assert final.differences(clean_state) == []
