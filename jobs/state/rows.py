@@ -1,4 +1,9 @@
-"""Rows in and values out: the one place that knows both the tables and the values."""
+"""Rows in and values out: the one place that knows both the tables and the values.
+
+Text that comes from outside (a CRM's refusal, an error message) is masked with the registered
+secrets (``jobs.logs.redact``) on its way into a row: a CRM or a proxy that echoes the
+Authorization header must not put the token into the state database and its backups.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,15 @@ from typing import Any
 from connector.actions import ActionResult, Outcome
 from connector.model import NpsResponse
 from connector.port import CallStats
+from jobs import logs
 from jobs.core.ledger_view import EntryStatus, LedgerEntry
 from jobs.state.values import (NpsRecord, NpsStatus, RejectedRecord, RunOutcome, RunRecord, RunSummary,
                                StoredNpsResponse)
+
+
+def masked(text: str | None) -> str | None:
+    """``text`` with every registered secret masked (None stays None)."""
+    return logs.redact(text) if text else text
 
 
 def ledger_row(
@@ -35,7 +46,7 @@ def ledger_entry(row: Mapping[str, Any]) -> LedgerEntry:
 def run_record_row(run_id: int, result: ActionResult, now: dt.datetime) -> dict[str, Any]:
     return dict(
         run_id=run_id, deal_id=result.action.deal_id, key=result.action.key, action_kind=result.action.kind.value,
-        outcome=result.outcome.value, crm_id=result.crm_id, message=result.message,
+        outcome=result.outcome.value, crm_id=result.crm_id, message=masked(result.message),
         error_code=result.error_code, correlation_id=result.correlation_id, recorded_at=now,
     )
 
@@ -70,7 +81,7 @@ def call_counts(calls: int | Mapping[str, int] | CallStats) -> tuple[int, dict[s
 def rejected_row(scope: str, run_id: int, result: ActionResult, now: dt.datetime) -> dict[str, Any]:
     return dict(
         scope=scope, key=result.action.key, deal_id=result.action.deal_id, action_kind=result.action.kind.value,
-        reason=result.message, error_code=result.error_code, attempts=1, first_seen=now, last_seen=now,
+        reason=masked(result.message), error_code=result.error_code, attempts=1, first_seen=now, last_seen=now,
         last_run_id=run_id,
     )
 
@@ -88,7 +99,7 @@ def nps_row(scope: str, record: NpsRecord, now: dt.datetime) -> dict[str, Any]:
     return dict(
         scope=scope, response_id=r.response_id, email=r.email, account_id=r.account_id,
         score=r.score, responded_at=r.responded_at, comment=r.comment, source=r.source or "",
-        status=NpsStatus(record.status).value, matched_account_id=record.account_id, reason=record.reason,
+        status=NpsStatus(record.status).value, matched_account_id=record.account_id, reason=masked(record.reason),
         attempts=1, first_seen=now, last_seen=now,
     )
 

@@ -13,7 +13,7 @@ from connector.port import CallStats
 from jobs.state.base import StoreBase
 from jobs.state.engine import chunks, require_scope
 from jobs.state.lock import ABANDONED
-from jobs.state.rows import call_counts, rejected_record, run_record, run_summary
+from jobs.state.rows import call_counts, masked, rejected_record, run_record, run_summary
 from jobs.state.tables import rejected_records, run_records, runs
 from jobs.state.values import RejectedRecord, RunOutcome, RunRecord, RunSummary
 
@@ -40,7 +40,7 @@ class RunsMixin(StoreBase):
         values = dict(
             outcome=RunOutcome(outcome).value, finished_at=self._clock(),
             counts={k: int(v) for k, v in (counts or {}).items()},
-            api_calls=total, api_calls_by_endpoint=by_endpoint, error=error,
+            api_calls=total, api_calls_by_endpoint=by_endpoint, error=masked(error),
         )
         # A run marked abandoned by a racing lock holder may still report its real outcome.
         open_run = or_(runs.c.outcome.is_(None), runs.c.error == ABANDONED)

@@ -32,10 +32,11 @@ REASONS = {  # what the CRM says, per cause (the sandboxes' renderings of each v
 }
 
 
-def add_validation_rule(crm: SandboxCrm, deal_id: str, monkeypatch) -> Callable[[], None]:
-    """A rule refusing writes to one deal; returns how to switch it off."""
+def add_validation_rule(crm: SandboxCrm, deal_id: str, monkeypatch,
+                        message: str = VALIDATION_MESSAGE) -> Callable[[], None]:
+    """A rule refusing writes to one deal with ``message``; returns how to switch it off."""
     if crm.provider == "hubspot":
-        crm.sandbox.reject("deals", deal_id, VALIDATION_MESSAGE)
+        crm.sandbox.reject("deals", deal_id, message)
         return crm.sandbox.clear_rejections
     from connector.sandbox.salesforce.errors import RecordError
 
@@ -45,7 +46,7 @@ def add_validation_rule(crm: SandboxCrm, deal_id: str, monkeypatch) -> Callable[
 
     def check_rules(self, odef, record, changed):
         if active["on"] and odef.name == "Opportunity" and record.get("Id") == deal_id:
-            raise RecordError("FIELD_CUSTOM_VALIDATION_EXCEPTION", VALIDATION_MESSAGE, [])
+            raise RecordError("FIELD_CUSTOM_VALIDATION_EXCEPTION", message, [])
         return original(self, odef, record, changed)
 
     monkeypatch.setattr(store_type, "_check_rules", check_rules)

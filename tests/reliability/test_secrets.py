@@ -87,3 +87,40 @@ def test_given_crm_echoing_credentials_then_no_secret_in_errors_run_history_logs
     figures.record("secrets", provider=provider, flavour=flavour, status=status, leaks=len(leaks))
     assert isinstance(raised.value, CrmError)
     assert not leaks, f"secret leaked into {sorted(leaks)}: {next(iter(leaks.values()))[:300]}"
+
+
+@pytest.mark.parametrize("provider", ["hubspot", "salesforce"])
+def test_given_crm_refusal_echoing_the_token_then_no_table_of_the_state_database_holds_it(
+        provider, tmp_path, monkeypatch):
+    """A CRM (or a proxy in front of it) that puts the Authorization header into a record's refusal:
+    the run history, the rejected records and every other table keep the CRM's words, masked."""
+    from sqlalchemy import create_engine, inspect, text
+
+    from connector.sandbox.demo import demo_dataset
+    from tests.reliability.crm import ANCHOR, open_crm
+    from tests.reliability.runs import run_here
+    from tests.reliability.test_rejected_records import add_validation_rule
+
+    token = canary("refusal-token")
+    logs.register_secrets([token])
+    store_url = f"sqlite:///{tmp_path / 'state.db'}"
+    with open_crm(provider, demo_dataset(anchor=ANCHOR), page_size=20) as crm:
+        victim = sorted(crm._harness().won_deal_ids())[3]  # noqa: SLF001
+        add_validation_rule(crm, victim, monkeypatch,
+                            message=f"Rule failed for request with Authorization: Bearer {token}")
+        report = run_here(crm, store_url)
+    assert any(token in (r.message or "") for r in report.rejected), "the CRM did not echo the token"
+    engine = create_engine(store_url)
+    found = {}
+    with engine.connect() as conn:
+        for table in inspect(conn).get_table_names():
+            rows = conn.execute(text(f'SELECT * FROM "{table}"')).all()
+            dump = " ".join(str(value) for row in rows for value in row)
+            if "canary-" in dump:
+                found[table] = dump[dump.index("canary-") - 60:][:160]
+            if table == "afterclose_rejected":
+                masked = [row for row in rows if logs.MASK in " ".join(map(str, row))]
+    engine.dispose()
+    figures.record("secrets_in_state", provider=provider, tables_with_secret=len(found))
+    assert found == {}, f"the token reached the state database: {found}"
+    assert masked, "the refusal is no longer kept with the CRM's (masked) words"
