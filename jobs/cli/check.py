@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
@@ -9,16 +10,23 @@ import click
 from connector.port import SupportsPermissions, SupportsSetup
 from jobs.cli.exits import ExitCode
 from jobs.cli.output import echo, echo_err
+from jobs.cli.run import JOBS
 from jobs.cli.runtime import load_runtime
+from jobs.state import StateCorruptError, StateStore
 from jobs.wiring import wiring
+
+FUTURE_TOLERANCE = dt.timedelta(hours=1)
+"""Cursors hold the CRM's own modified stamps, so a CRM clock a little ahead of ours is normal;
+a cursor further ahead than this hides every deal changed before it until then."""
 
 
 def check_command(config_path: Path) -> int:
     runtime = load_runtime(config_path)
     for warning in runtime.settings.file_warnings():
         echo(f"warning: {warning}")
-    with runtime.store():
-        pass  # opening migrates and proves the database is reachable (StateStoreError: exit 2)
+    with runtime.store() as store:  # opening migrates and proves the database is usable (exit 2 if not)
+        state = state_problems(store, runtime.scope, runtime.clock())
+        location = store.location
     with runtime.crm() as session:
         problems = session.adapter.check_schema()
         session.reached = True
@@ -34,9 +42,31 @@ def check_command(config_path: Path) -> int:
         click.echo("The credentials lack permissions the jobs need (docs/permissions.md):", err=True)
         for permission in missing:
             echo_err(f"  missing permission: {permission}")
-    if problems or missing:
+    if state:
+        click.echo(f"The state database {location} needs attention:", err=True)
+        for problem in state:
+            echo_err(f"  {problem}")
+    if problems or missing or state:
         return ExitCode.CONFIG
     url, _ = wiring(runtime.provider).endpoint(runtime.settings)
     echo(f"ok: config {runtime.settings.source or '(environment)'}, credentials, state database and mapping "
          f"{runtime.fieldmap.source} fit the live {runtime.provider.value} CRM at {url}")
     return ExitCode.OK
+
+
+def state_problems(store: StateStore, scope: str, now: dt.datetime) -> list[str]:
+    """Cursors that cannot be read, or that stand in the future (no deal changed before then is read)."""
+    problems = []
+    for job in JOBS:
+        try:
+            cursor = store.get_cursor(scope, job)
+        except StateCorruptError as exc:
+            problems.append(str(exc))
+            continue
+        if cursor is not None and cursor.modified > now + FUTURE_TOLERANCE:
+            problems.append(
+                f"the {job} cursor of scope {scope!r} is in the future ({cursor.modified.isoformat()}, now "
+                f"{now.isoformat(timespec='seconds')}): deals changed before then are not read until then. If a "
+                f"wrong clock or a bad import set it, delete it (DELETE FROM afterclose_cursors WHERE scope = "
+                f"'{scope}' AND job = '{job}'); the next run reads every deal again and creates nothing twice.")
+    return problems

@@ -10,17 +10,26 @@ from sqlalchemy.engine import Connection
 
 from connector.model import Cursor, require_aware
 from jobs.state.base import StoreBase
+from jobs.state.damage import unreadable_value_error
 from jobs.state.engine import chunks, require_scope
 from jobs.state.tables import cursors, flags, revisits_table
 
 
 class CursorsMixin(StoreBase):
     def get_cursor(self, scope: str, job: str) -> Cursor | None:
-        with self._engine.connect() as conn:
-            row = conn.execute(
-                select(cursors.c.modified, cursors.c.deal_id).where(cursors.c.scope == scope, cursors.c.job == job)
-            ).first()
-        return Cursor(modified=row.modified, deal_id=row.deal_id) if row else None
+        """Where ``job`` reads next; ``StateCorruptError`` naming the row when it cannot be read."""
+        query = select(cursors.c.modified, cursors.c.deal_id).where(cursors.c.scope == scope, cursors.c.job == job)
+        try:
+            with self._engine.connect() as conn:
+                row = conn.execute(query).first()
+            return Cursor(modified=row.modified, deal_id=row.deal_id) if row else None
+        except (ValueError, TypeError) as exc:  # a value no datetime can be made of
+            raise unreadable_value_error(
+                f"the {job} cursor of scope {scope!r}", self._backend.shown, exc,
+                f"Safe to do: delete that cursor (DELETE FROM afterclose_cursors WHERE scope = '{scope}' AND "
+                f"job = '{job}'); the next run then reads every deal again and re-learns nothing twice. "
+                "Or move the state database aside; AfterClose re-learns its tasks from the CRM by their keys.",
+            ) from None
 
     def set_cursor(self, scope: str, job: str, cursor: Cursor) -> None:
         with self._engine.begin() as conn:

@@ -32,6 +32,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
 from connector.errors import ConfigError
+from jobs.state.damage import report_sqlite_damage
 from jobs.state.values import SchemaTooNewError
 
 UTC = dt.timezone.utc
@@ -52,6 +53,7 @@ class Backend:
     lock_stem: str = ""
     owns_lock_dir: bool = False  # an in-memory store's private lock folder, removed on close
     pg_schema: str = ""  # PostgreSQL: part of the advisory-lock key (schemas are separate stores)
+    shown: str = ""  # how messages name the database: the SQLite file, or the URL without its password
     insert: Callable[..., Any] = field(default=sqlite.insert)
 
 
@@ -84,13 +86,15 @@ def _sqlite_engine(url: URL) -> tuple[Engine, Backend]:
         # One shared connection, or every checkout would see a different empty database.
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
         backend = Backend(name="sqlite", lock_dir=Path(tempfile.mkdtemp(prefix="afterclose-memory-")),
-                          lock_stem="memory", owns_lock_dir=True)
+                          lock_stem="memory", owns_lock_dir=True, shown="(in memory)")
     else:
         db_path = Path(url.database or "")
         db_path.parent.mkdir(parents=True, exist_ok=True)
         # timeout: wait this long for another process's write transaction instead of failing.
         engine = create_engine(url, connect_args={"timeout": 30})
-        backend = Backend(name="sqlite", lock_dir=db_path.parent, lock_stem=db_path.name)
+        backend = Backend(name="sqlite", lock_dir=db_path.parent, lock_stem=db_path.name,
+                          shown=str(db_path.absolute()))
+        report_sqlite_damage(engine, db_path.absolute())
     _use_immediate_transactions(engine)
     return engine, backend
 
@@ -120,7 +124,8 @@ def _postgres_engine(url: URL) -> tuple[Engine, Backend]:
     engine = create_engine(url, pool_pre_ping=True)
     with engine.connect() as conn:
         schema = conn.execute(select(func.current_schema())).scalar_one()
-    return engine, Backend(name="postgresql", pg_schema=schema, insert=postgresql.insert)
+    return engine, Backend(name="postgresql", pg_schema=schema, insert=postgresql.insert,
+                           shown=url.render_as_string(hide_password=True))
 
 
 # -- migrations --------------------------------------------------------------------------------

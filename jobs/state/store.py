@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
+from jobs.state.damage import damaged_file_error, is_sqlite_damage
 from jobs.state.engine import DEFAULT_STATE_URL, current_revision, engine_for, migrate, parse_url
 from jobs.state.lock import LockMixin
 from jobs.state.nps import NpsMixin
@@ -47,6 +49,11 @@ class SqlStateStore(NpsMixin, LockMixin, SlotsMixin):
         """``"sqlite"`` or ``"postgresql"``."""
         return self._backend.name
 
+    @property
+    def location(self) -> str:
+        """The database as messages name it: the SQLite file, or the URL without its password."""
+        return self._backend.shown
+
     def schema_revision(self) -> str | None:
         with self._engine.connect() as conn:
             return current_revision(conn)
@@ -72,6 +79,8 @@ def open_store(url: str | Any | None = None, *, clock: Callable[[], dt.datetime]
         migrate(engine, backend)
     except BaseException as exc:
         store.close()
+        if isinstance(exc, DBAPIError) and is_sqlite_damage(exc.orig):
+            raise damaged_file_error(Path(backend.shown), exc.orig) from None
         if isinstance(exc, OperationalError):
             raise StateStoreError(f"cannot migrate the state database {shown}: {exc.orig}") from None
         raise

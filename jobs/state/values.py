@@ -16,6 +16,11 @@ class StateStoreError(AfterCloseError):
     """The state database cannot be used as it is (unreachable, or from a newer AfterClose)."""
 
 
+class StateCorruptError(StateStoreError):
+    """The state database (or a value in it) cannot be read: a damaged file, an unreadable cursor.
+    The message names the database, says what is wrong and what is safe to do."""
+
+
 class SchemaTooNewError(StateStoreError):
     """The database was migrated by a newer AfterClose; this version must not write to it."""
 
