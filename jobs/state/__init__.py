@@ -11,12 +11,12 @@ from jobs.state.engine import DEFAULT_STATE_URL, VERSION_TABLE, schema_head
 from jobs.state.port import StateStore
 from jobs.state.store import SqlStateStore, open_store
 from jobs.state.tables import metadata
-from jobs.state.values import (NpsRecord, NpsStatus, RejectedRecord, RunOutcome, RunRecord, RunSummary,
+from jobs.state.values import (LockLostError, NpsRecord, NpsStatus, RejectedRecord, RunOutcome, RunRecord, RunSummary,
                                SchemaTooNewError, StateCorruptError, StateStoreError,
                                StoredNpsResponse)
 
 __all__ = [
-    "DEFAULT_STATE_URL", "VERSION_TABLE", "NpsRecord", "NpsStatus", "RejectedRecord", "RunOutcome", "RunRecord",
+    "DEFAULT_STATE_URL", "VERSION_TABLE", "LockLostError", "NpsRecord", "NpsStatus", "RejectedRecord", "RunOutcome", "RunRecord",
     "RunSummary", "SchemaTooNewError", "SqlStateStore", "StateCorruptError", "StateStore", "StateStoreError",
     "StoredNpsResponse",
     "metadata", "open_store", "schema_head",

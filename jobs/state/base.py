@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import Engine, Table
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from jobs.state import engine as sql
 from jobs.state.engine import Backend
+from jobs.state.held import HeldLock
 
 
 class StoreBase:
@@ -22,6 +24,19 @@ class StoreBase:
         self._backend = backend
         self._clock = clock
         self._host = socket.gethostname()
+        self._held: dict[str, HeldLock] = {}
+        """The run locks this store holds, by scope (lock.py)."""
+
+    @contextlib.contextmanager
+    def _write(self, scope: str) -> Iterator[Connection]:
+        """A transaction that changes the state of ``scope``. While this store holds the scope's
+        run lock, the transaction commits only if the lock is still held (held.py): a run that
+        lost its lock records nothing more."""
+        with self._engine.begin() as conn:
+            yield conn
+            held = self._held.get(scope)
+            if held is not None:
+                held.verify(conn)
 
     def _upsert(self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: tuple[str, ...], *,
                 increment: Mapping[str, Any] | None = None, keep: tuple[str, ...] = ()) -> None:

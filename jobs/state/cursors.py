@@ -32,12 +32,12 @@ class CursorsMixin(StoreBase):
             ) from None
 
     def set_cursor(self, scope: str, job: str, cursor: Cursor) -> None:
-        with self._engine.begin() as conn:
+        with self._write(scope) as conn:
             self._set_cursor(conn, require_scope(scope), job, cursor)
 
     def reset_cursor(self, scope: str, job: str) -> None:
         """Forget the position: the next run reads from the beginning (a full resync)."""
-        with self._engine.begin() as conn:
+        with self._write(scope) as conn:
             conn.execute(delete(cursors).where(cursors.c.scope == scope, cursors.c.job == job))
 
     def _set_cursor(self, conn: Connection, scope: str, job: str, cursor: Cursor) -> None:
@@ -48,7 +48,7 @@ class CursorsMixin(StoreBase):
 
     def set_revisits(self, scope: str, revisit_at: Mapping[str, dt.datetime | None]) -> None:
         """When to re-read each deal (the next renewal cycle); None forgets the deal's revisit."""
-        with self._engine.begin() as conn:
+        with self._write(scope) as conn:
             self._set_revisits(conn, require_scope(scope), revisit_at)
 
     def _set_revisits(self, conn: Connection, scope: str, revisit_at: Mapping[str, dt.datetime | None]) -> None:
@@ -82,7 +82,7 @@ class CursorsMixin(StoreBase):
 
     def set_flag(self, scope: str, name: str, value: str | None) -> None:
         """Set (or, with None, clear) a named flag of the scope."""
-        with self._engine.begin() as conn:
+        with self._write(scope) as conn:
             if value is None:
                 conn.execute(delete(flags).where(flags.c.scope == scope, flags.c.name == name))
             else:

@@ -68,7 +68,7 @@ class LedgerMixin(StoreBase):
         """
         refs = list(refs)
         now = self._clock()
-        with self._engine.begin() as conn:
+        with self._write(scope) as conn:
             existing = self._entries_by_key(conn, scope, [ref.key for ref in refs])
             rows = [row for ref in refs
                     if (row := self._learnt_row(scope, ref, existing.get(ref.key), touch_point_of, fingerprints or {},

@@ -77,7 +77,7 @@ class NpsMixin(RecordingMixin):
         kept on its response (status ``rejected``) and re-planned by the NPS job, so the sync
         job neither re-reads its deal nor clears it. A dry run's records only are stored."""
         now = self._clock()
-        with self._engine.begin() as conn:
+        with self._write(scope) as conn:
             if self._record(conn, scope, run_id, results, fingerprints={}, touch_point_of=touch_point_of,
                             learned=learned, rejections=None):
                 return

@@ -38,7 +38,7 @@ class RecordingMixin(LedgerMixin, RunsMixin, CursorsMixin):
     ) -> None:
         """Store what the CRM did, in one transaction: a run record per result, ledger changes,
         rejected records. See ``commit_page`` for the arguments."""
-        with self._engine.begin() as conn:
+        with self._write(scope) as conn:
             self._record(conn, scope, run_id, results, fingerprints=fingerprints or {},
                          touch_point_of=touch_point_of, rejections=set(processed_deal_ids))
 
@@ -67,7 +67,7 @@ class RecordingMixin(LedgerMixin, RunsMixin, CursorsMixin):
         A dry run records the run records only: no ledger, rejection, revisit or cursor change.
         """
         processed = set(processed_deal_ids)
-        with self._engine.begin() as conn:
+        with self._write(scope) as conn:
             if self._record(conn, scope, run_id, results, fingerprints=fingerprints or {},
                             touch_point_of=touch_point_of, rejections=processed):
                 return

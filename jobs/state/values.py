@@ -21,6 +21,12 @@ class StateCorruptError(StateStoreError):
     The message names the database, says what is wrong and what is safe to do."""
 
 
+class LockLostError(AfterCloseError):
+    """The run lock was lost while the run held it (its PostgreSQL session ended): another run may
+    have started, so this one records nothing more and stops. Not a StateStoreError: the run did
+    write to the CRM, and the next run resumes after the last page recorded (exit 4)."""
+
+
 class SchemaTooNewError(StateStoreError):
     """The database was migrated by a newer AfterClose; this version must not write to it."""
 
