@@ -12,8 +12,8 @@ An adapter translates and decides nothing: CRM records <-> ``connector.model`` v
 - ``find_tasks`` / ``any_tasks``: AfterClose's tasks by key (how a lost state store is re-learnt).
 
 Everything else is an optional capability, declared as its own Protocol below and checked with
-``isinstance``: setup of AfterClose's own fields, write-call estimates, permission checks, the
-NPS reads, HubSpot's native NPS source. What runs the port (read-ahead, writes in the background,
+``isinstance``: the CRM account's own id, setup of AfterClose's own fields, write-call estimates,
+permission checks, the NPS reads, HubSpot's native NPS source. What runs the port (read-ahead, writes in the background,
 spotting AfterClose's own write-backs, the repeat pass) is the sync job's deal stream
 (jobs/sync/stream.py), written once for every CRM.
 """
@@ -110,6 +110,18 @@ class CrmAdapter(Protocol):
 
 
 # -- optional capabilities -------------------------------------------------------------------
+
+
+@runtime_checkable
+class SupportsInstanceId(Protocol):
+    """Which account of the CRM the credentials reach, as the CRM itself names it (HubSpot: the
+    portal id; Salesforce: the 18-character organization id). One cheap call, cached per adapter.
+
+    The URL a config points at cannot tell accounts apart (every HubSpot portal is api.hubapi.com),
+    so this id is what keeps the state of two accounts sharing one state database apart."""
+
+    def instance_id(self) -> str:
+        ...
 
 
 @runtime_checkable

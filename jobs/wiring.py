@@ -30,7 +30,9 @@ class Wiring:
     demo_owner_ids: str
     """Where the sandbox files the CRM ids of the demo owners (``sandbox.demo_ids``)."""
     instance: Callable[[Settings], str]
-    """The URL or name that tells one portal or org from another (the scope's second part)."""
+    """The URL or name the config points at (the address's second part)."""
+    instance_kind: str
+    """What the CRM calls one account: the scope is ``<provider>:<kind>-<the CRM's own id>``."""
 
 
 def _hubspot_adapter(settings: Settings, fieldmap: FieldMap) -> CrmAdapter:
@@ -70,7 +72,7 @@ WIRINGS = {
         credential_keys="hubspot.access_token (or hubspot.client_id + client_secret + refresh_token)",
         new_sandbox=_hubspot_sandbox,
         sandbox_settings=lambda endpoint: {"base_url": endpoint.base_url, "access_token": endpoint.token},
-        demo_owner_ids="owners", instance=lambda settings: settings.hubspot.base_url,
+        demo_owner_ids="owners", instance=lambda settings: settings.hubspot.base_url, instance_kind="portal",
     ),
     Provider.SALESFORCE: Wiring(
         provider=Provider.SALESFORCE, build_adapter=_salesforce_adapter, endpoint=_salesforce_endpoint,
@@ -80,6 +82,7 @@ WIRINGS = {
                                            "ca_bundle": str(endpoint.ca_path)},
         demo_owner_ids="User",
         instance=lambda settings: settings.salesforce.instance_url or settings.salesforce.domain,
+        instance_kind="org",
     ),
 }
 
@@ -92,9 +95,18 @@ def build_adapter(settings: Settings, fieldmap: FieldMap) -> CrmAdapter:
     return wiring(settings.crm.provider).build_adapter(settings, fieldmap)
 
 
-def scope_of(settings: Settings) -> str:
-    """Names the CRM instance: cursor, ledger and run lock are kept per scope, so one state
-    database can serve several portals or orgs without mixing them up."""
+def address_of(settings: Settings) -> str:
+    """Where the config points (``hubspot:api.hubapi.com``, ``salesforce:login``): the scope of
+    state databases made before scopes named the account, and what a config's scope is
+    remembered by (jobs/scopes.py). Not an account: every HubSpot portal has the same address."""
     url = wiring(settings.crm.provider).instance(settings)
     host = urlsplit(url).netloc or url
     return f"{settings.crm.provider.value}:{host}"
+
+
+def instance_scope(provider: Provider | str, instance_id: str) -> str:
+    """The scope of one CRM account (``hubspot:portal-123``, ``salesforce:org-00D...``): cursor,
+    ledger, runs and run lock are kept per scope, so one state database serves several portals
+    or orgs without mixing them up."""
+    wired = wiring(provider)
+    return f"{wired.provider.value}:{wired.instance_kind}-{instance_id}"

@@ -67,6 +67,17 @@ class HubSpotAdapter:
         self._result_cap = search_result_cap
         self._stages: DealStages | None = None
         self._owners: dict[str, Owner] | None = None
+        self._portal_id: str | None = None
+
+    # -- which portal (connector.port.SupportsInstanceId) ----------------------------------------
+
+    def instance_id(self) -> str:
+        """The portal id (one call, read once per adapter)."""
+        if self._portal_id is None:
+            from connector.hubspot.account import portal_id
+
+            self._portal_id = portal_id(self._client)
+        return self._portal_id
 
     # -- schema ------------------------------------------------------------------------------
 

@@ -174,6 +174,18 @@ class HubSpotClient:
         counter = attempts or Attempts()
         return self._classified(label, lambda: self._attempt(label, bound, search, kwargs, counter, raw))
 
+    def get(self, label: str, path: str, /) -> Any:
+        """``GET path`` for an endpoint the SDK has no API object for (``/account-info/v3/details``),
+        under the same budget, timeout, retries and counting as ``call``; the JSON read through
+        ``Reply``. It borrows the owners API's ``ApiClient`` (host, token, TLS settings, pool)."""
+        self._ensure_token()
+        api_client = self.api("crm.owners.owners_api").api_client
+
+        def bound(**kwargs: Any) -> Any:
+            return api_client.call_api(path, "GET", auth_settings=["oauth2"], response_types_map={}, **kwargs)
+
+        return self._classified(label, lambda: self._attempt(label, bound, False, {}, Attempts(), raw=True))
+
     def _attempt(self, label: str, bound: Callable[..., Any], search: bool, kwargs: dict[str, Any],
                  attempts: Attempts, raw: bool = False) -> Any:
         self._add_wait(self._budget.acquire(search=search))

@@ -58,6 +58,16 @@ class SalesforceAdapter:
         writes.check_extras(fieldmap)
         self._client = SalesforceClient(settings, retry or RetrySettings(), sleep=sleep)
         self._described: dict[str, schema.Describe] | None = None
+        self._org_id: str | None = None
+
+    # -- which org (connector.port.SupportsInstanceId) --------------------------------------------
+    def instance_id(self) -> str:
+        """The 18-character organization id (one call, read once per adapter)."""
+        if self._org_id is None:
+            from connector.salesforce.org import org_id
+
+            self._org_id = org_id(self._client)
+        return self._org_id
 
     # -- schema ----------------------------------------------------------------------------------
     def _describe(self) -> dict[str, schema.Describe]:

@@ -24,14 +24,15 @@ def check_command(config_path: Path) -> int:
     runtime = load_runtime(config_path)
     for warning in runtime.settings.file_warnings():
         echo(f"warning: {warning}")
-    with runtime.store() as store:  # opening migrates and proves the database is usable (exit 2 if not)
-        state = state_problems(store, runtime.scope, runtime.clock())
-        location = store.location
-    with runtime.crm() as session:
+    # Opening the store migrates it and proves it is usable (exit 2 naming the file if not).
+    with runtime.store() as store, runtime.crm() as session:
         problems = session.adapter.check_schema()
         session.reached = True
         adapter = session.adapter
         missing = adapter.missing_permissions() if isinstance(adapter, SupportsPermissions) else []
+        scope = runtime.scope_of(session, store)
+        state = state_problems(store, scope, runtime.clock())
+        location = store.location
     if problems:
         click.echo(f"The mapping ({runtime.fieldmap.source}) does not fit the live CRM:", err=True)
         for problem in problems:
@@ -50,7 +51,7 @@ def check_command(config_path: Path) -> int:
         return ExitCode.CONFIG
     url, _ = wiring(runtime.provider).endpoint(runtime.settings)
     echo(f"ok: config {runtime.settings.source or '(environment)'}, credentials, state database and mapping "
-         f"{runtime.fieldmap.source} fit the live {runtime.provider.value} CRM at {url}")
+         f"{runtime.fieldmap.source} fit the live {runtime.provider.value} CRM at {url} ({scope})")
     return ExitCode.OK
 
 

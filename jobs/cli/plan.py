@@ -36,7 +36,7 @@ def plan_command(config_path: Path, fmt: str, job: str) -> int:
     planned: list[PlannedAction] = []
     deals = 0
     skipped_jobs = []
-    with runtime.crm() as session, runtime.store() as store:
+    with runtime.store() as store, runtime.crm() as session:
         session.preflight()
         with progress_for(session, "plan"):
             for name in jobs_of(job):
@@ -49,7 +49,7 @@ def plan_command(config_path: Path, fmt: str, job: str) -> int:
                             for a in actions]
         reads = session.adapter.call_stats().total
         writes = _estimate_writes(session, planned)
-        extra_reads = _first_run_reads(runtime, store) if "sync" in jobs_of(job) else 0
+        extra_reads = _first_run_reads(runtime.scope_of(session, store), store) if "sync" in jobs_of(job) else 0
     summary = plan_summary([p.action for p in planned], deals=deals, reads=reads, writes=writes,
                            extra_reads=extra_reads)
     if skipped_jobs:
@@ -100,10 +100,10 @@ def plan_summary(actions: Sequence[Action], *, deals: int, reads: int, writes: i
     return summary
 
 
-def _first_run_reads(runtime: Runtime, store: StateStore) -> int:
+def _first_run_reads(scope: str, store: StateStore) -> int:
     """A state store that has never finished a sync page makes `run` ask the CRM once whether
     AfterClose's tasks are already there (the re-learn check in jobs/sync/job.py); a plan does not."""
-    fresh = store.get_cursor(runtime.scope, SYNC_JOB) is None and store.get_flag(runtime.scope, RELEARN) is None
+    fresh = store.get_cursor(scope, SYNC_JOB) is None and store.get_flag(scope, RELEARN) is None
     return 1 if fresh else 0
 
 

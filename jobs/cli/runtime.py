@@ -28,7 +28,8 @@ from jobs.nps import NpsJob, build_nps_job
 from jobs.playbooks import build_playbook
 from jobs.state import StateStore, open_store
 from jobs.sync import SyncJob
-from jobs.wiring import build_adapter, scope_of, wiring
+from jobs.scopes import resolve_scope
+from jobs.wiring import address_of, build_adapter, wiring
 
 
 def _now() -> dt.datetime:
@@ -40,8 +41,11 @@ class Runtime:
     settings: Settings
     fieldmap: FieldMap
     playbook: Playbook
-    scope: str
+    address: str
+    """Where the config points (jobs/wiring.py ``address_of``); the scope is the account behind it."""
     clock: Callable[[], dt.datetime] = _now
+    _resolved: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """The scope this process found behind the address (jobs/scopes.py)."""
 
     @property
     def provider(self) -> Provider:
@@ -66,16 +70,44 @@ class Runtime:
         finally:
             store.close()
 
+    # -- the scope: the CRM account behind the config's address (jobs/scopes.py) ---------------
+
+    def scope_of(self, session: CrmSession, store: StateStore) -> str:
+        """The scope of the account the credentials reach (one CRM call per session)."""
+        if session.scope is None:
+            session.scope = resolve_scope(store, session.adapter, provider=self.provider.value,
+                                          address=self.address)
+            self._resolved["scope"] = session.scope
+        return session.scope
+
+    def known_scope(self, store: StateStore) -> str | None:
+        """The scope without calling the CRM: the one this process found, else the one account
+        runs found behind the address (the address itself before any run). None when several
+        accounts were found there: only the CRM can tell which one the credentials reach."""
+        if "scope" in self._resolved:
+            return self._resolved["scope"]
+        found = store.scopes_at(self.address)
+        return found[0] if len(found) == 1 else self.address if not found else None
+
+    def scope_for_reading(self, store: StateStore) -> str:
+        """The scope for a command that only reads the store (``status``): ``known_scope``, and
+        the CRM's answer only when several accounts share the address."""
+        known = self.known_scope(store)
+        if known is not None:
+            return known
+        with self.crm() as session:
+            return self.scope_of(session, store)
+
     def sync_job(self, session: CrmSession, store: StateStore,
                  should_stop: Callable[[], bool] = lambda: False) -> SyncJob:
-        return SyncJob(scope=self.scope, adapter=session.adapter, store=store, fieldmap=self.fieldmap,
-                       playbook=self.playbook, clock=self.clock, should_stop=should_stop, on_page=session.observe,
-                       check_schema=not session.reached)
+        return SyncJob(scope=self.scope_of(session, store), adapter=session.adapter, store=store,
+                       fieldmap=self.fieldmap, playbook=self.playbook, clock=self.clock, should_stop=should_stop,
+                       on_page=session.observe, check_schema=not session.reached)
 
     def nps_job(self, session: CrmSession, store: StateStore) -> NpsJob | None:
         """The NPS job, or None when ``[nps] source = "none"``."""
-        return build_nps_job(self.settings, session.adapter, store, self.fieldmap, self.scope, self.clock,
-                             check_schema=not session.reached)
+        return build_nps_job(self.settings, session.adapter, store, self.fieldmap, self.scope_of(session, store),
+                             self.clock, check_schema=not session.reached)
 
 
 def load_runtime(config_path: Path | None, *, configure_logs: bool = True) -> Runtime:
@@ -88,7 +120,8 @@ def load_runtime(config_path: Path | None, *, configure_logs: bool = True) -> Ru
     if fieldmap.provider is not provider:
         raise ConfigError(f"this mapping is for {fieldmap.provider.value}, but crm.provider is {provider.value}",
                           source=fieldmap.source, key="provider")
-    return Runtime(settings=settings, fieldmap=fieldmap, playbook=build_playbook(settings), scope=scope_of(settings))
+    return Runtime(settings=settings, fieldmap=fieldmap, playbook=build_playbook(settings),
+                   address=address_of(settings))
 
 
 # -- the CRM session -------------------------------------------------------------------------
@@ -106,6 +139,8 @@ class CrmSession:
     """Which page (0, 1, ...) each deal was first read in: `run` applies one page at a time."""
     pages: int = 0
     reached: bool = False
+    scope: str | None = None
+    """The account's scope, once asked (``Runtime.scope_of``)."""
     on_progress: Callable[[int], None] | None = None
 
     def preflight(self) -> None:

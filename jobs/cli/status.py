@@ -20,18 +20,19 @@ from jobs.state import RunSummary, StoredNpsResponse
 def status_command(config_path: Path, limit: int, fmt: str) -> int:
     runtime = load_runtime(config_path)
     with runtime.store() as store:
-        runs = store.recent_runs(runtime.scope, limit)
-        rejected = store.rejected(runtime.scope)
-        cursors = {job: store.get_cursor(runtime.scope, job) for job in JOBS}
-        waiting = [_nps_waiting(r) for r in store.nps_to_retry(runtime.scope)]
+        scope = runtime.scope_for_reading(store)
+        runs = store.recent_runs(scope, limit)
+        rejected = store.rejected(scope)
+        cursors = {job: store.get_cursor(scope, job) for job in JOBS}
+        waiting = [_nps_waiting(r) for r in store.nps_to_retry(scope)]
     if fmt == "json":
-        body = {"scope": runtime.scope, "cursors": {job: jsonable(c) for job, c in cursors.items()},
+        body = {"scope": scope, "cursors": {job: jsonable(c) for job, c in cursors.items()},
                 "runs": [jsonable(r) for r in runs], "rejected": [jsonable(r) for r in rejected],
                 "nps_waiting": waiting}
         echo(json.dumps(logs.redact_value(body), indent=2, ensure_ascii=False, default=str))
         return ExitCode.OK
     out = console()
-    out.print(f"[bold]{runtime.scope}[/]")
+    out.print(f"[bold]{scope}[/]")
     for job, cursor in cursors.items():
         where = f"after {cursor.modified.isoformat()} / deal {cursor.deal_id}" if cursor else "not started yet"
         out.print(f"  {job} cursor: {where}")
@@ -53,20 +54,21 @@ def history_command(config_path: Path, fmt: str, *, run_id: int | None = None, d
     """``status --run N`` / ``status --deal ID``: the per-record outcomes the store keeps."""
     runtime = load_runtime(config_path)
     with runtime.store() as store:
+        scope = runtime.scope_for_reading(store)
         if run_id is not None:
-            run = store.run_summary(runtime.scope, run_id)
+            run = store.run_summary(scope, run_id)
             if run is None:
-                echo_err(f"error: no run {run_id} in {runtime.scope} (it never existed, or was pruned); "
+                echo_err(f"error: no run {run_id} in {scope} (it never existed, or was pruned); "
                           "`afterclose status` lists the recent runs")
                 return ExitCode.CONFIG
             records = store.run_records(run_id)
             title = (f"Run {run.id} ({run.job}, started {run.started_at:%Y-%m-%d %H:%M:%S} UTC, "
                      f"{run.outcome.value if run.outcome else 'running'}): {len(records)} record(s)")
         else:
-            records = store.deal_history(runtime.scope, deal_id or "")
+            records = store.deal_history(scope, deal_id or "")
             title = f"Deal {deal_id}: {len(records)} record(s) in the runs kept, newest run first"
     if fmt == "json":
-        body = {"scope": runtime.scope, "run": run_id, "deal": deal_id, "records": [jsonable(r) for r in records]}
+        body = {"scope": scope, "run": run_id, "deal": deal_id, "records": [jsonable(r) for r in records]}
         echo(json.dumps(logs.redact_value(body), indent=2, ensure_ascii=False, default=str))
         return ExitCode.OK
     out = console()

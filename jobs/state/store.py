@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from jobs.state.damage import damaged_file_error, is_sqlite_damage
 from jobs.state.engine import DEFAULT_STATE_URL, current_revision, engine_for, migrate, parse_url
+from jobs.state.instances import InstancesMixin
 from jobs.state.lock import LockMixin
 from jobs.state.nps import NpsMixin
 from jobs.state.slots import SlotsMixin
@@ -30,7 +31,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(UTC)
 
 
-class SqlStateStore(NpsMixin, LockMixin, SlotsMixin):
+class SqlStateStore(NpsMixin, LockMixin, SlotsMixin, InstancesMixin):
     """Open with ``open_store(url)``; use as a context manager or call ``close()``."""
 
     def close(self) -> None:

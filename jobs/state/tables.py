@@ -173,3 +173,13 @@ slots = Table(
     Column("pid", Integer, nullable=False),
     Column("claimed_at", UtcDateTime, nullable=False),
 )
+
+instances = Table(
+    "afterclose_instances", metadata,
+    Column("address", String, primary_key=True),
+    Column("scope", String, primary_key=True),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+)
+SCOPED_TABLES = (cursors, ledger, runs, rejected_records, revisits_table, flags, nps_responses, slots)
+"""Every table whose rows belong to one scope (run records belong to their run)."""

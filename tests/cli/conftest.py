@@ -37,6 +37,13 @@ class Crm:
     tmp: Path
 
     @property
+    def scope(self) -> str:
+        """Where the state of this CRM account is kept (the account's own id, jobs/scopes.py)."""
+        if self.provider == "hubspot":
+            return f"hubspot:portal-{self.sandbox.portal_id}"
+        return f"salesforce:org-{self.sandbox.org.org_id}"
+
+    @property
     def state_url(self) -> str:
         return f"sqlite:///{self.tmp / 'state.db'}"
 

@@ -192,7 +192,7 @@ def test_given_sigterm_during_run_then_the_current_page_is_recorded_and_the_run_
     config = org.config()
     run = start_cli("run", "--config", config)
     try:
-        scope = f"salesforce:{org.endpoint.base_url.split('://', 1)[1]}"
+        scope = org.scope
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if (org.tmp / "state.db").exists():
