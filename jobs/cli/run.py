@@ -12,15 +12,15 @@ from pathlib import Path
 import click
 
 from connector.actions import ActionResult
-from connector.errors import ConfigError
+from connector.errors import ConfigError, LockHeldError
 from connector.port import CallStats
 from jobs import logs
 from jobs.cli.exits import ExitCode
 from jobs.cli.output import echo
 from jobs.cli.runtime import CrmSession, Runtime, load_runtime, progress_for, stop_on_sigterm
-from jobs.nps import run_nps
-from jobs.state import StateStore
-from jobs.sync import run_sync
+from jobs.nps import NpsReport, run_nps
+from jobs.state import RunOutcome, StateStore
+from jobs.sync import SyncReport, run_sync
 
 log = logs.get_logger("afterclose")
 
@@ -71,18 +71,78 @@ def run_command(config_path: Path, job: str) -> int:
 
 
 def run_job(runtime: Runtime, job: str, should_stop: Callable[[], bool], *, progress: bool = False,
-            required: bool = True) -> JobResult:
-    """One pass of ``job``; takes the scope's lock (LockHeldError when another run has it)."""
+            required: bool = True, claim: Callable[[str], bool] | None = None,
+            record_lock_held: bool = True) -> JobResult:
+    """One pass of ``job``; takes the scope's lock (LockHeldError when another run has it).
+
+    Every attempt is kept in the run history: the job records its own run once it starts one; an
+    attempt that fails before (credentials, mapping, an unreachable CRM, the NPS source's config)
+    or is refused the lock is recorded here, so `status` and `/healthz` see it. ``claim(scope)``
+    (serve) claims the tick for this replica once the scope is known; False: another replica has
+    it and nothing runs. ``record_lock_held=False``: the caller waits and records the outcome."""
     started = runtime.clock()
-    with runtime.crm() as session, runtime.store() as store:
-        session.preflight()
-        with progress_for(session, job) if progress else contextlib.nullcontext():
-            result = _run_sync(runtime, session, store, should_stop) if job == "sync" else \
-                _run_nps(runtime, session, store, required)
-        result.calls = session.adapter.call_stats()
+    with runtime.store() as store:
+        attempt = _Attempt(runtime, store, job)
+        with attempt.kept(record_lock_held=record_lock_held):
+            with runtime.crm() as session:
+                attempt.scope = runtime.scope_of(session, store)
+                session.preflight()
+                if claim is not None and not claim(attempt.scope):
+                    return JobResult(job=job, exit_code=ExitCode.OK, outcome="claimed_elsewhere")
+                prepared = _prepare(runtime, job, session, store, should_stop, required)
+                attempt.started = True  # from here the job records its own run
+                with progress_for(session, job) if progress else contextlib.nullcontext():
+                    result = prepared()
+                result.calls = session.adapter.call_stats()
         _prune_history(runtime, store)
     _log_result(result, started, runtime.clock())
     return result
+
+
+@dataclass
+class _Attempt:
+    """An attempt to run ``job``, recorded in the store if it ends before the job's own run starts."""
+
+    runtime: Runtime
+    store: StateStore
+    job: str
+    scope: str | None = None
+    started: bool = False
+
+    @contextlib.contextmanager
+    def kept(self, *, record_lock_held: bool):
+        try:
+            yield
+        except LockHeldError as exc:
+            if record_lock_held:
+                self._record(RunOutcome.LOCK_HELD, exc)
+            raise
+        except Exception as exc:
+            if not self.started:
+                self._record(RunOutcome.FAILED, exc)
+            raise
+
+    def _record(self, outcome: RunOutcome, exc: BaseException) -> None:
+        scope = self.scope or self.runtime.known_scope(self.store) or self.runtime.address
+        try:
+            self.store.record_attempt(scope, self.job, outcome, str(exc))
+        except Exception as failure:  # noqa: BLE001 - the command's own error is the one to report
+            log.error("attempt_not_recorded", job=self.job, error=logs.redact(str(failure)))
+
+
+def _prepare(runtime: Runtime, job: str, session: CrmSession, store: StateStore, should_stop: Callable[[], bool],
+             required: bool) -> Callable[[], JobResult]:
+    """The job ready to run; what can still fail before it runs fails here (the NPS source's config)."""
+    if job == "sync":
+        sync_job = runtime.sync_job(session, store, should_stop)
+        return lambda: _sync_result(run_sync(sync_job), session)
+    nps_job = runtime.nps_job(session, store)
+    if nps_job is None:
+        if required:
+            raise ConfigError('is "none": set a source (csv, http or hubspot-native) to run the NPS job',
+                              source=runtime.settings.source, key="nps.source")
+        return lambda: JobResult(job="nps", exit_code=ExitCode.OK, outcome="skipped")
+    return lambda: _nps_result(run_nps(nps_job))
 
 
 def _prune_history(runtime: Runtime, store: StateStore) -> None:
@@ -95,21 +155,13 @@ def _prune_history(runtime: Runtime, store: StateStore) -> None:
             log.info("history_pruned", runs=pruned, older_than_days=days)
 
 
-def _run_sync(runtime: Runtime, session: CrmSession, store: StateStore, should_stop: Callable[[], bool]) -> JobResult:
-    report = run_sync(runtime.sync_job(session, store, should_stop))
+def _sync_result(report: SyncReport, session: CrmSession) -> JobResult:
     return JobResult(job="sync", exit_code=report.exit_code, outcome="rejected" if report.rejected else "ok",
                      run_id=report.run_id, deals=report.deals_seen, outcomes=report.outcomes,
                      rejected=report.rejected, stopped_early=report.stopped_early, deal_names=session.deal_names)
 
 
-def _run_nps(runtime: Runtime, session: CrmSession, store: StateStore, required: bool) -> JobResult:
-    job = runtime.nps_job(session, store)
-    if job is None:
-        if required:
-            raise ConfigError('is "none": set a source (csv, http or hubspot-native) to run the NPS job',
-                              source=runtime.settings.source, key="nps.source")
-        return JobResult(job="nps", exit_code=ExitCode.OK, outcome="skipped")
-    report = run_nps(job)
+def _nps_result(report: NpsReport) -> JobResult:
     outcome = "failed" if report.source_error else "rejected" if report.rejected else "ok"
     return JobResult(job="nps", exit_code=report.exit_code, outcome=outcome, run_id=report.run_id,
                      responses=report.responses_read, outcomes=report.outcomes, rejected=report.rejected,
@@ -145,6 +197,9 @@ def echo_result(result: JobResult) -> None:
         echo(f"{result.job}: stopped early (SIGTERM) after recording the current page; the next run resumes")
 
 
-def scheduled_run(runtime: Runtime, job: str, should_stop: Callable[[], bool]) -> JobResult:
-    """One tick of ``serve``; CRM and config errors propagate for the scheduler to record."""
-    return run_job(runtime, job, should_stop, required=False)
+def scheduled_run(runtime: Runtime, job: str, should_stop: Callable[[], bool],
+                  claim: Callable[[str], bool] | None = None) -> JobResult:
+    """One tick of ``serve``; CRM and config errors propagate for the scheduler to count (the
+    attempt is in the run history already). A lock held elsewhere propagates too: the scheduler
+    waits and tries again, and records the tick as missed if it never gets to run."""
+    return run_job(runtime, job, should_stop, required=False, claim=claim, record_lock_held=False)

@@ -32,22 +32,29 @@ def serve_command(config_path: Path, *, run_now: bool = False) -> int:
     schedules = {job: cron for job, cron in (("sync", settings.schedule.sync), ("nps", settings.schedule.nps)) if cron}
     grace = dt.timedelta(seconds=settings.schedule.misfire_grace_seconds)
     now = _now()
+    intervals = {job: interval_of(CronTrigger.from_crontab(cron, timezone=settings.schedule.timezone), now)
+                 for job, cron in schedules.items()}
     stop = threading.Event()
     install_stop_handlers(stop)
     with runtime.store() as store:
+        # The account this process serves, as far as it is known without calling the CRM: every
+        # run asks the CRM and remembers it (jobs/scopes.py); before the first, the store says.
+        def scope() -> str:
+            return runtime.known_scope(store) or runtime.address
+
         health = Health(
-            overdue_after={job: 2 * interval_of(CronTrigger.from_crontab(cron, timezone=settings.schedule.timezone),
-                                                now) + grace for job, cron in schedules.items()},
-            last_runs=lambda: last_finished_runs(store, runtime.scope, list(schedules)),
+            overdue_after={job: 2 * interval + grace for job, interval in intervals.items()},
+            last_runs=lambda: last_finished_runs(store, scope(), list(schedules)),
         )
-        tick = Ticker(scope=runtime.scope, store=store, stop=stop, health=health,
-                      execute=lambda job: scheduled_run(runtime, job, stop.is_set))
+        # A tick that finds the lock held elsewhere waits for it until its job's next tick.
+        tick = Ticker(scope=scope, store=store, stop=stop, health=health, wait_limit=intervals,
+                      execute=lambda job, claim: scheduled_run(runtime, job, stop.is_set, claim))
         scheduler = build_scheduler(schedules, settings.schedule.timezone, settings.schedule.misfire_grace_seconds,
                                     tick, run_now=run_now)
         with _health_server(health, settings.server.host, settings.server.port) as base_url:
             scheduler.start()
-            log.info("serving", scope=runtime.scope, schedules=schedules, healthz=f"{base_url}/healthz",
-                     metrics=f"{base_url}/metrics")
+            log.info("serving", address=runtime.address, scope=scope(), schedules=schedules,
+                     healthz=f"{base_url}/healthz", metrics=f"{base_url}/metrics")
             while not stop.wait(0.2):
                 pass
             scheduler.shutdown(wait=True)  # the running job stops after its current page

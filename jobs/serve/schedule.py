@@ -11,6 +11,12 @@ once: before running, a replica claims the tick's *scheduled* fire time in the s
 the wall clock, is what makes the claims of two replicas collide, so ``FireTimeExecutor`` hands
 it to the job function. The run lock still stops a manual ``afterclose run`` from overlapping.
 
+Ticks of one process run one at a time: sync and NPS share the scope's run lock, so two ticks
+due together (sync every 15 minutes, NPS at 06:00) would race for it and the loser would be
+skipped for the day. The second waits its turn instead. A tick that finds the lock held by a run
+elsewhere (a manual `afterclose run`, a replica) waits too, until its job's next tick; a tick that
+never ran is *missed*: recorded in the run history, counted, and reported by /healthz.
+
 SIGTERM/SIGINT set a stop flag the sync job checks between pages: the current page is finished
 and recorded, then the process exits 0.
 """
@@ -20,10 +26,11 @@ from __future__ import annotations
 import datetime as dt
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -106,6 +113,8 @@ class Health:
                 problems.append(f"last {job} tick failed at {failed_tick[0].isoformat()}: {logs.redact(failed_tick[1])}")
             elif run is not None and run.outcome is RunOutcome.FAILED:
                 problems.append(f"last {job} run ({run.id}) failed: {logs.redact(run.error or 'no reason recorded')}")
+            elif run is not None and run.outcome is RunOutcome.MISSED:
+                problems.append(f"{job} missed its schedule: {logs.redact(run.error or 'no reason recorded')}")
             finished = run.finished_at if run is not None and run.finished_at else self.started_at
             if now - finished > limit:
                 problems.append(f"{job} run overdue: nothing finished since {finished.isoformat()}")
@@ -116,10 +125,13 @@ class Health:
 
 
 def last_finished_runs(store: StateStore, scope: str, jobs: list[str]) -> dict[str, RunSummary]:
-    """The newest finished, real (not dry) run of each job in ``scope``."""
+    """The newest finished, real (not dry) run or attempt of each job in ``scope``: a tick that
+    failed its checks or missed its schedule counts (the store keeps them, so a restart still sees
+    them); a manual run refused the lock does not (the run that held it is what counts)."""
     found: dict[str, RunSummary] = {}
     for run in store.recent_runs(scope, limit=100):
-        if run.job in jobs and run.job not in found and run.outcome is not None and not run.dry_run:
+        if (run.job in jobs and run.job not in found and run.outcome not in (None, RunOutcome.LOCK_HELD)
+                and not run.dry_run):
             found[run.job] = run
     return found
 
@@ -149,38 +161,84 @@ def health_app(health: Health) -> Starlette:
 
 @dataclass(kw_only=True)
 class Ticker:
-    """Runs one tick of a job: claim it, run it, count it. Never raises (the scheduler lives on)."""
+    """Runs one tick of a job: wait its turn, run it (claiming the tick), count it. Never raises
+    (the scheduler lives on)."""
 
-    scope: str
+    scope: str | Callable[[], str]
+    """Where missed ticks are recorded: the scope, or how to get it (the CRM account it is for)."""
     store: StateStore
-    execute: Callable[[str], Any]
-    """Runs the job once; returns an object with ``outcome``, ``outcomes`` and ``calls``."""
+    execute: Callable[..., Any]
+    """``execute(job, claim)`` runs the job once and returns an object with ``outcome``,
+    ``outcomes`` and ``calls``; ``claim(scope)`` claims this tick for this replica (False: another
+    replica has it, and the job returns the outcome ``claimed_elsewhere`` without running)."""
     stop: threading.Event
     health: Health | None = None
+    lock_retry_seconds: float = 5.0
+    wait_limit: Mapping[str, dt.timedelta] = field(default_factory=dict)
+    """How long after its scheduled time a tick may wait for a lock held elsewhere (serve: until
+    the job's next tick); a job not named here does not wait."""
+    _turn: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __call__(self, job: str, scheduled_run_time: dt.datetime | None = None) -> str:
-        outcome, error = self._tick(job, scheduled_run_time)
+        # The default only satisfies APScheduler's signature check: FireTimeExecutor always passes it.
+        outcome, error = self._tick(job, scheduled_run_time or _now())
         if self.health is not None:
             self.health.tick_finished(job, outcome, _now(), error)
         return outcome
 
-    def _tick(self, job: str, scheduled_run_time: dt.datetime | None) -> tuple[str, str | None]:
-        # The default only satisfies APScheduler's signature check: FireTimeExecutor always passes it.
-        scheduled_run_time = scheduled_run_time or _now()
-        if self.stop.is_set():
-            return "stopping", None
-        if not self.store.claim_slot(self.scope, job, scheduled_run_time):
-            log.info("run_skipped", job=job, scheduled=scheduled_run_time.isoformat(),
-                     reason="another replica claimed this tick")
-            metrics.observe_run(job, "claimed_elsewhere", {}, None, _now())
-            return "claimed_elsewhere", None
-        log.info("run_started", job=job, scheduled=scheduled_run_time.isoformat())
+    def missed(self, job: str, scheduled_run_time: dt.datetime, reason: str) -> None:
+        """Record a tick that never ran (the store keeps it: /healthz reports it, after a restart too)."""
+        error = f"the tick scheduled for {scheduled_run_time.isoformat()} did not run: {reason}"
+        log.warning("run_missed", job=job, scheduled=scheduled_run_time.isoformat(), reason=reason)
+        metrics.observe_run(job, RunOutcome.MISSED.value, {}, None, _now())
         try:
-            result = self.execute(job)
+            self.store.record_attempt(self._scope(), job, RunOutcome.MISSED, error)
+        except Exception as exc:  # noqa: BLE001 - then this replica's own health report keeps it
+            log.error("run_not_recorded", job=job, error=logs.redact(str(exc)))
+            if self.health is not None:
+                self.health.tick_finished(job, RunOutcome.FAILED.value, _now(), error)
+
+    def _tick(self, job: str, fire_time: dt.datetime) -> tuple[str, str | None]:
+        claimed: dict[str, bool] = {}
+
+        def claim(scope: str) -> bool:  # once per tick, however often it waits for the lock
+            if scope not in claimed:
+                claimed[scope] = self.store.claim_slot(scope, job, fire_time)
+            return claimed[scope]
+
+        give_up = fire_time + self.wait_limit.get(job, dt.timedelta(0))
+        while True:
+            if not self._take_turn():
+                return "stopping", None
+            try:
+                if self.stop.is_set():
+                    return "stopping", None
+                done = self._run_once(job, claim, fire_time)
+            finally:
+                self._turn.release()
+            if not isinstance(done, LockHeldError):
+                return done
+            if _now() >= give_up:
+                self.missed(job, fire_time, f"another run held the lock: {done}")
+                return RunOutcome.MISSED.value, str(done)
+            log.info("run_waiting", job=job, reason=str(done), retry_seconds=self.lock_retry_seconds)
+            if self.stop.wait(self.lock_retry_seconds):
+                return "stopping", None
+
+    def _take_turn(self) -> bool:
+        """Wait until no other tick of this process runs; False when stopping meanwhile."""
+        while not self._turn.acquire(timeout=0.2):
+            if self.stop.is_set():
+                return False
+        return True
+
+    def _run_once(self, job: str, claim: Callable[[str], bool],
+                  fire_time: dt.datetime) -> tuple[str, str | None] | LockHeldError:
+        log.info("run_started", job=job, scheduled=fire_time.isoformat())
+        try:
+            result = self.execute(job, claim)
         except LockHeldError as exc:
-            log.info("run_skipped", job=job, reason=str(exc))
-            metrics.observe_run(job, RunOutcome.LOCK_HELD.value, {}, None, _now())
-            return RunOutcome.LOCK_HELD.value, None
+            return exc
         except AfterCloseError as exc:
             log.error("run_failed", job=job, error=exc)
             metrics.observe_run(job, RunOutcome.FAILED.value, {}, None, _now())
@@ -189,8 +247,14 @@ class Ticker:
             log.error("run_failed", job=job, exc_info=True)
             metrics.observe_run(job, RunOutcome.FAILED.value, {}, None, _now())
             return RunOutcome.FAILED.value, f"internal error: {type(exc).__name__}: {exc}"
+        if result.outcome == "claimed_elsewhere":
+            log.info("run_skipped", job=job, scheduled=fire_time.isoformat(),
+                     reason="another replica claimed this tick")
         metrics.observe_run(job, result.outcome, result.outcomes, result.calls, _now())
         return result.outcome, getattr(result, "error", None)
+
+    def _scope(self) -> str:
+        return self.scope() if callable(self.scope) else self.scope
 
 
 def _now() -> dt.datetime:
@@ -208,6 +272,14 @@ def build_scheduler(schedules: dict[str, str], timezone: str, misfire_grace_seco
         if run_now:
             scheduler.add_job(tick, DateTrigger(run_date=_now()), args=[job], id=f"{job}-at-start",
                               name=f"afterclose {job} (at start)", **common)
+
+    def on_missed(event: JobExecutionEvent) -> None:
+        # The process was too busy or asleep: a tick later than misfire_grace_seconds is dropped.
+        tick.missed(event.job_id.removesuffix("-at-start"), event.scheduled_run_time,
+                    f"the scheduler reached it more than schedule.misfire_grace_seconds "
+                    f"({misfire_grace_seconds} s) late")
+
+    scheduler.add_listener(on_missed, EVENT_JOB_MISSED)
     return scheduler
 
 

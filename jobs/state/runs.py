@@ -50,6 +50,19 @@ class RunsMixin(StoreBase):
             exists = conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first()
         raise ValueError(f"run {run_id} {'is already finished' if exists else 'does not exist'}")
 
+    def record_attempt(self, scope: str, job: str, outcome: RunOutcome | str, error: str | None = None) -> int:
+        """A run that ended before it began: a tick or command that failed its checks (credentials,
+        mapping, an unreachable CRM), was refused the lock, or missed its schedule. Kept in the run
+        history like any run, so `status` and `/healthz` (after a restart too) see it."""
+        now = self._clock()
+        row = dict(
+            scope=require_scope(scope), job=job, dry_run=False, host=self._host, pid=os.getpid(), started_at=now,
+            finished_at=now, outcome=RunOutcome(outcome).value, counts={}, api_calls=0, api_calls_by_endpoint={},
+            error=masked(error),
+        )
+        with self._engine.begin() as conn:
+            return int(conn.execute(insert(runs).values(**row)).inserted_primary_key[0])
+
     def recent_runs(self, scope: str | None = None, limit: int = 20) -> list[RunSummary]:
         """Newest first."""
         query = select(runs).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(limit)

@@ -36,6 +36,7 @@ class RunOutcome(StrEnum):
     REJECTED = "rejected"  # finished, but the CRM refused some records
     FAILED = "failed"
     LOCK_HELD = "lock_held"  # another run held the scope's lock; nothing was done
+    MISSED = "missed"  # a scheduled tick that never ran (the lock stayed held past its wait, or the scheduler was late)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -15,7 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from jobs.state import RunOutcome, RunSummary, StateStore, open_store
-from jobs.serve.schedule import FireTimeExecutor, Health, Ticker, health_app
+from jobs.serve.schedule import FireTimeExecutor, Health, Ticker, health_app, last_finished_runs
 from tests.cli.conftest import start_cli
 
 YEARLY = '[schedule]\nsync = "0 0 1 1 *"\n'
@@ -88,7 +88,7 @@ def test_given_sigterm_during_a_run_then_current_page_finished_and_recorded_then
     server = start_cli("serve", "--config", config, "--run-now")
     try:
         with open_store(org.state_url) as store:
-            wait_until(lambda: (org.tmp / "state.db").exists() and store.get_cursor(f"salesforce:{_host(org)}", "sync"),
+            wait_until(lambda: (org.tmp / "state.db").exists() and store.get_cursor(org.scope, "sync"),
                        what="the first page to be recorded")
         server.send_signal(signal.SIGTERM)
         out, err = server.communicate(timeout=30)
@@ -102,10 +102,6 @@ def test_given_sigterm_during_a_run_then_current_page_finished_and_recorded_then
         (run,) = store.recent_runs()
         assert run.outcome in (RunOutcome.OK, RunOutcome.REJECTED) and run.finished_at is not None
         assert sum(run.counts.values()) > 0
-
-
-def _host(crm) -> str:
-    return crm.endpoint.base_url.split("://", 1)[1]
 
 
 # -- /healthz ---------------------------------------------------------------------------------------
@@ -157,7 +153,9 @@ def test_given_two_replicas_sharing_the_store_when_a_tick_fires_then_it_runs_onc
     ran, outcomes, seen_times = [], [], []
     done = threading.Barrier(3, timeout=20)
 
-    def execute(job):
+    def execute(job, claim):
+        if not claim("hubspot:shared"):  # the scope, once the job knows which CRM account it is for
+            return _Claimed()
         ran.append(job)
         time.sleep(0.3)  # a run in progress while the other replica's tick arrives
         return _Result()
@@ -195,13 +193,17 @@ class _Result:
     calls = None
 
 
+class _Claimed(_Result):
+    outcome = "claimed_elsewhere"
+
+
 def test_given_a_tick_fails_before_recording_a_run_then_healthz_reports_it_until_a_run_succeeds(tmp_path):
     from connector.errors import SchemaError
 
     health = Health(overdue_after={"sync": dt.timedelta(minutes=35)}, last_runs=lambda: {})
     outcomes = iter([SchemaError(["deal_stage -> dealstage: property does not exist"]), _Result()])
 
-    def execute(job):
+    def execute(job, claim):
         outcome = next(outcomes)
         if isinstance(outcome, Exception):
             raise outcome
@@ -214,3 +216,113 @@ def test_given_a_tick_fails_before_recording_a_run_then_healthz_reports_it_until
         assert len(problems) == 1 and "last sync tick failed" in problems[0] and "dealstage" in problems[0]
         assert ticker("sync", NOW + dt.timedelta(minutes=15)) == "ok"
     assert health.problems(dt.datetime.now(dt.timezone.utc))[0] == []
+
+
+# -- jobs that share a tick, and ticks that fail or miss ---------------------------------------------
+
+
+def _fire_together(ticker, jobs, fire_at) -> dict:
+    """Both jobs scheduled for the same instant, in one scheduler (one `serve` process)."""
+    outcomes: dict[str, str] = {}
+    done = threading.Barrier(len(jobs) + 1, timeout=30)
+
+    def tick(job, scheduled_run_time=None):
+        outcomes[job] = ticker(job, scheduled_run_time)
+        done.wait()
+
+    scheduler = BackgroundScheduler(executors={"default": FireTimeExecutor(max_workers=4)})
+    for job in jobs:
+        scheduler.add_job(tick, DateTrigger(run_date=fire_at), args=[job], id=job, coalesce=True, max_instances=1,
+                          misfire_grace_time=30)
+    scheduler.start()
+    try:
+        done.wait()
+    finally:
+        scheduler.shutdown(wait=True)
+    return outcomes
+
+
+def test_given_sync_and_nps_due_on_the_same_tick_then_both_run_one_after_the_other(store_url):
+    """06:00: the 15-minute sync and the daily NPS job fire together; both take the scope's run lock."""
+    scope = "hubspot:portal-1"
+    spans: list[tuple[str, float, float]] = []
+    with open_store(store_url) as store:
+        def execute(job, claim=None):
+            with store.lock(scope):  # as run_sync and run_nps do
+                start = time.monotonic()
+                time.sleep(0.3)
+                spans.append((job, start, time.monotonic()))
+            return _Result()
+
+        ticker = Ticker(scope=scope, store=store, execute=execute, stop=threading.Event())
+        fire_at = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)).replace(microsecond=0)
+        outcomes = _fire_together(ticker, ["sync", "nps"], fire_at)
+    assert outcomes == {"sync": "ok", "nps": "ok"}
+    (first, a, b), (second, c, d) = sorted(spans, key=lambda span: span[1])
+    assert {first, second} == {"sync", "nps"} and b <= c  # one after the other, never at once
+
+
+def test_given_a_run_elsewhere_holds_the_lock_when_a_tick_fires_then_it_waits_and_runs_after_it(store_url):
+    scope = "hubspot:portal-1"
+    ran: list[str] = []
+    with open_store(store_url) as store, open_store(store_url) as manual:
+        def execute(job, claim=None):
+            with store.lock(scope):
+                ran.append(job)
+            return _Result()
+
+        ticker = Ticker(scope=scope, store=store, execute=execute, stop=threading.Event(), lock_retry_seconds=0.1,
+                        wait_limit={"nps": dt.timedelta(minutes=5)})
+        release = threading.Timer(0.8, lambda: held.__exit__(None, None, None))
+        held = manual.lock(scope)  # an `afterclose run` someone started by hand
+        held.__enter__()
+        release.start()
+        outcome = ticker("nps", dt.datetime.now(dt.timezone.utc))
+        release.join()
+    assert outcome == "ok" and ran == ["nps"]
+
+
+def test_given_the_lock_is_held_past_the_wait_limit_then_the_tick_is_missed_recorded_and_healthz_flags_it(store_url):
+    scope = "hubspot:portal-1"
+    with open_store(store_url) as store, open_store(store_url) as manual, manual.lock(scope):
+        def execute(job, claim=None):
+            with store.lock(scope):
+                raise AssertionError("ran while another run held the lock")
+
+        ticker = Ticker(scope=scope, store=store, execute=execute, stop=threading.Event(), lock_retry_seconds=0.1,
+                        wait_limit={"nps": dt.timedelta(seconds=0.5)})
+        outcome = ticker("nps", dt.datetime.now(dt.timezone.utc))
+        (recorded,) = store.recent_runs(scope)
+        health = Health(overdue_after={"nps": dt.timedelta(days=2)},
+                        last_runs=lambda: last_finished_runs(store, scope, ["nps"]))
+        problems, _ = health.problems(dt.datetime.now(dt.timezone.utc))
+    assert outcome == "missed"
+    assert recorded.job == "nps" and recorded.outcome == "missed" and "lock" in recorded.error
+    assert len(problems) == 1 and "nps" in problems[0] and "missed" in problems[0]
+
+
+def test_given_a_scheduled_run_fails_preflight_then_status_shows_it_and_healthz_after_a_restart_reports_it(hubspot):
+    from tests.cli.conftest import invoke
+
+    port = free_port()
+    config = hubspot.config(f'{YEARLY}[server]\nport = {port}\n[log]\nformat = "json"\n', token="revoked-token")
+    server = start_cli("serve", "--config", config, "--run-now")
+    try:
+        wait_until(lambda: (r := get(port, "/healthz")) is not None and r.status_code == 503, what="the failed tick")
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=20)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    status = json.loads(invoke("status", "--config", config, "--format", "json").stdout)
+    (attempt,) = status["runs"]
+    assert attempt["job"] == "sync" and attempt["outcome"] == "failed" and "refused the credentials" in attempt["error"]
+    assert "revoked-token" not in json.dumps(status)
+    restarted = start_cli("serve", "--config", config)  # no --run-now: nothing runs before the check
+    try:
+        health = wait_until(lambda: get(port, "/healthz"), what="the restarted server")
+        assert health.status_code == 503, health.text
+        assert "refused the credentials" in " ".join(health.json()["problems"])
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        restarted.communicate(timeout=20)
