@@ -169,6 +169,11 @@ class LogSection(Section):
 class ServerSection(Section):
     host: str = Field("127.0.0.1", description="Address for /metrics and /healthz (0.0.0.0 in a container).")
     port: int = Field(8000, ge=1, le=65535, description="Port for /metrics and /healthz.")
+    stop_grace_seconds: float = Field(
+        20.0, ge=1, le=3600,
+        description="On SIGTERM, `run` and `serve` record what has landed and exit within this many seconds; "
+                    "keep it below the platform's own grace (Kubernetes: terminationGracePeriodSeconds, 30 by default).",
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from jobs import logs
 from jobs.cli.exits import ExitCode
 from jobs.cli.output import echo
 from jobs.cli.runtime import CrmSession, Runtime, load_runtime, progress_for, stop_on_sigterm
+from jobs.cli.stopping import GracefulStop
 from jobs.nps import NpsReport, run_nps
 from jobs.state import RunOutcome, StateStore
 from jobs.sync import SyncReport, run_sync
@@ -60,19 +61,20 @@ def jobs_of(job: str) -> tuple[str, ...]:
 def run_command(config_path: Path, job: str) -> int:
     runtime = load_runtime(config_path)
     codes = []
-    with stop_on_sigterm() as stop:
+    with stop_on_sigterm(runtime.settings.server.stop_grace_seconds) as stop:
         for name in jobs_of(job):
-            result = run_job(runtime, name, stop.is_set, progress=True, required=job != "all")
+            result = run_job(runtime, name, stop.is_set, record_by=stop.record_by, progress=True,
+                             required=job != "all")
             echo_result(result)
             codes.append(result.exit_code)
             if stop.is_set():
-                break
+                stop.exit(max(codes))  # recorded: do not wait for writes the grace left behind
     return max(codes)
 
 
 def run_job(runtime: Runtime, job: str, should_stop: Callable[[], bool], *, progress: bool = False,
             required: bool = True, claim: Callable[[str], bool] | None = None,
-            record_lock_held: bool = True) -> JobResult:
+            record_lock_held: bool = True, record_by: Callable[[], float | None] = lambda: None) -> JobResult:
     """One pass of ``job``; takes the scope's lock (LockHeldError when another run has it).
 
     Every attempt is kept in the run history: the job records its own run once it starts one; an
@@ -84,12 +86,12 @@ def run_job(runtime: Runtime, job: str, should_stop: Callable[[], bool], *, prog
     with runtime.store() as store:
         attempt = _Attempt(runtime, store, job)
         with attempt.kept(record_lock_held=record_lock_held):
-            with runtime.crm() as session:
+            with runtime.crm(stopping=should_stop) as session:
                 attempt.scope = runtime.scope_of(session, store)
                 session.preflight()
                 if claim is not None and not claim(attempt.scope):
                     return JobResult(job=job, exit_code=ExitCode.OK, outcome="claimed_elsewhere")
-                prepared = _prepare(runtime, job, session, store, should_stop, required)
+                prepared = _prepare(runtime, job, session, store, should_stop, record_by, required)
                 attempt.started = True  # from here the job records its own run
                 with progress_for(session, job) if progress else contextlib.nullcontext():
                     result = prepared()
@@ -131,10 +133,10 @@ class _Attempt:
 
 
 def _prepare(runtime: Runtime, job: str, session: CrmSession, store: StateStore, should_stop: Callable[[], bool],
-             required: bool) -> Callable[[], JobResult]:
+             record_by: Callable[[], float | None], required: bool) -> Callable[[], JobResult]:
     """The job ready to run; what can still fail before it runs fails here (the NPS source's config)."""
     if job == "sync":
-        sync_job = runtime.sync_job(session, store, should_stop)
+        sync_job = runtime.sync_job(session, store, should_stop, record_by)
         return lambda: _sync_result(run_sync(sync_job), session)
     nps_job = runtime.nps_job(session, store)
     if nps_job is None:
@@ -197,9 +199,10 @@ def echo_result(result: JobResult) -> None:
         echo(f"{result.job}: stopped early (SIGTERM) after recording the current page; the next run resumes")
 
 
-def scheduled_run(runtime: Runtime, job: str, should_stop: Callable[[], bool],
+def scheduled_run(runtime: Runtime, job: str, stop: GracefulStop,
                   claim: Callable[[str], bool] | None = None) -> JobResult:
     """One tick of ``serve``; CRM and config errors propagate for the scheduler to count (the
     attempt is in the run history already). A lock held elsewhere propagates too: the scheduler
     waits and tries again, and records the tick as missed if it never gets to run."""
-    return run_job(runtime, job, should_stop, required=False, claim=claim, record_lock_held=False)
+    return run_job(runtime, job, stop.is_set, required=False, claim=claim, record_lock_held=False,
+                   record_by=stop.record_by)

@@ -22,6 +22,7 @@ from connector.model import DealPage, Provider
 from connector.port import CrmAdapter
 from jobs import logs
 from jobs.cli.exits import CommandFailed, ExitCode
+from jobs.cli.stopping import GracefulStop
 from jobs.config import Settings
 from jobs.core.playbook import Playbook
 from jobs.nps import NpsJob, build_nps_job
@@ -52,15 +53,21 @@ class Runtime:
         return Provider(self.settings.crm.provider)
 
     @contextlib.contextmanager
-    def crm(self) -> Iterator[CrmSession]:
-        """The adapter for this config, with CRM errors explained in the config's terms."""
+    def crm(self, stopping: Callable[[], bool] = lambda: False) -> Iterator[CrmSession]:
+        """The adapter for this config, with CRM errors explained in the config's terms.
+
+        ``stopping()`` true at the end (SIGTERM): the adapter is closed without waiting for calls
+        still under way, which the process drops when it exits right after (jobs/cli/stopping.py)."""
         session: CrmSession | None = None
         with explain_crm_errors(self.settings, lambda: session is not None and session.reached):
             session = CrmSession(adapter=build_adapter(self.settings, self.fieldmap), fieldmap=self.fieldmap)
             try:
                 yield session
             finally:
-                session.adapter.close()
+                if stopping():
+                    threading.Thread(target=session.adapter.close, name="adapter-close", daemon=True).start()
+                else:
+                    session.adapter.close()
 
     @contextlib.contextmanager
     def store(self) -> Iterator[StateStore]:
@@ -98,11 +105,11 @@ class Runtime:
         with self.crm() as session:
             return self.scope_of(session, store)
 
-    def sync_job(self, session: CrmSession, store: StateStore,
-                 should_stop: Callable[[], bool] = lambda: False) -> SyncJob:
+    def sync_job(self, session: CrmSession, store: StateStore, should_stop: Callable[[], bool] = lambda: False,
+                 record_by: Callable[[], float | None] = lambda: None) -> SyncJob:
         return SyncJob(scope=self.scope_of(session, store), adapter=session.adapter, store=store,
                        fieldmap=self.fieldmap, playbook=self.playbook, clock=self.clock, should_stop=should_stop,
-                       on_page=session.observe, check_schema=not session.reached)
+                       record_by=record_by, on_page=session.observe, check_schema=not session.reached)
 
     def nps_job(self, session: CrmSession, store: StateStore) -> NpsJob | None:
         """The NPS job, or None when ``[nps] source = "none"``."""
@@ -202,9 +209,10 @@ def progress_for(session: CrmSession, job: str, stream: TextIO | None = None) ->
 
 
 @contextlib.contextmanager
-def stop_on_sigterm() -> Iterator[threading.Event]:
-    """SIGTERM (Kubernetes stopping the pod) finishes the current page, records it, then stops."""
-    stop = threading.Event()
+def stop_on_sigterm(grace_seconds: float) -> Iterator[GracefulStop]:
+    """SIGTERM (Kubernetes stopping the pod): no new page's writes, the pages under way recorded as
+    they land, gone within ``grace_seconds`` (jobs/cli/stopping.py)."""
+    stop = GracefulStop(grace_seconds)
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return

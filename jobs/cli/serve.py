@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from connector.serving import serve_app
 from jobs import logs
 from jobs.cli.exits import CommandFailed, ExitCode
 from jobs.cli.run import scheduled_run
+from jobs.cli.stopping import GracefulStop
 from jobs.cli.runtime import load_runtime
 from jobs.serve.schedule import (Health, Ticker, build_scheduler, health_app, install_stop_handlers, interval_of,
                                  last_finished_runs)
@@ -34,7 +34,7 @@ def serve_command(config_path: Path, *, run_now: bool = False) -> int:
     now = _now()
     intervals = {job: interval_of(CronTrigger.from_crontab(cron, timezone=settings.schedule.timezone), now)
                  for job, cron in schedules.items()}
-    stop = threading.Event()
+    stop = GracefulStop(settings.server.stop_grace_seconds)
     install_stop_handlers(stop)
     with runtime.store() as store:
         # The account this process serves, as far as it is known without calling the CRM: every
@@ -48,7 +48,7 @@ def serve_command(config_path: Path, *, run_now: bool = False) -> int:
         )
         # A tick that finds the lock held elsewhere waits for it until its job's next tick.
         tick = Ticker(scope=scope, store=store, stop=stop, health=health, wait_limit=intervals,
-                      execute=lambda job, claim: scheduled_run(runtime, job, stop.is_set, claim))
+                      execute=lambda job, claim: scheduled_run(runtime, job, stop, claim))
         scheduler = build_scheduler(schedules, settings.schedule.timezone, settings.schedule.misfire_grace_seconds,
                                     tick, run_now=run_now)
         with _health_server(health, settings.server.host, settings.server.port) as base_url:
@@ -57,9 +57,9 @@ def serve_command(config_path: Path, *, run_now: bool = False) -> int:
                      healthz=f"{base_url}/healthz", metrics=f"{base_url}/metrics")
             while not stop.wait(0.2):
                 pass
-            scheduler.shutdown(wait=True)  # the running job stops after its current page
+            scheduler.shutdown(wait=True)  # the running job records what landed within the grace
     log.info("stopped")
-    return 0
+    stop.exit(ExitCode.OK)  # do not wait for writes the grace left behind
 
 
 @contextlib.contextmanager

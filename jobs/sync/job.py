@@ -61,7 +61,10 @@ class SyncJob:
     playbook: Playbook
     clock: Callable[[], dt.datetime]
     should_stop: Callable[[], bool] = lambda: False
-    """Checked between pages: SIGTERM finishes the current page, records it and stops."""
+    """Checked between pages: SIGTERM starts no new page's writes, records the pages under way, stops."""
+    record_by: Callable[[], float | None] = lambda: None
+    """Once stopping: the ``time.monotonic()`` time after which writes still under way are no longer
+    waited for (their pages stay unrecorded; jobs/cli/stopping.py)."""
     on_page: Callable[[DealPage], None] | None = None
     """Told of every page as it is read (the CLI's progress and deal names)."""
     check_schema: bool = True
@@ -154,10 +157,10 @@ def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport
     report = SyncReport(run_id=run_id, dry_run=dry_run)
     now = job.clock()
     budget = DealBudget()
-    stream = DealStream(job.adapter, on_page=job.on_page)
+    stream = DealStream(job.adapter, on_page=job.on_page, stopping=job.should_stop)
     writer = None if run_id is None else PageWriter(
         scope=job.scope, job=JOB, run_id=run_id, store=job.store, submit=stream.submit,
-        outcomes=report.outcomes, rejected=report.rejected)
+        outcomes=report.outcomes, rejected=report.rejected, record_by=job.record_by)
     try:
         for page, advances_cursor in _pages(job, stream, now):
             if writer is not None and writer.writing_any(page):
@@ -168,17 +171,17 @@ def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport
             report.plan_counts.update(a.kind.value for a in result.plan.actions)
             room = len(result.plan.actions) if dry_run else KEPT_ACTIONS - len(report.plan_actions)
             report.plan_actions.extend(result.plan.actions[:max(0, room)])
-            if writer is not None:
+            if writer is not None and not job.should_stop():  # a stop asked for meanwhile: not this page
                 writer.submit(page, result, advance=advances_cursor and not budget.holding_cursor)
             if job.should_stop():
-                report.stopped_early = True
                 break
         if writer is not None:
             writer.drain()
+        report.stopped_early = job.should_stop()
     finally:
         if writer is not None:
             writer.close()
-        stream.close()
+        stream.close(wait=writer is None or not writer.abandoned)
     return report
 
 

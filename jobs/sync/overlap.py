@@ -94,9 +94,16 @@ class BackgroundWrites:
             if self._count == 0:
                 self._idle.notify_all()
 
-    def wait_idle(self) -> None:
+    def wait_idle(self, give_up: Callable[[], bool] = lambda: False) -> bool:
+        """Wait until every write handed over has landed; False when ``give_up()`` turned true
+        first (a stopping run does not wait for its last writes to start another pass)."""
         with self._idle:
-            self._idle.wait_for(lambda: self._count == 0)
+            while self._count:
+                if give_up():
+                    return False
+                self._idle.wait(0.2)
+        return True
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
+    def close(self, wait: bool = True) -> None:
+        """``wait=False``: a stopping run past its grace leaves the writes under way to the process's end."""
+        self._executor.shutdown(wait=wait, cancel_futures=not wait)

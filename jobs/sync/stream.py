@@ -51,9 +51,12 @@ next run: from then on the cursor stays where it is (``DealBudget``)."""
 class DealStream:
     """Pages of full deals, and a place to hand their writes; one per run."""
 
-    def __init__(self, adapter: CrmAdapter, *, on_page: Callable[[DealPage], None] | None = None):
+    def __init__(self, adapter: CrmAdapter, *, on_page: Callable[[DealPage], None] | None = None,
+                 stopping: Callable[[], bool] = lambda: False):
         self._adapter = adapter
         self._on_page = on_page
+        self._stopping = stopping
+        """A run asked to stop (SIGTERM) starts no repeat pass and does not wait for one."""
         self._own = OwnWrites()
         self._writes = BackgroundWrites(self._apply, at_once=PAGES_IN_FLIGHT, name=f"{adapter.provider}-writes")
 
@@ -68,7 +71,9 @@ class DealStream:
                 for page in read_ahead(self._one_pass(cursor), ENRICHED_PAGES_AHEAD, name="deals-ahead"):
                     cursor = page.cursor or cursor
                     yield self._seen(page)
-                self._writes.wait_idle()  # the sync may still be writing the last page
+                # The sync may still be writing the last page; a stopping run leaves the rest to the next.
+                if not self._writes.wait_idle(give_up=self._stopping):
+                    return
                 wrote = self._own.written > written_before
         finally:
             self._own.clear()
@@ -125,9 +130,10 @@ class DealStream:
                 self._own.wrote(action.update.record_id, action.update.values)
         return results
 
-    def close(self) -> None:
-        """Let every write under way land (none outlives the run or its lock)."""
-        self._writes.close()
+    def close(self, wait: bool = True) -> None:
+        """Let every write under way land (none outlives the run or its lock); ``wait=False`` only
+        for a run stopping past its grace, whose process exits right after (jobs/cli/stopping.py)."""
+        self._writes.close(wait=wait)
 
 
 class DealBudget:

@@ -5,13 +5,16 @@ past it. What overlaps is one page's writes with the next page's decisions and w
 page's store transaction with the next pages' writes. A crash in between leaves those pages
 unrecorded and the next run replays them; the CRM-side keys make that harmless, as for one page.
 When a page's writes fail, or its store transaction does (a full disk, a lost lock), no later
-page moves the cursor: pages whose writes were already under way are recorded without it. When ``drain`` or ``close`` returns,
+page moves the cursor: pages whose writes were already under way are recorded without it.
+A run stopping on SIGTERM waits for writes under way only until ``record_by()``; the pages still
+under way then are left unrecorded (``abandoned``), and the cursor stays before them. When ``drain`` or ``close`` returns,
 every write this object started has landed, so no write outlives the run or its lock.
 """
 
 from __future__ import annotations
 
 import collections
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -39,12 +42,16 @@ class _Pending:
 class PageWriter:
     def __init__(self, *, scope: str, job: str, run_id: int, store: StateStore,
                  submit: Callable[[Sequence[WriteAction]], Future[list[ActionResult]]],
-                 outcomes: collections.Counter[str], rejected: list[ActionResult]):
+                 outcomes: collections.Counter[str], rejected: list[ActionResult],
+                 record_by: Callable[[], float | None] = lambda: None):
         self._scope, self._job, self._run_id, self._store = scope, job, run_id, store
         self._submit = submit
         self._outcomes, self._rejected = outcomes, rejected
+        self._record_by = record_by
         self._pending: collections.deque[_Pending] = collections.deque()
         self._failed = False
+        self.abandoned = False
+        """Pages were left unrecorded because the run's stop grace ran out (their writes may land later)."""
 
     def writing_any(self, page: DealPage) -> bool:
         ids = {d.id for d in page.deals}
@@ -52,6 +59,8 @@ class PageWriter:
 
     def submit(self, page: DealPage, result: planner.PlanResult, *, advance: bool) -> None:
         landed = self._take_oldest() if len(self._pending) >= PAGES_IN_FLIGHT else None
+        if self.abandoned:
+            return  # the stop grace ran out while waiting: no new writes
         writes = result.plan.writes()
         future = self._submit(writes) if writes else _done([])
         self._pending.append(_Pending(page=page, result=result, advance=advance, writes=future,
@@ -61,25 +70,53 @@ class PageWriter:
 
     def drain(self) -> None:
         while self._pending:
-            self._record(*self._take_oldest())
+            landed = self._take_oldest()
+            if landed is not None:
+                self._record(*landed)
 
     def close(self) -> None:
         """Whatever happened: let the writes under way land and record what can be recorded."""
         while self._pending:
             try:
-                self._record(*self._take_oldest())
+                landed = self._take_oldest()
+                if landed is not None:
+                    self._record(*landed)
             except BaseException as exc:  # noqa: BLE001 - the run's own error is the one that propagates
                 log.error("page_not_recorded", error=logs.redact(str(exc)),
                           detail="the next run repeats this page's writes; their keys make that harmless")
 
-    def _take_oldest(self) -> tuple[_Pending, list[ActionResult]]:
-        """The oldest page and its results, once its writes have landed (their error if they failed)."""
-        pending = self._pending.popleft()
+    def _take_oldest(self) -> tuple[_Pending, list[ActionResult]] | None:
+        """The oldest page and its results, once its writes have landed (their error if they failed);
+        None when the stop grace ran out first (every page still under way is then abandoned)."""
+        pending = self._pending[0]
+        if not self._landed_in_time(pending.writes):
+            self._abandon()
+            return None
+        self._pending.popleft()
         try:
             return pending, pending.writes.result()
         except BaseException:
             self._failed = True  # the pages after it must not move the cursor past it
             raise
+
+    def _landed_in_time(self, writes: Future[list[ActionResult]]) -> bool:
+        while not writes.done():
+            until = self._record_by()
+            if until is not None and time.monotonic() >= until:
+                return False
+            try:
+                writes.exception(timeout=0.2 if until is None else max(0.0, min(0.2, until - time.monotonic())))
+            except TimeoutError:
+                continue
+        return True
+
+    def _abandon(self) -> None:
+        log.warning("pages_not_recorded", pages=len(self._pending), deals=sum(len(p.deal_ids) for p in self._pending),
+                    detail="the stop grace ran out before their writes landed; the cursor stays before them and the "
+                           "next run writes them again (their keys make that harmless)")
+        self._pending.clear()
+        self._failed = True
+        self.abandoned = True
 
     def _record(self, pending: _Pending, results: list[ActionResult]) -> None:
         plan = pending.result.plan
