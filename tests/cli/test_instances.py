@@ -73,6 +73,11 @@ def test_given_two_accounts_behind_one_address_on_one_state_database_then_each_k
     _, first_b, status_b = accounts.run("B", "setup", "run", "status --format json")
     (again_a,) = accounts.run("A", "run")
 
+    from tests.reliability import figures
+
+    figures.record("accounts_on_one_database", provider=provider, backend=store_url.split(":", 1)[0],
+                   tasks_a=accounts.keyed_tasks("A"), tasks_b=accounts.keyed_tasks("B"),
+                   b_said_nothing_to_do="nothing to do" in first_b.stdout)
     assert first_a.exit_code == 1 and first_b.exit_code == 1, (first_a.stderr, first_b.stderr)
     # B is not told "nothing to do" from A's cursor: it gets every task A got.
     assert "nothing to do" not in first_b.stdout

@@ -203,6 +203,11 @@ def test_given_a_page_commit_fails_while_later_pages_are_in_flight_then_no_later
             adapter.close()
         again = run_here(crm, store_url)
         final = crm.snapshot()
+    from tests.reliability import figures
+
+    figures.record("state_commit_failure", provider=provider, commits=len(store.cursors), failed_commit=2,
+                   cursor_kept_at_page=store.cursors.index(kept) + 1 if kept in store.cursors else None,
+                   next_run_deals=again.deals_seen, duplicates=final.duplicates)
     assert len(store.cursors) >= 3, "no page was recorded after the refused one"
     # The cursor is where the last page before the refused one left it: never past it.
     assert kept == store.cursors[0]
