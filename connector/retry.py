@@ -71,7 +71,8 @@ class ErrorFacts:
 # Salesforce answers 403 REQUEST_LIMIT_EXCEEDED for the org's daily cap (facts §4);
 # HubSpot answers 429 with policyName DAILY (facts §3).
 _QUOTA_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED", "DAILY"})
-# Retrying these cannot help: the same request will fail the same way.
+# Transient failures on the server's side: the same request may succeed after a backoff
+# (408 request timeout, 5xx). Every other 4xx is the request's own fault and is not retried.
 _RETRIABLE_STATUSES = frozenset({408, 500, 502, 503, 504})
 
 

@@ -28,11 +28,6 @@ def register_secrets(values: Iterable[str | None]) -> None:
     _secrets.update(v for v in values if v and len(v) >= MIN_SECRET_LENGTH)
 
 
-def forget_secrets() -> None:
-    """For tests: start from no registered secret."""
-    _secrets.clear()
-
-
 def redact(text: str) -> str:
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:

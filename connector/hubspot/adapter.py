@@ -27,7 +27,7 @@ from connector.hubspot.stages import DealStages, read_deal_stages
 from connector.hubspot.writes import Writer
 from connector.mapping import FieldMap
 from connector.model import Cursor, Deal, DealStamp, Owner, Provider, TaskRef
-from connector.nps.hubspot_native import HubSpotNativeSource
+from connector.hubspot.native_nps import HubSpotNativeSource
 from connector.port import CallStats, NpsAccount, NpsContact, SchemaProblem, StreamTuning
 from connector.retry import RetrySettings
 

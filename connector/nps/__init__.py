@@ -73,12 +73,8 @@ class SourceCursor:
         require_aware("SourceCursor.since", self.since)
 
     def to_text(self) -> str:
-        """For the state store: ISO 8601 in UTC."""
+        """ISO 8601 in UTC (how the http source asks "since ...")."""
         return self.since.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
-
-    @classmethod
-    def from_text(cls, text: str) -> SourceCursor:
-        return cls(since=dt.datetime.fromisoformat(text))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

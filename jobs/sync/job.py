@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from connector.actions import Action, ActionResult, CreateTask, Plan, Skip
+from connector.actions import Action, ActionResult, CreateTask, Skip
 from connector.errors import SchemaError
 from connector.mapping import FieldMap
 from connector.model import Deal, DealPage, TaskRef
@@ -99,11 +99,6 @@ def run_sync(job: SyncJob, *, dry_run: bool = False) -> SyncReport:
     """One pass. ``dry_run`` makes no write call and records nothing."""
     with _fewer_collector_pauses():
         return _run_sync(job, dry_run=dry_run)
-
-
-def plan_only(job: SyncJob) -> Plan:
-    """The dry run's plan, for ``afterclose plan``."""
-    return Plan(actions=tuple(run_sync(job, dry_run=True).plan_actions))
 
 
 @contextlib.contextmanager

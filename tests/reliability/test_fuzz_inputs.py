@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from connector.errors import AfterCloseError, ConfigError
-from connector.mapping import FieldMap, builtin_mapping, parse_mapping
+from connector.mapping import PLACEHOLDERS, FieldMap, builtin_mapping, parse_mapping, render_template
 from connector.nps import NpsSourceConfig
 from connector.nps.csv_source import read_csv_file
 from connector.sandbox.demo import demo_dataset
@@ -65,6 +65,17 @@ def assert_names_the_file(error: ConfigError, source: str) -> None:
 
 # -- mappings ----------------------------------------------------------------------------------
 
+def assert_consistent(fieldmap: FieldMap) -> None:
+    """What the rest of AfterClose relies on from any mapping that loads."""
+    assert fieldmap.source == "fuzzed-mapping.toml" and fieldmap.task_key_field
+    assert "default" in fieldmap.templates
+    assert all(rule.field is None or rule.field in fieldmap.fields for rule in fieldmap.handoff_rules)
+    values = {name: f"<{name}>" for name in (*PLACEHOLDERS, *fieldmap.fields)}
+    for template in fieldmap.templates.values():
+        assert "\n" not in render_template(template.subject, values)
+        render_template(template.body, values)  # every placeholder it uses is one the loader accepted
+
+
 @FUZZ
 @given(data=st.data(), provider=st.sampled_from(["hubspot", "salesforce"]))
 def test_given_mutated_mapping_file_then_a_fieldmap_or_a_config_error_naming_the_file(data, provider):
@@ -76,7 +87,7 @@ def test_given_mutated_mapping_file_then_a_fieldmap_or_a_config_error_naming_the
     except ConfigError as error:
         assert_names_the_file(error, "fuzzed-mapping.toml")
         return
-    assert isinstance(fieldmap, FieldMap)
+    assert_consistent(fieldmap)
 
 
 @FUZZ

@@ -64,7 +64,8 @@ def test_given_self_signed_https_hubspot_then_refused_with_advice(hubspot_over_t
 def test_given_its_ca_configured_then_https_hubspot_is_trusted(hubspot_over_tls):
     server, token = hubspot_over_tls
     with hubspot_adapter(server, token, ca_bundle=str(server.tls.ca_path)) as adapter:
-        assert adapter.check_schema() is not None
+        adapter.check_schema()  # raises FatalCrmError when the certificate is not trusted
+        assert adapter.call_stats().by_endpoint.get("GET /crm/v3/properties/deals") == 1
 
 
 def test_given_self_signed_salesforce_then_refused_with_advice(salesforce_sandbox):
@@ -74,7 +75,8 @@ def test_given_self_signed_salesforce_then_refused_with_advice(salesforce_sandbo
 
 def test_given_its_ca_configured_then_salesforce_is_trusted(salesforce_sandbox):
     with salesforce_adapter(salesforce_sandbox, ca_bundle=str(salesforce_sandbox.ca_path)) as adapter:
-        assert adapter.check_schema() is not None
+        assert adapter.check_schema() == []  # the objects were described over verified TLS
+        assert adapter.call_stats().total >= 1
 
 
 def default_of(fn, name: str):

@@ -4,7 +4,8 @@ HubSpot keeps the latest NPS answer of each contact in contact properties (docs/
 ``hs_feedback_last_nps_rating_number`` (the score; the deprecated enumeration
 ``hs_feedback_last_nps_rating`` is read when the number is empty), ``hs_feedback_last_survey_date``
 and ``hs_feedback_last_nps_follow_up`` (the comment). The HubSpot adapter searches them
-(connector/hubspot/nps.py); this module turns each contact into an ``NpsResponse``.
+(nps.py, where the property names are declared); this module turns each contact into an
+``NpsResponse``.
 
 - identity: ``hubspot:<contact id>:<survey date in epoch ms>``. A contact answering again gets a
   new id (a new response); re-reading the same answer gives the same id, so the job skips it.
@@ -24,14 +25,14 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from connector.hubspot.nps import NPS_COMMENT, NPS_DATE, NPS_SCORE, NPS_SCORE_DEPRECATED
 from connector.model import NpsResponse
 from connector.nps import SourceBatch, SourceCursor
 from connector.nps.collect import Collector
 from connector.nps.values import BadValue, parse_email, parse_responded_at, parse_score, parse_text
 
 SOURCE = "hubspot-native"
-SCORE, SCORE_DEPRECATED = "hs_feedback_last_nps_rating_number", "hs_feedback_last_nps_rating"
-DATE, COMMENT = "hs_feedback_last_survey_date", "hs_feedback_last_nps_follow_up"
+SCORE, SCORE_DEPRECATED, DATE, COMMENT = NPS_SCORE, NPS_SCORE_DEPRECATED, NPS_DATE, NPS_COMMENT
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _UTC = ZoneInfo("UTC")
 
