@@ -171,8 +171,8 @@ class ServerSection(Section):
     port: int = Field(8000, ge=1, le=65535, description="Port for /metrics and /healthz.")
     stop_grace_seconds: float = Field(
         20.0, ge=1, le=3600,
-        description="On SIGTERM, `run` and `serve` record what has landed and exit within this many seconds; "
-                    "keep it below the platform's own grace (Kubernetes: terminationGracePeriodSeconds, 30 by default).",
+        description="On SIGTERM, `run` and `serve` record what has landed and exit within this many seconds; keep "
+                    "it below the platform's own grace (Kubernetes: terminationGracePeriodSeconds, 30 by default).",
     )
 
 

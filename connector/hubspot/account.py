@@ -2,9 +2,10 @@
 
 [DOC https://developers.hubspot.com/docs/api-reference/latest/account/account-information/guide]
 (scope ``oauth``, which every app has); the reply's shape is ``PortalInformationResponse``
-[SPEC HubSpot/HubSpot-public-api-spec-collection, PublicApiSpecs/Account/Account Info/Rollouts/144923/v3/accountInfo.json],
-``portalId`` an int32. hubspot-api-client 12 has no API object for /account-info, so the call goes
-through ``HubSpotClient.get`` (same budget, retries and counting as every other call).
+[SPEC HubSpot/HubSpot-public-api-spec-collection,
+PublicApiSpecs/Account/Account Info/Rollouts/144923/v3/accountInfo.json], ``portalId`` an int32.
+hubspot-api-client 12 has no API object for /account-info, so the call goes through
+``HubSpotClient.get`` (same budget, retries and counting as every other call).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from jobs.state.values import (LockLostError, NpsRecord, NpsStatus, RejectedReco
                                StoredNpsResponse)
 
 __all__ = [
-    "DEFAULT_STATE_URL", "VERSION_TABLE", "LockLostError", "NpsRecord", "NpsStatus", "RejectedRecord", "RunOutcome", "RunRecord",
+    "DEFAULT_STATE_URL", "VERSION_TABLE", "LockLostError", "NpsRecord", "NpsStatus", "RejectedRecord", "RunOutcome",
+    "RunRecord",
     "RunSummary", "SchemaTooNewError", "SqlStateStore", "StateCorruptError", "StateStore", "StateStoreError",
     "StoredNpsResponse",
     "metadata", "open_store", "schema_head",

@@ -6,9 +6,11 @@ page's store transaction with the next pages' writes. A crash in between leaves 
 unrecorded and the next run replays them; the CRM-side keys make that harmless, as for one page.
 When a page's writes fail, or its store transaction does (a full disk, a lost lock), no later
 page moves the cursor: pages whose writes were already under way are recorded without it.
-A run stopping on SIGTERM waits for writes under way only until ``record_by()``; the pages still
-under way then are left unrecorded (``abandoned``), and the cursor stays before them. When ``drain`` or ``close`` returns,
-every write this object started has landed, so no write outlives the run or its lock.
+When ``drain`` or ``close`` returns, every write this object started has landed, so no write
+outlives the run or its lock; except for a run stopping on SIGTERM, which waits for writes under
+way only until ``record_by()``: the pages still under way then are left unrecorded
+(``abandoned``), the cursor stays before them, and the process exits right after
+(jobs/cli/stopping.py), dropping those writes as ``kill -9`` would.
 """
 
 from __future__ import annotations

@@ -40,7 +40,8 @@ class OneAddress:
         self.provider, self.port, self.state_url = provider, free_port(), state_url
         self.tmp = tmp_path
         ids_a, ids_b = IDS[provider]
-        self.sandboxes = {"A": self._sandbox(ids_a, "token-of-account-a"), "B": self._sandbox(ids_b, "token-of-account-b")}
+        self.sandboxes = {"A": self._sandbox(ids_a, "token-of-account-a"),
+                          "B": self._sandbox(ids_b, "token-of-account-b")}
 
     def _sandbox(self, ids: dict, token: str):
         sandbox = new_sandbox(self.provider, token=token, **ids)
@@ -103,7 +104,8 @@ def as_made_by_an_older_afterclose(state_url: str, scope: str, address: str) -> 
     engine = create_engine(state_url, poolclass=NullPool)
     with engine.begin() as conn:
         for table in SCOPED_TABLES:
-            conn.execute(text(f"UPDATE {table.name} SET scope = :old WHERE scope = :new"), {"old": address, "new": scope})
+            conn.execute(text(f"UPDATE {table.name} SET scope = :old WHERE scope = :new"),
+                         {"old": address, "new": scope})
         conn.execute(text("DROP TABLE afterclose_instances"))
         conn.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '0003_run_records_by_deal'"))
     engine.dispose()

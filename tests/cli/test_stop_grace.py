@@ -32,7 +32,8 @@ def _serve_config(crm, grace: float | None):
 
 
 def _run_config(crm, grace: float | None):
-    return crm.config(('' if grace is None else f'[server]\nstop_grace_seconds = {grace}\n') + '[log]\nformat = "json"\n')
+    server = "" if grace is None else f"[server]\nstop_grace_seconds = {grace}\n"
+    return crm.config(server + '[log]\nformat = "json"\n')
 
 
 def _wait_for(predicate, timeout: float, what: str) -> None:
@@ -85,7 +86,8 @@ def test_given_the_crm_turns_slow_while_a_page_is_written_when_sigterm_then_gone
 @pytest.mark.slow
 @pytest.mark.parametrize("provider", ["hubspot", "salesforce"])
 def test_given_a_crm_answering_in_1_s_when_sigterm_mid_run_then_gone_within_the_default_20_s(open_crm, provider):
-    crm = open_crm(provider, scaled_dataset(2500), latency=1.0, **({"page_size": 500} if provider == "salesforce" else {}))
+    pages = {"page_size": 500} if provider == "salesforce" else {}
+    crm = open_crm(provider, scaled_dataset(2500), latency=1.0, **pages)
     config = _run_config(crm, None)
     assert invoke("setup", "--config", config).exit_code == 0
     process = start_cli("run", "--config", config)
