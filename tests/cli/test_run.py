@@ -114,8 +114,10 @@ def test_given_a_run_holds_the_lock_when_second_run_starts_then_it_exits_3(open_
     slow = open_crm("hubspot")
     config = slow.config()
     assert invoke("setup", "--config", config).exit_code == 0
-    # The first run's task batch takes 4 s to answer: it holds the lock all that time.
-    slow.sandbox.controls.add_fault("slow", endpoint="POST /crm/v3/objects/tasks/batch/create", seconds=4, count=1)
+    # The first run's task batch takes 8 s to answer: it holds the lock all that time (the second
+    # process must start, open the store and ask the CRM which portal it is before it meets the
+    # lock, which takes seconds on a loaded machine).
+    slow.sandbox.controls.add_fault("slow", endpoint="POST /crm/v3/objects/tasks/batch/create", seconds=8, count=1)
     first = start_cli("run", "--config", config)
     try:
         _wait_for_lock_holder(slow)
