@@ -41,7 +41,7 @@ class GracefulStop(threading.Event):
         self.grace_seconds = grace_seconds
         self._clock = clock
         self._deadline: float | None = None
-        self._guard = threading.Lock()
+        self._guard = threading.RLock()  # a second signal may arrive while the first is handled
 
     def set(self) -> None:
         with self._guard:
