@@ -15,7 +15,7 @@ from jobs.core.ledger_view import LedgerEntry
 from jobs.state.base import StoreBase
 from jobs.state.engine import require_scope
 from jobs.state.rows import ledger_entry
-from jobs.state.tables import SCOPED_TABLES, cursors, flags, instances, ledger, rejected_records, runs
+from jobs.state.tables import SCOPED_TABLES, instances, ledger
 
 
 class InstancesMixin(StoreBase):
@@ -34,10 +34,10 @@ class InstancesMixin(StoreBase):
             self._upsert(conn, instances, [row], ("address", "scope"), keep=("first_seen",))
 
     def holds_state(self, scope: str) -> bool:
-        """Whether anything is kept under ``scope``: a cursor, ledger entries, runs, rejections, flags."""
+        """Whether anything is kept under ``scope``: a cursor, ledger entries, runs, NPS responses..."""
         with self._engine.connect() as conn:
             return any(conn.execute(select(exists().where(table.c.scope == scope))).scalar()
-                       for table in (cursors, ledger, runs, rejected_records, flags))
+                       for table in SCOPED_TABLES)
 
     def ledger_sample(self, scope: str, limit: int = 20) -> list[LedgerEntry]:
         """Up to ``limit`` ledger entries of ``scope`` that name a CRM task, newest first."""
