@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -38,6 +37,7 @@ from connector.hubspot.settings import HubSpotSettings
 from connector.retry import RetrySettings
 from connector.salesforce.settings import SalesforceSettings
 from connector.settings import RULE_ERROR, Section
+from jobs.serve.cron import crontab_trigger
 
 ENV_PREFIX = "AFTERCLOSE_"
 ENV_DELIMITER = "__"
@@ -88,7 +88,8 @@ class StateSection(Section):
 
 
 class ScheduleSection(Section):
-    sync: str = Field("*/15 * * * *", description="Cron (5 fields) for the sync job under `afterclose serve`.")
+    sync: str = Field("*/15 * * * *", description="Cron (5 fields, as crontab(5): day of week 0 and 7 are Sunday, "
+                                                  "MON-FRI works) for the sync job under `afterclose serve`.")
     nps: str | None = Field(None, description="Cron for the NPS job; unset: the NPS job does not run.")
     timezone: str = Field("UTC", description="IANA zone the cron expressions are read in.")
     misfire_grace_seconds: int = Field(300, ge=0, description="A run that starts this late is still run, once.")
@@ -97,7 +98,7 @@ class ScheduleSection(Section):
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
         if value:
-            CronTrigger.from_crontab(value)  # raises ValueError naming the bad field
+            crontab_trigger(value, "UTC")  # raises ValueError naming the bad field
         return value
 
     @field_validator("timezone")

@@ -9,13 +9,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from apscheduler.triggers.cron import CronTrigger
-
 from connector.serving import serve_app
 from jobs import logs
 from jobs.cli.exits import CommandFailed, ExitCode
 from jobs.cli.run import scheduled_run
 from jobs.cli.runtime import load_runtime
+from jobs.serve.cron import crontab_trigger
 from jobs.serve.schedule import (Health, Ticker, build_scheduler, health_app, install_stop_handlers, interval_of,
                                  last_finished_runs)
 
@@ -36,8 +35,8 @@ def serve_command(config_path: Path, *, run_now: bool = False) -> int:
     install_stop_handlers(stop)
     with runtime.store() as store:
         health = Health(
-            overdue_after={job: 2 * interval_of(CronTrigger.from_crontab(cron, timezone=settings.schedule.timezone),
-                                                now) + grace for job, cron in schedules.items()},
+            overdue_after={job: 2 * interval_of(crontab_trigger(cron, settings.schedule.timezone), now) + grace
+                           for job, cron in schedules.items()},
             last_runs=lambda: last_finished_runs(store, runtime.scope, list(schedules)),
         )
         tick = Ticker(scope=runtime.scope, store=store, stop=stop, health=health,
