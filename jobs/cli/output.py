@@ -1,7 +1,11 @@
 """What commands print: tables and summaries to stdout, problems to stderr, secrets masked.
 
 Log events go to stderr (jobs/logs.py), so a pipe gets clean data. Everything that comes from
-data or config is printed as text, never as rich markup.
+data or config is printed as text, never as rich markup: a deal named ``[bold]Acme[/]`` or a
+hint naming ``[playbook]`` would otherwise lose its brackets (or stop the command: a bare ``[/]``
+is a markup error), and ``:x:`` would become an emoji. So the console reads no markup and no
+emoji codes, and rich is handed ``Text`` (``text``) for every line and table cell, which it
+never parses whatever console prints it; emphasis is a style on a part, not a tag.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from typing import Any, TextIO
 
 import click
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from jobs import logs
 
@@ -30,7 +36,18 @@ def echo_err(text: str) -> None:
 
 def console() -> Console:
     stream = _RedactingStream(sys.stdout)
-    return Console(file=stream, highlight=False, width=None if stream.isatty() else PIPED_WIDTH)
+    return Console(file=stream, markup=False, emoji=False, highlight=False,
+                   width=None if stream.isatty() else PIPED_WIDTH)
+
+
+def text(*parts: str | tuple[str, str]) -> Text:
+    """A line as rich shows it: each part literally, a ``(words, style)`` part styled."""
+    return Text.assemble(*parts)
+
+
+def add_text_row(target: Table, *cells: object) -> None:
+    """One row of plain text cells (a value of None is an empty cell)."""
+    target.add_row(*(text("" if cell is None else str(cell)) for cell in cells))
 
 
 class _RedactingStream:
