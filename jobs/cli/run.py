@@ -74,6 +74,8 @@ def run_job(runtime: Runtime, job: str, should_stop: Callable[[], bool], *, prog
             required: bool = True) -> JobResult:
     """One pass of ``job``; takes the scope's lock (LockHeldError when another run has it)."""
     started = runtime.clock()
+    if job == "nps" and runtime.settings.nps.kind == "none":
+        return _nps_not_configured(runtime, required)  # before the CRM: a job that is not set up costs no call
     with runtime.crm() as session, runtime.store() as store:
         session.preflight()
         with progress_for(session, job) if progress else contextlib.nullcontext():
@@ -102,13 +104,17 @@ def _run_sync(runtime: Runtime, session: CrmSession, store: StateStore, should_s
                      rejected=report.rejected, stopped_early=report.stopped_early, deal_names=session.deal_names)
 
 
+def _nps_not_configured(runtime: Runtime, required: bool) -> JobResult:
+    if required:
+        raise ConfigError('is "none": set a source (csv, http or hubspot-native) to run the NPS job',
+                          source=runtime.settings.source, key="nps.source")
+    return JobResult(job="nps", exit_code=ExitCode.OK, outcome="skipped")
+
+
 def _run_nps(runtime: Runtime, session: CrmSession, store: StateStore, required: bool) -> JobResult:
     job = runtime.nps_job(session, store)
     if job is None:
-        if required:
-            raise ConfigError('is "none": set a source (csv, http or hubspot-native) to run the NPS job',
-                              source=runtime.settings.source, key="nps.source")
-        return JobResult(job="nps", exit_code=ExitCode.OK, outcome="skipped")
+        return _nps_not_configured(runtime, required)
     report = run_nps(job)
     outcome = "failed" if report.source_error else "rejected" if report.rejected else "ok"
     return JobResult(job="nps", exit_code=report.exit_code, outcome=outcome, run_id=report.run_id,

@@ -56,3 +56,15 @@ def test_given_no_nps_source_when_run_job_nps_then_exit_2_names_the_key_and_all_
     assert nps.exit_code == 2 and "nps.source" in nps.stderr
     everything = invoke("run", "--config", config, "--job", "all")
     assert everything.exit_code == 1 and "nps: not configured" in everything.stdout
+
+
+def test_given_nps_source_when_plan_and_run_without_job_then_run_does_what_the_plan_showed(salesforce):
+    config = nps_config(salesforce)
+    planned = json.loads(invoke("plan", "--config", config, "--format", "json").stdout)
+    planned_jobs = {a["job"] for a in planned["actions"]}
+    assert planned_jobs == {"sync", "nps"}
+    result = invoke("run", "--config", config)
+    ran = {line.split(" ", 1)[0] for line in result.stdout.splitlines() if " run " in f" {line}"}
+    assert ran == planned_jobs, result.stdout
+    nps_keys = {a["key"] for a in planned["actions"] if a["job"] == "nps" and a["kind"] == "create_task"}
+    assert nps_keys and nps_keys <= set(salesforce.task_keys())  # the NPS tasks the plan showed now exist
