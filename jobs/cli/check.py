@@ -9,7 +9,7 @@ import click
 from connector.port import SupportsPermissions, SupportsSetup
 from jobs.cli.exits import ExitCode
 from jobs.cli.output import echo, echo_err
-from jobs.cli.runtime import load_runtime
+from jobs.cli.runtime import Runtime, load_runtime
 from jobs.wiring import wiring
 
 
@@ -17,6 +17,16 @@ def check_command(config_path: Path) -> int:
     runtime = load_runtime(config_path)
     for warning in runtime.settings.file_warnings():
         echo(f"warning: {warning}")
+    try:
+        return _check(runtime)
+    finally:
+        # After the verdict, whatever it is: a value from the environment is often the answer to
+        # "why does it use that port / that token?" (the environment wins over the file).
+        for line in runtime.settings.value_sources():
+            echo(line)
+
+
+def _check(runtime: Runtime) -> int:
     with runtime.store():
         pass  # opening migrates and proves the database is reachable (StateStoreError: exit 2)
     with runtime.crm() as session:

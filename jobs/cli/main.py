@@ -20,7 +20,9 @@ from jobs.cli.exits import HELP, ExitCode, exit_code_of
 EXIT_CODES_HELP = HELP
 
 CONFIG_OPTION = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="AFTERCLOSE_CONFIG",
+    # readable=False: an unreadable file is explained by Settings.load (who AfterClose runs as, what to do).
+    "--config", "config_path", type=click.Path(dir_okay=False, readable=False, path_type=Path),
+    envvar="AFTERCLOSE_CONFIG",
     default="afterclose.toml", show_default=True, help="The TOML config file (env AFTERCLOSE_CONFIG).",
 )
 JOB_CHOICE = click.Choice(["sync", "nps", "all"])

@@ -10,9 +10,12 @@ never parses whatever console prints it; emphasis is a style on a part, not a ta
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import os
 import sys
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 import click
@@ -27,11 +30,36 @@ PIPED_WIDTH = 160
 
 
 def echo(text: str) -> None:
-    click.echo(logs.redact(text))
+    with _reader_may_leave():
+        click.echo(logs.redact(text))
 
 
 def echo_err(text: str) -> None:
     click.echo(logs.redact(text), err=True)
+
+
+@contextlib.contextmanager
+def _reader_may_leave() -> Iterator[None]:
+    """`afterclose run | head -1`: the reader closing the pipe changes nothing the command does
+    nor its exit code. The rest of the output goes to /dev/null, so neither this write nor the
+    interpreter's last flush at exit raises ``BrokenPipeError`` (Python's own advice:
+    https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    try:
+        yield
+    except BrokenPipeError:
+        _stdout_to_devnull()
+
+
+def _stdout_to_devnull() -> None:
+    try:
+        target = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests capture output in memory)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, target)
+    finally:
+        os.close(devnull)
 
 
 def console() -> Console:
@@ -57,10 +85,13 @@ class _RedactingStream:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        return self._stream.write(logs.redact(text))
+        with _reader_may_leave():
+            return self._stream.write(logs.redact(text))
+        return len(text)
 
     def flush(self) -> None:
-        self._stream.flush()
+        with _reader_may_leave():
+            self._stream.flush()
 
     def isatty(self) -> bool:
         return getattr(self._stream, "isatty", lambda: False)()

@@ -9,8 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import click
-
 from connector.actions import ActionResult
 from connector.errors import ConfigError
 from connector.port import CallStats
@@ -133,7 +131,7 @@ def _log_result(result: JobResult, started: dt.datetime, finished: dt.datetime) 
 
 def echo_result(result: JobResult) -> None:
     if result.outcome == "skipped":
-        click.echo(f"{result.job}: not configured ([nps] source = \"none\"); skipped")
+        echo(f"{result.job}: not configured ([nps] source = \"none\"); skipped")
         return
     counts = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())) or "nothing to do"
     run = f" run {result.run_id}" if result.run_id is not None else ""

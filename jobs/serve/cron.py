@@ -111,7 +111,7 @@ def _weekday_number(text: str, field: str) -> int:
 
 def _field_of(exc: ValueError, fields: list[str]) -> str:
     """Which field an APScheduler error is about (it quotes the expression it could not read)."""
-    for name, value in zip(FIELDS, fields):
+    for name, value in zip(FIELDS, fields, strict=True):
         if repr(value) in str(exc) or f"'{value}'" in str(exc):
             return f"{name} {value!r}"
     return "cron expression"
