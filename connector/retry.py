@@ -22,7 +22,7 @@ from typing import TypeVar
 import tenacity
 from pydantic import Field, model_validator
 
-from connector import redaction
+from connector import redaction, tls
 from connector.errors import (
     AuthError,
     CrmError,
@@ -30,6 +30,7 @@ from connector.errors import (
     QuotaExhaustedError,
     RateLimitedError,
     RetriableError,
+    TlsError,
 )
 from connector.settings import Section, problem
 
@@ -111,6 +112,8 @@ def classify(facts: ErrorFacts) -> CrmError:
         provider=facts.provider, status=facts.status, endpoint=facts.endpoint,
         correlation_id=facts.correlation_id, error_code=facts.code,
     )
+    if facts.code in tls.CODES:
+        return TlsError(facts.message, **common)
     if facts.transport or facts.timeout:
         kind = "timed out" if facts.timeout else "connection failed"
         return RetriableError(f"{kind}: {facts.message}", **common)

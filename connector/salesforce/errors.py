@@ -17,9 +17,9 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed, Salesfo
 
 from connector.retry import ErrorFacts
 from connector.salesforce.auth import LoginAnswer
+from connector.tls import tls_problem
 
 PROVIDER = "salesforce"
-TLS_UNTRUSTED = "CERTIFICATE_VERIFY_FAILED"
 UNREADABLE_REPLY = "UNREADABLE_REPLY"
 CONCURRENCY_LIMIT = "CONCURRENT_REQUEST_LIMIT"
 
@@ -51,11 +51,10 @@ def facts_of(exc: BaseException, endpoint: str | None = None) -> ErrorFacts | No
                           message=f"reply is not JSON: {exc}")
     if isinstance(exc, requests.exceptions.Timeout):
         return ErrorFacts(provider=PROVIDER, timeout=True, endpoint=endpoint, message=str(exc))
-    if isinstance(exc, requests.exceptions.SSLError) and TLS_UNTRUSTED in str(exc):
-        # An untrusted certificate does not heal with retries; the admin must set ca_bundle.
-        return ErrorFacts(provider=PROVIDER, code=TLS_UNTRUSTED, endpoint=endpoint,
-                          message="TLS certificate not trusted; set ca_bundle to the CA that signed it "
-                                  f"({exc})")
+    problem = tls_problem(exc) if isinstance(exc, requests.exceptions.SSLError) else None
+    if problem is not None:
+        # A certificate that cannot be verified does not heal with retries: say why, and what fixes it.
+        return ErrorFacts(provider=PROVIDER, code=problem.code, endpoint=endpoint, message=problem.message)
     if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
         return ErrorFacts(provider=PROVIDER, transport=True, endpoint=endpoint, message=str(exc))
     return None

@@ -16,7 +16,8 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from connector.errors import AuthError, ConfigError, RetriableError, SchemaError
+from connector import tls
+from connector.errors import AuthError, ConfigError, RetriableError, SchemaError, TlsError
 from connector.mapping import FieldMap, builtin_mapping, load_mapping
 from connector.model import DealPage, Provider
 from connector.port import CrmAdapter
@@ -140,6 +141,12 @@ def explain_crm_errors(settings: Settings, reached: Callable[[], bool]) -> Itera
     except AuthError as exc:
         url, _ = wired.endpoint(settings)
         raise CommandFailed(f"the CRM at {url} refused the credentials; check {wired.credential_keys}: {exc}",
+                            ExitCode.CONFIG) from None
+    except TlsError as exc:
+        url, key = wired.endpoint(settings)
+        which = (f"the key is {settings.crm.provider.value}.ca_bundle" if exc.error_code == tls.UNKNOWN_CA
+                 else f"the URL is {key}")
+        raise CommandFailed(f"cannot verify the TLS certificate of the CRM at {url}: {exc}; {which}",
                             ExitCode.CONFIG) from None
     except RetriableError as exc:
         if exc.status is not None or reached():
