@@ -21,7 +21,8 @@ One ``fetch`` is one walk over the pages of ``GET <url>?<since_param>=<cursor>``
   treat ``since`` as inclusive, so the last response comes back once more next time; the
   job's set of applied response ids makes that harmless.
 
-The auth header value is a secret: it is sent, never logged, and never part of an error.
+The auth header value is a secret: it is sent only to the origin of ``url`` (not along a
+redirect or a next link to another host), never logged, and never part of an error.
 """
 
 from __future__ import annotations
@@ -96,17 +97,51 @@ class HttpSource:
     name = "http"
 
     def __init__(self, config: NpsSourceConfig, *, retry: RetrySettings | None = None,
-                 client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep):
         self._config = config
         self._retry = retry or RetrySettings()
-        self._client = client
         self._sleep = sleep
 
     def fetch(self, since: SourceCursor | None) -> SourceBatch:
-        if self._client is not None:
-            return _Walk(self._config, self._retry, self._client, self._sleep).run(since)
-        with httpx.Client(timeout=self._config.timeout_seconds, follow_redirects=True) as client:
+        with httpx.Client(timeout=self._config.timeout_seconds, follow_redirects=True,
+                          event_hooks={"request": [_Credentials(self._config)]}) as client:
             return _Walk(self._config, self._retry, client, self._sleep).run(since)
+
+
+class _Credentials:
+    """Puts the token on every request to the configured origin, and on no other.
+
+    A request hook runs for every request the client sends, redirect hops included. httpx strips
+    only ``Authorization`` when a redirect leaves the origin and copies every other header, so a
+    custom header (``X-Api-Key``) would follow a redirect to any host; so would any header to a
+    next-page link on another host. Same origin: scheme, host and port, or the same host moving
+    from http to https (what browsers and httpx also allow).
+    """
+
+    def __init__(self, config: NpsSourceConfig):
+        self._origin = _origin(httpx.URL(config.url or ""))
+        self._header = config.auth_header
+        token = config.secret("token")
+        scheme = config.auth_scheme.strip()
+        self._value = (f"{scheme} {token}" if scheme else token) if token else None
+
+    def __call__(self, request: httpx.Request) -> None:
+        if self._value is not None and self.allowed(request.url):
+            request.headers[self._header] = self._value
+        else:
+            request.headers.pop(self._header, None)
+
+    def allowed(self, url: httpx.URL) -> bool:
+        origin = _origin(url)
+        if origin == self._origin:
+            return True
+        scheme, host, _ = self._origin
+        return scheme == "http" and origin == ("https", host, 443) and self._origin[2] == 80
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host.lower(), url.port or default
 
 
 class _Walk:
@@ -152,14 +187,15 @@ class _Walk:
 
     def _get(self, request: PageRequest, page: int) -> Any:
         def attempt() -> httpx.Response:
-            response = self.client.get(request.url, params=request.params, headers=self._headers())
+            response = self.client.get(request.url, params=request.params, headers={"Accept": "application/json"})
             response.raise_for_status()
             return response
 
         try:
             response = call_classified(attempt, _facts_of, self.retry, on_wait=_log_wait, sleep=self.sleep)
         except CrmError as exc:
-            raise SourceError(f"page {page}: {exc}", source=self.config.url, status=exc.status) from exc
+            raise SourceError(f"page {page}: {exc}{self._elsewhere_hint(exc)}", source=self.config.url,
+                              status=exc.status) from exc
         try:
             return json.loads(response.content)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -168,13 +204,16 @@ class _Walk:
             raise SourceError(f"page {page} is not JSON ({kind}; {exc}): {snippet!r}",
                               source=self.config.url, status=response.status_code) from None
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json"}
-        token = self.config.secret("token")
-        if token:
-            scheme = self.config.auth_scheme.strip()
-            headers[self.config.auth_header] = f"{scheme} {token}" if scheme else token
-        return headers
+    def _elsewhere_hint(self, exc: CrmError) -> str:
+        """A refusal from another origin (a redirect or a next link went there): say that the
+        token was deliberately not sent, so nobody hunts for a wrong token."""
+        if exc.status not in (401, 403) or not exc.endpoint:
+            return ""
+        url = httpx.URL(exc.endpoint)
+        if _Credentials(self.config).allowed(url):
+            return ""
+        return (f"; {url.scheme}://{url.netloc.decode()} is not the origin of nps.url, so the token was not sent "
+                "there (credentials never leave their origin): set nps.url to the address the API moved to")
 
     def _items(self, body: Any, request: PageRequest, page: int) -> list[Any]:
         items = get_path(body, self.config.items_path)
