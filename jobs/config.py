@@ -273,6 +273,8 @@ class Settings(BaseSettings):
                        ("salesforce.ca_bundle", self.salesforce.ca_bundle)]
         else:
             wanted += [("hubspot.ca_bundle", self.hubspot.ca_bundle)]
+        if self.nps.source == "http":
+            wanted.append(("nps.ca_bundle", self.nps.ca_bundle))
         for key, path in wanted:
             if path is not None and not Path(path).is_file():
                 yield key, f"no such file: {path}"

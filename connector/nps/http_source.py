@@ -32,6 +32,7 @@ import email.utils
 import hashlib
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from connector.nps.values import (
     parse_text,
 )
 from connector.retry import RetrySettings, ErrorFacts, call_classified
+from connector.tls import tls_problem
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +105,10 @@ class HttpSource:
         self._sleep = sleep
 
     def fetch(self, since: SourceCursor | None) -> SourceBatch:
-        with httpx.Client(timeout=self._config.timeout_seconds, follow_redirects=True,
+        # httpx reads HTTPS_PROXY / HTTP_PROXY / NO_PROXY (and, without a ca_bundle, SSL_CERT_FILE)
+        # from the environment itself (trust_env, its default), as connector/proxies.py does for the CRMs.
+        verify = ssl.create_default_context(cafile=str(self._config.ca_bundle)) if self._config.ca_bundle else True
+        with httpx.Client(timeout=self._config.timeout_seconds, follow_redirects=True, verify=verify,
                           event_hooks={"request": [_Credentials(self._config)]}) as client:
             return _Walk(self._config, self._retry, client, self._sleep).run(since)
 
@@ -352,6 +357,10 @@ def _raw(item: Any) -> str:
 
 
 def _facts_of(exc: BaseException) -> ErrorFacts | None:
+    problem = tls_problem(exc) if isinstance(exc, httpx.TransportError) else None
+    if problem is not None:  # a set-up problem: not retried, and the message says which
+        return ErrorFacts(provider=PROVIDER, message=problem.message, code=problem.code,
+                          endpoint=_endpoint(exc.request))
     if isinstance(exc, httpx.TimeoutException):
         return ErrorFacts(provider=PROVIDER, message=f"{type(exc).__name__}", timeout=True,
                           endpoint=_endpoint(exc.request))

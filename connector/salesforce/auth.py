@@ -27,6 +27,7 @@ from simple_salesforce import SalesforceLogin
 from simple_salesforce.login import token_login
 
 from connector.errors import ConfigError
+from connector.proxies import requests_proxies
 from connector.salesforce.settings import AuthFlow, SalesforceSettings
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -45,14 +46,18 @@ class Token:
 
 class TimeoutAdapter(HTTPAdapter):
     """Gives every request on the session a timeout, including the SDK's login requests, which
-    accept none (facts §0.7: neither SDK has a default timeout)."""
+    accept none (facts §0.7: neither SDK has a default timeout), and the proxy the standard
+    variables name for its URL (connector/proxies.py): the session may not read the environment
+    itself when a ca_bundle is set (see ``build_session``), and login and data calls go to
+    different hosts, each of which NO_PROXY may exempt."""
 
     def __init__(self, timeout: float, **kwargs):
         self._timeout = timeout
         super().__init__(**kwargs)
 
-    def send(self, request, timeout=None, **kwargs):  # noqa: ANN001 - requests' own signature
-        return super().send(request, timeout=timeout or self._timeout, **kwargs)
+    def send(self, request, timeout=None, proxies=None, **kwargs):  # noqa: ANN001 - requests' own signature
+        return super().send(request, timeout=timeout or self._timeout, proxies=requests_proxies(request.url),
+                            **kwargs)
 
 
 def build_session(settings: SalesforceSettings) -> requests.Session:
@@ -65,7 +70,8 @@ def build_session(settings: SalesforceSettings) -> requests.Session:
                               key="ca_bundle")
         session.verify = str(settings.ca_bundle)
         # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override Session.verify (facts §0.2);
-        # the configured bundle must win, so the environment is not consulted.
+        # the configured bundle must win, so the environment is not consulted. The proxy
+        # variables still are: TimeoutAdapter reads them for each request.
         session.trust_env = False
     return session
 

@@ -21,6 +21,7 @@ from connector.errors import AuthError, ConfigError, RetriableError, SchemaError
 from connector.mapping import FieldMap, builtin_mapping, load_mapping
 from connector.model import DealPage, Provider
 from connector.port import CrmAdapter
+from connector.proxies import proxy_passwords
 from jobs import logs
 from jobs.cli.exits import CommandFailed, ExitCode
 from jobs.config import Settings
@@ -83,7 +84,7 @@ def load_runtime(config_path: Path | None, *, configure_logs: bool = True) -> Ru
     settings = Settings.load(config_path)
     if configure_logs:
         logs.configure(settings.log.level, settings.log.format)
-    logs.register_secrets(settings.secret_values())
+    logs.register_secrets([*settings.secret_values(), *proxy_passwords()])
     provider = Provider(settings.crm.provider)
     fieldmap = load_mapping(settings.crm.mapping or builtin_mapping(provider))
     if fieldmap.provider is not provider:
