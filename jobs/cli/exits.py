@@ -19,7 +19,7 @@ class ExitCode(IntEnum):
 
 MEANING = {
     ExitCode.OK: "everything written",
-    ExitCode.REJECTED: "finished; some records rejected (listed, kept, retried next run)",
+    ExitCode.REJECTED: "finished; some records rejected or NPS rows not usable (listed, kept, retried next run)",
     ExitCode.CONFIG: "config, mapping, credential or unreachable-CRM problem; nothing written",
     ExitCode.LOCKED: "another run holds the lock",
     ExitCode.FAILED: "stopped on a CRM outage, the quota or an internal failure; the next run resumes",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from connector.actions import ActionResult
 from connector.errors import ConfigError
+from connector.nps import RejectedRow
 from connector.port import CallStats
 from jobs import logs
 from jobs.cli.exits import ExitCode
@@ -42,6 +43,8 @@ class JobResult:
     """NPS: valid survey responses read from the source."""
     error: str | None = None
     """NPS: why the source was stopped this run (its cursor is kept)."""
+    source_rejected: list[RejectedRow] = field(default_factory=list)
+    """NPS: rows or items the source could not use (file, line, why)."""
     calls: CallStats | None = None
     stopped_early: bool = False
     deal_names: dict[str, str] = field(default_factory=dict)
@@ -114,15 +117,16 @@ def _run_nps(runtime: Runtime, session: CrmSession, store: StateStore, required:
     if job is None:
         return _nps_not_configured(runtime, required)
     report = run_nps(job)
-    outcome = "failed" if report.source_error else "rejected" if report.rejected else "ok"
+    outcome = "failed" if report.source_error else "rejected" if report.rejected or report.source_rejected else "ok"
     return JobResult(job="nps", exit_code=report.exit_code, outcome=outcome, run_id=report.run_id,
                      responses=report.responses_read, outcomes=report.outcomes, rejected=report.rejected,
-                     unmatched=len(report.unmatched), error=report.source_error)
+                     unmatched=len(report.unmatched), error=report.source_error,
+                     source_rejected=list(report.source_rejected))
 
 
 def _log_result(result: JobResult, started: dt.datetime, finished: dt.datetime) -> None:
     log.info("run_finished", job=result.job, run_id=result.run_id, outcome=result.outcome, deals=result.deals,
-             responses=result.responses, error=result.error,
+             responses=result.responses, rows_not_usable=len(result.source_rejected), error=result.error,
              records=dict(result.outcomes), rejected=len(result.rejected), unmatched=result.unmatched,
              api_calls=result.calls.total if result.calls else 0,
              rate_limit_wait_seconds=round(result.calls.rate_limit_wait_seconds, 3) if result.calls else 0.0,
@@ -136,9 +140,13 @@ def echo_result(result: JobResult) -> None:
     counts = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())) or "nothing to do"
     run = f" run {result.run_id}" if result.run_id is not None else ""
     deals = f"{result.deals} deals; " if result.job == "sync" else f"{result.responses} responses read; "
+    unusable = (f"{len(result.source_rejected)} rows not usable (listed below and in `afterclose status`); "
+                if result.source_rejected else "")
     unmatched = f"; {result.unmatched} responses unmatched (kept, retried next run)" if result.unmatched else ""
     calls = result.calls.total if result.calls else 0
-    echo(f"{result.job}{run}: {deals}{counts}{unmatched}; {calls} API calls")
+    echo(f"{result.job}{run}: {deals}{unusable}{counts}{unmatched}; {calls} API calls")
+    for row in result.source_rejected:
+        echo(f"  not usable: {row.describe()} (not imported; fix it at the source)")
     for rejected in result.rejected:
         key = getattr(rejected.action, "key", "")
         echo(f"  rejected: deal {result.deal_label(rejected.action.deal_id)} {key}: {rejected.message} "

@@ -24,10 +24,11 @@ def status_command(config_path: Path, limit: int, fmt: str) -> int:
         rejected = store.rejected(runtime.scope)
         cursors = {job: store.get_cursor(runtime.scope, job) for job in JOBS}
         waiting = [_nps_waiting(r) for r in store.nps_to_retry(runtime.scope)]
+        not_imported = store.nps_source_rejects(runtime.scope)
     if fmt == "json":
         body = {"scope": runtime.scope, "cursors": {job: jsonable(c) for job, c in cursors.items()},
                 "runs": [jsonable(r) for r in runs], "rejected": [jsonable(r) for r in rejected],
-                "nps_waiting": waiting}
+                "nps_waiting": waiting, "nps_rows_not_imported": [jsonable(r) for r in not_imported]}
         echo(json.dumps(logs.redact_value(body), indent=2, ensure_ascii=False, default=str))
         return ExitCode.OK
     out = console()
@@ -45,6 +46,11 @@ def status_command(config_path: Path, limit: int, fmt: str) -> int:
         for item in waiting:
             out.print(text(f"  response {item['response_id']} ({item['status']}): {item['reason'] or 'no reason given'} "
                            f"(attempts {item['attempts']})"))
+    if not_imported:
+        out.print(text(f"{len(not_imported)} NPS row(s) the source holds that could not be used (fix them there; "
+                       "the next NPS run reads them again):"))
+        for row in not_imported:
+            out.print(text(f"  {row.describe()} (run {row.run_id})"))
     return ExitCode.OK
 
 

@@ -12,10 +12,11 @@ from jobs.state.port import StateStore
 from jobs.state.store import SqlStateStore, open_store
 from jobs.state.tables import metadata
 from jobs.state.values import (NpsRecord, NpsStatus, RejectedRecord, RunOutcome, RunRecord, RunSummary,
-                               SchemaTooNewError, StateStoreError, StoredNpsResponse)
+                               SchemaTooNewError, SourceReject, StateStoreError, StoredNpsResponse)
 
 __all__ = [
     "DEFAULT_STATE_URL", "VERSION_TABLE", "NpsRecord", "NpsStatus", "RejectedRecord", "RunOutcome", "RunRecord",
-    "RunSummary", "SchemaTooNewError", "SqlStateStore", "StateStore", "StateStoreError", "StoredNpsResponse",
+    "RunSummary", "SchemaTooNewError", "SourceReject", "SqlStateStore", "StateStore", "StateStoreError",
+    "StoredNpsResponse",
     "metadata", "open_store", "schema_head",
 ]
