@@ -1,7 +1,8 @@
 """What commands print: tables and summaries to stdout, problems to stderr, secrets masked.
 
-Log events go to stderr (jobs/logs.py), so a pipe gets clean data. Everything that comes from
-data or config is printed as text, never as rich markup: a deal named ``[bold]Acme[/]`` or a
+Log events go to stderr (jobs/logs.py), so a pipe gets clean data. Terminal escape sequences and
+bidirectional overrides in data are dropped before they reach a terminal. Everything that comes
+from data or config is printed as text, never as rich markup: a deal named ``[bold]Acme[/]`` or a
 hint naming ``[playbook]`` would otherwise lose its brackets (or stop the command: a bare ``[/]``
 is a markup error), and ``:x:`` would become an emoji. So the console reads no markup and no
 emoji codes, and rich is handed ``Text`` (``text``) for every line and table cell, which it
@@ -24,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from jobs import logs
+from jobs.core.task_text import without_controls
 
 PIPED_WIDTH = 160
 """Tables written to a file or pipe are not wrapped at rich's default 80 columns."""
@@ -31,11 +33,11 @@ PIPED_WIDTH = 160
 
 def echo(text: str) -> None:
     with _reader_may_leave():
-        click.echo(logs.redact(text))
+        click.echo(logs.redact(without_controls(text)))
 
 
 def echo_err(text: str) -> None:
-    click.echo(logs.redact(text), err=True)
+    click.echo(logs.redact(without_controls(text)), err=True)
 
 
 @contextlib.contextmanager
@@ -69,8 +71,10 @@ def console() -> Console:
 
 
 def text(*parts: str | tuple[str, str]) -> Text:
-    """A line as rich shows it: each part literally, a ``(words, style)`` part styled."""
-    return Text.assemble(*parts)
+    """A line as rich shows it: each part literally, a ``(words, style)`` part styled; terminal
+    escapes and bidirectional overrides from data are dropped (jobs/core/task_text.py)."""
+    return Text.assemble(*(without_controls(part) if isinstance(part, str) else (without_controls(part[0]), part[1])
+                           for part in parts))
 
 
 def add_text_row(target: Table, *cells: object) -> None:

@@ -58,3 +58,13 @@ def test_given_the_commands_console_then_markup_and_emoji_codes_are_text():
     out.file = stream = io.StringIO()
     out.print(HOSTILE)
     assert stream.getvalue().strip() == HOSTILE
+
+
+def test_given_a_deal_name_with_terminal_escapes_then_plan_prints_the_words_without_them(hubspot):
+    rename_deal(hubspot, hubspot.deal_id("Oceanic Air"), "\x1b[2J\x1b]0;pwned\x07Oceanic \u202eAir")
+    config = hubspot.config()
+    invoke("setup", "--config", config)
+    result = invoke("plan", "--config", config)
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout and "\u202e" not in result.stdout
+    assert "Oceanic Air" in result.stdout
