@@ -108,8 +108,7 @@ def test_given_a_proxy_that_wants_credentials_then_those_in_the_url_are_sent(ope
         assert proxy.log.refused == 0
 
 
-@pytest.mark.parametrize("provider", ["hubspot", "salesforce"])
-@pytest.mark.parametrize("variable", ["NO_PROXY", "no_proxy"])
+@pytest.mark.parametrize(("provider", "variable"), [("hubspot", "NO_PROXY"), ("salesforce", "no_proxy")])
 def test_given_no_proxy_naming_the_crm_host_then_nothing_goes_through_the_proxy(open_crm, tmp_path, provider,
                                                                                  variable):
     with forward_proxy() as proxy:
