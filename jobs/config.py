@@ -21,7 +21,6 @@ import os
 import stat
 import tomllib
 from collections.abc import Iterator
-from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -197,7 +196,7 @@ class Settings(BaseSettings):
     _source: str | None = PrivateAttr(default=None)
     _inline_secrets: tuple[str, ...] = PrivateAttr(default=())
     _file_values: dict[str, Any] = PrivateAttr(default_factory=dict)
-    """What the config file said, before the environment (``value_sources``)."""
+    """What the config file said, before the environment (jobs/config_sources.py)."""
 
     @classmethod
     def settings_customise_sources(
@@ -228,7 +227,9 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             raise SettingsError(_describe(exc), source=source) from None
         except EnvParseError as exc:  # a variable pydantic-settings could not even read
-            raise SettingsError(_env_parse_problems(exc), source=source) from None
+            from jobs.config_sources import env_parse_problems
+
+            raise SettingsError(env_parse_problems(exc), source=source) from None
         except SettingsError as exc:  # from the cross-field validator, which cannot know the source
             raise SettingsError([(k, m + _env_hint(k)) for k, m in exc.problems], source=source) from None
         settings._inline_secrets = tuple(_inline_secret_keys(data))
@@ -326,26 +327,10 @@ class Settings(BaseSettings):
             f"as) and nobody else: chown {uid} and chmod 600 it (where it is mounted from, for a container)."
         ]
 
-    def value_sources(self) -> list[str]:
-        """Where effective values came from, one line each: ``[server] host`` and ``port`` (what
-        /healthz and /metrics listen on) and every key set from the environment, which wins over
-        the file. Secret values are never shown."""
-        from_env = _keys_from_environment()
-        keys = [("server", ("host",)), ("server", ("port",))]
-        keys += [key for key in sorted(from_env) if key not in keys]
-        return [self._value_source(section, path, from_env.get((section, path))) for section, path in keys]
-
-    def _value_source(self, section: str, path: tuple[str, ...], env: str | None) -> str:
-        dotted = ".".join((section, *path))
-        secret = _is_secret(getattr(self, section), path[0])
-        shown = dotted if secret else f"{dotted} = {_shown(_value_at(getattr(self, section), path))}"
-        in_file = _value_at(self._file_values.get(section), path)
-        if env is None:
-            return f"{shown} ({'from the config file' if in_file is not None else 'default'})"
-        if secret:
-            return f"{shown} (from {env}; a secret, not shown)"
-        over = f", over the config file's {_shown(in_file)}" if in_file is not None else ""
-        return f"{shown} (from {env}{over})"
+    @property
+    def file_values(self) -> dict[str, Any]:
+        """What the config file said, before the environment (jobs/config_sources.py)."""
+        return self._file_values
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,41 +363,6 @@ def _process_user() -> str:
 def _process_uid() -> int | None:
     getuid = getattr(os, "getuid", None)  # POSIX only
     return getuid() if getuid else None
-
-
-def _keys_from_environment() -> dict[tuple[str, tuple[str, ...]], str]:
-    """(section, key path) -> the ``AFTERCLOSE_<SECTION>__<KEY>`` variable that sets it."""
-    found: dict[tuple[str, tuple[str, ...]], str] = {}
-    for env in os.environ:
-        section, _, rest = env.upper().removeprefix(ENV_PREFIX).partition(ENV_DELIMITER)
-        if not env.upper().startswith(ENV_PREFIX) or not rest:
-            continue
-        field = Settings.model_fields.get(section.lower())
-        model = _model_in(field.annotation) if field is not None else None
-        path = tuple(part.lower() for part in rest.split(ENV_DELIMITER))
-        if model is not None and path[0] in model.model_fields:
-            found[(section.lower(), path)] = env
-    return found
-
-
-def _is_secret(section: Any, name: str) -> bool:
-    return isinstance(section, Section) and (name in section.secret_names()
-                                             or isinstance(getattr(section, name, None), SecretStr))
-
-
-def _value_at(container: Any, path: tuple[str, ...]) -> Any:
-    for part in path:
-        if isinstance(container, BaseModel):
-            container = getattr(container, part, None)
-        elif isinstance(container, dict):
-            container = container.get(part)
-        else:
-            return None
-    return container
-
-
-def _shown(value: Any) -> str:
-    return str(value.value) if isinstance(value, Enum) else str(value)
 
 
 def _secret_fields(settings: Settings) -> Iterator[tuple[str, Section, str]]:
@@ -487,25 +437,6 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     return next((m for arg in getattr(annotation, "__args__", ()) if (m := _model_in(arg))), None)
-
-
-def _env_parse_problems(exc: Exception) -> list[tuple[str, str]]:
-    """``AFTERCLOSE_SERVER=x``: a variable named after a whole section, which pydantic-settings
-    reads as that section's JSON and cannot parse. Name the variable and the form that works."""
-    sections = {name.upper(): name for name in Settings.model_fields}
-    culprits = [(env, sections[env.upper().removeprefix(ENV_PREFIX)]) for env in os.environ
-                if env.upper().startswith(ENV_PREFIX) and env.upper().removeprefix(ENV_PREFIX) in sections]
-    if not culprits:
-        return [("environment", f"an {ENV_PREFIX}* variable cannot be read: {exc}")]
-    return [(section, f"{env} is set, but [{section}] is a section, not one value: set its keys one by one as "
-                      f"{ENV_PREFIX}{section.upper()}{ENV_DELIMITER}<KEY> (e.g. "
-                      f"{ENV_PREFIX}{section.upper()}{ENV_DELIMITER}{_first_key(section).upper()}), or unset {env}")
-            for env, section in culprits]
-
-
-def _first_key(section: str) -> str:
-    model = _model_in(Settings.model_fields[section].annotation)
-    return next(iter(model.model_fields)) if model else "KEY"
 
 
 def _env_hint(key: str) -> str:

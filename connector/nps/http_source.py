@@ -45,6 +45,7 @@ from connector.errors import CrmError
 from connector.model import NpsResponse
 from connector.nps import NpsSourceConfig, SourceBatch, SourceCursor, SourceError
 from connector.nps.collect import Collector
+from connector.nps.credentials import Credentials
 from connector.nps.values import (
     BadValue,
     derived_response_id,
@@ -109,44 +110,8 @@ class HttpSource:
         # from the environment itself (trust_env, its default), as connector/proxies.py does for the CRMs.
         verify = ssl.create_default_context(cafile=str(self._config.ca_bundle)) if self._config.ca_bundle else True
         with httpx.Client(timeout=self._config.timeout_seconds, follow_redirects=True, verify=verify,
-                          event_hooks={"request": [_Credentials(self._config)]}) as client:
+                          event_hooks={"request": [Credentials(self._config)]}) as client:
             return _Walk(self._config, self._retry, client, self._sleep).run(since)
-
-
-class _Credentials:
-    """Puts the token on every request to the configured origin, and on no other.
-
-    A request hook runs for every request the client sends, redirect hops included. httpx strips
-    only ``Authorization`` when a redirect leaves the origin and copies every other header, so a
-    custom header (``X-Api-Key``) would follow a redirect to any host; so would any header to a
-    next-page link on another host. Same origin: scheme, host and port, or the same host moving
-    from http to https (what browsers and httpx also allow).
-    """
-
-    def __init__(self, config: NpsSourceConfig):
-        self._origin = _origin(httpx.URL(config.url or ""))
-        self._header = config.auth_header
-        token = config.secret("token")
-        scheme = config.auth_scheme.strip()
-        self._value = (f"{scheme} {token}" if scheme else token) if token else None
-
-    def __call__(self, request: httpx.Request) -> None:
-        if self._value is not None and self.allowed(request.url):
-            request.headers[self._header] = self._value
-        else:
-            request.headers.pop(self._header, None)
-
-    def allowed(self, url: httpx.URL) -> bool:
-        origin = _origin(url)
-        if origin == self._origin:
-            return True
-        scheme, host, _ = self._origin
-        return scheme == "http" and origin == ("https", host, 443) and self._origin[2] == 80
-
-
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    default = {"http": 80, "https": 443}.get(url.scheme)
-    return url.scheme, url.host.lower(), url.port or default
 
 
 class _Walk:
@@ -215,7 +180,7 @@ class _Walk:
         if exc.status not in (401, 403) or not exc.endpoint:
             return ""
         url = httpx.URL(exc.endpoint)
-        if _Credentials(self.config).allowed(url):
+        if Credentials(self.config).allowed(url):
             return ""
         return (f"; {url.scheme}://{url.netloc.decode()} is not the origin of nps.url, so the token was not sent "
                 "there (credentials never leave their origin): set nps.url to the address the API moved to")

@@ -10,6 +10,7 @@ from connector.port import SupportsPermissions, SupportsSetup
 from jobs.cli.exits import ExitCode
 from jobs.cli.output import echo, echo_err
 from jobs.cli.runtime import Runtime, load_runtime
+from jobs.config_sources import value_sources
 from jobs.wiring import wiring
 
 
@@ -22,7 +23,7 @@ def check_command(config_path: Path) -> int:
     finally:
         # After the verdict, whatever it is: a value from the environment is often the answer to
         # "why does it use that port / that token?" (the environment wins over the file).
-        for line in runtime.settings.value_sources():
+        for line in value_sources(runtime.settings):
             echo(line)
 
 
