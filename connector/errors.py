@@ -14,8 +14,10 @@
         │                        keep the cursor, resume next run
         └── FatalCrmError        a request AfterClose should not have sent (a bug) or a reply
             │                    it cannot understand: stop, report, keep the cursor
-            └── PagingError      a paginator that would loop or truncate (repeated cursor,
-                                 ``done=false`` without ``nextRecordsUrl``)
+            ├── PagingError      a paginator that would loop or truncate (repeated cursor,
+            │                    ``done=false`` without ``nextRecordsUrl``)
+            └── TlsError         the CRM's certificate cannot be verified: a set-up problem
+                                 (unknown CA, another host's, expired), never retried    (exit 2)
 
 A record the CRM refuses inside an otherwise good batch is *not* an exception: adapters return
 it as an ``ActionResult`` with ``Outcome.REJECTED`` and the CRM's message, and the rest of the
@@ -111,3 +113,8 @@ class FatalCrmError(CrmError):
 
 class PagingError(FatalCrmError):
     """A paginator refused to loop forever or to stop early."""
+
+
+class TlsError(FatalCrmError):
+    """The server's TLS certificate cannot be verified (connector/tls.py says why): fixed by
+    set-up (a CA file, the right URL, a renewed certificate), not by waiting."""

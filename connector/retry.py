@@ -22,6 +22,7 @@ from typing import TypeVar
 import tenacity
 from pydantic import Field, model_validator
 
+from connector import redaction, tls
 from connector.errors import (
     AuthError,
     CrmError,
@@ -29,6 +30,7 @@ from connector.errors import (
     QuotaExhaustedError,
     RateLimitedError,
     RetriableError,
+    TlsError,
 )
 from connector.settings import Section, problem
 
@@ -65,6 +67,8 @@ class ErrorFacts:
     transport: bool = False
     """No usable HTTP answer: connection refused/reset, truncated response, TLS failure."""
     timeout: bool = False
+    login: bool = False
+    """The answer of a login (token) endpoint rather than of a data call."""
 
 
 # Vendor codes that mean "the allowance is gone for today", whatever the status says.
@@ -74,9 +78,13 @@ _QUOTA_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED", "DAILY"})
 # Transient failures on the server's side: the same request may succeed after a backoff
 # (408 request timeout, 5xx). Every other 4xx is the request's own fault and is not retried.
 _RETRIABLE_STATUSES = frozenset({408, 500, 502, 503, 504})
+# Vendor codes of a server in trouble rather than of a refusal (Salesforce's 500 and 503 bodies;
+# facts §4). A login answer naming any other code is a refusal, whatever its status: SOAP faults
+# are HTTP 500, a wrong password included.
+_TRANSIENT_CODES = frozenset({"UNKNOWN_EXCEPTION", "SERVER_UNAVAILABLE"})
 
 
-SECRET_MASK = "***"
+SECRET_MASK = redaction.MASK
 
 
 def without_secrets(facts: ErrorFacts | None, secrets: Iterable[str | None]) -> ErrorFacts | None:
@@ -84,18 +92,16 @@ def without_secrets(facts: ErrorFacts | None, secrets: Iterable[str | None]) -> 
 
     A CRM, or a proxy in front of it, may echo a credential back: in an error message, a URL, a
     copy of the request body (an OAuth token request carries the client secret and the refresh
-    token). Error messages end up in exception text, run history and logs, so they are cleaned
-    here, where they are made, rather than everywhere they might be shown.
+    token), escaped as that body was (connector/redaction.py masks every such form). Error
+    messages end up in exception text, run history and logs, so they are cleaned here, where they
+    are made, rather than everywhere they might be shown.
     """
     if facts is None:
         return None
-    values = sorted({s for s in secrets if s}, key=len, reverse=True)
+    searched = redaction.searched_forms(secrets)
 
     def clean(text: str | None) -> str | None:
-        for value in values:
-            if text and value in text:
-                text = text.replace(value, SECRET_MASK)
-        return text
+        return redaction.mask(text, searched) if text else text
 
     return dataclasses.replace(facts, message=clean(facts.message) or "", code=clean(facts.code),
                                correlation_id=clean(facts.correlation_id), endpoint=clean(facts.endpoint))
@@ -107,6 +113,8 @@ def classify(facts: ErrorFacts) -> CrmError:
         provider=facts.provider, status=facts.status, endpoint=facts.endpoint,
         correlation_id=facts.correlation_id, error_code=facts.code,
     )
+    if facts.code in tls.CODES:
+        return TlsError(facts.message, **common)
     if facts.transport or facts.timeout:
         kind = "timed out" if facts.timeout else "connection failed"
         return RetriableError(f"{kind}: {facts.message}", **common)
@@ -114,11 +122,24 @@ def classify(facts: ErrorFacts) -> CrmError:
         return QuotaExhaustedError(facts.message, **common)
     if facts.status == 429:
         return RateLimitedError(facts.message, retry_after=facts.retry_after, **common)
+    if facts.login and _refused_login(facts):
+        # Never retried: each retry of a refused login counts towards the user's lockout.
+        return AuthError(facts.message, **common)
     if facts.status in (401, 403):
         return AuthError(facts.message, **common)
     if facts.status in _RETRIABLE_STATUSES:
         return RetriableError(facts.message, **common)
     return FatalCrmError(facts.message, **common)
+
+
+def _refused_login(facts: ErrorFacts) -> bool:
+    """A login answer that refuses these credentials (or this flow), rather than a login server
+    that is busy or down: a 4xx, or any status with a vendor code that is not a transient one."""
+    if facts.status is None or facts.status < 400:
+        return False
+    if facts.code is not None:
+        return facts.code not in _TRANSIENT_CODES
+    return facts.status not in _RETRIABLE_STATUSES
 
 
 def _backoff(settings: RetrySettings) -> Callable[[tenacity.RetryCallState], float]:

@@ -10,11 +10,13 @@ Secrets are ``SecretStr`` (never in ``repr``, logs or errors) and can instead be
 named by ``<name>_file`` (Docker and Kubernetes mount secrets as files). Whatever the source, a
 secret is stripped of surrounding whitespace: a token file ends with a newline, and an
 environment variable set with ``$'...\\n'`` would otherwise put the newline into an HTTP header,
-whose error message then prints the token.
+whose error message then prints the token. A line break (or any control character) left *inside*
+a secret is refused, naming the key, before anything is sent.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +54,13 @@ class Section(BaseModel):
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
             if isinstance(value, str):
-                data[name] = value.strip() or None
+                value = value.strip()
+                if any(unicodedata.category(char) == "Cc" for char in value):
+                    # No header, URL or form can carry it, and the library that refuses it would
+                    # print it in its error. The value itself is never shown.
+                    raise problem(name, "contains a line break or another control character inside it; a "
+                                        "secret is one line: check the variable or file that sets it")
+                data[name] = value or None
         return data
 
     def secret(self, name: str) -> str | None:

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsError as EnvParseError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -38,6 +38,7 @@ from connector.hubspot.settings import HubSpotSettings
 from connector.retry import RetrySettings
 from connector.salesforce.settings import SalesforceSettings
 from connector.settings import RULE_ERROR, Section
+from jobs.serve.cron import crontab_trigger
 
 ENV_PREFIX = "AFTERCLOSE_"
 ENV_DELIMITER = "__"
@@ -88,7 +89,8 @@ class StateSection(Section):
 
 
 class ScheduleSection(Section):
-    sync: str = Field("*/15 * * * *", description="Cron (5 fields) for the sync job under `afterclose serve`.")
+    sync: str = Field("*/15 * * * *", description="Cron (5 fields, as crontab(5): day of week 0 and 7 are Sunday, "
+                                                  "MON-FRI works) for the sync job under `afterclose serve`.")
     nps: str | None = Field(None, description="Cron for the NPS job; unset: the NPS job does not run.")
     timezone: str = Field("UTC", description="IANA zone the cron expressions are read in.")
     misfire_grace_seconds: int = Field(300, ge=0, description="A run that starts this late is still run, once.")
@@ -97,7 +99,7 @@ class ScheduleSection(Section):
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
         if value:
-            CronTrigger.from_crontab(value)  # raises ValueError naming the bad field
+            crontab_trigger(value, "UTC")  # raises ValueError naming the bad field
         return value
 
     @field_validator("timezone")
@@ -198,6 +200,8 @@ class Settings(BaseSettings):
 
     _source: str | None = PrivateAttr(default=None)
     _inline_secrets: tuple[str, ...] = PrivateAttr(default=())
+    _file_values: dict[str, Any] = PrivateAttr(default_factory=dict)
+    """What the config file said, before the environment (jobs/config_sources.py)."""
 
     @classmethod
     def settings_customise_sources(
@@ -227,9 +231,14 @@ class Settings(BaseSettings):
             settings = cls(**data)
         except ValidationError as exc:
             raise SettingsError(_describe(exc), source=source) from None
+        except EnvParseError as exc:  # a variable pydantic-settings could not even read
+            from jobs.config_sources import env_parse_problems
+
+            raise SettingsError(env_parse_problems(exc), source=source) from None
         except SettingsError as exc:  # from the cross-field validator, which cannot know the source
             raise SettingsError([(k, m + _env_hint(k)) for k, m in exc.problems], source=source) from None
         settings._inline_secrets = tuple(_inline_secret_keys(data))
+        settings._file_values = data
         return settings
 
     @property
@@ -270,6 +279,8 @@ class Settings(BaseSettings):
                        ("salesforce.ca_bundle", self.salesforce.ca_bundle)]
         else:
             wanted += [("hubspot.ca_bundle", self.hubspot.ca_bundle)]
+        if self.nps.source == "http":
+            wanted.append(("nps.ca_bundle", self.nps.ca_bundle))
         for key, path in wanted:
             if path is not None and not Path(path).is_file():
                 yield key, f"no such file: {path}"
@@ -310,11 +321,21 @@ class Settings(BaseSettings):
             return []
         if not mode & (stat.S_IRGRP | stat.S_IROTH):
             return []
+        uid = _process_uid()
+        # Not just "chmod 600": a file only its owner can read is unreadable to the container's
+        # user (uid 10001) when it is bind-mounted from a host account (docs/operations.md §2).
         return [
-            f"{self._source} holds secrets ({', '.join(self._inline_secrets)}) and is readable by other users "
-            f"(mode {stat.S_IMODE(mode):o}): chmod 600 it, or move the secrets to "
-            f"{ENV_PREFIX}<SECTION>{ENV_DELIMITER}<KEY> variables or *_file keys"
+            f"{self._source} holds secrets ({', '.join(self._inline_secrets)}) and others can read it "
+            f"(mode {stat.S_IMODE(mode):o}). Move the secrets out of the file: a *_file key naming a mounted "
+            f"secret file, or an {ENV_PREFIX}<SECTION>{ENV_DELIMITER}<KEY> variable; the file then needs no "
+            f"protection. To keep them in the file, make it readable by uid {uid} (the user AfterClose runs "
+            f"as) and nobody else: chown {uid} and chmod 600 it (where it is mounted from, for a container)."
         ]
+
+    @property
+    def file_values(self) -> dict[str, Any]:
+        """What the config file said, before the environment (jobs/config_sources.py)."""
+        return self._file_values
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,10 +348,26 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError("config file not found", source=str(path)) from None
+    except PermissionError as exc:
+        raise ConfigError(
+            f"cannot read the config file: {exc.strerror or exc}. AfterClose runs as {_process_user()}, which "
+            "may not read it; in the container that is uid 10001, so a host file mounted into it must be "
+            "readable by uid 10001 (docs/operations.md, section 2, shows the ownership that works)",
+            source=str(path)) from None
     except OSError as exc:
         raise ConfigError(f"cannot read the config file: {exc.strerror or exc}", source=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
+
+
+def _process_user() -> str:
+    uid = _process_uid()
+    return f"uid {uid}" if uid is not None else "the current user"
+
+
+def _process_uid() -> int | None:
+    getuid = getattr(os, "getuid", None)  # POSIX only
+    return getuid() if getuid else None
 
 
 def _secret_fields(settings: Settings) -> Iterator[tuple[str, Section, str]]:

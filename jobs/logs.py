@@ -17,22 +17,33 @@ from typing import TextIO
 
 import structlog
 
-MASK = "***"
+from connector import redaction
+
+MASK = redaction.MASK
 MIN_SECRET_LENGTH = 6
 """Shorter values would mask ordinary words (and are not credentials anyone issues)."""
 _secrets: set[str] = set()
+_searched: tuple[str, ...] = ()
+"""Every form of every registered secret (connector/redaction.py): as written, repr'd, JSON-,
+URL- and XML-escaped, and each of those escaped once more."""
 _handler: logging.Handler | None = None
 
 
 def register_secrets(values: Iterable[str | None]) -> None:
+    global _searched
     _secrets.update(v for v in values if v and len(v) >= MIN_SECRET_LENGTH)
+    _searched = redaction.searched_forms(_secrets)
+
+
+def forget_secrets() -> None:
+    """For tests: start from no registered secret."""
+    global _searched
+    _secrets.clear()
+    _searched = ()
 
 
 def redact(text: str) -> str:
-    for secret in sorted(_secrets, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+    return redaction.mask(text, _searched)
 
 
 def redact_value(value):

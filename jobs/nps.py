@@ -111,9 +111,10 @@ class NpsReport:
 
     @property
     def exit_code(self) -> int:
-        """As for sync: 1 when the CRM refused records or the source could not be read, else 0
-        (config, credential and lock problems raise and exit 2 and 3 in the CLI)."""
-        return 1 if self.rejected or self.source_error else 0
+        """As for sync: 1 when the CRM refused records, the source could not be read, or it held
+        rows that could not be used (a person must fix them), else 0 (config, credential and lock
+        problems raise and exit 2 and 3 in the CLI)."""
+        return 1 if self.rejected or self.source_error or self.source_rejected else 0
 
 
 def build_nps_job(settings, adapter: CrmAdapter, store: StateStore, fieldmap: FieldMap, scope: str,
@@ -145,7 +146,7 @@ def run_nps(job: NpsJob, dry_run: bool = False) -> NpsReport:
             job.store.finish_run(run_id, RunOutcome.FAILED, {}, job.adapter.call_stats(), error=str(exc))
             raise
         outcome = (RunOutcome.FAILED if report.source_error else
-                   RunOutcome.REJECTED if report.rejected else RunOutcome.OK)
+                   RunOutcome.REJECTED if report.rejected or report.source_rejected else RunOutcome.OK)
         job.store.finish_run(run_id, outcome, dict(report.outcomes), job.adapter.call_stats(),
                              error=report.source_error)
         return report
@@ -175,7 +176,8 @@ def _run(job: NpsJob, run_id: int | None) -> NpsReport:
     learned = [ref for ref in [*crm.completed_asks, *adopted] if _account_of_key(ref.key) not in refused]
     cursor = Cursor(modified=batch.cursor.since) if batch is not None and batch.cursor is not None else None
     assert run_id is not None
-    job.store.commit_nps(job.scope, run_id, results, records, cursor, learned=learned)
+    job.store.commit_nps(job.scope, run_id, results, records, cursor, learned=learned,
+                         source_rejected=report.source_rejected if batch is not None else None)
     return report
 
 

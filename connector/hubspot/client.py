@@ -32,6 +32,7 @@ from connector.hubspot.budget import RateBudget
 from connector.hubspot.errors import facts_of
 from connector.hubspot.settings import HubSpotSettings
 from connector.port import CallStats
+from connector.proxies import proxy_for
 from connector.retry import RetrySettings, call_classified, without_secrets
 
 # No urllib3-level retries at all: connection errors surface at once and are retried by
@@ -109,6 +110,17 @@ def sdk_model(model_class: type, /, **values: Any) -> Any:
     return model_class(**values, local_vars_configuration=_configuration_of(model_class))
 
 
+def _proxy_options(base_url: str) -> dict[str, Any]:
+    """HTTPS_PROXY / HTTP_PROXY / NO_PROXY for the portal's host (connector/proxies.py). The SDK's
+    urllib3 pool never reads them itself; its configuration takes ``proxy`` (without credentials:
+    urllib3 does not read them from the URL) and ``proxy_headers``."""
+    proxy = proxy_for(base_url)
+    if proxy is None:
+        return {}
+    headers = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else None
+    return {"proxy": proxy.url, "proxy_headers": headers}
+
+
 class Attempts:
     """How many times one ``call`` reached for the network (1 unless it was retried)."""
 
@@ -135,6 +147,7 @@ class HubSpotClient:
             # TLS verification is the SDK's default and stays on; a configured CA file replaces
             # the default trust store (hubspot-api-client hands ssl_ca_cert to urllib3, facts §2).
             **({"ssl_ca_cert": str(settings.ca_bundle)} if settings.ca_bundle else {}),
+            **_proxy_options(settings.base_url),
         )
         self._apis: dict[str, Any] = {}
         self._budget = RateBudget(

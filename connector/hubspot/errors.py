@@ -23,6 +23,7 @@ from typing import Any
 import urllib3.exceptions as u3
 
 from connector.retry import ErrorFacts
+from connector.tls import tls_problem
 
 PROVIDER = "hubspot"
 _TEN_SECONDS = 10.0
@@ -47,14 +48,11 @@ def _is_sdk_api_exception(exc: BaseException) -> bool:
     )
 
 
-TLS_UNTRUSTED = "CERTIFICATE_VERIFY_FAILED"
-
-
 def _transport_facts(exc: BaseException, endpoint: str | None) -> ErrorFacts:
-    if isinstance(exc, u3.SSLError) and TLS_UNTRUSTED in str(exc):
-        # An untrusted certificate does not heal with retries: fatal, with what to do about it.
-        return ErrorFacts(provider=PROVIDER, code=TLS_UNTRUSTED, endpoint=endpoint,
-                          message=f"TLS certificate not trusted; set ca_bundle to the CA that signed it ({exc})")
+    problem = tls_problem(exc)
+    if problem is not None:
+        # A certificate that cannot be verified does not heal with retries: say why, and what fixes it.
+        return ErrorFacts(provider=PROVIDER, code=problem.code, endpoint=endpoint, message=problem.message)
     timeout = isinstance(exc, u3.TimeoutError) and not isinstance(exc, u3.NewConnectionError)
     return ErrorFacts(
         provider=PROVIDER, message=f"{type(exc).__name__}: {exc}", endpoint=endpoint,
@@ -67,10 +65,9 @@ def _api_exception_facts(exc: Any, endpoint: str | None) -> ErrorFacts:
     if status is None:
         # The SDK raises ApiException(status=0) for TLS failures (rest.py) and for answers it
         # cannot deserialize: neither is an HTTP answer we can reason about.
-        if TLS_UNTRUSTED in str(exc.reason):
-            return ErrorFacts(provider=PROVIDER, code=TLS_UNTRUSTED, endpoint=endpoint,
-                              message=f"TLS certificate not trusted; set ca_bundle to the CA that signed it "
-                                      f"({exc.reason})")
+        problem = tls_problem(exc) or tls_problem(Exception(str(exc.reason)))
+        if problem is not None:
+            return ErrorFacts(provider=PROVIDER, code=problem.code, endpoint=endpoint, message=problem.message)
         return ErrorFacts(provider=PROVIDER, message=str(exc.reason), endpoint=endpoint, transport=True)
     body = parse_body(exc.body)
     headers = exc.headers or {}

@@ -147,6 +147,9 @@ class NpsSourceConfig(Section):
         default_factory=lambda: dict(DEFAULT_FIELD_PATHS), description="Dotted path per response field within one item.")
     page_cap: int = Field(500, ge=1, description="Stop after this many pages in one run (a guard against a looping API).")
     timeout_seconds: float = Field(30.0, gt=0, description="Give up on one HTTP call after this long.")
+    ca_bundle: Path | None = Field(
+        None, description="Extra CA file to trust for the http source (a TLS-inspecting proxy, a private CA); "
+                          "verification stays on.")
 
     @property
     def kind(self) -> str:

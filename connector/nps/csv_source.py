@@ -124,8 +124,8 @@ class _Reader:
         positions = _positions(header, columns, path)
         for line, row, error in rows:
             if error:
-                self._reject(path, line, f"not readable as CSV from this line on: {error}", "")
-                return
+                self._reject(path, line, f"not readable as CSV: {error}", "")
+                continue
             self._read_row(path, line, row, positions, len(header), delimiter)
 
     def _read_row(self, path: Path, line: int, row: Sequence[str], positions: Mapping[str, int],
@@ -201,8 +201,14 @@ def _choose_delimiter(text: str, columns: Mapping[str, str]) -> str:
 
 
 def _rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str], str | None]]:
-    """(line where the row starts, fields, error). Quoted fields may hold newlines; after an
-    error (a NUL byte, a field over the csv module's size limit) the reader cannot resync."""
+    """(line where the row starts, fields, error). Quoted fields may hold newlines.
+
+    No field can be longer than the file, so the csv module's field size limit (131,072
+    characters by default, process-wide) is raised to the file's length: a long comment once made
+    the reader stop there and every later row of the file was lost. Should the reader still fail
+    on a row, that row is reported and reading goes on from the next line."""
+    if csv.field_size_limit() <= len(text):
+        csv.field_size_limit(len(text) + 1)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True,
                         strict=False)
     while True:
@@ -213,7 +219,7 @@ def _rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str], str | Non
             return
         except csv.Error as exc:
             yield start, [], str(exc)
-            return
+            continue
         yield start, row, None
 
 

@@ -21,7 +21,8 @@ One ``fetch`` is one walk over the pages of ``GET <url>?<since_param>=<cursor>``
   treat ``since`` as inclusive, so the last response comes back once more next time; the
   job's set of applied response ids makes that harmless.
 
-The auth header value is a secret: it is sent, never logged, and never part of an error.
+The auth header value is a secret: it is sent only to the origin of ``url`` (not along a
+redirect or a next link to another host), never logged, and never part of an error.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import email.utils
 import hashlib
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +45,7 @@ from connector.errors import CrmError
 from connector.model import NpsResponse
 from connector.nps import NpsSourceConfig, SourceBatch, SourceCursor, SourceError
 from connector.nps.collect import Collector
+from connector.nps.credentials import Credentials
 from connector.nps.values import (
     BadValue,
     derived_response_id,
@@ -52,6 +55,7 @@ from connector.nps.values import (
     parse_text,
 )
 from connector.retry import RetrySettings, ErrorFacts, call_classified
+from connector.tls import tls_problem
 
 log = logging.getLogger(__name__)
 
@@ -96,16 +100,17 @@ class HttpSource:
     name = "http"
 
     def __init__(self, config: NpsSourceConfig, *, retry: RetrySettings | None = None,
-                 client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep):
         self._config = config
         self._retry = retry or RetrySettings()
-        self._client = client
         self._sleep = sleep
 
     def fetch(self, since: SourceCursor | None) -> SourceBatch:
-        if self._client is not None:
-            return _Walk(self._config, self._retry, self._client, self._sleep).run(since)
-        with httpx.Client(timeout=self._config.timeout_seconds, follow_redirects=True) as client:
+        # httpx reads HTTPS_PROXY / HTTP_PROXY / NO_PROXY (and, without a ca_bundle, SSL_CERT_FILE)
+        # from the environment itself (trust_env, its default), as connector/proxies.py does for the CRMs.
+        verify = ssl.create_default_context(cafile=str(self._config.ca_bundle)) if self._config.ca_bundle else True
+        with httpx.Client(timeout=self._config.timeout_seconds, follow_redirects=True, verify=verify,
+                          event_hooks={"request": [Credentials(self._config)]}) as client:
             return _Walk(self._config, self._retry, client, self._sleep).run(since)
 
 
@@ -152,14 +157,15 @@ class _Walk:
 
     def _get(self, request: PageRequest, page: int) -> Any:
         def attempt() -> httpx.Response:
-            response = self.client.get(request.url, params=request.params, headers=self._headers())
+            response = self.client.get(request.url, params=request.params, headers={"Accept": "application/json"})
             response.raise_for_status()
             return response
 
         try:
             response = call_classified(attempt, _facts_of, self.retry, on_wait=_log_wait, sleep=self.sleep)
         except CrmError as exc:
-            raise SourceError(f"page {page}: {exc}", source=self.config.url, status=exc.status) from exc
+            raise SourceError(f"page {page}: {exc}{self._elsewhere_hint(exc)}", source=self.config.url,
+                              status=exc.status) from exc
         try:
             return json.loads(response.content)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -168,13 +174,16 @@ class _Walk:
             raise SourceError(f"page {page} is not JSON ({kind}; {exc}): {snippet!r}",
                               source=self.config.url, status=response.status_code) from None
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json"}
-        token = self.config.secret("token")
-        if token:
-            scheme = self.config.auth_scheme.strip()
-            headers[self.config.auth_header] = f"{scheme} {token}" if scheme else token
-        return headers
+    def _elsewhere_hint(self, exc: CrmError) -> str:
+        """A refusal from another origin (a redirect or a next link went there): say that the
+        token was deliberately not sent, so nobody hunts for a wrong token."""
+        if exc.status not in (401, 403) or not exc.endpoint:
+            return ""
+        url = httpx.URL(exc.endpoint)
+        if Credentials(self.config).allowed(url):
+            return ""
+        return (f"; {url.scheme}://{url.netloc.decode()} is not the origin of nps.url, so the token was not sent "
+                "there (credentials never leave their origin): set nps.url to the address the API moved to")
 
     def _items(self, body: Any, request: PageRequest, page: int) -> list[Any]:
         items = get_path(body, self.config.items_path)
@@ -313,6 +322,10 @@ def _raw(item: Any) -> str:
 
 
 def _facts_of(exc: BaseException) -> ErrorFacts | None:
+    problem = tls_problem(exc) if isinstance(exc, httpx.TransportError) else None
+    if problem is not None:  # a set-up problem: not retried, and the message says which
+        return ErrorFacts(provider=PROVIDER, message=problem.message, code=problem.code,
+                          endpoint=_endpoint(exc.request))
     if isinstance(exc, httpx.TimeoutException):
         return ErrorFacts(provider=PROVIDER, message=f"{type(exc).__name__}", timeout=True,
                           endpoint=_endpoint(exc.request))

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 import jwt
 import requests
@@ -25,6 +27,7 @@ from simple_salesforce import SalesforceLogin
 from simple_salesforce.login import token_login
 
 from connector.errors import ConfigError
+from connector.proxies import requests_proxies
 from connector.salesforce.settings import AuthFlow, SalesforceSettings
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -43,14 +46,18 @@ class Token:
 
 class TimeoutAdapter(HTTPAdapter):
     """Gives every request on the session a timeout, including the SDK's login requests, which
-    accept none (facts §0.7: neither SDK has a default timeout)."""
+    accept none (facts §0.7: neither SDK has a default timeout), and the proxy the standard
+    variables name for its URL (connector/proxies.py): the session may not read the environment
+    itself when a ca_bundle is set (see ``build_session``), and login and data calls go to
+    different hosts, each of which NO_PROXY may exempt."""
 
     def __init__(self, timeout: float, **kwargs):
         self._timeout = timeout
         super().__init__(**kwargs)
 
-    def send(self, request, timeout=None, **kwargs):  # noqa: ANN001 - requests' own signature
-        return super().send(request, timeout=timeout or self._timeout, **kwargs)
+    def send(self, request, timeout=None, proxies=None, **kwargs):  # noqa: ANN001 - requests' own signature
+        return super().send(request, timeout=timeout or self._timeout, proxies=requests_proxies(request.url),
+                            **kwargs)
 
 
 def build_session(settings: SalesforceSettings) -> requests.Session:
@@ -63,7 +70,8 @@ def build_session(settings: SalesforceSettings) -> requests.Session:
                               key="ca_bundle")
         session.verify = str(settings.ca_bundle)
         # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override Session.verify (facts §0.2);
-        # the configured bundle must win, so the environment is not consulted.
+        # the configured bundle must win, so the environment is not consulted. The proxy
+        # variables still are: TimeoutAdapter reads them for each request.
         session.trust_env = False
     return session
 
@@ -73,11 +81,58 @@ def direct_token(settings: SalesforceSettings) -> Token:
     return Token(access_token=settings.secret_text("access_token"), instance_url=_https(settings.instance_url or ""))
 
 
+class LoginAnswer(Exception):  # noqa: N818 - an answer, kept whole for errors.facts_of
+    """A login endpoint answered without a token: its status, ``Retry-After`` and body, for the
+    one classification table (a rate limit or an outage is retried; a refusal is not)."""
+
+    def __init__(self, status: int, body: bytes, retry_after: str | None, url: str):
+        super().__init__(f"HTTP {status} from {url}")
+        self.status = status
+        self.body = body
+        self.retry_after = retry_after
+        self.url = url
+
+
+class _LoginSession:
+    """What the SDK's login helpers post through: the shared session, but an answer that carries
+    no token raises ``LoginAnswer`` before the SDK reads it. The SDK keeps only part of a failed
+    answer: the SOAP helper drops the status of a fault it can parse (a rate limit read as
+    "refused"), and the token helper calls ``.get`` on whatever JSON came back (a Salesforce
+    error list: AttributeError)."""
+
+    def __init__(self, session: requests.Session):
+        self._session = session
+
+    def post(self, url: str, data=None, headers=None, proxies=None, **kwargs):  # noqa: ANN001 - the SDK's call
+        response = self._session.post(url, data, headers=headers, proxies=proxies, **kwargs)
+        if response.status_code != 200 or not _carries_token(url, response.content):
+            raise LoginAnswer(response.status_code, response.content, response.headers.get("Retry-After"), url)
+        return response
+
+
+def _carries_token(url: str, body: bytes) -> bool:
+    if "/services/oauth2/" in url:
+        try:
+            reply = json.loads(body)
+        except ValueError:
+            return False
+        return isinstance(reply, dict) and all(isinstance(reply.get(k), str) and reply[k]
+                                               for k in ("access_token", "instance_url"))
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return False
+    found = {element.tag.rsplit("}", 1)[-1] for element in root.iter() if (element.text or "").strip()}
+    return {"sessionId", "serverUrl"} <= found
+
+
 def login(settings: SalesforceSettings, session: requests.Session) -> Token:
-    """Run the settings' login flow once. SDK exceptions propagate for ``errors.facts_of``."""
+    """Run the settings' login flow once. SDK exceptions and ``LoginAnswer`` propagate for
+    ``errors.facts_of``."""
     flow = settings.login_flow()
     if flow is None:
         raise ConfigError("no login credentials to renew the session with", source="salesforce settings")
+    session = _LoginSession(session)  # type: ignore[assignment]  # the SDK only calls .post
     token_url = f"{settings.login_url}/services/oauth2/token"
     if flow is AuthFlow.PASSWORD_SOAP:
         session_id, instance = SalesforceLogin(
@@ -97,11 +152,19 @@ def login(settings: SalesforceSettings, session: requests.Session) -> Token:
             token_url, {"grant_type": JWT_GRANT, "assertion": jwt_assertion(settings)},
             settings.domain, settings.consumer_key, None, None, session)
     else:
-        basic = base64.b64encode(f"{settings.consumer_key}:{settings.secret_text('consumer_secret')}".encode()).decode()
         session_id, instance = token_login(
             token_url, {"grant_type": "client_credentials"}, settings.domain, settings.consumer_key,
-            {"Authorization": f"Basic {basic}"}, None, session)
+            {"Authorization": f"Basic {basic_credential(settings)}"}, None, session)
     return Token(access_token=session_id, instance_url=_https(instance))
+
+
+def basic_credential(settings: SalesforceSettings) -> str | None:
+    """``base64(consumer_key:consumer_secret)``, the client-credentials flow's Authorization: as
+    secret as the secret it encodes (an echoing proxy would otherwise show it in an error)."""
+    secret = settings.secret("consumer_secret")
+    if not (settings.consumer_key and secret):
+        return None
+    return base64.b64encode(f"{settings.consumer_key}:{secret}".encode()).decode()
 
 
 def jwt_assertion(settings: SalesforceSettings, now: dt.datetime | None = None) -> str:

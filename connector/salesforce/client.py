@@ -110,7 +110,8 @@ class SalesforceClient:
     def _secrets(self) -> list[str | None]:
         """Every credential this client holds, the session id of the moment included."""
         s = self._settings
-        return [*(s.secret(name) for name in s.secret_names()), self._sf.session_id if self._sf is not None else None]
+        return [*(s.secret(name) for name in s.secret_names()), auth.basic_credential(s),
+                self._sf.session_id if self._sf is not None else None]
 
     def _connect(self) -> None:
         if self._sf is not None:

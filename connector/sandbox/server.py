@@ -7,6 +7,7 @@ so the unmodified SDK clients talk real HTTP to it (connector/serving.py runs th
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,11 +25,14 @@ class TlsFiles:
     key_path: Path
 
 
-def make_test_tls(directory: Path) -> TlsFiles:
+def make_test_tls(directory: Path, identities: tuple[str, ...] = ("127.0.0.1", "localhost"), *,
+                  not_before: dt.datetime | None = None, not_after: dt.datetime | None = None) -> TlsFiles:
+    """A fresh CA and a server certificate for ``identities``; ``not_before``/``not_after`` make
+    one that is not valid yet or has expired (the TLS tests' misconfigured servers)."""
     import trustme  # imported here: only the TLS sandbox needs it
 
     ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert = ca.issue_cert(*identities, not_before=not_before, not_after=not_after)
     files = TlsFiles(
         ca_path=directory / "ca.pem", cert_path=directory / "server.pem", key_path=directory / "server.key"
     )
@@ -54,14 +58,15 @@ class RunningServer:
 
 @contextlib.contextmanager
 def serve_in_thread(app, *, host: str = "127.0.0.1", port: int = 0, tls: bool = False,
-                    tls_dir: Path | None = None) -> Iterator[RunningServer]:
-    """Serve ``app`` until the block ends. ``tls=True`` makes a fresh CA (see ``RunningServer.tls``)."""
+                    tls_dir: Path | None = None, tls_files: TlsFiles | None = None) -> Iterator[RunningServer]:
+    """Serve ``app`` until the block ends. ``tls=True`` makes a fresh CA (see ``RunningServer.tls``);
+    ``tls_files`` serves a certificate made beforehand instead."""
     with contextlib.ExitStack() as stack:
-        files = None
-        if tls:
+        files = tls_files
+        if tls and files is None:
             directory = tls_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="afterclose-tls-")))
             files = make_test_tls(directory)
         port = stack.enter_context(serve_app(
             app, host=host, port=port, certfile=files.cert_path if files else None,
             keyfile=files.key_path if files else None, name="sandbox"))
-        yield RunningServer(host=host, port=port, scheme="https" if tls else "http", tls=files)
+        yield RunningServer(host=host, port=port, scheme="https" if files else "http", tls=files)

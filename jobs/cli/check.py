@@ -11,7 +11,8 @@ from connector.port import SupportsPermissions, SupportsSetup
 from jobs.cli.exits import ExitCode
 from jobs.cli.output import echo, echo_err
 from jobs.cli.run import JOBS
-from jobs.cli.runtime import load_runtime
+from jobs.cli.runtime import Runtime, load_runtime
+from jobs.config_sources import value_sources
 from jobs.state import StateCorruptError, StateStore
 from jobs.wiring import wiring
 
@@ -24,6 +25,16 @@ def check_command(config_path: Path) -> int:
     runtime = load_runtime(config_path)
     for warning in runtime.settings.file_warnings():
         echo(f"warning: {warning}")
+    try:
+        return _check(runtime)
+    finally:
+        # After the verdict, whatever it is: a value from the environment is often the answer to
+        # "why does it use that port / that token?" (the environment wins over the file).
+        for line in value_sources(runtime.settings):
+            echo(line)
+
+
+def _check(runtime: Runtime) -> int:
     # Opening the store migrates it and proves it is usable (exit 2 naming the file if not).
     with runtime.store() as store, runtime.crm() as session:
         problems = session.adapter.check_schema()

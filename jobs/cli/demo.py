@@ -26,6 +26,7 @@ from connector.port import CrmAdapter, SupportsSetup
 from connector.sandbox import SandboxEndpoint
 from connector.sandbox.demo import DemoDataset, demo_dataset
 from jobs import logs
+from jobs.cli.output import add_text_row, text
 from jobs.cli.runtime import CrmSession
 from jobs.config import Settings
 from jobs.state import StateStore, open_store
@@ -40,11 +41,11 @@ SHOWN = 6
 
 def run_demo(provider: str, console: Console | None = None, anchor: dt.date | None = None) -> int:
     logs.silence()
-    console = console or Console(highlight=False)
+    console = console or Console(markup=False, emoji=False, highlight=False)
     data = demo_dataset(anchor)
-    console.rule(f"[bold]AfterClose demo[/] - {provider} sandbox")
-    console.print(f"A demo CRM with {len(data.deals)} deals ({len(data.won_deals())} won), "
-                  f"{len(data.companies)} companies, {len(data.contacts)} contacts and {len(data.owners)} owners.")
+    console.rule(text(("AfterClose demo", "bold"), f" - {provider} sandbox"))
+    console.print(text(f"A demo CRM with {len(data.deals)} deals ({len(data.won_deals())} won), "
+                       f"{len(data.companies)} companies, {len(data.contacts)} contacts and {len(data.owners)} owners."))
     with tempfile.TemporaryDirectory(prefix="afterclose-demo-") as tmp, \
             _sandbox(provider, data) as (endpoint, session, fieldmap, owners):
         with open_store(f"sqlite:///{Path(tmp) / 'state.db'}") as store:
@@ -58,8 +59,9 @@ def run_demo(provider: str, console: Console | None = None, anchor: dt.date | No
             second = run_sync(job)
             _show_second_run(console, second, session.adapter.call_stats().total - calls_first)
             _show_nps(console, endpoint, session, store, fieldmap, data, Path(tmp))
-    console.print("\nNext: [bold]afterclose sandbox " + provider + "[/] starts this CRM for you to point a "
-                  "config at; then [bold]afterclose check[/], [bold]plan[/] and [bold]run[/].")
+    console.print(text("\nNext: ", (f"afterclose sandbox {provider}", "bold"), " starts this CRM for you to point a "
+                       "config at; then ", ("afterclose check", "bold"), ", ", ("plan", "bold"), " and ",
+                       ("run", "bold"), "."))
     return 0
 
 
@@ -96,30 +98,30 @@ def _owner_names(data: DemoDataset, ids_by_key: dict[int, str]) -> dict[str, str
 
 
 def _show_setup(console: Console, lines: list[str]) -> None:
-    console.print("\n[bold]afterclose setup[/]: AfterClose's own CRM fields")
+    console.print(text("\n", ("afterclose setup", "bold"), ": AfterClose's own CRM fields"))
     there = [line for line in lines if "exists" in line]
     for line in (line for line in lines if "exists" not in line):
-        console.print(f"  {line}")
-    console.print(f"  {len(there)} fields already there")
+        console.print(text(f"  {line}"))
+    console.print(text(f"  {len(there)} fields already there"))
 
 
 def _show_first_run(console: Console, report: SyncReport, deal_label, owners: dict[str, str], calls: int) -> None:
     creates = [a for a in report.plan_actions if isinstance(a, CreateTask)]
     writes = [a for a in report.plan_actions if isinstance(a, UpdateRecord)]
     skips = [a for a in report.plan_actions if a.kind is ActionKind.SKIP]
-    console.print(f"\n[bold]Run 1[/]: {report.deals_seen} won deals read, {calls} API calls.")
+    console.print(text("\n", ("Run 1", "bold"), f": {report.deals_seen} won deals read, {calls} API calls."))
     by_tp = Counter(a.spec.touch_point for a in creates)
     by_owner = Counter(owners.get(a.spec.owner_id or "", a.spec.owner_id or "(no owner)") for a in creates)
     console.print(_counter_table("Tasks planned, by touch point", "touch point", by_tp))
     console.print(_counter_table("Tasks planned, by owner", "owner", by_owner))
     incomplete = [a for a in writes if a.update.values.get("handoff_status") == "incomplete"]
-    console.print(f"Handoff checked on {len(writes)} deals: {len(writes) - len(incomplete)} complete, "
-                  f"{len(incomplete)} incomplete (status and missing fields written to the deal, "
-                  f"one task to the owner to fill them in):")
+    console.print(text(f"Handoff checked on {len(writes)} deals: {len(writes) - len(incomplete)} complete, "
+                       f"{len(incomplete)} incomplete (status and missing fields written to the deal, "
+                       f"one task to the owner to fill them in):"))
     for action in incomplete[:SHOWN]:
-        console.print(f"  - {deal_label(action.deal_id)}: missing {action.update.values.get('handoff_missing')}")
+        console.print(text(f"  - {deal_label(action.deal_id)}: missing {action.update.values.get('handoff_missing')}"))
     _more(console, incomplete)
-    console.print(f"Skipped {len(skips)} touch points already too far overdue to be useful (catch-up rule).")
+    console.print(text(f"Skipped {len(skips)} touch points already too far overdue to be useful (catch-up rule)."))
     console.print(_counter_table("What the CRM did", "outcome", report.outcomes))
     _show_rejected(console, report.rejected, deal_label)
 
@@ -127,21 +129,21 @@ def _show_first_run(console: Console, report: SyncReport, deal_label, owners: di
 def _show_rejected(console: Console, rejected: list, deal_label) -> None:
     if not rejected:
         return
-    console.print(f"[yellow]{len(rejected)} records rejected by the CRM[/], kept and retried on the next run "
-                  "(`afterclose run` exits 1):")
+    console.print(text((f"{len(rejected)} records rejected by the CRM", "yellow"),
+                       ", kept and retried on the next run (`afterclose run` exits 1):"))
     by_reason = Counter((deal_label(r.action.deal_id), r.message) for r in rejected)
     for (deal, message), count in list(by_reason.items())[:SHOWN]:
-        console.print(f"  - {deal}: {count} task(s): {message}")
-    console.print("  (A deal owner who has left? `[playbook] fallback_owner` gives their tasks to someone else; "
-                  "`afterclose status --deal ID` shows what every run did to a deal.)", highlight=False)
+        console.print(text(f"  - {deal}: {count} task(s): {message}"))
+    console.print(text("  (A deal owner who has left? `[playbook] fallback_owner` gives their tasks to someone else; "
+                       "`afterclose status --deal ID` shows what every run did to a deal.)"))
 
 
 def _show_second_run(console: Console, report: SyncReport, calls: int) -> None:
     created = report.outcomes.get("created", 0)
     updated = report.outcomes.get("updated", 0)
-    console.print(f"\n[bold]Run 2[/] (same CRM, nothing changed): {created} tasks created, {updated} records "
-                  f"updated, {len(report.rejected)} retried and still rejected, {calls} API calls.")
-    console.print("[green]Nothing was created twice.[/]" if created == 0 else "[red]Duplicates were created![/]")
+    console.print(text("\n", ("Run 2", "bold"), f" (same CRM, nothing changed): {created} tasks created, {updated} "
+                       f"records updated, {len(report.rejected)} retried and still rejected, {calls} API calls."))
+    console.print(text(("Nothing was created twice.", "green") if created == 0 else ("Duplicates were created!", "red")))
 
 
 def _show_nps(console: Console, endpoint: SandboxEndpoint, session: CrmSession, store: StateStore,
@@ -157,16 +159,17 @@ def _show_nps(console: Console, endpoint: SandboxEndpoint, session: CrmSession, 
     if job is None:
         return
     report = nps.run_nps(job)
-    console.print(f"\n[bold]NPS[/]: {len(data.nps_responses)} survey answers read from a CSV file.")
+    console.print(text("\n", ("NPS", "bold"), f": {len(data.nps_responses)} survey answers read from a CSV file."))
     categories = Counter(_category(r.score) for r in data.nps_responses)
     unmatched = len(report.unmatched)
-    console.print(f"  {categories['promoter']} promoters, {categories['passive']} passives, "
-                  f"{categories['detractor']} detractors; {len(data.nps_responses) - unmatched} matched to a customer"
-                  + (f", {unmatched} unmatched (kept, retried next run)." if unmatched else "."))
+    console.print(text(f"  {categories['promoter']} promoters, {categories['passive']} passives, "
+                       f"{categories['detractor']} detractors; {len(data.nps_responses) - unmatched} matched to a "
+                       "customer" + (f", {unmatched} unmatched (kept, retried next run)." if unmatched else ".")))
     tasks = Counter(_task_kind(a.spec.touch_point) for a in report.plan_actions if isinstance(a, CreateTask))
-    console.print(f"  {tasks.get(REFERRAL_ASK_TOUCH_POINT, 0)} 'ask for a referral' tasks for promoters' owners, "
-                  f"{tasks.get(DETRACTOR_TOUCH_POINT, 0)} high-priority follow-ups for detractors; "
-                  f"{report.outcomes.get('updated', 0)} records got their score, category, date and referral status.")
+    console.print(text(f"  {tasks.get(REFERRAL_ASK_TOUCH_POINT, 0)} 'ask for a referral' tasks for promoters' "
+                       f"owners, {tasks.get(DETRACTOR_TOUCH_POINT, 0)} high-priority follow-ups for detractors; "
+                       f"{report.outcomes.get('updated', 0)} records got their score, category, date and referral "
+                       "status."))
     _show_rejected(console, report.rejected, _name_of(session))
 
 
@@ -191,13 +194,13 @@ def _demo_settings(endpoint: SandboxEndpoint, csv_path: Path | None = None) -> S
 
 def _more(console: Console, items: list) -> None:
     if len(items) > SHOWN:
-        console.print(f"  ... and {len(items) - SHOWN} more")
+        console.print(text(f"  ... and {len(items) - SHOWN} more"))
 
 
 def _counter_table(title: str, label: str, counts: Counter) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column(label)
-    table.add_column("count", justify="right")
+    table = Table(title=text(title), title_justify="left")
+    table.add_column(text(label))
+    table.add_column(text("count"), justify="right")
     for name, count in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))):
-        table.add_row(str(name), str(count))
+        add_text_row(table, name, count)
     return table

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from connector.errors import AfterCloseError, AuthError, ConfigError, LockHeldError
+from connector.errors import AfterCloseError, AuthError, ConfigError, LockHeldError, TlsError
 from jobs.state import StateStoreError
 
 
@@ -19,7 +19,7 @@ class ExitCode(IntEnum):
 
 MEANING = {
     ExitCode.OK: "everything written",
-    ExitCode.REJECTED: "finished; some records rejected (listed, kept, retried next run)",
+    ExitCode.REJECTED: "finished; some records rejected or NPS rows not usable (listed, kept, retried next run)",
     ExitCode.CONFIG: "config, mapping, credential or unreachable-CRM problem; nothing written",
     ExitCode.LOCKED: "another run holds the lock",
     ExitCode.FAILED: "stopped on a CRM outage, the quota or an internal failure; the next run resumes",
@@ -44,6 +44,6 @@ def exit_code_of(exc: BaseException) -> ExitCode:
         return exc.exit_code if exc.exit_code in (ExitCode.CONFIG, ExitCode.LOCKED) else ExitCode.FAILED
     if isinstance(exc, LockHeldError):
         return ExitCode.LOCKED
-    if isinstance(exc, ConfigError | AuthError | StateStoreError):
+    if isinstance(exc, ConfigError | AuthError | StateStoreError | TlsError):
         return ExitCode.CONFIG
     return ExitCode.FAILED

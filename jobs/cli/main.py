@@ -20,10 +20,16 @@ from jobs.cli.exits import HELP, ExitCode, exit_code_of
 EXIT_CODES_HELP = HELP
 
 CONFIG_OPTION = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="AFTERCLOSE_CONFIG",
+    # readable=False: an unreadable file is explained by Settings.load (who AfterClose runs as, what to do).
+    "--config", "config_path", type=click.Path(dir_okay=False, readable=False, path_type=Path),
+    envvar="AFTERCLOSE_CONFIG",
     default="afterclose.toml", show_default=True, help="The TOML config file (env AFTERCLOSE_CONFIG).",
 )
 JOB_CHOICE = click.Choice(["sync", "nps", "all"])
+DEFAULT_JOB = "all"
+"""`run` and `plan` default to the same jobs, so the dry run shows what the run will do: every job
+the config sets up (sync, and NPS when ``[nps] source`` is not "none"), as `serve` and the
+Kubernetes CronJob run them."""
 
 
 def user_errors(fn):
@@ -65,8 +71,9 @@ def cli() -> None:
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @CONFIG_OPTION
-@click.option("--job", type=JOB_CHOICE, default="sync", show_default=True,
-              help="sync: tasks and handoff status; nps: survey results and referrals; all: sync, then nps.")
+@click.option("--job", type=JOB_CHOICE, default=DEFAULT_JOB, show_default=True,
+              help="sync: tasks and handoff status; nps: survey results and referrals; all: sync, then nps "
+                   "when a source is configured.")
 @user_errors
 def run(config_path: Path, job: str) -> None:
     """One pass: pull won deals, plan, write to the CRM, record. SIGTERM finishes the current
@@ -79,8 +86,9 @@ def run(config_path: Path, job: str) -> None:
 @cli.command(epilog=EXIT_CODES_HELP)
 @CONFIG_OPTION
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--job", type=JOB_CHOICE, default="all", show_default=True,
-              help="Which jobs to plan; all: sync and, when a source is configured, nps.")
+@click.option("--job", type=JOB_CHOICE, default=DEFAULT_JOB, show_default=True,
+              help="Which jobs to plan (the same default as `run`); all: sync and, when a source is configured, "
+                   "nps.")
 @user_errors
 def plan(config_path: Path, fmt: str, job: str) -> None:
     """The dry run: read the CRM, make no write call, print what `run` would create, reschedule,

@@ -15,7 +15,7 @@ from connector.actions import Action, ActionKind, CloseTask, CreateTask, UpdateR
 from connector.errors import ConfigError
 from connector.port import SupportsEstimate
 from jobs.cli.exits import ExitCode
-from jobs.cli.output import console, echo
+from jobs.cli.output import add_text_row, console, echo, text
 from jobs.cli.run import jobs_of
 from jobs.cli.runtime import CrmSession, Runtime, load_runtime, progress_for
 from jobs.nps import run_nps
@@ -133,17 +133,17 @@ def _print_plan_table(planned: list[PlannedAction], summary: dict[str, Any]) -> 
     previous = None
     for item in planned:
         deal = item.deal_name or item.action.deal_id
-        table.add_row(deal if deal != previous else "", item.action.kind.value.replace("_", " "),
-                      _what(item.action), _due(item.action), item.action.reason)
+        add_text_row(table, deal if deal != previous else "", item.action.kind.value.replace("_", " "),
+                     _what(item.action), _due(item.action), item.action.reason)
         previous = deal
     if planned:
         out.print(table)
     else:
-        out.print("Nothing to do: every won deal is up to date.")
+        out.print(text("Nothing to do: every won deal is up to date."))
     kinds = ", ".join(f"{summary[k.value]} {k.value.replace('_', ' ')}" for k in ActionKind if summary[k.value])
-    out.print(f"{summary['deals']} deals read; {kinds or 'no actions'}.")
-    out.print(f"API calls: {summary['api_calls_reads']} spent reading for this plan; `run` would make about "
-              f"{summary['api_calls_estimate']} ({summary['api_calls_writes_estimate']} of them writes).")
+    out.print(text(f"{summary['deals']} deals read; {kinds or 'no actions'}."))
+    out.print(text(f"API calls: {summary['api_calls_reads']} spent reading for this plan; `run` would make about "
+                   f"{summary['api_calls_estimate']} ({summary['api_calls_writes_estimate']} of them writes)."))
 
 
 def _what(action: Action) -> str:

@@ -9,10 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import click
-
 from connector.actions import ActionResult
 from connector.errors import ConfigError, LockHeldError
+from connector.nps import RejectedRow
 from connector.port import CallStats
 from jobs import logs
 from jobs.cli.exits import ExitCode
@@ -45,6 +44,8 @@ class JobResult:
     """NPS: valid survey responses read from the source."""
     error: str | None = None
     """NPS: why the source was stopped this run (its cursor is kept)."""
+    source_rejected: list[RejectedRow] = field(default_factory=list)
+    """NPS: rows or items the source could not use (file, line, why)."""
     calls: CallStats | None = None
     stopped_early: bool = False
     deal_names: dict[str, str] = field(default_factory=dict)
@@ -83,6 +84,8 @@ def run_job(runtime: Runtime, job: str, should_stop: Callable[[], bool], *, prog
     (serve) claims the tick for this replica once the scope is known; False: another replica has
     it and nothing runs. ``record_lock_held=False``: the caller waits and records the outcome."""
     started = runtime.clock()
+    if job == "nps" and runtime.settings.nps.kind == "none":
+        return _nps_not_configured(runtime, required)  # before the CRM: a job that is not set up costs no call
     with runtime.store() as store:
         attempt = _Attempt(runtime, store, job)
         with attempt.kept(record_lock_held=record_lock_held):
@@ -140,10 +143,8 @@ def _prepare(runtime: Runtime, job: str, session: CrmSession, store: StateStore,
         return lambda: _sync_result(run_sync(sync_job), session)
     nps_job = runtime.nps_job(session, store)
     if nps_job is None:
-        if required:
-            raise ConfigError('is "none": set a source (csv, http or hubspot-native) to run the NPS job',
-                              source=runtime.settings.source, key="nps.source")
-        return lambda: JobResult(job="nps", exit_code=ExitCode.OK, outcome="skipped")
+        result = _nps_not_configured(runtime, required)
+        return lambda: result
     return lambda: _nps_result(run_nps(nps_job))
 
 
@@ -163,16 +164,24 @@ def _sync_result(report: SyncReport, session: CrmSession) -> JobResult:
                      rejected=report.rejected, stopped_early=report.stopped_early, deal_names=session.deal_names)
 
 
+def _nps_not_configured(runtime: Runtime, required: bool) -> JobResult:
+    if required:
+        raise ConfigError('is "none": set a source (csv, http or hubspot-native) to run the NPS job',
+                          source=runtime.settings.source, key="nps.source")
+    return JobResult(job="nps", exit_code=ExitCode.OK, outcome="skipped")
+
+
 def _nps_result(report: NpsReport) -> JobResult:
-    outcome = "failed" if report.source_error else "rejected" if report.rejected else "ok"
+    outcome = "failed" if report.source_error else "rejected" if report.rejected or report.source_rejected else "ok"
     return JobResult(job="nps", exit_code=report.exit_code, outcome=outcome, run_id=report.run_id,
                      responses=report.responses_read, outcomes=report.outcomes, rejected=report.rejected,
-                     unmatched=len(report.unmatched), error=report.source_error)
+                     unmatched=len(report.unmatched), error=report.source_error,
+                     source_rejected=list(report.source_rejected))
 
 
 def _log_result(result: JobResult, started: dt.datetime, finished: dt.datetime) -> None:
     log.info("run_finished", job=result.job, run_id=result.run_id, outcome=result.outcome, deals=result.deals,
-             responses=result.responses, error=result.error,
+             responses=result.responses, rows_not_usable=len(result.source_rejected), error=result.error,
              records=dict(result.outcomes), rejected=len(result.rejected), unmatched=result.unmatched,
              api_calls=result.calls.total if result.calls else 0,
              rate_limit_wait_seconds=round(result.calls.rate_limit_wait_seconds, 3) if result.calls else 0.0,
@@ -181,14 +190,18 @@ def _log_result(result: JobResult, started: dt.datetime, finished: dt.datetime) 
 
 def echo_result(result: JobResult) -> None:
     if result.outcome == "skipped":
-        click.echo(f"{result.job}: not configured ([nps] source = \"none\"); skipped")
+        echo(f"{result.job}: not configured ([nps] source = \"none\"); skipped")
         return
     counts = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())) or "nothing to do"
     run = f" run {result.run_id}" if result.run_id is not None else ""
     deals = f"{result.deals} deals; " if result.job == "sync" else f"{result.responses} responses read; "
+    unusable = (f"{len(result.source_rejected)} rows not usable (listed below and in `afterclose status`); "
+                if result.source_rejected else "")
     unmatched = f"; {result.unmatched} responses unmatched (kept, retried next run)" if result.unmatched else ""
     calls = result.calls.total if result.calls else 0
-    echo(f"{result.job}{run}: {deals}{counts}{unmatched}; {calls} API calls")
+    echo(f"{result.job}{run}: {deals}{unusable}{counts}{unmatched}; {calls} API calls")
+    for row in result.source_rejected:
+        echo(f"  not usable: {row.describe()} (not imported; fix it at the source)")
     for rejected in result.rejected:
         key = getattr(rejected.action, "key", "")
         echo(f"  rejected: deal {result.deal_label(rejected.action.deal_id)} {key}: {rejected.message} "

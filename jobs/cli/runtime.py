@@ -16,10 +16,12 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from connector.errors import AuthError, ConfigError, RetriableError, SchemaError
+from connector import tls
+from connector.errors import AuthError, ConfigError, RetriableError, SchemaError, TlsError
 from connector.mapping import FieldMap, builtin_mapping, load_mapping
 from connector.model import DealPage, Provider
 from connector.port import CrmAdapter
+from connector.proxies import proxy_passwords
 from jobs import logs
 from jobs.cli.exits import CommandFailed, ExitCode
 from jobs.cli.stopping import GracefulStop
@@ -121,7 +123,7 @@ def load_runtime(config_path: Path | None, *, configure_logs: bool = True) -> Ru
     settings = Settings.load(config_path)
     if configure_logs:
         logs.configure(settings.log.level, settings.log.format)
-    logs.register_secrets(settings.secret_values())
+    logs.register_secrets([*settings.secret_values(), *proxy_passwords()])
     provider = Provider(settings.crm.provider)
     fieldmap = load_mapping(settings.crm.mapping or builtin_mapping(provider))
     if fieldmap.provider is not provider:
@@ -182,6 +184,12 @@ def explain_crm_errors(settings: Settings, reached: Callable[[], bool]) -> Itera
     except AuthError as exc:
         url, _ = wired.endpoint(settings)
         raise CommandFailed(f"the CRM at {url} refused the credentials; check {wired.credential_keys}: {exc}",
+                            ExitCode.CONFIG) from None
+    except TlsError as exc:
+        url, key = wired.endpoint(settings)
+        which = (f"the key is {settings.crm.provider.value}.ca_bundle" if exc.error_code == tls.UNKNOWN_CA
+                 else f"the URL is {key}")
+        raise CommandFailed(f"cannot verify the TLS certificate of the CRM at {url}: {exc}; {which}",
                             ExitCode.CONFIG) from None
     except RetriableError as exc:
         if exc.status is not None or reached():

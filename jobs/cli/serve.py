@@ -8,14 +8,13 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
-from apscheduler.triggers.cron import CronTrigger
-
 from connector.serving import serve_app
 from jobs import logs
 from jobs.cli.exits import CommandFailed, ExitCode
 from jobs.cli.run import scheduled_run
 from jobs.cli.stopping import GracefulStop
 from jobs.cli.runtime import load_runtime
+from jobs.serve.cron import crontab_trigger
 from jobs.serve.schedule import (Health, Ticker, build_scheduler, health_app, install_stop_handlers, interval_of,
                                  last_finished_runs)
 
@@ -32,7 +31,7 @@ def serve_command(config_path: Path, *, run_now: bool = False) -> int:
     schedules = {job: cron for job, cron in (("sync", settings.schedule.sync), ("nps", settings.schedule.nps)) if cron}
     grace = dt.timedelta(seconds=settings.schedule.misfire_grace_seconds)
     now = _now()
-    intervals = {job: interval_of(CronTrigger.from_crontab(cron, timezone=settings.schedule.timezone), now)
+    intervals = {job: interval_of(crontab_trigger(cron, settings.schedule.timezone), now)
                  for job, cron in schedules.items()}
     stop = GracefulStop(settings.server.stop_grace_seconds)
     install_stop_handlers(stop)

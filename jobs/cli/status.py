@@ -11,7 +11,7 @@ from rich.table import Table
 
 from jobs import logs
 from jobs.cli.exits import ExitCode
-from jobs.cli.output import console, echo, echo_err, jsonable
+from jobs.cli.output import add_text_row, console, echo, echo_err, jsonable, text
 from jobs.cli.run import JOBS
 from jobs.cli.runtime import load_runtime
 from jobs.state import RunSummary, StoredNpsResponse
@@ -25,28 +25,33 @@ def status_command(config_path: Path, limit: int, fmt: str) -> int:
         rejected = store.rejected(scope)
         cursors = {job: store.get_cursor(scope, job) for job in JOBS}
         waiting = [_nps_waiting(r) for r in store.nps_to_retry(scope)]
+        not_imported = store.nps_source_rejects(scope)
     if fmt == "json":
         body = {"scope": scope, "cursors": {job: jsonable(c) for job, c in cursors.items()},
                 "runs": [jsonable(r) for r in runs], "rejected": [jsonable(r) for r in rejected],
-                "nps_waiting": waiting}
+                "nps_waiting": waiting, "nps_rows_not_imported": [jsonable(r) for r in not_imported]}
         echo(json.dumps(logs.redact_value(body), indent=2, ensure_ascii=False, default=str))
         return ExitCode.OK
     out = console()
-    out.print(f"[bold]{scope}[/]")
+    out.print(text((scope, "bold")))
     for job, cursor in cursors.items():
         where = f"after {cursor.modified.isoformat()} / deal {cursor.deal_id}" if cursor else "not started yet"
-        out.print(f"  {job} cursor: {where}")
+        out.print(text(f"  {job} cursor: {where}"))
     out.print(_runs_table(runs))
-    out.print(f"{len(rejected)} rejected record(s) waiting for a retry" + (":" if rejected else "."))
+    out.print(text(f"{len(rejected)} rejected record(s) waiting for a retry" + (":" if rejected else ".")))
     for row in rejected:
-        out.print(f"  deal {row.deal_id} {row.key}: {row.reason or 'no reason given'} "
-                      f"[{row.error_code or 'no code'}] (attempts {row.attempts}, last {row.last_seen:%Y-%m-%d %H:%M})",
-                      highlight=False)
+        out.print(text(f"  deal {row.deal_id} {row.key}: {row.reason or 'no reason given'} "
+                       f"[{row.error_code or 'no code'}] (attempts {row.attempts}, last {row.last_seen:%Y-%m-%d %H:%M})"))
     if waiting:
-        out.print(f"{len(waiting)} NPS response(s) not written back yet (retried each NPS run):")
+        out.print(text(f"{len(waiting)} NPS response(s) not written back yet (retried each NPS run):"))
         for item in waiting:
-            out.print(f"  response {item['response_id']} ({item['status']}): {item['reason'] or 'no reason given'} "
-                          f"(attempts {item['attempts']})", highlight=False)
+            out.print(text(f"  response {item['response_id']} ({item['status']}): {item['reason'] or 'no reason given'} "
+                           f"(attempts {item['attempts']})"))
+    if not_imported:
+        out.print(text(f"{len(not_imported)} NPS row(s) the source holds that could not be used (fix them there; "
+                       "the next NPS run reads them again):"))
+        for row in not_imported:
+            out.print(text(f"  {row.describe()} (run {row.run_id})"))
     return ExitCode.OK
 
 
@@ -72,7 +77,7 @@ def history_command(config_path: Path, fmt: str, *, run_id: int | None = None, d
         echo(json.dumps(logs.redact_value(body), indent=2, ensure_ascii=False, default=str))
         return ExitCode.OK
     out = console()
-    out.print(title, highlight=False)
+    out.print(text(title))
     if not records:
         return ExitCode.OK
     table = Table(show_header=True)
@@ -82,7 +87,7 @@ def history_command(config_path: Path, fmt: str, *, run_id: int | None = None, d
         said = record.message or ""
         if record.error_code:
             said += f" [{record.error_code}]"
-        table.add_row(str(record.run_id), record.deal_id, record.key, record.action_kind, record.outcome.value, said)
+        add_text_row(table, record.run_id, record.deal_id, record.key, record.action_kind, record.outcome.value, said)
     out.print(table)
     return ExitCode.OK
 
@@ -102,6 +107,6 @@ def _runs_table(runs: list[RunSummary]) -> Table:
         outcome = (run.outcome.value if run.outcome else "running") + (" (dry run)" if run.dry_run else "")
         if run.error:
             outcome += f": {run.error}"
-        table.add_row(str(run.id), run.job, f"{run.started_at:%Y-%m-%d %H:%M:%S}", took, outcome,
-                      ", ".join(f"{k} {v}" for k, v in sorted((run.counts or {}).items())), str(run.api_calls))
+        add_text_row(table, run.id, run.job, f"{run.started_at:%Y-%m-%d %H:%M:%S}", took, outcome,
+                     ", ".join(f"{k} {v}" for k, v in sorted((run.counts or {}).items())), run.api_calls)
     return table

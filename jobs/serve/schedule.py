@@ -33,7 +33,7 @@ from typing import Any
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -43,6 +43,7 @@ from starlette.routing import Route
 from connector.errors import AfterCloseError, LockHeldError
 from jobs import logs
 from jobs.serve import metrics
+from jobs.serve.cron import crontab_trigger
 from jobs.state import RunOutcome, RunSummary, StateStore
 
 log = logs.get_logger("afterclose.serve")
@@ -136,7 +137,7 @@ def last_finished_runs(store: StateStore, scope: str, jobs: list[str]) -> dict[s
     return found
 
 
-def interval_of(trigger: CronTrigger, now: dt.datetime) -> dt.timedelta:
+def interval_of(trigger: BaseTrigger, now: dt.datetime) -> dt.timedelta:
     """The gap between two consecutive fire times: how long silence may last before it is news."""
     first = trigger.get_next_fire_time(None, now)
     second = trigger.get_next_fire_time(first, first + dt.timedelta(seconds=1)) if first else None
@@ -267,7 +268,7 @@ def build_scheduler(schedules: dict[str, str], timezone: str, misfire_grace_seco
     scheduler = BackgroundScheduler(timezone=timezone, executors={"default": FireTimeExecutor(max_workers=4)})
     common = dict(max_instances=1, coalesce=True, misfire_grace_time=misfire_grace_seconds)
     for job, cron in schedules.items():
-        scheduler.add_job(tick, CronTrigger.from_crontab(cron, timezone=timezone), args=[job], id=job,
+        scheduler.add_job(tick, crontab_trigger(cron, timezone), args=[job], id=job,
                           name=f"afterclose {job}", replace_existing=True, **common)
         if run_now:
             scheduler.add_job(tick, DateTrigger(run_date=_now()), args=[job], id=f"{job}-at-start",

@@ -12,13 +12,13 @@ from jobs.state.port import StateStore
 from jobs.state.store import SqlStateStore, open_store
 from jobs.state.tables import metadata
 from jobs.state.values import (LockLostError, NpsRecord, NpsStatus, RejectedRecord, RunOutcome, RunRecord, RunSummary,
-                               SchemaTooNewError, StateCorruptError, StateStoreError,
+                               SchemaTooNewError, SourceReject, StateCorruptError, StateStoreError,
                                StoredNpsResponse)
 
 __all__ = [
     "DEFAULT_STATE_URL", "VERSION_TABLE", "LockLostError", "NpsRecord", "NpsStatus", "RejectedRecord", "RunOutcome",
-    "RunRecord",
-    "RunSummary", "SchemaTooNewError", "SqlStateStore", "StateCorruptError", "StateStore", "StateStoreError",
+    "RunRecord", "RunSummary", "SchemaTooNewError", "SourceReject", "SqlStateStore", "StateCorruptError",
+    "StateStore", "StateStoreError",
     "StoredNpsResponse",
     "metadata", "open_store", "schema_head",
 ]

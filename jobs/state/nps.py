@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
+from sqlalchemy.engine import Connection
 
 from connector.actions import ActionResult
 from connector.model import Cursor, TaskRef
+from connector.nps import RejectedRow
 from jobs.core.keys import touch_point_and_cycle
 from jobs.state.engine import chunks, require_scope
 from jobs.state.ledger import TouchPointOf
 from jobs.state.recording import RecordingMixin
 from jobs.state.rows import nps_row, stored_nps
-from jobs.state.tables import nps_responses
-from jobs.state.values import NpsRecord, NpsStatus, StoredNpsResponse
+from jobs.state.tables import nps_responses, nps_source_rejects
+from jobs.state.values import NpsRecord, NpsStatus, SourceReject, StoredNpsResponse
 
 NPS_JOB = "nps"
 
@@ -68,10 +71,15 @@ class NpsMixin(RecordingMixin):
         *,
         learned: Sequence[TaskRef] = (),
         touch_point_of: TouchPointOf = touch_point_and_cycle,
+        source_rejected: Sequence[RejectedRow] | None = None,
     ) -> None:
         """Record one NPS run in one transaction: a run record per result, the task ledger (tasks
         made, skipped, or ``learned`` from the CRM: a completed referral ask), each response's
         status, and the source cursor ``cursor`` (job ``"nps"``; None keeps the old one).
+
+        ``source_rejected``: the rows the source could not use in this run's fetch; they replace
+        the scope's list (``nps_source_rejects``). None when the source was not read (it failed):
+        the list from the last fetch stays.
 
         Unlike ``commit_page`` this leaves the rejected records alone: a refused NPS write is
         kept on its response (status ``rejected``) and re-planned by the NPS job, so the sync
@@ -86,3 +94,22 @@ class NpsMixin(RecordingMixin):
                          increment={"attempts": nps_responses.c.attempts + 1}, keep=("first_seen",))
             if cursor is not None:
                 self._set_cursor(conn, scope, NPS_JOB, cursor)
+            if source_rejected is not None:
+                self._replace_source_rejects(conn, scope, run_id, source_rejected, now)
+
+    def nps_source_rejects(self, scope: str) -> list[SourceReject]:
+        """What the latest NPS run that read its source could not use, in the order found."""
+        table = nps_source_rejects
+        query = select(table).where(table.c.scope == scope).order_by(table.c.position)
+        with self._engine.connect() as conn:
+            return [SourceReject(source=row.source, line=row.line, reason=row.reason, run_id=row.run_id,
+                                 seen_at=row.seen_at) for row in conn.execute(query)]
+
+    def _replace_source_rejects(self, conn: Connection, scope: str, run_id: int, rows: Sequence[RejectedRow],
+                                now: dt.datetime) -> None:
+        table = nps_source_rejects
+        conn.execute(delete(table).where(table.c.scope == scope))
+        if rows:
+            conn.execute(insert(table), [dict(scope=require_scope(scope), position=index, source=row.source,
+                                              line=row.line, reason=row.reason, run_id=run_id, seen_at=now)
+                                         for index, row in enumerate(rows)])

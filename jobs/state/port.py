@@ -13,11 +13,12 @@ from typing import Protocol, runtime_checkable
 
 from connector.actions import ActionResult
 from connector.model import Cursor, TaskRef
+from connector.nps import RejectedRow
 from connector.port import CallStats
 from jobs.core.ledger_view import LedgerEntry
 from jobs.state.ledger import TouchPointOf
 from jobs.state.values import (NpsRecord, NpsStatus, RejectedRecord, RunOutcome, RunRecord, RunSummary,
-                               StoredNpsResponse)
+                               SourceReject, StoredNpsResponse)
 
 
 @runtime_checkable
@@ -66,7 +67,9 @@ class StateStore(Protocol):
     def nps_history(self, scope: str, account_ids: Iterable[str]) -> list[StoredNpsResponse]: ...
     def commit_nps(self, scope: str, run_id: int, results: Sequence[ActionResult], records: Sequence[NpsRecord],
                    cursor: Cursor | None, *, learned: Sequence[TaskRef] = (),
-                   touch_point_of: TouchPointOf = ...) -> None: ...
+                   touch_point_of: TouchPointOf = ...,
+                   source_rejected: Sequence[RejectedRow] | None = None) -> None: ...
+    def nps_source_rejects(self, scope: str) -> list[SourceReject]: ...
 
     # -- CRM accounts behind an address (jobs/scopes.py) ------------------------------------------
     def scopes_at(self, address: str) -> list[str]: ...

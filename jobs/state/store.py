@@ -9,11 +9,13 @@ claimed schedule slots. Each concern lives in its own module; this class puts th
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from jobs.state.damage import damaged_file_error, is_sqlite_damage
@@ -74,7 +76,17 @@ def open_store(url: str | Any | None = None, *, clock: Callable[[], dt.datetime]
     try:
         engine, backend = engine_for(parsed)
     except OperationalError as exc:
-        raise StateStoreError(f"cannot open the state database {shown}: {exc.orig}") from None
+        raise StateStoreError(f"cannot open the state database {shown}: {exc.orig}{_access_hint(parsed)}") from None
+    except OSError as exc:  # the SQLite folder cannot be made (permissions, a read-only filesystem)
+        raise StateStoreError(f"cannot create the folder of the state database {shown} (state.url): "
+                              f"{exc.strerror or exc}: {exc.filename or parsed.database}{_access_hint(parsed)}") from None
+    except ModuleNotFoundError as exc:
+        if parsed.get_backend_name() != "postgresql":
+            raise
+        raise StateStoreError(
+            f"state.url is a PostgreSQL database ({shown}), but its driver, psycopg, is not installed "
+            f"({exc}): it comes with the `postgres` extra, pip install 'afterclose[postgres]' (the container "
+            "image has it)") from None
     store = SqlStateStore(engine, backend, clock=clock)
     try:
         migrate(engine, backend)
@@ -83,6 +95,25 @@ def open_store(url: str | Any | None = None, *, clock: Callable[[], dt.datetime]
         if isinstance(exc, DBAPIError) and is_sqlite_damage(exc.orig):
             raise damaged_file_error(Path(backend.shown), exc.orig) from None
         if isinstance(exc, OperationalError):
-            raise StateStoreError(f"cannot migrate the state database {shown}: {exc.orig}") from None
+            raise StateStoreError(f"cannot migrate the state database {shown}: {exc.orig}{_access_hint(parsed)}") from None
         raise
     return store
+
+
+def _access_hint(url: URL) -> str:
+    """For a SQLite file: who needs to write where (the usual cause is a folder or volume owned by
+    another user, e.g. a host folder mounted into the container, whose user is uid 10001)."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return ""
+    path = Path(url.database)
+    folder = path.parent if path.is_absolute() else Path.cwd() / path.parent
+    relative = "" if path.is_absolute() else f" (state.url is relative to the working folder, {Path.cwd()})"
+    return (f". AfterClose runs as {_process_user()} and needs to create and write files in {folder}{relative}: "
+            "give that user write access to it, or set [state] url to a folder it can write. The container "
+            "image runs as uid 10001 and keeps its state in /var/lib/afterclose, a volume; a host folder "
+            "mounted there must be writable by uid 10001")
+
+
+def _process_user() -> str:
+    getuid = getattr(os, "getuid", None)
+    return f"uid {getuid()}" if getuid else "the current user"

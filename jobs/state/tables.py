@@ -164,6 +164,19 @@ nps_responses = Table(
     Index("ix_afterclose_nps_status", "scope", "status"),
 )
 
+nps_source_rejects = Table(
+    "afterclose_nps_source_rejects", metadata,
+    Column("scope", String, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("source", String, nullable=False),
+    Column("line", Integer),
+    Column("reason", Text, nullable=False),
+    Column("run_id", Integer),
+    Column("seen_at", UtcDateTime, nullable=False),
+)
+"""Rows or items the NPS source could not use, as the latest run that read the source found them
+(file or URL, line, why): `afterclose status` lists them until the source is fixed."""
+
 slots = Table(
     "afterclose_slots", metadata,
     Column("scope", String, primary_key=True),

@@ -113,3 +113,20 @@ class StoredNpsResponse:
     """Runs that have seen it (1 the first time)."""
     first_seen: dt.datetime
     last_seen: dt.datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SourceReject:
+    """A row or item the NPS source could not use, as the latest run that read the source found it."""
+
+    source: str
+    """The file path or URL."""
+    line: int | None
+    """Where the row starts in the file; None for an API item or a whole file."""
+    reason: str
+    run_id: int | None
+    seen_at: dt.datetime
+
+    def describe(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        return f"{where}: {self.reason}"

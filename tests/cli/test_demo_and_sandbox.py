@@ -20,6 +20,7 @@ def test_demo_shows_deals_by_name_owners_nps_and_no_duplicates_without_log_lines
     assert "Oceanic Air - Expansion: missing Decision criteria" in out  # deals by name, not id
     assert "Ada Lovelace" in out  # owners by name
     assert "Orphaned Account Co:" in out and "retried on the next run" in out
+    assert "`[playbook] fallback_owner`" in out  # the hint's section name is text, not markup
     assert "Nothing was created twice." in out
     assert "NPS" in out and "promoters" in out and "detractors" in out
     assert "record_rejected" not in out and '"event"' not in out and "[warning" not in out

@@ -56,3 +56,41 @@ def test_given_no_nps_source_when_run_job_nps_then_exit_2_names_the_key_and_all_
     assert nps.exit_code == 2 and "nps.source" in nps.stderr
     everything = invoke("run", "--config", config, "--job", "all")
     assert everything.exit_code == 1 and "nps: not configured" in everything.stdout
+
+
+def test_given_nps_source_when_plan_and_run_without_job_then_run_does_what_the_plan_showed(salesforce):
+    config = nps_config(salesforce)
+    planned = json.loads(invoke("plan", "--config", config, "--format", "json").stdout)
+    planned_jobs = {a["job"] for a in planned["actions"]}
+    assert planned_jobs == {"sync", "nps"}
+    result = invoke("run", "--config", config)
+    ran = {line.split(" ", 1)[0] for line in result.stdout.splitlines() if " run " in f" {line}"}
+    assert ran == planned_jobs, result.stdout
+    nps_keys = {a["key"] for a in planned["actions"] if a["job"] == "nps" and a["kind"] == "create_task"}
+    assert nps_keys and nps_keys <= set(salesforce.task_keys())  # the NPS tasks the plan showed now exist
+
+
+def test_given_a_csv_row_that_cannot_be_used_then_run_exits_1_and_summary_and_status_name_file_and_line(hubspot):
+    csv = write_demo_csv(demo_dataset(), hubspot.tmp / "nps.csv")
+    lines = csv.read_text().splitlines()
+    bad_line = len(lines) + 1
+    csv.write_text("\n".join([*lines, "r-eleven,ann@example.com,eleven,2026-03-02T10:00:00Z,Great"]) + "\n")
+    config = hubspot.config(f'[nps]\nsource = "csv"\npath = "{csv}"\n')
+    assert invoke("setup", "--config", config).exit_code == 0
+
+    result = invoke("run", "--config", config, "--job", "nps")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert f"{len(lines) - 1} responses read" in result.stdout
+    assert f"{csv}:{bad_line}" in result.stdout and "eleven" in result.stdout
+
+    status = invoke("status", "--config", config)
+    assert f"{csv}:{bad_line}" in status.stdout and "eleven" in status.stdout
+    body = json.loads(invoke("status", "--config", config, "--format", "json").stdout)
+    assert [(r["source"], r["line"]) for r in body["nps_rows_not_imported"]] == [(str(csv), bad_line)]
+    assert [r["outcome"] for r in body["runs"] if r["job"] == "nps"] == ["rejected"]
+
+    csv.write_text("\n".join(lines) + "\n")  # the row fixed at the source (here: removed)
+    again = invoke("run", "--config", config, "--job", "nps")
+    assert again.exit_code == 0, again.stdout
+    body = json.loads(invoke("status", "--config", config, "--format", "json").stdout)
+    assert body["nps_rows_not_imported"] == []

@@ -15,7 +15,8 @@ from simple_salesforce.exceptions import (
 )
 
 from connector.actions import CloseTask, CreateTask, Outcome, UpdateRecord, UpdateTask
-from connector.errors import AuthError, ConfigError, FatalCrmError, PagingError, QuotaExhaustedError, RetriableError
+from connector.errors import (AuthError, ConfigError, FatalCrmError, PagingError, QuotaExhaustedError, RetriableError,
+                              TlsError)
 from connector.mapping import builtin_mapping, load_mapping
 from connector.model import Cursor, Priority, RecordKind, RecordUpdate, TaskSpec, TaskType
 from connector.retry import classify
@@ -118,7 +119,8 @@ def test_given_next_url_on_another_host_then_paging_error():
     (SalesforceAuthenticationFailed("invalid_grant", "authentication failure"), AuthError),
     (requests.exceptions.ReadTimeout("slow"), RetriableError),
     (requests.exceptions.ConnectionError("reset"), RetriableError),
-    (requests.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"), FatalCrmError),
+    # A certificate that cannot be verified: a set-up problem (a FatalCrmError that exits 2).
+    (requests.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"), TlsError),
 ])
 def test_given_sdk_exception_then_classified_for_what_caller_does_next(exc, expected):
     error = classify(facts_of(exc, "query"))

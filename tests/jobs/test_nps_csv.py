@@ -318,3 +318,21 @@ def test_any_rows_are_either_imported_rejected_or_duplicates_and_nothing_raises(
     batch = read_csv_file(path, NpsSourceConfig(source="csv", path=path))
     answered = sum(1 for row in rows if any(cell.strip() for cell in row))
     assert len(batch.responses) + len(batch.rejected) + batch.duplicates == answered
+
+
+# --- oversized fields ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [131_072 + 1, 1_000_000])
+def test_given_a_comment_longer_than_the_csv_modules_field_limit_then_every_row_is_still_read(tmp_path, size):
+    essay = "Onboarding went well, " * (size // 22 + 1)
+    rows = [["ann@x.example", "9", "2026-03-02", "short", "r-1"],
+            ["bob@x.example", "3", "2026-03-02", essay, "r-2"],  # quoted: may hold anything
+            ["cy@x.example", "7", "2026-03-03", "fine", "r-3"],
+            ["dee@x.example", "10", "2026-03-04", "", "r-4"]]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([HEADER.strip().split(","), *rows])
+    batch = fetch(write(tmp_path, "export.csv", buffer.getvalue()))
+    assert [r.response_id for r in batch.responses] == ["r-1", "r-2", "r-3", "r-4"], reasons(batch)
+    assert batch.responses[1].comment == essay.strip()
+    assert batch.rejected == ()

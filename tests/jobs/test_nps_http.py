@@ -355,3 +355,45 @@ def test_given_403_then_no_retry():
     with pytest.raises(SourceError, match="HTTP 403"):
         source().fetch(SINCE)
     assert route.call_count == 1
+
+
+# --- credentials stay with the configured origin ---------------------------------------------------
+
+OTHER = "https://elsewhere.test"
+
+
+@pytest.mark.parametrize(("header", "scheme"), [("X-Api-Key", ""), ("Authorization", "Bearer")])
+@respx.mock
+def test_given_a_same_origin_redirect_then_the_credential_header_follows(header, scheme):
+    respx.get(URL).mock(return_value=httpx.Response(302, headers={"Location": f"{BASE}/v2/responses"}))
+    moved = respx.get(f"{BASE}/v2/responses").mock(return_value=page(item(1)))
+    batch = source(auth_header=header, auth_scheme=scheme).fetch(None)
+    assert len(batch.responses) == 1
+    assert TOKEN in moved.calls.last.request.headers[header]
+
+
+@pytest.mark.parametrize(("header", "scheme"), [("X-Api-Key", ""), ("Authorization", "Bearer")])
+@respx.mock
+def test_given_a_redirect_to_another_origin_then_the_credential_is_not_sent_there(header, scheme):
+    respx.get(URL).mock(return_value=httpx.Response(302, headers={"Location": f"{OTHER}/v1/responses"}))
+    elsewhere = respx.get(f"{OTHER}/v1/responses").mock(return_value=page(item(1)))
+    source(auth_header=header, auth_scheme=scheme).fetch(None)
+    sent = elsewhere.calls.last.request.headers
+    assert header not in sent and TOKEN not in str(sent.raw)
+
+
+@respx.mock
+def test_given_a_next_link_to_another_origin_then_the_credential_is_not_sent_there():
+    respx.get(URL).mock(return_value=page(item(1), next=f"{OTHER}/v1/responses?page=2"))
+    elsewhere = respx.get(f"{OTHER}/v1/responses").mock(return_value=page(item(2)))
+    source(auth_header="X-Api-Key", auth_scheme="", paging="next_link").fetch(None)
+    assert "X-Api-Key" not in elsewhere.calls.last.request.headers
+
+
+@respx.mock
+def test_given_another_origin_refuses_the_request_without_the_token_then_the_error_says_why():
+    respx.get(URL).mock(return_value=httpx.Response(302, headers={"Location": f"{OTHER}/v1/responses"}))
+    respx.get(f"{OTHER}/v1/responses").mock(return_value=httpx.Response(401))
+    with pytest.raises(SourceError) as raised:
+        source(auth_header="X-Api-Key", auth_scheme="").fetch(None)
+    assert OTHER in str(raised.value) and "not sent" in str(raised.value) and TOKEN not in str(raised.value)

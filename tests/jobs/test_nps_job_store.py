@@ -63,3 +63,25 @@ def test_given_nps_tasks_made_and_learnt_completed_then_ledger_lists_them_by_tou
         store.commit_nps(SCOPE, run, [], [], None, learned=[done])
         assert store.ledger_for_touch_points(SCOPE, TASK_PREFIXES)[key].status is EntryStatus.COMPLETED
         assert store.rejected(SCOPE) == []  # NPS refusals live on their responses, not in the sync retry list
+
+
+def test_given_rows_a_source_could_not_use_then_kept_until_a_fetch_that_read_the_source_says_otherwise(store_url):
+    from connector.nps import RejectedRow
+
+    bad = [RejectedRow(source="/exports/a.csv", line=4, reason="score 'eleven' is not a whole number 0-10", raw="x"),
+           RejectedRow(source="/exports/b.csv", line=None, reason="the file is empty (no header row)", raw="")]
+    with open_store(store_url) as store:
+        first = store.start_run(SCOPE, JOB)
+        store.commit_nps(SCOPE, first, [], [], None, source_rejected=bad)
+        kept = store.nps_source_rejects(SCOPE)
+        assert [(r.source, r.line, r.reason, r.run_id) for r in kept] == [
+            ("/exports/a.csv", 4, bad[0].reason, first), ("/exports/b.csv", None, bad[1].reason, first)]
+        assert store.nps_source_rejects("salesforce:other") == []
+
+        failed = store.start_run(SCOPE, JOB)  # the source could not be read at all: nothing is known
+        store.commit_nps(SCOPE, failed, [], [], None, source_rejected=None)
+        assert [r.run_id for r in store.nps_source_rejects(SCOPE)] == [first, first]
+
+        fixed = store.start_run(SCOPE, JOB)  # read again, every row fine now
+        store.commit_nps(SCOPE, fixed, [], [], None, source_rejected=[])
+        assert store.nps_source_rejects(SCOPE) == []

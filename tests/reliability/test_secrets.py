@@ -7,6 +7,7 @@ The CLI's own output is tested in tests/cli; these are the library paths underne
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 
@@ -27,29 +28,40 @@ from tests.reliability.stubs import echo_server
 NO_WAIT = RetrySettings(attempts=2, base_seconds=0.001, max_seconds=0.001)
 
 
-def canary(field: str) -> str:
-    return f"canary-{field}-9f3a1c77"
+ESCAPED = '"&<é>/+% x'
+"""Characters a form body, an XML envelope, JSON and repr each write differently: a secret holding
+them reaches an echoed error only in escaped form (URL-encoded, XML-escaped, twice over)."""
 
 
-def hubspot_values(base_url: str, *, oauth: bool) -> dict:
+def canary(field: str, style: str = "plain") -> str:
+    return f"canary-{field}-9f3a1c77" + (ESCAPED if style == "escaped" else "")
+
+
+def hubspot_values(base_url: str, *, oauth: bool, style: str = "plain") -> dict:
     if oauth:
-        return {"base_url": base_url, "client_id": "client-id", "client_secret": canary("client_secret"),
-                "refresh_token": canary("refresh_token"), "timeout_seconds": 5}
-    return {"base_url": base_url, "access_token": canary("access_token"), "timeout_seconds": 5}
+        return {"base_url": base_url, "client_id": "client-id", "client_secret": canary("client_secret", style),
+                "refresh_token": canary("refresh_token", style), "timeout_seconds": 5}
+    return {"base_url": base_url, "access_token": canary("access_token", style), "timeout_seconds": 5}
 
 
-def salesforce_values(server, *, login: bool) -> dict:
+def salesforce_values(server, *, login: bool, style: str = "plain", flavour: str = "login") -> dict:
     common = {"ca_bundle": str(server.tls.ca_path), "timeout_seconds": 5}
+    if flavour == "client_credentials":  # the secret travels as Basic base64(key:secret)
+        return common | {"domain": server.base_url, "consumer_key": "afterclose-app",
+                         "consumer_secret": canary("consumer_secret", style)}
     if login:
         return common | {"domain": server.base_url, "username": "integration@example.com",
-                         "password": canary("password"), "security_token": canary("security_token")}
-    return common | {"instance_url": server.base_url, "access_token": canary("access_token")}
+                         "password": canary("password", style), "security_token": canary("security_token", style)}
+    return common | {"instance_url": server.base_url, "access_token": canary("access_token", style)}
 
 
-CASES = [  # (provider, credential flavour, status the hostile server answers)
-    ("hubspot", "token", 400), ("hubspot", "token", 401), ("hubspot", "token", 500),
-    ("hubspot", "oauth", 400), ("salesforce", "token", 400), ("salesforce", "token", 403),
-    ("salesforce", "token", 500), ("salesforce", "login", 500),
+CASES = [  # (provider, credential flavour, status the hostile server answers, canary style)
+    ("hubspot", "token", 400, "plain"), ("hubspot", "token", 401, "plain"), ("hubspot", "token", 500, "plain"),
+    ("hubspot", "oauth", 400, "plain"), ("salesforce", "token", 400, "plain"), ("salesforce", "token", 403, "plain"),
+    ("salesforce", "token", 500, "plain"), ("salesforce", "login", 500, "plain"),
+    # Secrets that travel escaped: the OAuth form body (URL-encoded) and the SOAP envelope (XML).
+    ("hubspot", "oauth", 400, "escaped"), ("salesforce", "login", 500, "escaped"),
+    ("salesforce", "client_credentials", 400, "plain"),
 ]
 
 
@@ -61,13 +73,14 @@ def captured_logs():
     logs.configure("warning", "json")
 
 
-@pytest.mark.parametrize(("provider", "flavour", "status"), CASES, ids=[f"{p}-{f}-{s}" for p, f, s in CASES])
+@pytest.mark.parametrize(("provider", "flavour", "status", "style"), CASES,
+                         ids=[f"{p}-{f}-{s}-{c}" for p, f, s, c in CASES])
 def test_given_crm_echoing_credentials_then_no_secret_in_errors_run_history_logs_or_metrics(
-        provider, flavour, status, tmp_path, captured_logs):
-    secret_login = flavour in ("oauth", "login")
+        provider, flavour, status, style, tmp_path, captured_logs):
+    secret_login = flavour in ("oauth", "login", "client_credentials")
     with echo_server(status, tls=provider == "salesforce") as server:
-        values = (hubspot_values(server.base_url, oauth=secret_login) if provider == "hubspot"
-                  else salesforce_values(server, login=secret_login))
+        values = (hubspot_values(server.base_url, oauth=secret_login, style=style) if provider == "hubspot"
+                  else salesforce_values(server, login=secret_login, style=style, flavour=flavour))
         logs.register_secrets(v for k, v in values.items() if "canary" in str(v))
         fieldmap = load_mapping(builtin_mapping(provider))
         with build_adapter(provider, values, fieldmap, retry=NO_WAIT, page_size=50) as adapter, \
@@ -83,8 +96,9 @@ def test_given_crm_echoing_credentials_then_no_secret_in_errors_run_history_logs
         "logs": captured_logs.getvalue(),
         "metrics": metrics.render().decode(),
     }
-    leaks = {where: text for where, text in places.items() if "canary-" in text}
-    figures.record("secrets", provider=provider, flavour=flavour, status=status, leaks=len(leaks))
+    basic = base64.b64encode(f"afterclose-app:{canary('consumer_secret', style)}".encode()).decode()
+    leaks = {where: text for where, text in places.items() if "canary-" in text or basic in text}
+    figures.record("secrets", provider=provider, flavour=flavour, status=status, style=style, leaks=len(leaks))
     assert isinstance(raised.value, CrmError)
     assert not leaks, f"secret leaked into {sorted(leaks)}: {next(iter(leaks.values()))[:300]}"
 

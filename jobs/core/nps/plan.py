@@ -51,7 +51,7 @@ from jobs.core.playbook import (
     due_at,
     local_today,
 )
-from jobs.core.task_text import deal_values, render_task
+from jobs.core.task_text import deal_values, field_text, render_task
 from jobs.core.values import clean_text, normalize_for_compare
 
 # --- the plan ------------------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ class _AccountContext:
             wanted.update(nps_score=summary.score, nps_category=summary.category, nps_date=summary.responded_at)
             if self.policy.write_comment:
                 # The comment belongs to the response written: an older one next to a new score misleads.
-                wanted["nps_comment"] = clean_text(summary.latest.comment)
+                wanted["nps_comment"] = field_text(clean_text(summary.latest.comment))
         if transition is not None:
             wanted["referral_status"] = transition.after.value
             if transition.changed:
