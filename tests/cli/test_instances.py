@@ -95,7 +95,7 @@ def test_given_two_accounts_behind_one_address_on_one_state_database_then_each_k
 def as_made_by_an_older_afterclose(state_url: str, scope: str, address: str) -> None:
     """What a state database made before scopes named the account looks like: everything kept under
     the address, no record of accounts, schema revision 0003."""
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine, inspect, text
     from sqlalchemy.pool import NullPool
 
     from jobs.state import VERSION_TABLE
@@ -104,11 +104,20 @@ def as_made_by_an_older_afterclose(state_url: str, scope: str, address: str) -> 
     engine = create_engine(state_url, poolclass=NullPool)
     with engine.begin() as conn:
         for table in SCOPED_TABLES:
-            conn.execute(text(f"UPDATE {table.name} SET scope = :old WHERE scope = :new"),
-                         {"old": address, "new": scope})
-        conn.execute(text("DROP TABLE afterclose_instances"))
+            if table.name in TABLES_AT_0003:
+                conn.execute(text(f"UPDATE {table.name} SET scope = :old WHERE scope = :new"),
+                             {"old": address, "new": scope})
+        for name in inspect(conn).get_table_names():
+            if name not in TABLES_AT_0003 and name != VERSION_TABLE:
+                conn.execute(text(f"DROP TABLE {name}"))
         conn.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '0003_run_records_by_deal'"))
     engine.dispose()
+
+
+TABLES_AT_0003 = {"afterclose_cursors", "afterclose_ledger", "afterclose_runs", "afterclose_run_records",
+                  "afterclose_rejected", "afterclose_revisits", "afterclose_flags", "afterclose_nps_responses",
+                  "afterclose_slots"}
+"""The schema an AfterClose from before the upgrade made (migrations 0001-0003)."""
 
 
 def address(crm: Crm) -> str:
