@@ -108,6 +108,15 @@ class HubSpotSection(_Section):
     timeout_seconds: float = Field(30.0, gt=0, description="Give up on one HTTP call after this long.")
     max_concurrency: int = Field(4, ge=1, le=64, description="Parallel calls within the budget.")
     ca_bundle: Path | None = Field(None, description="Extra CA file to trust (TLS-inspecting proxy); verification stays on.")
+    task_key_mode: Literal["auto", "non_unique"] = Field(
+        "auto", description='"auto": use unique task keys where the portal grants them; "non_unique": never rely on them.'
+    )
+    settle_seconds: float = Field(
+        60.0, ge=0, description="Seconds after a create before HubSpot's reads are trusted to show it (non-unique keys)."
+    )
+    settle_max_wait_seconds: float = Field(
+        120.0, ge=0, description="Longest a run waits for that; longer leaves those deals to the next run."
+    )
 
     @field_validator("base_url")
     @classmethod

@@ -37,6 +37,15 @@ class HubSpotSettings:
     ca_bundle: str | None = None
     """CA file to verify an https ``base_url`` against instead of the default trust store (a
     TLS-inspecting proxy, a test server). Verification stays on either way."""
+    task_key_mode: str = "auto"
+    """"auto": rely on the task key property's unique values where the portal grants them (read
+    from the property); "non_unique": never rely on them (docs/hubspot-adapter.md)."""
+    settle_seconds: float = 60.0
+    """How long after a create HubSpot's reads are trusted to show it: a create without an answer
+    is looked up no sooner (non-unique task keys). Covers a request still being carried out after
+    the client gave up (``timeout_seconds``) and association reads that may lag."""
+    settle_max_wait_seconds: float = 120.0
+    """The longest a run waits for that; a longer wait leaves the deals concerned to the next run."""
 
     def __post_init__(self) -> None:
         oauth = (self.client_id, self.client_secret, self.refresh_token)
@@ -53,6 +62,12 @@ class HubSpotSettings:
         self._check_positive("search_per_second", self.search_per_second)
         self._check_positive("timeout_seconds", self.timeout_seconds)
         self._check_positive("max_concurrency", self.max_concurrency)
+        if self.task_key_mode not in ("auto", "non_unique"):
+            raise ConfigError(f'must be "auto" or "non_unique", got {self.task_key_mode!r}',
+                              source="hubspot settings", key="task_key_mode")
+        for key in ("settle_seconds", "settle_max_wait_seconds"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"must be >= 0, got {getattr(self, key)}", source="hubspot settings", key=key)
         if not 0 < self.budget_share <= 1:
             raise ConfigError(f"must be in (0, 1], got {self.budget_share}", source="hubspot settings",
                               key="budget_share")

@@ -173,3 +173,14 @@ slots = Table(
     Column("pid", Integer, nullable=False),
     Column("claimed_at", UtcDateTime, nullable=False),
 )
+
+create_intents = Table(
+    "afterclose_create_intents", metadata,
+    Column("scope", String, primary_key=True),
+    Column("key", String, primary_key=True),
+    Column("deal_id", String, nullable=False),
+    Column("run_id", Integer),
+    Column("sent_at", UtcDateTime, nullable=False),
+)
+"""The create journal: task keys sent to the CRM whose results are not recorded yet (written
+before the call, deleted in the transaction that records the result; jobs/state/intents.py)."""

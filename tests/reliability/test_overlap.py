@@ -27,7 +27,7 @@ LOCK_HELD = 3
 def config_text(crm: SandboxCrm, state_url: str) -> str:
     if crm.provider == "hubspot":
         crm_section = (f'[hubspot]\naccess_token = "{crm.endpoint.token}"\nbase_url = "{crm.endpoint.base_url}"\n'
-                       "rate_limit_per_10s = 2000\nsearch_per_second = 100\n")
+                       "rate_limit_per_10s = 2000\nsearch_per_second = 100\nsettle_seconds = 0\n")
     else:
         crm_section = (f'[salesforce]\ninstance_url = "{crm.endpoint.base_url}"\n'
                        f'access_token = "{crm.endpoint.token}"\nca_bundle = "{crm.endpoint.ca_path}"\n')
