@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from connector.port import SupportsPermissions, SupportsSetup
+from connector.port import SupportsPermissions, SupportsSetup, SupportsTaskKeyMode
 from jobs.cli.exits import ExitCode
 from jobs.cli.output import echo, echo_err
 from jobs.cli.runtime import load_runtime
@@ -24,6 +24,7 @@ def check_command(config_path: Path) -> int:
         session.reached = True
         adapter = session.adapter
         missing = adapter.missing_permissions() if isinstance(adapter, SupportsPermissions) else []
+        task_keys = adapter.task_key_mode() if isinstance(adapter, SupportsTaskKeyMode) and not problems else None
     if problems:
         click.echo(f"The mapping ({runtime.fieldmap.source}) does not fit the live CRM:", err=True)
         for problem in problems:
@@ -39,4 +40,6 @@ def check_command(config_path: Path) -> int:
     url, _ = wiring(runtime.provider).endpoint(runtime.settings)
     echo(f"ok: config {runtime.settings.source or '(environment)'}, credentials, state database and mapping "
          f"{runtime.fieldmap.source} fit the live {runtime.provider.value} CRM at {url}")
+    if task_keys:
+        echo(f"task keys: {task_keys}")
     return ExitCode.OK
