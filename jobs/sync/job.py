@@ -147,6 +147,7 @@ def _run_sync(job: SyncJob, *, dry_run: bool) -> SyncReport:
             if not report.stopped_early and not report.deferred:
                 job.store.set_flag(job.scope, RELEARN, None)
                 job.store.set_flag(job.scope, RELEARN_SINCE, None)
+                _settle_orphan_creates(job, run_id)
         except BaseException as exc:
             job.store.finish_run(run_id, "failed", {}, job.adapter.call_stats(), error=logs.redact(str(exc)))
             raise
@@ -173,6 +174,29 @@ def _enter_relearn_mode_if_state_was_lost(job: SyncJob) -> None:
                         detail="the CRM holds AfterClose tasks this state store does not know; re-learning them")
             job.store.set_flag(job.scope, RELEARN, "until-full-pass")
             job.store.set_flag(job.scope, RELEARN_SINCE, _wall_clock().isoformat())
+
+
+def _settle_orphan_creates(job: SyncJob, run_id: int) -> None:
+    """Creates left in doubt by an earlier run whose keys this run did not plan again (the deal
+    was lost, or its touch point is now past catching up): look them up on their deals; a task
+    found enters the ledger and its deal is read again next run (so it is closed, or updated, as
+    an uninterrupted run would have), a key not found is no longer in doubt. Reads that are not
+    settled yet leave them for the next run."""
+    run = job.store.run_summary(job.scope, run_id)
+    leftover = {key: (deal_id, sent_at) for key, (deal_id, sent_at) in job.store.creates_in_doubt(job.scope).items()
+                if run is not None and sent_at < run.started_at}
+    if not leftover or not isinstance(job.adapter, SupportsTasksOnDeals):
+        return
+    newest = max(sent_at for _, sent_at in leftover.values())
+    try:
+        found = job.adapter.find_tasks_on_deals({k: deal for k, (deal, _) in leftover.items()},
+                                                quiet_seconds=(_wall_clock() - newest).total_seconds())
+    except ReadsNotSettled:
+        return
+    log.info("orphan_creates_settled", found=len(found), absent=len(leftover) - len(found))
+    job.store.learn(job.scope, [dataclasses.replace(ref, deal_id=leftover[k][0]) for k, ref in found.items()])
+    job.store.forget_creates(job.scope, [k for k in leftover if k not in found])
+    job.store.set_revisits(job.scope, {leftover[k][0]: job.clock() for k in found})
 
 
 def _wall_clock() -> dt.datetime:

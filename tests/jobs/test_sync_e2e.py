@@ -258,3 +258,32 @@ def test_given_crash_after_crm_write_and_renewal_date_moved_before_the_replay_th
     assert naming_the_date and all(moved_to in after[k][1] and renewal not in after[k][1] for k in naming_the_date)
     assert max(keys_in_crm(harness).values()) == 1
     assert again.outcomes.get("updated", 0) == 0 and again.outcomes.get("created", 0) == 0
+
+
+@pytest.mark.parametrize("crm", ["hubspot-refuse", "hubspot-grant"])
+def test_given_crash_after_crm_write_and_deal_lost_before_the_replay_then_its_tasks_end_up_closed(
+        crm, store_path, monkeypatch):
+    """The replay does not plan the lost deal's tasks again, so nothing would ever look at the
+    tasks the crashed run made: the create journal still names them, the run looks them up, and
+    the next run closes them, as it would have after an uninterrupted run."""
+    with open_crm_harness(crm, fieldmap=load_mapping(builtin_mapping("hubspot"))) as h, \
+            open_store(store_path) as store:
+        h.adapter.setup()
+        deal_id = next(d for d in sorted(h.won_deal_ids()) if h.field(d, "renewal_date"))
+        h.mark_lost(deal_id)
+        run_sync(new_job(h, store))
+        h.mark_won(deal_id)
+        original = SqlStateStore.commit_page
+        monkeypatch.setattr(SqlStateStore, "commit_page", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+        with pytest.raises(KeyboardInterrupt):
+            run_sync(new_job(h, store))
+        monkeypatch.setattr(SqlStateStore, "commit_page", original)
+        made = {t.key for t in h.tasks() if t.deal_id == deal_id}
+        assert made and store.creates_in_doubt(f"{h.provider}:test")
+        h.mark_lost(deal_id)
+        run_sync(new_job(h, store))
+        assert not store.creates_in_doubt(f"{h.provider}:test")
+        run_sync(new_job(h, store))
+        statuses = {t.key: t.status for t in h.tasks() if t.deal_id == deal_id}
+    assert set(statuses) == made and set(statuses.values()) == {"completed"}
+    assert max(keys_in_crm(h).values()) == 1
