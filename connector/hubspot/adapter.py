@@ -26,7 +26,7 @@ from connector.hubspot.schema import TASK_KEY_MAPPING, PortalSchema, check, setu
 from connector.hubspot.search import PAGE_SIZE
 from connector.hubspot.settings import HubSpotSettings
 from connector.hubspot.stages import DealStages, read_deal_stages
-from connector.hubspot.taskprops import KeyMode, describe, key_mode
+from connector.hubspot.taskprops import READ_PROPERTIES, KeyMode, describe, key_mode, task_ref
 from connector.hubspot.writes import Writer
 from connector.mapping import FieldMap
 from connector.model import Cursor, Deal, DealStamp, Owner, Provider, TaskRef
@@ -210,8 +210,6 @@ class HubSpotAdapter:
     def _search_tasks(self, keys: list[str]) -> dict[str, TaskRef]:
         """Tasks the search index shows for these keys (IN on a string compares lower-cased values
         with the values as given, facts §3, so each key is matched again exactly)."""
-        from connector.hubspot.taskprops import READ_PROPERTIES, task_ref
-
         found: dict[str, TaskRef] = {}
         for batch in chunks(keys, 100):
             request = PublicObjectSearchRequest(

@@ -29,14 +29,13 @@ from connector.actions import ActionResult, CloseTask, CreateTask, Outcome, Upda
 from connector.errors import FatalCrmError
 from connector.hubspot.batch import Failure, Input, match
 from connector.hubspot.client import HubSpotClient, sdk_model
-from connector.hubspot.creates import CREATE_LABEL, WRITE_MAX, Creator
+from connector.hubspot.creates import WRITE_MAX, Creator
 from connector.hubspot.related import BATCH_READ_MAX, chunks
 from connector.hubspot.schema import OBJECT_TYPE
 from connector.hubspot.taskprops import READ_PROPERTIES, STATUS, KeyMode, task_properties, task_ref
 from connector.mapping import FieldMap
 from connector.model import TaskRef, TaskStatus
 
-__all__ = ["CREATE_LABEL", "TASK_READ_LABEL", "TASK_UPDATE_LABEL", "WRITE_MAX", "Writer", "task_properties"]
 TASK_UPDATE_LABEL = "POST /crm/v3/objects/tasks/batch/update"
 TASK_READ_LABEL = "POST /crm/v3/objects/tasks/batch/read"
 # UpdateTask.changes names -> the task properties they touch.
