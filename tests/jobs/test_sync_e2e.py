@@ -287,3 +287,32 @@ def test_given_crash_after_crm_write_and_deal_lost_before_the_replay_then_its_ta
         statuses = {t.key: t.status for t in h.tasks() if t.deal_id == deal_id}
     assert set(statuses) == made and set(statuses.values()) == {"completed"}
     assert max(keys_in_crm(h).values()) == 1
+
+
+@pytest.mark.parametrize("crm", ["hubspot-refuse", "hubspot-grant"])
+def test_given_state_store_lost_and_renewal_date_moved_when_relearnt_then_due_dates_and_text_follow_the_plan(
+        crm, store_path):
+    """Re-learning compares each task found with the plan: a moved renewal date moves the tasks
+    and rewrites the text that names it; nothing is created twice."""
+    with open_crm_harness(crm, fieldmap=load_mapping(builtin_mapping("hubspot"))) as h:
+        h.adapter.setup()
+        with open_store(store_path) as store:
+            run_sync(new_job(h, store))
+        deal_id = next(d for d in sorted(h.won_deal_ids()) if h.field(d, "renewal_date")
+                       and len(renewal_tasks(h, d)) == 4)
+        before = renewal_tasks(h, deal_id)
+        renewal = h.field(deal_id, "renewal_date")[:10]
+        moved_to = (dt.date.fromisoformat(renewal) + dt.timedelta(days=14)).isoformat()
+        store_path.unlink()
+        h.set_field(deal_id, "renewal_date", moved_to)
+        with open_store(store_path) as store:
+            relearnt = run_sync(new_job(h, store))
+            again = run_sync(new_job(h, store))
+        after = renewal_tasks(h, deal_id)
+    assert set(after) == set(before) and max(keys_in_crm(h).values()) == 1
+    assert all(after[k][0] == before[k][0] + dt.timedelta(days=14) for k in before)
+    naming = [k for k in before if renewal in before[k][1]]
+    assert naming and all(moved_to in after[k][1] for k in naming)
+    assert relearnt.outcomes.get("created", 0) == 0 and relearnt.outcomes["updated"] >= 4
+    assert {a.deal_id for a in relearnt.plan_actions if a.kind.value == "update_task"} == {deal_id}
+    assert again.outcomes.get("updated", 0) == 0
