@@ -263,7 +263,11 @@ def _ledger_with_ask_status(job: NpsJob) -> tuple[dict[str, LedgerEntry], list[T
                  if e.touch_point.startswith(ASK_PREFIX) and e.status is EntryStatus.OPEN}
     if not open_asks:
         return ledger, []
-    found = job.adapter.find_tasks(sorted(open_asks))
+    if isinstance(job.adapter, SupportsTasksOnDeals):  # no search: its lag would hide a ticked-off ask
+        found = job.adapter.find_tasks_on_deals({k: e.deal_id for k, e in sorted(open_asks.items())},
+                                                quiet_seconds=float("inf"))
+    else:
+        found = job.adapter.find_tasks(sorted(open_asks))
     completed = [replace(ref, deal_id=ref.deal_id or open_asks[key].deal_id)
                  for key, ref in found.items() if key in open_asks and ref.status is TaskStatus.COMPLETED]
     for ref in completed:
