@@ -155,7 +155,7 @@ class HubSpotAdapter:
     def find_tasks_on_deals(self, wanted: Mapping[str, str], *, quiet_seconds: float = 0.0) -> dict[str, TaskRef]:
         """connector.port.SupportsTasksOnDeals. Unique mode: by key (the deal ids fill in
         ``deal_id``, so no association read). Non-unique mode: the deals' tasks (reconcile.py),
-        once reads can be trusted to show every task made before this run (``_reads_settled``);
+        once reads can be trusted to show every task made before this run (``_settle_left``);
         ``quiet_seconds``: how long the caller knows no create has been sent (ReadsNotSettled
         when the wait would be longer than ``settle_max_wait_seconds``)."""
         if not wanted:

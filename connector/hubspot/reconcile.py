@@ -14,7 +14,7 @@ never prove that a task does not exist):
 
 Batch read by id reads the record store, not the index. Whether v4 association reads lag is
 undocumented (facts §7 [UNVERIFIED]); a lookup is only trusted for tasks created at least
-``settle_seconds`` ago (creates.py, and the adapter's ``_reads_settled``).
+``settle_seconds`` ago (creates.py, and the adapter's ``_settle_left``).
 
 Two tasks with one key (made before AfterClose knew better, or by hand) are both seen; the one
 with the lowest id is the task, and the others are reported in the log, never deleted.
