@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,8 @@ from connector.model import Cursor, Deal, DealStamp, Owner, Provider, TaskRef
 from connector.nps.hubspot_native import HubSpotNativeSource
 from connector.port import CallStats, CreateJournal, NpsAccount, NpsContact, SchemaProblem, StreamTuning
 from connector.retry import RetrySettings
+
+log = logging.getLogger("afterclose.hubspot")
 
 
 class HubSpotAdapter:
@@ -198,6 +201,8 @@ class HubSpotAdapter:
             return 0.0
         if left > self.settings.settle_max_wait_seconds:
             return left
+        log.info("waiting %.0f s before trusting HubSpot's reads (hubspot.settle_seconds): a task made just "
+                 "before this run, by a run whose state was lost, may not show sooner", left)
         self._sleep(left)
         return 0.0
 

@@ -25,6 +25,7 @@ next run looks it up. docs/hubspot-adapter.md says why each step is safe.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -41,6 +42,7 @@ from connector.hubspot.taskprops import KeyMode, task_associations, task_propert
 from connector.model import TaskRef, TaskStatus
 from connector.port import CreateJournal, SentCreate
 
+log = logging.getLogger("afterclose.hubspot")
 WRITE_MAX = 100
 CREATE_LABEL = "POST /crm/v3/objects/tasks/batch/create"
 
@@ -200,6 +202,8 @@ class Creator:
                         for i, a in pending if a.key in doubt]
             return [item for item in pending if item[1].key not in doubt], deferred
         if wait > 0:
+            log.info("%d task create(s) sent without an answer: looking them up in %.1f s "
+                     "(hubspot.settle_seconds), never sending them blind", len(doubt), wait)
             self.sleep(wait)
         found = self.reconcile({a.key: a.deal_id for _, a in pending if a.key in doubt})
         adopted = self._adopt([(i, a, found[a.key]) for i, a in pending if a.key in found], by_us=by_us)
