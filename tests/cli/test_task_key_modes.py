@@ -5,7 +5,7 @@ again, and a run after the state database is deleted, with zero duplicate tasks;
 status say which mode the portal is in.
 
 The kill lands while a task create is in flight and slow: HubSpot carries it out after the
-process is dead. The settle delay (3 s) covers that; the replay looks the tasks up before it sends
+process is dead. The settle delay (5 s) covers that; the replay looks the tasks up before it sends
 any create again.
 """
 
@@ -22,7 +22,7 @@ from tests.cli.conftest import invoke, start_cli
 
 CREATE = "POST /crm/v3/objects/tasks/batch/create"
 SLOW_CREATE = 2.0
-SETTLE = "settle_seconds = 3\n"
+SETTLE = "settle_seconds = 5\n"  # above SLOW_CREATE, with room for a busy machine
 
 
 def duplicates(crm) -> int:

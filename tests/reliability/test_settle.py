@@ -71,7 +71,7 @@ def test_given_association_reads_lag_when_killed_between_crm_write_and_state_wri
 
 def test_given_settle_delay_longer_than_a_run_may_wait_when_replayed_then_deferred_and_the_next_run_finishes(tmp_path):
     expected = reference(tmp_path)
-    settle = LAG + 1.0
+    settle = 6.0  # well past the replay's start-up, however busy the machine
     with killed_after_the_crm_write_then_replayed(tmp_path, settle=settle, max_wait=0.2) as (crm, replay, again, url):
         assert replay.exit_code == 0 and replay.result["outcomes"].get("deferred", 0) > 0, replay.result
         assert crm.snapshot().duplicates == 0
@@ -103,7 +103,7 @@ def test_given_state_store_deleted_moments_after_a_run_while_reads_lag_then_rele
 
 def test_given_store_lost_and_settle_longer_than_a_run_may_wait_then_deals_deferred_until_reads_settle(tmp_path):
     state = tmp_path / "state.db"
-    settle = LAG + 1.0
+    settle = 6.0  # well past the next run's start-up, however busy the machine
     with open_crm("hubspot-refuse", DATA, page_size=20, settle_seconds=settle, association_read_lag=LAG) as crm:
         run_here(crm, f"sqlite:///{state}")
         before = crm.snapshot()
