@@ -100,6 +100,10 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"
     SKIPPED = "skipped"
     REJECTED = "rejected"
+    DEFERRED = "deferred"
+    """Not written in this run, and not refused: the CRM could not yet say whether an earlier,
+    unanswered create made the task (HubSpot without unique task keys, docs/hubspot-adapter.md).
+    Nothing is recorded for it and the cursor stays before its deal, so the next run decides it."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

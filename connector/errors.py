@@ -6,6 +6,8 @@
     ├── ConfigError              fix the config or mapping file; nothing was written   (exit 2)
     │   └── SchemaError          the mapping does not fit the live CRM schema          (exit 2)
     ├── LockHeldError            another run holds the lock; try later                 (exit 3)
+    ├── ReadsNotSettled          the CRM's reads may not show a task made moments ago yet, and
+    │                            waiting is longer than the run may: defer those deals
     └── CrmError                 the CRM said no (provider, status, correlation id)
         ├── RetriableError       try again after a backoff (5xx, timeouts, dropped connections)
         │   └── RateLimitedError     wait ``retry_after`` seconds, then try again (429)
@@ -55,6 +57,16 @@ class SchemaError(ConfigError):
 
 class LockHeldError(AfterCloseError):
     """Another run of the same scope holds the lock."""
+
+
+class ReadsNotSettled(AfterCloseError):
+    """A lookup that must not miss a task made moments ago cannot be trusted before
+    ``seconds_left`` have passed (HubSpot without unique task keys: docs/hubspot-adapter.md).
+    Not a failure: the deals concerned are left for the next run, with the cursor before them."""
+
+    def __init__(self, message: str, *, seconds_left: float):
+        self.seconds_left = seconds_left
+        super().__init__(message)
 
 
 class CrmError(AfterCloseError):

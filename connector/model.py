@@ -205,7 +205,11 @@ class TaskSpec:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TaskRef:
-    """A task that exists in the CRM, found by its key."""
+    """A task that exists in the CRM, found by its key.
+
+    ``subject``, ``body``, ``priority`` and ``type`` are None when the adapter did not read them;
+    an adapter that reads them lets a task found in the CRM be compared with the plan
+    (``content_differs``) instead of being taken as already written."""
 
     key: str
     crm_id: str
@@ -213,9 +217,42 @@ class TaskRef:
     due_at: dt.datetime | None = None
     status: TaskStatus = TaskStatus.OPEN
     owner_id: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    priority: Priority | None = None
+    type: TaskType | None = None
 
     def __post_init__(self) -> None:
         require_aware("TaskRef.due_at", self.due_at)
+
+    @property
+    def content_known(self) -> bool:
+        return None not in (self.subject, self.body, self.priority, self.type)
+
+    def content_differs(self, spec: TaskSpec) -> bool | None:
+        """Whether subject, body, owner, priority or type differ from ``spec``; None when the
+        adapter did not read them. Line endings and surrounding blanks of the body do not count
+        (a CRM may store ``\r\n`` or trim)."""
+        if not self.content_known:
+            return None
+        return ((self.subject or "").strip() != spec.subject.strip()
+                or _text_body(self.body) != _text_body(spec.body)
+                or (self.owner_id or None) != (spec.owner_id or None)
+                or self.priority is not spec.priority or self.type is not spec.type)
+
+    def differences(self, spec: TaskSpec) -> tuple[str, ...]:
+        """What an update must change to make this task ``spec``, in ``UpdateTask.changes`` terms:
+        ``"due_at"`` (the instant differs) and ``"content"``. Never the status."""
+        changes = []
+        if self.due_at != spec.due_at:
+            changes.append("due_at")
+        if self.content_differs(spec):
+            changes.append("content")
+        return tuple(changes)
+
+
+def _text_body(text: str | None) -> str:
+    return (text or "").replace("\r\n", "\n").strip()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -13,7 +13,9 @@ An adapter translates and decides nothing: CRM records <-> ``connector.model`` v
 
 Everything else is an optional capability, declared as its own Protocol below and checked with
 ``isinstance``: the CRM account's own id, setup of AfterClose's own fields, write-call estimates,
-permission checks, the NPS reads, HubSpot's native NPS source. What runs the port (read-ahead, writes in the background,
+permission checks, the NPS reads, HubSpot's native NPS source, a write-ahead journal of task
+creates and task reads by deal (CRMs whose task key is not enforced unique). What runs the port
+(read-ahead, writes in the background,
 spotting AfterClose's own write-backs, the repeat pass) is the sync job's deal stream
 (jobs/sync/stream.py), written once for every CRM.
 """
@@ -197,4 +199,60 @@ class SupportsNativeNps(Protocol):
         ...
 
     def nps_native_source(self) -> NpsSource:
+        ...
+
+
+# -- task creation on a CRM that does not enforce unique task keys --------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SentCreate:
+    """A task create that was sent and whose outcome was never recorded."""
+
+    key: str
+    deal_id: str
+    age_seconds: float
+    """Time since it was (last) sent, by the journal's clock."""
+
+
+class CreateJournal(Protocol):
+    """The durable write-ahead record of task creates (the sync and NPS jobs keep it in the state
+    store; docs/hubspot-adapter.md). An adapter notes the keys it is about to send; the job clears
+    them in the same transaction that records their results. A key still there at the next try
+    was sent without an answer anyone recorded: it must be looked up, never sent blind."""
+
+    def sending(self, creates: Mapping[str, str]) -> None:
+        """Task key -> deal id, about to be sent; durable when this returns."""
+        ...
+
+    def in_doubt(self, keys: Iterable[str]) -> dict[str, SentCreate]:
+        """The keys among ``keys`` that were sent and never settled."""
+        ...
+
+
+@runtime_checkable
+class SupportsCreateJournal(Protocol):
+    def use_journal(self, journal: CreateJournal) -> None:
+        """Note every create in ``journal`` before it is sent (instead of the adapter's own,
+        in-memory one, which does not survive the process)."""
+        ...
+
+
+@runtime_checkable
+class SupportsTasksOnDeals(Protocol):
+    """AfterClose's tasks looked up on the deals they hang off, for a CRM where a lookup by key
+    alone (a search) may miss a task made seconds ago."""
+
+    def find_tasks_on_deals(self, wanted: Mapping[str, str], *, quiet_seconds: float = 0.0) -> dict[str, TaskRef]:
+        """Task key -> deal id in; the tasks found, by key, with their content (``TaskRef``).
+        ``quiet_seconds``: how long the caller knows that no create was sent before this run.
+        Raises ``connector.errors.ReadsNotSettled`` when the CRM's reads cannot be trusted yet
+        to show every task made before this run (the caller defers those deals)."""
+        ...
+
+
+@runtime_checkable
+class SupportsTaskKeyMode(Protocol):
+    def task_key_mode(self) -> str:
+        """How this CRM keeps task creation exactly-once, in a user's words (``check``, ``status``)."""
         ...

@@ -7,7 +7,9 @@ tenacity policy built from a frozen ``RetrySettings`` value.
 
 Why retrying writes is safe here: every AfterClose write is idempotent by construction (tasks are
 upserted or created under a unique idempotency key, record updates set absolute values), so a
-retry after a lost response cannot duplicate anything. Nothing non-idempotent goes through this.
+retry after a lost response cannot duplicate anything. The one exception, a HubSpot task create
+where the portal does not enforce unique task keys, narrows the policy with ``retry_if`` to what
+provably did nothing (rate limits) and settles the rest itself (connector/hubspot/creates.py).
 """
 
 from __future__ import annotations
@@ -159,8 +161,10 @@ def retrying(
     *,
     on_wait: Callable[[CrmError, float], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    retry_if: Callable[[RetriableError], bool] | None = None,
 ) -> tenacity.Retrying:
-    """The policy: retry ``RetriableError`` (incl. rate limits) up to ``settings.attempts``."""
+    """The policy: retry ``RetriableError`` (incl. rate limits) up to ``settings.attempts``.
+    ``retry_if`` narrows which of them are retried (the rest propagate at once)."""
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         if on_wait and state.outcome and state.next_action:
@@ -169,7 +173,8 @@ def retrying(
     return tenacity.Retrying(
         stop=tenacity.stop_after_attempt(settings.attempts),
         wait=_backoff(settings),
-        retry=tenacity.retry_if_exception_type(RetriableError),
+        retry=tenacity.retry_if_exception(
+            lambda exc: isinstance(exc, RetriableError) and (retry_if is None or retry_if(exc))),
         reraise=True,
         sleep=sleep,
         before_sleep=before_sleep,
@@ -183,6 +188,7 @@ def call_classified(
     *,
     on_wait: Callable[[CrmError, float], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    retry_if: Callable[[RetriableError], bool] | None = None,
 ) -> T:
     """Run ``fn`` under the policy; SDK exceptions are classified through ``facts_of``.
 
@@ -200,4 +206,4 @@ def call_classified(
                 raise
             raise classify(facts) from exc
 
-    return retrying(settings, on_wait=on_wait, sleep=sleep)(attempt)
+    return retrying(settings, on_wait=on_wait, sleep=sleep, retry_if=retry_if)(attempt)

@@ -38,10 +38,12 @@ from connector.errors import ConfigError, SchemaError
 from connector.mapping import FieldMap
 from connector.model import Cursor, Deal, NpsResponse, RecordKind, TaskRef, TaskStatus
 from connector.nps import NpsSource, RejectedRow, SourceBatch, SourceCursor, SourceError, build_source
-from connector.port import CrmAdapter, NpsAccount, NpsContact, SupportsNativeNps, SupportsNps
+from connector.port import (CrmAdapter, NpsAccount, NpsContact, SupportsCreateJournal, SupportsNativeNps, SupportsNps,
+                            SupportsTasksOnDeals)
 from jobs import logs
 from jobs.core.keys import parse_key
 from jobs.state import NpsRecord, NpsStatus, RunOutcome, StateStore
+from jobs.state.intents import StoreJournal
 from jobs.core.nps import (
     ACCOUNT_REF_PREFIX,
     DETRACTOR_TOUCH_POINT,
@@ -140,6 +142,8 @@ def run_nps(job: NpsJob, dry_run: bool = False) -> NpsReport:
         return _run(job, None)
     with job.store.lock(job.scope):
         run_id = job.store.start_run(job.scope, JOB, dry_run=False)
+        if isinstance(job.adapter, SupportsCreateJournal):
+            job.adapter.use_journal(StoreJournal(job.store, job.scope, run_id))
         try:
             report = _run(job, run_id)
         except BaseException as exc:
@@ -169,7 +173,7 @@ def _run(job: NpsJob, run_id: int | None) -> NpsReport:
     report.plan_actions = plan_nps([*result.matched, *history], crm.snapshot, job.fieldmap, job.policy, now)
     if report.dry_run:
         return report
-    results, adopted = _apply(job, report.plan_actions)
+    results, adopted = _apply(job, report.plan_actions, run_id)
     _count(report, results)
     refused = _refused_accounts(results, crm)
     records = _records(result.matched, result.unmatched, refused)
@@ -261,7 +265,11 @@ def _ledger_with_ask_status(job: NpsJob) -> tuple[dict[str, LedgerEntry], list[T
                  if e.touch_point.startswith(ASK_PREFIX) and e.status is EntryStatus.OPEN}
     if not open_asks:
         return ledger, []
-    found = job.adapter.find_tasks(sorted(open_asks))
+    if isinstance(job.adapter, SupportsTasksOnDeals):  # no search: its lag would hide a ticked-off ask
+        found = job.adapter.find_tasks_on_deals({k: e.deal_id for k, e in sorted(open_asks.items())},
+                                                quiet_seconds=float("inf"))
+    else:
+        found = job.adapter.find_tasks(sorted(open_asks))
     completed = [replace(ref, deal_id=ref.deal_id or open_asks[key].deal_id)
                  for key, ref in found.items() if key in open_asks and ref.status is TaskStatus.COMPLETED]
     for ref in completed:
@@ -305,11 +313,11 @@ def _account_of_key(key: str) -> str | None:
 # -- applying and recording ------------------------------------------------------------------------
 
 
-def _apply(job: NpsJob, actions: Sequence[Action]) -> tuple[list[ActionResult], list[TaskRef]]:
+def _apply(job: NpsJob, actions: Sequence[Action], run_id: int | None) -> tuple[list[ActionResult], list[TaskRef]]:
     """Carry out the plan. Tasks whose key the CRM already holds are adopted as they are (their
     CRM status is learnt); skips are recorded so the same response is not weighed again."""
     creates = [a for a in actions if isinstance(a, CreateTask)]
-    existing = job.adapter.find_tasks([a.key for a in creates]) if creates else {}
+    existing = _existing_tasks(job, creates, run_id) if creates else {}
     to_send = [a for a in actions if not isinstance(a, Skip) and not (isinstance(a, CreateTask) and a.key in existing)]
     sent = iter(job.adapter.apply(to_send) if to_send else [])
     results: list[ActionResult] = []
@@ -325,6 +333,18 @@ def _apply(job: NpsJob, actions: Sequence[Action]) -> tuple[list[ActionResult], 
         else:
             results.append(next(sent))
     return results, adopted
+
+
+def _existing_tasks(job: NpsJob, creates: Sequence[CreateTask], run_id: int | None) -> dict[str, TaskRef]:
+    """Tasks already in the CRM for these creates. Where a key alone cannot be looked up without
+    the search index (HubSpot without unique task keys), they are read on their deals; reads are
+    settled at once unless this store has no earlier run (new, or lost: then a task made moments
+    before the loss may not show yet, and the adapter waits ``settle_seconds``)."""
+    if not isinstance(job.adapter, SupportsTasksOnDeals):
+        return job.adapter.find_tasks([a.key for a in creates])
+    earlier = [r for r in job.store.recent_runs(job.scope, 2) if r.id != run_id]
+    return job.adapter.find_tasks_on_deals({a.key: a.deal_id for a in creates},
+                                           quiet_seconds=float("inf") if earlier else 0.0)
 
 
 def _count(report: NpsReport, results: Sequence[ActionResult]) -> None:

@@ -71,7 +71,10 @@ WIRINGS = {
         endpoint=lambda settings: (settings.hubspot.base_url, "hubspot.base_url"),
         credential_keys="hubspot.access_token (or hubspot.client_id + client_secret + refresh_token)",
         new_sandbox=_hubspot_sandbox,
-        sandbox_settings=lambda endpoint: {"base_url": endpoint.base_url, "access_token": endpoint.token},
+        # The sandbox answers only once a request is carried out and its reads do not lag: no
+        # settle delay needed (a real portal keeps the 60 s default).
+        sandbox_settings=lambda endpoint: {"base_url": endpoint.base_url, "access_token": endpoint.token,
+                                           "settle_seconds": 0},
         demo_owner_ids="owners", instance=lambda settings: settings.hubspot.base_url, instance_kind="portal",
     ),
     Provider.SALESFORCE: Wiring(

@@ -174,18 +174,23 @@ class HubSpotClient:
     # -- calls -------------------------------------------------------------------------------
 
     def call(self, label: str, api_path: str, method: str, /, *, search: bool = False,
-             attempts: Attempts | None = None, raw: bool = False, **kwargs: Any) -> Any:
+             attempts: Attempts | None = None, raw: bool = False,
+             before_attempt: Callable[[], None] | None = None,
+             retry_if: Callable[[CrmError], bool] | None = None, **kwargs: Any) -> Any:
         """Call ``api_path.method(**kwargs)`` under the budget, a timeout and the retry policy.
 
         ``label`` names the endpoint in ``stats()``; ``search`` puts the call on the search
         limit instead of the ten-second one; ``attempts`` counts tries (for callers that must
         know whether a lost first attempt may have done the work). ``raw`` skips the SDK's
         model building: the reply is the JSON read through ``Reply`` (same attribute names).
+        ``before_attempt`` runs before each try reaches the network (the create journal);
+        ``retry_if`` narrows which retriable errors are retried (the policy's ``retry_if``).
         """
         self._ensure_token()
         bound = getattr(self.api(api_path), f"{method}_with_http_info")
         counter = attempts or Attempts()
-        return self._classified(label, lambda: self._attempt(label, bound, search, kwargs, counter, raw))
+        return self._classified(label, lambda: self._attempt(label, bound, search, kwargs, counter, raw,
+                                                             before_attempt), retry_if=retry_if)
 
     def get(self, label: str, path: str, /) -> Any:
         """``GET path`` for an endpoint the SDK has no API object for (``/account-info/v3/details``),
@@ -200,8 +205,10 @@ class HubSpotClient:
         return self._classified(label, lambda: self._attempt(label, bound, False, {}, Attempts(), raw=True))
 
     def _attempt(self, label: str, bound: Callable[..., Any], search: bool, kwargs: dict[str, Any],
-                 attempts: Attempts, raw: bool = False) -> Any:
+                 attempts: Attempts, raw: bool = False, before_attempt: Callable[[], None] | None = None) -> Any:
         self._add_wait(self._budget.acquire(search=search))
+        if before_attempt is not None:
+            before_attempt()
         attempts.count += 1
         with self._lock:
             self._calls[label] += 1
@@ -218,10 +225,11 @@ class HubSpotClient:
         self._budget.observe(headers)
         return data
 
-    def _classified(self, label: str, attempt: Callable[[], Any]) -> Any:
+    def _classified(self, label: str, attempt: Callable[[], Any],
+                    retry_if: Callable[[CrmError], bool] | None = None) -> Any:
         return call_classified(
             attempt, lambda exc: without_secrets(facts_of(exc, endpoint=label), self._secrets()), self._retry,
-            on_wait=self._on_retry_wait, sleep=self._sleep,
+            on_wait=self._on_retry_wait, sleep=self._sleep, retry_if=retry_if,
         )
 
     def _secrets(self) -> list[str | None]:

@@ -4,8 +4,8 @@ Property definitions are read once per run per object type (GET /crm/v3/properti
 compared with the mapping: missing properties (deleted, or renamed: HubSpot internal names never
 change, so a "rename" in the UI that breaks a mapping is a new property), incompatible types,
 read-only properties AfterClose must write, enumeration options lacking a value AfterClose
-writes, and the task key property, which must exist with ``hasUniqueValue`` (the duplicate-proof
-task creation depends on it, see docs/hubspot-adapter.md).
+writes, and the task key property, which must exist as a string. Whether it has unique values
+decides the task key mode (taskprops.py): both are exactly-once, see docs/hubspot-adapter.md.
 
 Property types: https://developers.hubspot.com/docs/api/crm/properties ("type" is the data
 type: string, number, date, datetime, enumeration, bool; "fieldType" how it is edited).
@@ -128,14 +128,13 @@ def _check_task_key(name: str, live: dict[str, LiveProperty]) -> Iterable[Schema
     prop = live.get(name)
     if prop is None:
         yield SchemaProblem(mapping_key=TASK_KEY_MAPPING, crm_field=where,
-                            problem="task key property does not exist: run `afterclose setup`")
-    elif not prop.unique:
-        yield SchemaProblem(mapping_key=TASK_KEY_MAPPING, crm_field=where,
-                            problem="task key property must require unique values (hasUniqueValue); HubSpot "
-                                    "cannot make an existing property unique: create a new one and map it")
+                            problem="task key property does not exist (deleted, or never set up): run "
+                                    "`afterclose setup` to create it; nothing was written")
     elif prop.type != "string":
         yield SchemaProblem(mapping_key=TASK_KEY_MAPPING, crm_field=where,
-                            problem=f"task key property must be a string, is {prop.type}")
+                            problem=f"task key property must be a single-line text (string) property, is "
+                                    f"{prop.type}: delete it in HubSpot (or point task_key_field at another "
+                                    "name) and run `afterclose setup`; nothing was written")
 
 
 def _suggest(name: str, live: dict[str, LiveProperty]) -> str:
@@ -149,17 +148,54 @@ def _suggest(name: str, live: dict[str, LiveProperty]) -> str:
 # -- setup ------------------------------------------------------------------------------------
 
 
-def setup(client: HubSpotClient, schema: PortalSchema, fieldmap: FieldMap) -> list[str]:
-    """Create AfterClose's own properties (and their group) where missing; safe to repeat."""
+def setup(client: HubSpotClient, schema: PortalSchema, fieldmap: FieldMap, *, ask_unique: bool = True) -> list[str]:
+    """Create AfterClose's own properties (and their group) where missing; safe to repeat.
+    ``ask_unique``: ask for unique values on the task key property (not when the setting forces
+    the non-unique mode)."""
     report: list[str] = []
     wanted: dict[str, list[tuple[PropertyCreate, set[str]]]] = {}
     for spec in fieldmap.fields.values():
         if spec.afterclose_owned:
             wanted.setdefault(OBJECT_TYPE[spec.record], []).append((_definition(spec), _COMPATIBLE[spec.type]))
-    wanted.setdefault("tasks", []).append((_task_key_definition(fieldmap.task_key_field), {"string"}))
     for object_type, definitions in wanted.items():
         report.extend(_setup_object(client, schema, object_type, definitions))
+    report.extend(_setup_task_key(client, schema, fieldmap.task_key_field, ask_unique=ask_unique))
     return report
+
+
+def _setup_task_key(client: HubSpotClient, schema: PortalSchema, name: str, *, ask_unique: bool) -> list[str]:
+    """The task key property: asked for with unique values (unless told not to); a portal that
+    refuses them gets a plain text property. Either way the definition is read back, because a
+    portal may accept ``hasUniqueValue`` and not keep it (facts §7)."""
+    live = schema.properties("tasks").get(name)
+    if live is not None:
+        if live.type != "string":
+            return [f"cannot fix tasks.{name}: it exists as {live.type}, AfterClose needs a single-line text "
+                    "(string) property: delete it in HubSpot (or set task_key_field to another name) and run "
+                    "setup again"]
+        return [f"exists tasks.{name} ({'unique values' if live.unique else 'plain text'})"]
+    report = _ensure_group(client, "tasks")
+    unique_asked = ask_unique
+    try:
+        _create_property(client, "tasks", _task_key_definition(name, unique=ask_unique))
+    except FatalCrmError as refused:
+        if not ask_unique or refused.status != 400:
+            raise
+        report.append(f"HubSpot refused unique values on tasks.{name} ({refused}); creating it as plain text")
+        _create_property(client, "tasks", _task_key_definition(name, unique=False))
+        unique_asked = False
+    schema.forget("tasks")
+    live = schema.properties("tasks").get(name)
+    if live is None:
+        raise FatalCrmError(f"tasks.{name} was created but does not read back", provider="hubspot")
+    asked = " (created with unique values, but the portal reads it back without)" if unique_asked and not live.unique else ""
+    report.append(f"created tasks.{name} ({'unique values' if live.unique else 'plain text'}){asked}")
+    return report
+
+
+def _create_property(client: HubSpotClient, object_type: str, definition: PropertyCreate) -> None:
+    client.call(f"POST /crm/v3/properties/{object_type}", "crm.properties.core_api", "create",
+                object_type=object_type, property_create=definition)
 
 
 def _setup_object(client: HubSpotClient, schema: PortalSchema, object_type: str,
@@ -171,8 +207,7 @@ def _setup_object(client: HubSpotClient, schema: PortalSchema, object_type: str,
     if missing:
         report.extend(_ensure_group(client, object_type))
     for definition in missing:
-        client.call(f"POST /crm/v3/properties/{object_type}", "crm.properties.core_api", "create",
-                    object_type=object_type, property_create=definition)
+        _create_property(client, object_type, definition)
         report.append(f"created {object_type}.{definition.name} ({definition.type}"
                       f"{', unique' if definition.has_unique_value else ''})")
     if missing or any(r.startswith("added") for r in report):
@@ -184,9 +219,6 @@ def _reconcile(client: HubSpotClient, object_type: str, wanted: PropertyCreate, 
                live: LiveProperty) -> list[str]:
     """An existing property: add enumeration options AfterClose writes, report what cannot be fixed."""
     where = f"{object_type}.{wanted.name}"
-    if wanted.has_unique_value and not live.unique:
-        return [f"cannot fix {where}: it exists without unique values; HubSpot cannot make an existing "
-                f"property unique, so create a new unique property and set task_key_field to it"]
     if live.type not in accepted:
         return [f"cannot fix {where}: it exists as {live.type}, AfterClose expects {wanted.type}"]
     absent = [o for o in wanted.options or [] if o.value not in live.options]
@@ -231,10 +263,10 @@ def _definition(spec: FieldSpec) -> PropertyCreate:
     )
 
 
-def _task_key_definition(name: str) -> PropertyCreate:
+def _task_key_definition(name: str, *, unique: bool) -> PropertyCreate:
     return PropertyCreate(
         name=name, label="AfterClose key", type="string", field_type="text", group_name=GROUP_NAME,
-        has_unique_value=True, form_field=False,
+        has_unique_value=unique, form_field=False,
         description="AfterClose's idempotency key: one task per key, ever. Do not edit.",
     )
 

@@ -7,6 +7,7 @@ declared once, here. Secrets never appear in ``repr``, logs or errors.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -47,6 +48,16 @@ class HubSpotSettings(Section):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+    task_key_mode: Literal["auto", "non_unique"] = Field(
+        "auto", description='"auto": rely on the task key property\'s unique values where the portal grants them '
+                            '(read from the property); "non_unique": never rely on them (docs/hubspot-adapter.md).')
+    settle_seconds: float = Field(
+        60.0, ge=0, description="How long after a create HubSpot's reads are trusted to show it: a create without "
+                                "an answer is looked up no sooner (non-unique task keys). Covers a request still "
+                                "being carried out after the client gave up and association reads that lag.")
+    settle_max_wait_seconds: float = Field(
+        120.0, ge=0, description="The longest a run waits for that; a longer wait leaves the deals concerned to the "
+                                 "next run.")
 
     def credential_problems(self) -> list[tuple[str, str]]:
         """(key, what is wrong) when no way to authenticate is complete; [] when one is."""

@@ -1,15 +1,9 @@
 """Carry out AfterClose's writes in batches; never create a task twice.
 
-Tasks are created with ``POST /crm/v3/objects/tasks/batch/create`` (<= 100 inputs), each input
-carrying AfterClose's idempotency key in the task key property, which requires unique values
-(``hasUniqueValue``), and its links to the deal (216), company (192) and main contact (204)
-inline. A repeated create (a lost response retried, a crash before the ledger write, a deleted
-state store) is then refused per input by the uniqueness rule instead of duplicating; the adapter
-resolves each refused input by a batch read with ``idProperty=<key property>`` (no search index,
-so no lag) and reports the task that already exists. docs/hubspot-adapter.md gives the sources
-and why batch *upsert* is not used.
-
-Reschedules and closes update by the key (``idProperty``) when the HubSpot id is not known. Deal,
+Task creation, in both task key modes, is creates.py. Reschedules and closes are batch updates by
+the HubSpot task id (from the ledger, or looked up): in the non-unique mode a task whose id is not
+known is looked up on its deal (reconcile.py), never by ``idProperty`` on a property without
+unique values (HubSpot answers 400); in the unique mode the key property may name it. Deal,
 company and contact write-backs are batch updates by id (<= 100 inputs).
 
 A batch HubSpot refuses as a whole (a 4xx, not a 207) is split in halves until the bad input is
@@ -18,43 +12,32 @@ isolated, so one bad record never sinks its neighbours.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
 from hubspot.crm.objects import (
-    AssociationSpec,
     BatchInputSimplePublicObjectBatchInput,
-    BatchInputSimplePublicObjectBatchInputForCreate,
     BatchReadInputSimplePublicObjectId,
-    PublicAssociationsForObject,
-    PublicObjectId,
     SimplePublicObjectBatchInput,
-    SimplePublicObjectBatchInputForCreate,
     SimplePublicObjectId,
 )
 
 from connector.actions import ActionResult, CloseTask, CreateTask, Outcome, UpdateRecord, UpdateTask, WriteAction
 from connector.errors import FatalCrmError
 from connector.hubspot.batch import Failure, Input, match
-from connector.hubspot.client import Attempts, HubSpotClient, sdk_model
+from connector.hubspot.client import HubSpotClient, sdk_model
+from connector.hubspot.creates import WRITE_MAX, Creator
 from connector.hubspot.related import BATCH_READ_MAX, chunks
 from connector.hubspot.schema import OBJECT_TYPE
-from connector.hubspot.search import parse_instant, to_epoch_ms
+from connector.hubspot.taskprops import READ_PROPERTIES, STATUS, KeyMode, task_properties, task_ref
 from connector.mapping import FieldMap
-from connector.model import Priority, TaskRef, TaskSpec, TaskStatus, TaskType
+from connector.model import TaskRef, TaskStatus
 
-WRITE_MAX = 100
-TASK_TO_DEAL, TASK_TO_COMPANY, TASK_TO_CONTACT = 216, 192, 204
-"""HubSpot-defined association types (hubspot.crm.association_type.AssociationType, facts §2)."""
-CREATE_LABEL = "POST /crm/v3/objects/tasks/batch/create"
 TASK_UPDATE_LABEL = "POST /crm/v3/objects/tasks/batch/update"
 TASK_READ_LABEL = "POST /crm/v3/objects/tasks/batch/read"
-
-PRIORITY = {Priority.HIGH: "HIGH", Priority.NORMAL: "MEDIUM", Priority.LOW: "LOW"}
-TYPE = {TaskType.CALL: "CALL", TaskType.EMAIL: "EMAIL", TaskType.TODO: "TODO"}
-STATUS = {TaskStatus.OPEN: "NOT_STARTED", TaskStatus.COMPLETED: "COMPLETED"}
 # UpdateTask.changes names -> the task properties they touch.
 _CONTENT = ("hs_task_subject", "hs_task_body", "hubspot_owner_id", "hs_task_priority", "hs_task_type")
 _CHANGE_PROPERTIES = {
@@ -68,38 +51,14 @@ _CHANGE_PROPERTIES = {
 a rep completed meanwhile stays completed when its date or text moves (closing is ``CloseTask``)."""
 
 
-def task_properties(spec: TaskSpec, key_property: str) -> dict[str, str]:
-    """A TaskSpec as HubSpot task properties (https://developers.hubspot.com/docs/api/crm/tasks)."""
-    properties = {
-        key_property: spec.key,
-        "hs_task_subject": spec.subject,
-        "hs_task_body": spec.body,
-        "hs_timestamp": str(to_epoch_ms(spec.due_at)),
-        "hs_task_priority": PRIORITY[spec.priority],
-        "hs_task_type": TYPE[spec.type],
-        "hs_task_status": STATUS[spec.status],
-    }
-    if spec.owner_id:
-        properties["hubspot_owner_id"] = spec.owner_id
-    return properties
-
-
-def task_associations(spec: TaskSpec) -> list[PublicAssociationsForObject]:
-    links = [(spec.deal_id, TASK_TO_DEAL), (spec.company_id, TASK_TO_COMPANY), (spec.contact_id, TASK_TO_CONTACT)]
-    return [
-        sdk_model(PublicAssociationsForObject,
-            to=sdk_model(PublicObjectId, id=to_id),
-            types=[sdk_model(AssociationSpec, association_category="HUBSPOT_DEFINED", association_type_id=type_id)],
-        )
-        for to_id, type_id in links if to_id
-    ]
-
-
 @dataclass(kw_only=True)
 class Writer:
     client: HubSpotClient
     fieldmap: FieldMap
     executor: Executor
+    mode: Callable[[], KeyMode]
+    creator: Creator
+    find_on_deals: Callable[[Mapping[str, str]], dict[str, TaskRef]]
 
     @property
     def key_property(self) -> str:
@@ -113,10 +72,10 @@ class Writer:
         creates = [(i, a) for i, a in indexed if isinstance(a, CreateTask)]
         task_updates = [(i, a) for i, a in indexed if isinstance(a, UpdateTask | CloseTask)]
         records = [(i, a) for i, a in indexed if isinstance(a, UpdateRecord)]
-        # Creates first: an update by key in the same apply must find its task. Within a phase,
-        # batches run in parallel, except that a record written twice is written in two rounds.
-        self._run_parallel(list(self._create_jobs(creates)), results)
-        for jobs in self._task_update_rounds(task_updates):
+        # Creates first: an update in the same apply must find its task. Within a phase, batches
+        # run in parallel, except that a record written twice is written in two rounds.
+        self._run_parallel(self.creator.jobs(creates), results)
+        for jobs in self._task_update_rounds(self._with_task_ids(task_updates, results)):
             self._run_parallel(jobs, results)
         for jobs in self._record_rounds(records, results):
             self._run_parallel(jobs, results)
@@ -133,67 +92,26 @@ class Writer:
         if errors:
             raise errors[0]
 
-    # -- create tasks ------------------------------------------------------------------------
-
-    def _create_jobs(self, creates: list[tuple[int, CreateTask]]) -> Iterator[Callable]:
-        for batch in chunks(creates, WRITE_MAX):
-            yield lambda batch=batch: self._create(batch)
-
-    def _create(self, batch: list[tuple[int, CreateTask]]) -> list[tuple[int, ActionResult]]:
-        inputs = [Input(trace=f"afterclose-{i}", ref=a.spec.key, item=(i, a)) for i, a in batch]
-        body = sdk_model(BatchInputSimplePublicObjectBatchInputForCreate, inputs=[
-            sdk_model(SimplePublicObjectBatchInputForCreate,
-                properties=task_properties(a.spec, self.key_property), associations=task_associations(a.spec),
-                object_write_trace_id=inp.trace,
-            ) for inp, (_, a) in zip(inputs, batch)
-        ])
-        attempts = Attempts()
-        try:
-            reply = self.client.call(CREATE_LABEL, "crm.objects.batch_api", "create", raw=True, object_type="tasks",
-                                     batch_input_simple_public_object_batch_input_for_create=body, attempts=attempts)
-        except FatalCrmError as refused:
-            return self._after_whole_batch_refused(batch, refused, attempts)
-        matched = match(inputs, reply, refs_of=self._task_refs)
-        out = [(inp.item[0], ActionResult(action=inp.item[1], outcome=Outcome.CREATED, crm_id=str(r.id)))
-               for inp, r in matched.succeeded]
-        return out + self._resolve_refused([(inp.item, f) for inp, f in matched.failed], attempts)
-
-    def _after_whole_batch_refused(self, batch: list[tuple[int, CreateTask]], refused: FatalCrmError,
-                                   attempts: Attempts) -> list[tuple[int, ActionResult]]:
-        """A 4xx for the whole batch: settle the inputs whose task exists, retry the rest apart."""
-        failure = Failure(message=str(refused), code=refused.error_code)
-        existing = self.read_tasks([a.spec.key for _, a in batch])
-        out = [self._existing(i, a, existing[a.spec.key], attempts) for i, a in batch if a.spec.key in existing]
-        rest = [(i, a) for i, a in batch if a.spec.key not in existing]
-        if len(rest) == 1:
-            i, a = rest[0]
-            return out + [(i, _rejected(a, failure, refused.correlation_id))]
-        if len(rest) == len(batch):
-            half = len(rest) // 2
-            return out + self._create(rest[:half]) + self._create(rest[half:])
-        return out + (self._create(rest) if rest else [])
-
-    def _resolve_refused(self, failed: list[tuple[tuple[int, CreateTask], Failure]], attempts: Attempts) -> list[tuple[int, ActionResult]]:
-        """Inputs HubSpot refused: those whose key already has a task are that task, not errors."""
-        if not failed:
-            return []
-        existing = self.read_tasks([a.spec.key for (_, a), _ in failed])
-        return [
-            self._existing(i, a, existing[a.spec.key], attempts) if a.spec.key in existing
-            else (i, _rejected(a, failure, None))
-            for (i, a), failure in failed
-        ]
-
-    def _existing(self, index: int, action: CreateTask, task: TaskRef, attempts: Attempts) -> tuple[int, ActionResult]:
-        # Retried within this call: our own first attempt made it (its reply was lost) -> CREATED.
-        # Refused at the first attempt: it existed before this run's call -> UNCHANGED.
-        if attempts.count > 1:
-            return index, ActionResult(action=action, outcome=Outcome.CREATED, crm_id=task.crm_id,
-                                       message="created by an earlier attempt whose reply was lost")
-        return index, ActionResult(action=action, outcome=Outcome.UNCHANGED, crm_id=task.crm_id,
-                                   message=f"a task with this key already exists in HubSpot ({self.key_property})")
-
     # -- update / close tasks ----------------------------------------------------------------
+
+    def _with_task_ids(self, updates: list[tuple[int, UpdateTask | CloseTask]],
+                       results: dict[int, ActionResult]) -> list[tuple[int, UpdateTask | CloseTask]]:
+        """Non-unique mode: tasks known only by key are looked up on their deals first; one not
+        found is settled here (nothing to close; an update refused), never written by key."""
+        unknown = {a.key: a.deal_id for _, a in updates if not a.crm_id}
+        if not unknown or self.mode() is KeyMode.UNIQUE:
+            return updates
+        found = self.find_on_deals(unknown)
+        ready = []
+        for i, action in updates:
+            if action.crm_id:
+                ready.append((i, action))
+            elif action.key in found:
+                ready.append((i, dataclasses.replace(action, crm_id=found[action.key].crm_id)))
+            else:
+                results[i] = _rejected(action, Failure(message=f"no task with this key on deal {action.deal_id} "
+                                                               "in HubSpot", code="OBJECT_NOT_FOUND"), None)
+        return ready
 
     def _task_update_rounds(self, updates: list[tuple[int, UpdateTask | CloseTask]]) -> Iterator[list[Callable]]:
         for round_ in _rounds(updates, lambda item: item[1].crm_id or item[1].key):
@@ -285,9 +203,10 @@ class Writer:
     # -- read tasks by key -------------------------------------------------------------------
 
     def read_tasks(self, keys: Sequence[str]) -> dict[str, TaskRef]:
-        """Tasks carrying these keys, by batch read on the unique key property (no search lag)."""
+        """Unique mode: tasks carrying these keys, by batch read with ``idProperty`` on the key
+        property (no search lag). HubSpot answers 400 to this on a property without unique values."""
         found: dict[str, TaskRef] = {}
-        wanted = ["hs_task_status", "hs_timestamp", "hubspot_owner_id", self.key_property]
+        wanted = [self.key_property, *READ_PROPERTIES]
         for batch in chunks(list(dict.fromkeys(keys)), BATCH_READ_MAX):
             body = sdk_model(BatchReadInputSimplePublicObjectId,
                 inputs=[sdk_model(SimplePublicObjectId, id=k) for k in batch], id_property=self.key_property,
@@ -297,7 +216,7 @@ class Writer:
                                      batch_read_input_simple_public_object_id=body, archived=False)
             # Keys without a task come back as errors in a 207: "not found" is the answer, not a failure.
             for result in getattr(reply, "results", None) or []:
-                ref = _task_ref(result, self.key_property)
+                ref = task_ref(str(result.id), result.properties or {}, self.key_property)
                 if ref.key in batch:
                     found[ref.key] = ref
         return found
@@ -308,16 +227,6 @@ class Writer:
 
 def _task_outcome(action: UpdateTask | CloseTask) -> Outcome:
     return Outcome.CLOSED if isinstance(action, CloseTask) else Outcome.UPDATED
-
-
-def _task_ref(result: Any, key_property: str) -> TaskRef:
-    p = result.properties or {}
-    return TaskRef(
-        key=p.get(key_property) or "", crm_id=str(result.id),
-        due_at=parse_instant(p.get("hs_timestamp")),
-        status=TaskStatus.COMPLETED if p.get("hs_task_status") == STATUS[TaskStatus.COMPLETED] else TaskStatus.OPEN,
-        owner_id=p.get("hubspot_owner_id") or None,
-    )
 
 
 def _rejected(action: WriteAction, failure: Failure, correlation_id: str | None) -> ActionResult:

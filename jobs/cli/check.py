@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from connector.port import SupportsPermissions, SupportsSetup
+from connector.port import SupportsPermissions, SupportsSetup, SupportsTaskKeyMode
 from jobs.cli.exits import ExitCode
 from jobs.cli.output import echo, echo_err
 from jobs.cli.run import JOBS
@@ -44,6 +44,7 @@ def _check(runtime: Runtime) -> int:
         scope = runtime.scope_of(session, store)
         state = state_problems(store, scope, runtime.clock())
         location = store.location
+        task_keys = adapter.task_key_mode() if isinstance(adapter, SupportsTaskKeyMode) and not problems else None
     if problems:
         click.echo(f"The mapping ({runtime.fieldmap.source}) does not fit the live CRM:", err=True)
         for problem in problems:
@@ -63,6 +64,8 @@ def _check(runtime: Runtime) -> int:
     url, _ = wiring(runtime.provider).endpoint(runtime.settings)
     echo(f"ok: config {runtime.settings.source or '(environment)'}, credentials, state database and mapping "
          f"{runtime.fieldmap.source} fit the live {runtime.provider.value} CRM at {url} ({scope})")
+    if task_keys:
+        echo(f"task keys: {task_keys}")
     return ExitCode.OK
 
 

@@ -208,6 +208,9 @@ def echo_result(result: JobResult) -> None:
              f"[{rejected.error_code or 'no code'}] (kept, retried next run)")
     if result.error:
         echo(f"  {result.job} source stopped: {result.error} (its cursor is kept; fix the source and run again)")
+    if result.outcomes.get("deferred"):
+        echo(f"  deferred {result.outcomes['deferred']}: the CRM's reads cannot yet be trusted to show a task "
+             "made moments ago (hubspot.settle_seconds); left for the next run, the cursor stays before them")
     if result.stopped_early:
         echo(f"{result.job}: stopped early (SIGTERM) after recording the current page; the next run resumes")
 

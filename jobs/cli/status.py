@@ -15,6 +15,7 @@ from jobs.cli.output import add_text_row, console, echo, echo_err, jsonable, tex
 from jobs.cli.run import JOBS
 from jobs.cli.runtime import load_runtime
 from jobs.state import RunSummary, StoredNpsResponse
+from jobs.sync import TASK_KEY_MODE
 
 
 def status_command(config_path: Path, limit: int, fmt: str) -> int:
@@ -26,10 +27,15 @@ def status_command(config_path: Path, limit: int, fmt: str) -> int:
         cursors = {job: store.get_cursor(scope, job) for job in JOBS}
         waiting = [_nps_waiting(r) for r in store.nps_to_retry(scope)]
         not_imported = store.nps_source_rejects(scope)
+        task_keys = store.get_flag(scope, TASK_KEY_MODE)
+        in_doubt = store.creates_in_doubt(scope)
     if fmt == "json":
         body = {"scope": scope, "cursors": {job: jsonable(c) for job, c in cursors.items()},
                 "runs": [jsonable(r) for r in runs], "rejected": [jsonable(r) for r in rejected],
-                "nps_waiting": waiting, "nps_rows_not_imported": [jsonable(r) for r in not_imported]}
+                "nps_waiting": waiting, "nps_rows_not_imported": [jsonable(r) for r in not_imported],
+                "task_keys": task_keys,
+                "creates_in_doubt": [{"key": k, "deal_id": d, "sent_at": t.isoformat()}
+                                     for k, (d, t) in sorted(in_doubt.items())]}
         echo(json.dumps(logs.redact_value(body), indent=2, ensure_ascii=False, default=str))
         return ExitCode.OK
     out = console()
@@ -37,6 +43,10 @@ def status_command(config_path: Path, limit: int, fmt: str) -> int:
     for job, cursor in cursors.items():
         where = f"after {cursor.modified.isoformat()} / deal {cursor.deal_id}" if cursor else "not started yet"
         out.print(text(f"  {job} cursor: {where}"))
+    out.print(text(f"  task keys: {task_keys or 'not known until the first run'}"))
+    if in_doubt:
+        out.print(text(f"  {len(in_doubt)} task create(s) sent without a recorded answer: the next run looks them up "
+                       "in the CRM before sending any again"))
     out.print(_runs_table(runs))
     out.print(text(f"{len(rejected)} rejected record(s) waiting for a retry" + (":" if rejected else ".")))
     for row in rejected:

@@ -13,8 +13,8 @@ from connector.actions import ActionResult, CloseTask, CreateTask, Outcome, Skip
 from connector.model import TaskRef, TaskStatus
 from jobs.core.keys import touch_point_and_cycle
 from jobs.core.ledger_view import EntryStatus, LedgerEntry
-from jobs.state.base import StoreBase
 from jobs.state.engine import chunks
+from jobs.state.intents import IntentsMixin
 from jobs.state.rows import ledger_entry, ledger_row
 from jobs.state.tables import ledger
 
@@ -23,7 +23,7 @@ TouchPointOf = Callable[[str], tuple[str, int] | None]
 ``jobs.core.keys.touch_point_and_cycle``, the one module that reads keys."""
 
 
-class LedgerMixin(StoreBase):
+class LedgerMixin(IntentsMixin):
     def ledger_for_deals(self, scope: str, deal_ids: Iterable[str]) -> dict[str, list[LedgerEntry]]:
         """Ledger entries by deal id (deals without entries are absent), oldest cycle first."""
         found: dict[str, list[LedgerEntry]] = {}
@@ -74,6 +74,7 @@ class LedgerMixin(StoreBase):
                     if (row := self._learnt_row(scope, ref, existing.get(ref.key), touch_point_of, fingerprints or {},
                                                 now))]
             self._upsert(conn, ledger, rows, ("scope", "key"))
+            self._clear_intents(conn, scope, [ref.key for ref in refs])  # found: no longer in doubt
         return len(rows)
 
     def _learnt_row(
@@ -105,8 +106,8 @@ class LedgerMixin(StoreBase):
         action = result.action
         if result.rejected or not isinstance(action, CreateTask | UpdateTask | CloseTask | Skip):
             return None
-        if result.outcome is Outcome.SKIPPED and not isinstance(action, Skip):
-            return None  # the adapter declined to write it: the CRM holds nothing new
+        if result.outcome in (Outcome.SKIPPED, Outcome.DEFERRED) and not isinstance(action, Skip):
+            return None  # the adapter declined or put off writing it: the CRM holds nothing new
         key = action.key
         spec = action.spec if isinstance(action, CreateTask | UpdateTask) else None
         if (parts := touch_point_of(key)) is not None:

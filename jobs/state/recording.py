@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, insert
 from sqlalchemy.engine import Connection
 
-from connector.actions import ActionResult
+from connector.actions import ActionResult, CreateTask
 from connector.model import Cursor, TaskRef
 from jobs.core.keys import touch_point_and_cycle
 from jobs.state.cursors import CursorsMixin
@@ -106,6 +106,7 @@ class RecordingMixin(LedgerMixin, RunsMixin, CursorsMixin):
             if row is not None:
                 changes[row["key"]] = row
         self._upsert(conn, ledger, list(changes.values()), ("scope", "key"))
+        self._clear_intents(conn, scope, [*_settled_creates(results), *(ref.key for ref in learned)])
         if rejections is not None:
             self._update_rejections(conn, scope, run_id, results, rejections, now)
         return False
@@ -130,3 +131,11 @@ class RecordingMixin(LedgerMixin, RunsMixin, CursorsMixin):
             conn.execute(delete(rejected_records).where(rejected_records.c.scope == scope,
                                                         rejected_records.c.key.in_(chunk)))
         self._clear_rejected(conn, scope, (processed | {r.action.deal_id for r in results}) - still_failing)
+
+
+def _settled_creates(results: Sequence[ActionResult]) -> list[str]:
+    """Create keys whose result says what the CRM holds: a task id (made, found, updated), or a
+    refusal of the create itself. A deferred create, or a found task whose update was refused
+    (rejected *with* its id), stays in the create journal: the next try looks it up again."""
+    return [r.action.key for r in results if isinstance(r.action, CreateTask)
+            and ((r.crm_id and not r.rejected) or (r.rejected and not r.crm_id))]

@@ -194,5 +194,18 @@ instances = Table(
     Column("first_seen", UtcDateTime, nullable=False),
     Column("last_seen", UtcDateTime, nullable=False),
 )
-SCOPED_TABLES = (cursors, ledger, runs, rejected_records, revisits_table, flags, nps_responses, slots)
+
+create_intents = Table(
+    "afterclose_create_intents", metadata,
+    Column("scope", String, primary_key=True),
+    Column("key", String, primary_key=True),
+    Column("deal_id", String, nullable=False),
+    Column("run_id", Integer),
+    Column("sent_at", UtcDateTime, nullable=False),
+)
+"""The create journal: task keys sent to the CRM whose results are not recorded yet (written
+before the call, deleted in the transaction that records the result; jobs/state/intents.py)."""
+
+SCOPED_TABLES = (cursors, ledger, runs, rejected_records, revisits_table, flags, nps_responses, nps_source_rejects, slots,
+                 create_intents)
 """Every table whose rows belong to one scope (run records belong to their run)."""

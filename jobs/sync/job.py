@@ -17,6 +17,7 @@ recorded while page k+1's writes are under way; pages are still recorded in orde
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import gc
 from collections import Counter
@@ -24,14 +25,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from connector.actions import Action, ActionResult, CreateTask, Skip
-from connector.errors import SchemaError
+from connector.errors import ReadsNotSettled, SchemaError
 from connector.mapping import FieldMap
 from connector.model import Deal, DealPage, TaskRef
-from connector.port import CrmAdapter
+from connector.port import CrmAdapter, SupportsCreateJournal, SupportsTaskKeyMode, SupportsTasksOnDeals
 from jobs import logs
 from jobs.core import handoff, planner
 from jobs.core.playbook import Playbook
 from jobs.state import StateStore
+from jobs.state.intents import StoreJournal
 from jobs.sync.stream import DealBudget, DealStream
 from jobs.sync.writer import PageWriter
 
@@ -42,6 +44,11 @@ RELEARN = "relearn"
 """Scope flag: the store was lost (or is new) while the CRM already holds AfterClose's tasks.
 Until one full pass has completed, every deal without ledger entries is looked up in the CRM by
 key before anything is written, so nothing is rewritten and no finished task is reopened."""
+RELEARN_SINCE = "relearn_since"
+"""Scope flag: when re-learning began (wall clock, ISO). No create was sent for this scope
+between the state store's loss and then, so reads by deal are settled that long after it."""
+TASK_KEY_MODE = "task_key_mode"
+"""Scope flag: how the CRM kept task creation exactly-once at the last run (``status`` shows it)."""
 KEPT_ACTIONS = 10_000
 """A real run hands its caller at most this many plan actions (the demo shows them); a dry run
 keeps every one, since it is the plan. Past that only ``plan_counts`` grows: keeping them all made
@@ -85,6 +92,12 @@ class SyncReport:
     stopped_early: bool = False
 
     @property
+    def deferred(self) -> int:
+        """Deals (relearn) and task creates left for the next run because the CRM's reads could
+        not be trusted yet; the cursor stays before them."""
+        return self.outcomes.get("deferred", 0)
+
+    @property
     def exit_code(self) -> int:
         return 1 if self.rejected else 0
 
@@ -126,16 +139,28 @@ def _run_sync(job: SyncJob, *, dry_run: bool) -> SyncReport:
     with job.store.lock(job.scope):
         run_id = job.store.start_run(job.scope, JOB, dry_run=False)
         try:
+            _use_the_create_journal(job, run_id)
             _enter_relearn_mode_if_state_was_lost(job)
             report = _run_pages(job, run_id, dry_run=False)
-            if not report.stopped_early:
+            if not report.stopped_early and not report.deferred:
                 job.store.set_flag(job.scope, RELEARN, None)
+                job.store.set_flag(job.scope, RELEARN_SINCE, None)
+                _settle_orphan_creates(job, run_id)
         except BaseException as exc:
             job.store.finish_run(run_id, "failed", {}, job.adapter.call_stats(), error=logs.redact(str(exc)))
             raise
         outcome = "rejected" if report.rejected else "ok"
         job.store.finish_run(run_id, outcome, dict(report.outcomes), job.adapter.call_stats())
         return report
+
+
+def _use_the_create_journal(job: SyncJob, run_id: int) -> None:
+    """Adapters that need it note every task create in the state store before sending it, and
+    say how the CRM keeps creation exactly-once (``afterclose status`` shows it)."""
+    if isinstance(job.adapter, SupportsCreateJournal):
+        job.adapter.use_journal(StoreJournal(job.store, job.scope, run_id))
+    if isinstance(job.adapter, SupportsTaskKeyMode):
+        job.store.set_flag(job.scope, TASK_KEY_MODE, job.adapter.task_key_mode())
 
 
 def _enter_relearn_mode_if_state_was_lost(job: SyncJob) -> None:
@@ -146,6 +171,35 @@ def _enter_relearn_mode_if_state_was_lost(job: SyncJob) -> None:
             log.warning("relearn_mode", scope=job.scope,
                         detail="the CRM holds AfterClose tasks this state store does not know; re-learning them")
             job.store.set_flag(job.scope, RELEARN, "until-full-pass")
+            job.store.set_flag(job.scope, RELEARN_SINCE, _wall_clock().isoformat())
+
+
+def _settle_orphan_creates(job: SyncJob, run_id: int) -> None:
+    """Creates left in doubt by an earlier run whose keys this run did not plan again (the deal
+    was lost, or its touch point is now past catching up): look them up on their deals; a task
+    found enters the ledger and its deal is read again next run (so it is closed, or updated, as
+    an uninterrupted run would have), a key not found is no longer in doubt. Reads that are not
+    settled yet leave them for the next run."""
+    run = job.store.run_summary(job.scope, run_id)
+    leftover = {key: (deal_id, sent_at) for key, (deal_id, sent_at) in job.store.creates_in_doubt(job.scope).items()
+                if run is not None and sent_at < run.started_at}
+    if not leftover or not isinstance(job.adapter, SupportsTasksOnDeals):
+        return
+    newest = max(sent_at for _, sent_at in leftover.values())
+    try:
+        found = job.adapter.find_tasks_on_deals({k: deal for k, (deal, _) in leftover.items()},
+                                                quiet_seconds=(_wall_clock() - newest).total_seconds())
+    except ReadsNotSettled:
+        return
+    log.info("orphan_creates_settled", found=len(found), absent=len(leftover) - len(found))
+    job.store.learn(job.scope, [dataclasses.replace(ref, deal_id=leftover[k][0]) for k, ref in found.items()])
+    job.store.forget_creates(job.scope, [k for k in leftover if k not in found])
+    job.store.set_revisits(job.scope, {leftover[k][0]: job.clock() for k in found})
+
+
+def _wall_clock() -> dt.datetime:
+    """Real time, for how long ago something happened (``job.clock`` is the planning clock)."""
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport:
@@ -162,7 +216,12 @@ def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport
                 writer.drain()  # a deal met again is decided from its stored ledger entries
             page = budget.take(page)
             report.deals_seen = budget.distinct
-            result = _decide(job, page.deals, now)
+            try:
+                result = _decide(job, page.deals, now)
+            except ReadsNotSettled as wait:
+                _defer(report, page, wait)
+                budget.holding_cursor = True  # no later page may move the cursor past these deals
+                continue
             report.plan_counts.update(a.kind.value for a in result.plan.actions)
             room = len(result.plan.actions) if dry_run else KEPT_ACTIONS - len(report.plan_actions)
             report.plan_actions.extend(result.plan.actions[:max(0, room)])
@@ -178,6 +237,13 @@ def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport
             writer.close()
         stream.close(wait=writer is None or not writer.abandoned)
     return report
+
+
+def _defer(report: SyncReport, page: DealPage, wait: ReadsNotSettled) -> None:
+    if not report.deferred:
+        log.warning("deals_deferred", detail=f"{wait}; these deals are left for the next run, the cursor stays "
+                                             "before them")
+    report.outcomes["deferred"] += len(page.deals)
 
 
 def _pages(job: SyncJob, stream: DealStream, now: dt.datetime) -> Iterator[tuple[DealPage, bool]]:
@@ -202,13 +268,31 @@ def _decide(job: SyncJob, deals: Sequence[Deal], now: dt.datetime) -> planner.Pl
 
 
 def _relearn(job: SyncJob, result: planner.PlanResult) -> int:
-    """Look up the tasks this plan would create (or skip) by key; adopt those that exist."""
+    """Look up the tasks this plan would create (or skip); adopt those that exist. A task found
+    is compared with the plan: when its text differs it is learnt without the plan's fingerprint,
+    so the planner rewrites it; a different due date is rescheduled by the planner as usual."""
     planned = {a.key: a for a in result.plan.actions if isinstance(a, CreateTask | Skip)}
     if not planned:
         return 0
-    found = job.adapter.find_tasks(list(planned))
+    if isinstance(job.adapter, SupportsTasksOnDeals):
+        found = job.adapter.find_tasks_on_deals({k: a.deal_id for k, a in planned.items()},
+                                                quiet_seconds=_relearning_for(job))
+    else:
+        found = job.adapter.find_tasks(list(planned))
     refs = [_as_planned(ref, planned[key]) for key, ref in found.items() if key in planned]
-    return job.store.learn(job.scope, refs, fingerprints=result.fingerprints)
+    fingerprints = {key: fp for key, fp in result.fingerprints.items()
+                    if not (key in found and isinstance(planned.get(key), CreateTask)
+                            and found[key].content_differs(planned[key].spec))}
+    return job.store.learn(job.scope, refs, fingerprints=fingerprints)
+
+
+def _relearning_for(job: SyncJob) -> float:
+    """Seconds since re-learning began (0 when unknown)."""
+    since = job.store.get_flag(job.scope, RELEARN_SINCE)
+    try:
+        return max(0.0, (_wall_clock() - dt.datetime.fromisoformat(since)).total_seconds()) if since else 0.0
+    except ValueError:
+        return 0.0
 
 
 def _as_planned(ref: TaskRef, action: CreateTask | Skip) -> TaskRef:
@@ -217,5 +301,4 @@ def _as_planned(ref: TaskRef, action: CreateTask | Skip) -> TaskRef:
     due_at = ref.due_at
     if isinstance(action, CreateTask) and due_at is not None and due_at.date() == action.spec.due_date:
         due_at = action.spec.due_at
-    return TaskRef(key=ref.key, crm_id=ref.crm_id, deal_id=ref.deal_id or action.deal_id, due_at=due_at,
-                   status=ref.status, owner_id=ref.owner_id)
+    return dataclasses.replace(ref, deal_id=ref.deal_id or action.deal_id, due_at=due_at)

@@ -4,8 +4,9 @@ The order per page is: its writes, then ONE store transaction with its results a
 past it. What overlaps is one page's writes with the next page's decisions and writes, and a
 page's store transaction with the next pages' writes. A crash in between leaves those pages
 unrecorded and the next run replays them; the CRM-side keys make that harmless, as for one page.
-When a page's writes fail, or its store transaction does (a full disk, a lost lock), no later
-page moves the cursor: pages whose writes were already under way are recorded without it.
+When a page's writes fail, some of its creates are deferred (Outcome.DEFERRED: reads not
+settled yet), or its store transaction fails (a full disk, a lost lock), no later page moves the
+cursor: pages whose writes were already under way are recorded without it.
 When ``drain`` or ``close`` returns, every write this object started has landed, so no write
 outlives the run or its lock; except for a run stopping on SIGTERM, which waits for writes under
 way only until ``record_by()``: the pages still under way then are left unrecorded
@@ -125,6 +126,12 @@ class PageWriter:
         results = results + [ActionResult(action=a, outcome=Outcome.SKIPPED, message=a.reason)
                              for a in plan.actions if a.kind.value == "skip"]
         tally(results, self._outcomes, self._rejected)
+        deferred = [r for r in results if r.outcome is Outcome.DEFERRED]
+        if deferred:
+            # Not written and not refused: the next run must meet these deals again.
+            log.warning("creates_deferred", count=len(deferred), deal_ids=sorted({r.action.deal_id for r in deferred})[:10],
+                        detail=deferred[0].message)
+            self._failed = True
         try:
             self._store.commit_page(
                 self._scope, self._job, self._run_id, results, pending.result.fingerprints,

@@ -165,7 +165,7 @@ def _hubspot_write(client, call, fieldmap: FieldMap, action, out: BaselineResult
                                              PublicAssociationMultiPost, PublicObjectId)
     from hubspot.crm.objects import SimplePublicObjectInput, SimplePublicObjectInputForCreate
 
-    from connector.hubspot.writes import TASK_TO_COMPANY, TASK_TO_CONTACT, TASK_TO_DEAL, task_properties
+    from connector.hubspot.taskprops import TASK_TO_COMPANY, TASK_TO_CONTACT, TASK_TO_DEAL, task_properties
 
     if isinstance(action, CreateTask):
         spec = action.spec

@@ -1,10 +1,17 @@
 """One benchmark scenario: a CRM sandbox configured like production, loaded with ``won`` won deals,
-and four measured steps, each in a fresh process (like a scheduled run):
+and measured steps, each in a fresh process (like a scheduled run):
 
 1. ``afterclose plan`` (dry run) then the first run over an empty state store;
 2. a re-run with nothing changed in the CRM;
 3. after 1% of the won deals changed (renewal date moved, or a missing handoff field filled in):
-   plan, then run.
+   plan, then run;
+4. crash recovery: another 1% changed, a run killed (SIGKILL) right after its first page's CRM
+   writes and before it records them, then the run that recovers;
+5. after state loss: the state database deleted, then a run (it re-learns; it should write nothing).
+
+HubSpot runs in both task key modes (``hubspot-refuse``: the portal refuses unique task
+properties; ``hubspot-grant``: it grants them). The sandboxes' reads do not lag, so the settle delay
+is 0 here; on a real portal a run on a new or lost store first waits ``settle_seconds`` (60 s) once.
 
 Calls are counted by the adapter and cross-checked against the sandbox's own per-endpoint count.
 """
@@ -93,27 +100,37 @@ def won_dataset(won: int) -> DemoDataset:
     return dataclasses.replace(full, deals=tuple(deals))
 
 
+def provider_of(crm: str) -> str:
+    """``hubspot-refuse`` -> ``hubspot``."""
+    return crm.partition("-")[0]
+
+
 def start_sandbox(crm: str, prod: Production, latency: float):
-    if crm == "hubspot":
+    provider, _, mode = crm.partition("-")
+    if provider == "hubspot":
         from connector.sandbox.hubspot import HubSpotSandbox
 
         return HubSpotSandbox(latency=latency, rate_limit_per_10s=prod.hubspot_per_10s,
-                              search_per_second=int(prod.hubspot_searches_per_second))
+                              search_per_second=int(prod.hubspot_searches_per_second),
+                              **({"task_uniqueness": mode} if mode else {}))
     from connector.sandbox.salesforce import SalesforceSandbox
 
     return SalesforceSandbox(latency=latency, page_size=prod.salesforce_page)
 
 
 def adapter_settings(crm: str, prod: Production) -> dict:
-    if crm == "hubspot":
+    if provider_of(crm) == "hubspot":
         return {"rate_limit_per_10s": prod.hubspot_per_10s, "budget_share": prod.budget_share,
-                "search_per_second": prod.hubspot_searches_per_second, "max_concurrency": prod.hubspot_concurrency}
+                "search_per_second": prod.hubspot_searches_per_second, "max_concurrency": prod.hubspot_concurrency,
+                "settle_seconds": 0.0}
     return {"max_concurrency": prod.salesforce_concurrency}
 
 
 def run_worker(spec: dict) -> dict:
     done = subprocess.run([sys.executable, "-m", "tests.bench.worker", json.dumps(spec)], capture_output=True,
                           text=True, cwd=REPO)
+    if spec.get("mode") == "run-killed" and done.returncode == -9:
+        return {}
     if done.returncode:
         raise RuntimeError(f"bench worker failed ({spec.get('mode')}):\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -132,14 +149,15 @@ class Bench:
 
     def __init__(self, crm: str, won: int, prod: Production, latency: float, log=print):
         self.crm, self.won, self.prod, self.latency, self.log = crm, won, prod, latency, log
+        self.provider = provider_of(crm)
         self.data = won_dataset(won)
-        self.fieldmap = load_mapping(builtin_mapping(crm))
+        self.fieldmap = load_mapping(builtin_mapping(self.provider))
         self.sandbox = start_sandbox(crm, prod, latency)
         self.tmp = tempfile.TemporaryDirectory(prefix="afterclose-bench-")
         self.first_run = True
 
     def spec(self, endpoint, mode: str) -> dict:
-        return {"crm": self.crm, "base_url": endpoint.base_url, "token": endpoint.token,
+        return {"crm": self.provider, "base_url": endpoint.base_url, "token": endpoint.token,
                 "ca_path": str(endpoint.ca_path) if endpoint.ca_path else None,
                 "settings": adapter_settings(self.crm, self.prod), "mode": mode,
                 "store_url": f"sqlite:///{self.tmp.name}/state.db", "scope": f"{self.crm}:bench",
@@ -157,6 +175,13 @@ class Bench:
             scenario.steps.append(self.step(endpoint, "no change", [], with_plan=False))
             changed = self.change_one_percent(won_keys)
             scenario.steps.append(self.step(endpoint, "1% changed", changed, with_plan))
+            changed = self.change_one_percent(won_keys, start=50)
+            run_worker(self.spec(endpoint, "run-killed"))  # dies between its first CRM write and the state write
+            scenario.steps.append(self.step(endpoint, "crash recovery", changed, with_plan=False))
+            for leftover in Path(self.tmp.name).glob("state.db*"):
+                leftover.unlink()
+            self.first_run = True
+            scenario.steps.append(self.step(endpoint, "after state loss", won_keys, with_plan=False))
         self.tmp.cleanup()
         return scenario
 
@@ -175,7 +200,7 @@ class Bench:
         snapshot = self.sandbox.controls.snapshot()
         work = self.work(read_keys, out)
         self.first_run = False
-        bound = bounds.hubspot_calls(work) if self.crm == "hubspot" else bounds.salesforce_calls(work)
+        bound = bounds.hubspot_calls(work) if self.provider == "hubspot" else bounds.salesforce_calls(work)
         step = Step(
             name=name, calls=out["calls"], sandbox_calls=sum(snapshot.values()), wall=out["wall_seconds"],
             rss_mb=out["peak_rss_mb"], sandbox_cpu=sandbox_cpu, deals_seen=out["deals_seen"],
@@ -188,7 +213,7 @@ class Bench:
         return step
 
     def time_bound(self, calls: dict[str, int]) -> bounds.TimeBounds:
-        if self.crm == "hubspot":
+        if self.provider == "hubspot":
             p = self.prod
             return bounds.hubspot_time(calls, latency=self.latency,
                                        per_ten_seconds=max(1, int(p.hubspot_per_10s * p.budget_share)),
@@ -205,8 +230,8 @@ class Bench:
         kinds = {k.split(":", 1)[1]: n for k, n in self.actions_of(out).items() if k.startswith("update_record:")}
         schema = sum(n for k, n in out["calls"].items() if "properties" in k or k == "describe")
         return bounds.Work(
-            deals=len(chosen), contacts=len(contacts) if self.crm == "hubspot" else 0,
-            companies=len(companies) if self.crm == "hubspot" else 0,
+            deals=len(chosen), contacts=len(contacts) if self.provider == "hubspot" else 0,
+            companies=len(companies) if self.provider == "hubspot" else 0,
             created=actions.get("created", 0), task_updates=self.actions_of(out).get("update_task", 0)
             + self.actions_of(out).get("close_task", 0),
             record_writes=kinds, schema_reads=schema, first_run=self.first_run,
@@ -216,12 +241,13 @@ class Bench:
     def actions_of(out: dict) -> dict[str, int]:
         return out.get("actions", {})
 
-    def change_one_percent(self, won_keys: list[int]) -> list[int]:
-        """Every 100th won deal: move its renewal date two weeks, or fill a missing handoff field."""
-        chosen = won_keys[::100]
-        ids = self.sandbox.demo_ids["deals" if self.crm == "hubspot" else "Opportunity"]
+    def change_one_percent(self, won_keys: list[int], start: int = 0) -> list[int]:
+        """Every 100th won deal (from ``start``): move its renewal date two weeks, or fill a missing
+        handoff field."""
+        chosen = won_keys[start::100]
+        ids = self.sandbox.demo_ids["deals" if self.provider == "hubspot" else "Opportunity"]
         deals = {d.key: d for d in self.data.deals}
-        obj = "deals" if self.crm == "hubspot" else "Opportunity"
+        obj = "deals" if self.provider == "hubspot" else "Opportunity"
         for key in chosen:
             deal = deals[key]
             renewal = deal.fields.get("renewal_date")
@@ -257,10 +283,10 @@ class Baseline:
 
 def run_baseline(crm: str, sample: int, prod: Production, latency: float) -> Baseline:
     """The per-record implementation over the first ``sample`` won deals of the same data set."""
-    bench = Bench(crm, sample, prod, latency)
+    bench = Bench(provider_of(crm), sample, prod, latency)
     bench.sandbox.load(bench.data)
     with bench.sandbox.serve() as endpoint:
         run_worker(bench.spec(endpoint, "setup"))
         out = run_worker(bench.spec(endpoint, "baseline"))
     bench.tmp.cleanup()
-    return Baseline(crm=crm, deals=out["deals"], calls=out["calls"], wall=out["wall_seconds"], latency=latency)
+    return Baseline(crm=provider_of(crm), deals=out["deals"], calls=out["calls"], wall=out["wall_seconds"], latency=latency)

@@ -79,6 +79,21 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def _die_after_first_apply(adapter: CrmAdapter) -> None:
+    """kill -9 right after the first page's CRM writes, before the state store records them."""
+    import os
+    import signal
+
+    apply = adapter.apply
+
+    def apply_then_die(actions):
+        results = apply(actions)
+        os.kill(os.getpid(), signal.SIGKILL)
+        return results
+
+    adapter.apply = apply_then_die  # type: ignore[method-assign]
+
+
 def main(spec: dict) -> dict:
     now = dt.datetime.fromisoformat(spec["now"])
     if spec.get("mode") == "baseline":
@@ -90,12 +105,17 @@ def main(spec: dict) -> dict:
             return {"setup": adapter.setup()}
         finally:
             adapter.close()
+    if spec.get("mode") == "run-killed":
+        _die_after_first_apply(adapter)
     store = open_store(spec["store_url"])
     job = SyncJob(scope=spec["scope"], adapter=adapter, store=store, fieldmap=adapter.fieldmap,
                   playbook=DEFAULT_PLAYBOOK, clock=lambda: now)
     started = time.perf_counter()
     try:
         dry_run = spec.get("mode") == "plan"
+        if spec.get("mode") == "run-killed":
+            run_sync(job)
+            raise SystemExit("the run was to be killed after its first apply")
         report = run_sync(job, dry_run=dry_run)
         wall = time.perf_counter() - started
         writes = [a for a in report.plan_actions if a.kind is not ActionKind.SKIP]

@@ -50,7 +50,8 @@ class Crm:
     def connection(self, token: str | None = None) -> str:
         token = token or self.endpoint.token
         if self.provider == "hubspot":
-            return f'[hubspot]\nbase_url = "{self.endpoint.base_url}"\naccess_token = "{token}"\n'
+            return (f'[hubspot]\nbase_url = "{self.endpoint.base_url}"\naccess_token = "{token}"\n'
+                    "settle_seconds = 0\n")  # the sandbox shows a create at once (TEST_SETTLE)
         return (f'[salesforce]\ninstance_url = "{self.endpoint.base_url}"\naccess_token = "{token}"\n'
                 f'ca_bundle = "{self.endpoint.ca_path}"\n')
 

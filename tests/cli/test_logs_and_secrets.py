@@ -26,7 +26,7 @@ def canary_connection(crm, token: str = CANARY) -> str:
     if crm.provider == "hubspot":
         return (f'[hubspot]\nbase_url = "{crm.endpoint.base_url}"\naccess_token = "{token}"\n'
                 f'client_id = "afterclose-app"\nclient_secret = "{OTHER_CANARIES[0]}"\n'
-                f'refresh_token = "{OTHER_CANARIES[1]}"\n')
+                f'refresh_token = "{OTHER_CANARIES[1]}"\nsettle_seconds = 0\n')
     return (f'[salesforce]\ninstance_url = "{crm.endpoint.base_url}"\naccess_token = "{token}"\n'
             f'ca_bundle = "{crm.endpoint.ca_path}"\nusername = "integration@example.com"\n'
             f'password = "{OTHER_CANARIES[2]}"\nsecurity_token = "{OTHER_CANARIES[3]}"\n'

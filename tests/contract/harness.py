@@ -57,6 +57,10 @@ class Harness(Protocol):
     def mark_lost(self, deal_id: str) -> None:
         ...
 
+    def mark_won(self, deal_id: str) -> None:
+        """A deal moves (back) to a won stage."""
+        ...
+
     def complete_task(self, crm_id: str) -> None:
         """A rep ticks the task off in the CRM."""
         ...

@@ -61,10 +61,16 @@ def hubspot_fieldmap(**renamed: str) -> FieldMap:
 # The sandbox enforces no limits unless asked; a generous budget keeps the suites fast. Tests of the
 # budget itself pass their own settings.
 TEST_BUDGET = {"rate_limit_per_10s": 2_000, "search_per_second": 100.0}
+TEST_SETTLE = {"settle_seconds": 0.0}
+"""The sandbox carries a request out before it answers and shows associations at once (unless a
+test sets ``association_read_lag`` or a SLOW fault): its reads are settled at once. Tests of the
+settle delay pass their own."""
+MODES = ("refuse", "grant", "ignore")
+"""The sandbox's ``task_uniqueness`` settings: whether a task property may have unique values."""
 
 
 def settings_for(endpoint, **overrides) -> HubSpotSettings:
-    values = {"access_token": endpoint.token, "base_url": endpoint.base_url} | TEST_BUDGET | overrides
+    values = {"access_token": endpoint.token, "base_url": endpoint.base_url} | TEST_BUDGET | TEST_SETTLE | overrides
     return HubSpotSettings(**values)
 
 
@@ -117,6 +123,11 @@ class HubSpotHarness:
         lost = _lost_stage(self.sandbox, pipeline)
         self.sandbox.edit("deals", deal_id, {"dealstage": lost})
 
+    def mark_won(self, deal_id: str) -> None:
+        record = next(r for r in self.sandbox.records("deals") if r["id"] == deal_id)
+        pipeline = self.sandbox.backend.pipelines[record["properties"].get("pipeline") or "default"]
+        self.sandbox.edit("deals", deal_id, {"dealstage": next(s.id for s in pipeline.stages if s.won)})
+
     def complete_task(self, crm_id: str) -> None:
         self.sandbox.edit("tasks", crm_id, {"hs_task_status": "COMPLETED"})
 
@@ -132,10 +143,14 @@ def _lost_stage(sandbox: HubSpotSandbox, pipeline_id: str) -> str:
 @contextlib.contextmanager
 def hubspot_harness(
     dataset: DemoDataset | None = None, *, fieldmap: FieldMap | None = None, retry: RetrySettings = FAST_RETRY,
-    sandbox_options: dict | None = None, settings: dict | None = None, **adapter_options,
+    sandbox_options: dict | None = None, settings: dict | None = None, mode: str | None = None, **adapter_options,
 ) -> Iterator[HubSpotHarness]:
-    """The sandbox serving ``dataset`` (the demo set by default) and an adapter against it."""
-    sandbox = HubSpotSandbox(**(sandbox_options or {}))
+    """The sandbox serving ``dataset`` (the demo set by default) and an adapter against it.
+    ``mode``: the sandbox's ``task_uniqueness`` (its default, the stricter ``refuse``, when None)."""
+    options = dict(sandbox_options or {})
+    if mode is not None:
+        options["task_uniqueness"] = mode
+    sandbox = HubSpotSandbox(**options)
     sandbox.load(dataset or demo_dataset(anchor=ANCHOR))
     with sandbox.serve() as endpoint:
         adapter = HubSpotAdapter(settings=settings_for(endpoint, **(settings or {})), fieldmap=fieldmap or hubspot_fieldmap(),
@@ -146,6 +161,7 @@ def hubspot_harness(
             adapter.close()
 
 
-def open_harness(*, fieldmap: FieldMap | None = None):
-    """The entry point tests/contract/conftest.py calls: the demo data set, default mapping."""
-    return hubspot_harness(fieldmap=fieldmap)
+def open_harness(*, fieldmap: FieldMap | None = None, mode: str | None = None):
+    """The entry point tests/contract/conftest.py calls: the demo data set, default mapping, and
+    the portal's task uniqueness ``mode`` (refuse, grant or ignore)."""
+    return hubspot_harness(fieldmap=fieldmap, mode=mode)

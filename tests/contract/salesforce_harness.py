@@ -72,6 +72,9 @@ class SalesforceHarness:
     def mark_lost(self, deal_id: str) -> None:
         self.sandbox.edit("Opportunity", deal_id, {"StageName": "Closed Lost"})
 
+    def mark_won(self, deal_id: str) -> None:
+        self.sandbox.edit("Opportunity", deal_id, {"StageName": "Closed Won"})
+
     def complete_task(self, crm_id: str) -> None:
         self.sandbox.edit("Task", crm_id, {"Status": "Completed"})
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from connector.mapping import FieldSpec, FieldType
 from connector.model import RecordKind
 from tests.contract.hubspot_harness import hubspot_fieldmap, hubspot_harness
@@ -68,27 +70,73 @@ def test_given_write_back_onto_calculated_property_when_checked_then_read_only_p
         assert "read-only" in _problems(h)["handoff_status -> deals.hs_is_closed_won"]
 
 
-def test_given_task_key_missing_or_not_unique_when_checked_then_task_key_problem():
+def test_given_task_key_missing_or_of_another_type_when_checked_then_problem_names_the_property_and_the_fix():
     with hubspot_harness(sandbox_options={"afterclose_properties": False}) as h:
-        problems = _problems(h)
-        assert "does not exist" in problems["task_key_field -> tasks.afterclose_key"]
+        problem = _problems(h)["task_key_field -> tasks.afterclose_key"]
+        assert "does not exist" in problem and "afterclose setup" in problem
     with hubspot_harness(sandbox_options={"afterclose_properties": False}) as h:
-        h.sandbox.define_property("tasks", "afterclose_key", has_unique_value=False)
-        assert "unique" in _problems(h)["task_key_field -> tasks.afterclose_key"]
+        h.sandbox.define_property("tasks", "afterclose_key", type="number", field_type="number")
+        problem = _problems(h)["task_key_field -> tasks.afterclose_key"]
+        assert "is number" in problem and "delete it" in problem
 
 
-def test_given_fresh_portal_when_setup_twice_then_properties_created_once_and_schema_fits():
-    with hubspot_harness(sandbox_options={"afterclose_properties": False}) as h:
+@pytest.mark.parametrize("mode", ["refuse", "ignore", "grant"])
+def test_given_a_task_key_with_or_without_unique_values_when_checked_then_no_problem_and_the_mode_said(mode):
+    with hubspot_harness(mode=mode) as h:
+        assert h.adapter.check_schema() == []
+        said = h.adapter.task_key_mode()
+    assert said.startswith("unique task keys" if mode == "grant" else "non-unique task keys"), said
+
+
+def test_given_a_granting_portal_and_the_setting_non_unique_then_the_non_unique_mode_is_used():
+    with hubspot_harness(mode="grant", settings={"task_key_mode": "non_unique"}) as h:
+        said = h.adapter.task_key_mode()
+    assert said.startswith("non-unique task keys") and 'task_key_mode = "non_unique"' in said
+
+
+def test_given_key_property_deleted_between_runs_when_run_then_stopped_before_any_write_naming_it(tmp_path):
+    import datetime as dt
+
+    from connector.errors import SchemaError
+    from jobs.core.playbook import DEFAULT_PLAYBOOK
+    from jobs.state import open_store
+    from jobs.sync import SyncJob, run_sync
+
+    with hubspot_harness() as h, open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        h.sandbox.delete_property("tasks", "afterclose_key")
+        job = SyncJob(scope="hubspot:t", adapter=h.adapter, store=store, fieldmap=h.adapter.fieldmap,
+                      playbook=DEFAULT_PLAYBOOK, clock=lambda: dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc))
+        with pytest.raises(SchemaError) as stopped:
+            run_sync(job)
+        writes = [label for label in h.sandbox.controls.snapshot() if "batch/create" in label or "batch/update" in label]
+    assert "tasks.afterclose_key" in str(stopped.value) and "afterclose setup" in str(stopped.value)
+    assert writes == []
+
+
+@pytest.mark.parametrize("mode, key_line, task_property_posts, said", [
+    ("grant", "created tasks.afterclose_key (unique values)", 1, "unique task keys"),
+    ("refuse", "created tasks.afterclose_key (plain text)", 2, "non-unique task keys"),
+    ("ignore", "created tasks.afterclose_key (plain text) (created with unique values, but the portal reads it "
+               "back without)", 1, "non-unique task keys"),
+])
+def test_given_fresh_portal_when_setup_twice_then_properties_created_once_and_the_mode_said(
+        mode, key_line, task_property_posts, said):
+    with hubspot_harness(mode=mode, sandbox_options={"afterclose_properties": False}) as h:
         assert h.adapter.check_schema() != []
         first = h.adapter.setup()
         created = [line for line in first if line.startswith("created deals.") or line.startswith("created tasks.")]
         assert len(created) == 7
-        assert "created tasks.afterclose_key (string, unique)" in first
+        assert key_line in first
+        assert first[-1].startswith(f"task keys: {said}")
+        if mode == "refuse":
+            assert any(line.startswith("HubSpot refused unique values on tasks.afterclose_key") for line in first)
         second = h.adapter.setup()
-        assert all(line.startswith("exists") for line in second), second
+        assert all(line.startswith("exists") for line in second[:-1]), second
+        assert second[-1].startswith(f"task keys: {said}")
         assert h.adapter.check_schema() == []
         labels = h.sandbox.controls.snapshot()
-        assert labels["POST /crm/v3/properties/deals"] == 6 and labels["POST /crm/v3/properties/tasks"] == 1
+        assert labels["POST /crm/v3/properties/deals"] == 6
+        assert labels["POST /crm/v3/properties/tasks"] == task_property_posts
 
 
 def test_given_own_enum_lacking_an_option_when_setup_then_option_added_keeping_the_others():
@@ -102,8 +150,18 @@ def test_given_own_enum_lacking_an_option_when_setup_then_option_added_keeping_t
         assert [value for _label, value in live] == ["promoter", "custom", "passive", "detractor"]
 
 
-def test_given_existing_non_unique_task_key_when_setup_then_instructions_instead_of_a_change():
-    with hubspot_harness(sandbox_options={"afterclose_properties": False}) as h:
+def test_given_existing_non_unique_task_key_when_setup_then_kept_and_the_non_unique_mode_said():
+    with hubspot_harness(mode="grant", sandbox_options={"afterclose_properties": False}) as h:
         h.sandbox.define_property("tasks", "afterclose_key", has_unique_value=False)
         report = h.adapter.setup()
-        assert any(line.startswith("cannot fix tasks.afterclose_key") for line in report)
+    assert "exists tasks.afterclose_key (plain text)" in report
+    assert report[-1].startswith("task keys: non-unique task keys")
+
+
+def test_given_task_key_of_another_type_when_setup_then_instructions_instead_of_a_change():
+    with hubspot_harness(sandbox_options={"afterclose_properties": False}) as h:
+        h.sandbox.define_property("tasks", "afterclose_key", type="number", field_type="number")
+        report = h.adapter.setup()
+        assert "is number" in _problems(h)["task_key_field -> tasks.afterclose_key"]
+    assert any(line.startswith("cannot fix tasks.afterclose_key: it exists as number") for line in report)
+    assert report[-1].startswith("task keys: none until tasks.afterclose_key is fixed")

@@ -1,10 +1,13 @@
 """Writing to the HubSpot sandbox: duplicate-proof task creation, 207 per-record rejections,
-updates and closes by key, record write-backs."""
+updates and closes by key, record write-backs; each in both task key modes (a portal that refuses
+unique task properties, the sandbox default, and one that grants them)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+
+import pytest
 
 from connector.actions import CloseTask, CreateTask, Outcome, UpdateRecord, UpdateTask
 from connector.model import Priority, RecordKind, RecordUpdate, TaskSpec, TaskStatus, TaskType
@@ -14,6 +17,11 @@ from tests.streams import read_deals
 UTC = dt.timezone.utc
 DUE = dt.datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 CREATE = "POST /crm/v3/objects/tasks/batch/create"
+
+
+@pytest.fixture(params=["refuse", "grant"])
+def mode(request) -> str:
+    return request.param
 
 
 def _deals(h):
@@ -39,8 +47,8 @@ def _active(deals):
     return [d for d in deals if d.owner and d.owner.active]
 
 
-def test_given_create_tasks_when_applied_then_each_linked_to_deal_company_and_main_contact():
-    with hubspot_harness() as h:
+def test_given_create_tasks_when_applied_then_each_linked_to_deal_company_and_main_contact(mode):
+    with hubspot_harness(mode=mode) as h:
         deal = _active(_deals(h))[0]
         [result] = h.adapter.apply(_creates([deal]))
         assert result.outcome is Outcome.CREATED
@@ -52,8 +60,8 @@ def test_given_create_tasks_when_applied_then_each_linked_to_deal_company_and_ma
         assert (stored["hs_task_priority"], stored["hs_task_type"], stored["hs_task_status"]) == ("HIGH", "CALL", "NOT_STARTED")
 
 
-def test_given_lost_create_response_when_retried_then_exactly_one_task_per_key_reported_created():
-    with hubspot_harness() as h:
+def test_given_lost_create_response_when_retried_then_exactly_one_task_per_key_reported_created(mode):
+    with hubspot_harness(mode=mode) as h:
         deals = _active(_deals(h))
         h.sandbox.controls.add_fault("drop_after", endpoint=CREATE, count=1)
         results = h.adapter.apply(_creates(deals))
@@ -61,11 +69,61 @@ def test_given_lost_create_response_when_retried_then_exactly_one_task_per_key_r
         keys = [t.key for t in h.tasks()]
         assert sorted(keys) == sorted(f"hubspot:{d.id}:kickoff:2026" for d in deals)
         assert {r.crm_id for r in results} == {t.crm_id for t in h.tasks()}
-        assert h.sandbox.controls.snapshot()[CREATE] == 2
+        calls = h.sandbox.controls.snapshot()
+        if mode == "grant":  # sent again: HubSpot refuses each repeated key, which is then read by key
+            assert calls[CREATE] == 2
+        else:  # never sent again blind: the deals' tasks are read and every key is found
+            assert calls[CREATE] == 1
+            assert calls["POST /crm/v4/associations/deals/tasks/batch/read"] == 1
+            assert calls["POST /crm/v3/objects/tasks/batch/read"] == 1
 
 
-def test_given_state_store_lost_when_same_creates_applied_again_then_no_duplicate_and_ids_relearnt():
-    with hubspot_harness() as h:
+@pytest.mark.parametrize("fault", ["drop_before", "server_error", "slow"])
+def test_given_create_without_an_answer_on_a_non_unique_portal_then_looked_up_before_sent_again(fault):
+    """Whether HubSpot carried the request out (slow: yes, after the client gave up) or not
+    (dropped before, 5xx): one task per key, and each key sent again only when it is not found."""
+    options = {"seconds": 0.6} if fault == "slow" else {}
+    with hubspot_harness(mode="refuse", settings={"timeout_seconds": 0.3, "settle_seconds": 1.0}) as h:
+        deals = _active(_deals(h))
+        h.sandbox.controls.add_fault(fault, endpoint=CREATE, count=1, **options)
+        results = h.adapter.apply(_creates(deals))
+        assert Counter(r.outcome for r in results) == {Outcome.CREATED: len(deals)}
+        assert Counter(t.key for t in h.tasks()) == Counter(f"hubspot:{d.id}:kickoff:2026" for d in deals)
+        assert {r.crm_id for r in results} == {t.crm_id for t in h.tasks()}
+        assert h.sandbox.controls.snapshot()[CREATE] == (1 if fault == "slow" else 2)
+
+
+def test_given_association_reads_lag_longer_than_the_settle_delay_then_a_lost_create_is_sent_again():
+    """The negative control: what the settle delay is for. With association reads 2 s behind and no
+    settle delay, a create whose answer was lost is not seen yet and is made a second time."""
+    with hubspot_harness(mode="refuse", sandbox_options={"association_read_lag": 2.0},
+                         settings={"settle_seconds": 0.0}) as h:
+        deal = _active(_deals(h))[0]
+        h.sandbox.controls.add_fault("drop_after", endpoint=CREATE, count=1)
+        h.adapter.apply(_creates([deal]))
+        assert len(h.tasks()) == 2
+
+
+def test_given_association_reads_lag_within_the_settle_delay_then_a_lost_create_is_found_not_repeated():
+    with hubspot_harness(mode="refuse", sandbox_options={"association_read_lag": 1.0},
+                         settings={"settle_seconds": 1.5}) as h:
+        deal = _active(_deals(h))[0]
+        h.sandbox.controls.add_fault("drop_after", endpoint=CREATE, count=1)
+        [result] = h.adapter.apply(_creates([deal]))
+        assert len(h.tasks()) == 1 and result.outcome is Outcome.CREATED and result.crm_id == h.tasks()[0].crm_id
+
+
+def test_given_settle_delay_longer_than_a_run_may_wait_then_the_create_is_deferred_not_guessed():
+    with hubspot_harness(mode="refuse", settings={"settle_seconds": 30.0, "settle_max_wait_seconds": 0.5}) as h:
+        deal = _active(_deals(h))[0]
+        h.sandbox.controls.add_fault("drop_after", endpoint=CREATE, count=1)
+        [result] = h.adapter.apply(_creates([deal]))
+        assert result.outcome is Outcome.DEFERRED and "settle_seconds" in result.message
+        assert len(h.tasks()) == 1 and h.sandbox.controls.snapshot()[CREATE] == 1
+
+
+def test_given_state_store_lost_when_same_creates_applied_again_then_no_duplicate_and_ids_relearnt(mode):
+    with hubspot_harness(mode=mode) as h:
         deals = _active(_deals(h))
         first = h.adapter.apply(_creates(deals))
         again = h.adapter.apply(_creates(deals))
@@ -74,20 +132,26 @@ def test_given_state_store_lost_when_same_creates_applied_again_then_no_duplicat
         assert [r.crm_id for r in again] == [r.crm_id for r in first]
 
 
-def test_given_search_index_lag_when_task_recreated_and_looked_up_then_no_duplicate_and_found_at_once():
-    with hubspot_harness(sandbox_options={"search_lag": 60.0}) as h:
+def test_given_search_index_lag_when_task_recreated_and_looked_up_then_no_duplicate_and_found_at_once(mode):
+    with hubspot_harness(mode=mode, sandbox_options={"search_lag": 60.0}) as h:
         deal = _active(_deals(h))[0]
         [created] = h.adapter.apply(_creates([deal]))
         [again] = h.adapter.apply(_creates([deal]))
-        found = h.adapter.find_tasks([created.action.key, "hubspot:0:none:2026"])
+        wanted = {created.action.key: deal.id, "hubspot:0:none:2026": deal.id}
+        found = h.adapter.find_tasks_on_deals(wanted)
         assert len(h.tasks()) == 1 and again.crm_id == created.crm_id
         assert list(found) == [created.action.key]
         ref = found[created.action.key]
         assert (ref.crm_id, ref.deal_id, ref.due_at, ref.status) == (created.crm_id, deal.id, DUE, TaskStatus.OPEN)
+        by_key_alone = h.adapter.find_tasks(list(wanted))
+        if mode == "grant":  # read by idProperty: no index, found at once
+            assert list(by_key_alone) == [created.action.key]
+        else:  # only search can look a key up alone; it lags, so it never counts as "not there"
+            assert by_key_alone == {}
 
 
-def test_given_task_for_inactive_owner_when_batch_applied_then_only_that_one_rejected_with_hubspot_message():
-    with hubspot_harness() as h:
+def test_given_task_for_inactive_owner_when_batch_applied_then_only_that_one_rejected_with_hubspot_message(mode):
+    with hubspot_harness(mode=mode) as h:
         deals = _deals(h)
         results = h.adapter.apply(_creates(deals))
         rejected = [r for r in results if r.rejected]
@@ -96,8 +160,8 @@ def test_given_task_for_inactive_owner_when_batch_applied_then_only_that_one_rej
         assert len(h.tasks()) == len(deals) - 1
 
 
-def test_given_reschedule_and_close_by_key_only_when_applied_then_same_tasks_changed():
-    with hubspot_harness() as h:
+def test_given_reschedule_and_close_by_key_only_when_applied_then_same_tasks_changed(mode):
+    with hubspot_harness(mode=mode) as h:
         deals = _active(_deals(h))[:3]
         created = h.adapter.apply(_creates(deals))
         later = DUE + dt.timedelta(days=7)
@@ -114,8 +178,8 @@ def test_given_reschedule_and_close_by_key_only_when_applied_then_same_tasks_cha
         assert len(tasks) == 3
 
 
-def test_given_close_for_unknown_key_when_applied_then_unchanged_and_the_rest_applied():
-    with hubspot_harness() as h:
+def test_given_close_for_unknown_key_when_applied_then_unchanged_and_the_rest_applied(mode):
+    with hubspot_harness(mode=mode) as h:
         deals = _active(_deals(h))[:2]
         created = h.adapter.apply(_creates(deals[:1]))
         ghost = CloseTask(key="hubspot:0:ghost:2026", deal_id=deals[1].id, crm_id=None, reason="r")
@@ -125,8 +189,8 @@ def test_given_close_for_unknown_key_when_applied_then_unchanged_and_the_rest_ap
         assert results[0].error_code == "OBJECT_NOT_FOUND" and "no longer exists" in results[0].message
 
 
-def test_given_write_backs_when_applied_then_canonical_fields_land_on_mapped_properties_and_none_clears():
-    with hubspot_harness() as h:
+def test_given_write_backs_when_applied_then_canonical_fields_land_on_mapped_properties_and_none_clears(mode):
+    with hubspot_harness(mode=mode) as h:
         deal_id = h.deal_id(0)
         first = UpdateRecord(update=RecordUpdate(kind=RecordKind.DEAL, record_id=deal_id, values={
             "handoff_status": "incomplete", "handoff_missing": "Decision criteria", "nps_score": "9"}),
@@ -140,8 +204,8 @@ def test_given_write_backs_when_applied_then_canonical_fields_land_on_mapped_pro
         assert h.field(deal_id, "nps_score") == "9"
 
 
-def test_given_bad_enum_value_and_unmapped_field_when_applied_then_those_rejected_others_written():
-    with hubspot_harness() as h:
+def test_given_bad_enum_value_and_unmapped_field_when_applied_then_those_rejected_others_written(mode):
+    with hubspot_harness(mode=mode) as h:
         a, b, c = h.deal_id(0), h.deal_id(1), h.deal_id(2)
         actions = [
             UpdateRecord(update=RecordUpdate(kind=RecordKind.DEAL, record_id=a, values={"nps_category": "fan"}),
@@ -158,11 +222,11 @@ def test_given_bad_enum_value_and_unmapped_field_when_applied_then_those_rejecte
         assert h.field(c, "nps_category") == "promoter" and h.field(a, "nps_category") is None
 
 
-def test_given_250_creates_when_applied_then_batched_at_100_per_call():
+def test_given_250_creates_when_applied_then_batched_at_100_per_call(mode):
     from connector.sandbox.demo import scaled_dataset
     from tests.contract.hubspot_harness import ANCHOR
 
-    with hubspot_harness(scaled_dataset(300, anchor=ANCHOR)) as h:
+    with hubspot_harness(scaled_dataset(300, anchor=ANCHOR), mode=mode) as h:
         deals = _active(_deals(h))[:250]
         results = h.adapter.apply(_creates(deals))
         assert all(r.outcome is Outcome.CREATED for r in results)

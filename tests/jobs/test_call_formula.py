@@ -32,18 +32,30 @@ WON = 450  # three search pages, one deal page: small enough to run in seconds
 DATA = won_dataset(WON)
 
 
+MODES = ["refuse", "grant"]
+"""The HubSpot sandbox's task uniqueness: a portal that refuses unique task properties, one that grants them."""
+LOOKUPS = ("POST /crm/v4/associations/deals/tasks/batch/read", "POST /crm/v3/objects/tasks/batch/read")
+
+
 @contextlib.contextmanager
-def hubspot_adapters(**options):
-    """A factory of HubSpot adapters over one sandbox: each run gets a new one, as in production."""
-    sandbox = HubSpotSandbox()
+def hubspot_sandbox(mode: str = "refuse", **options):
+    """(a factory of HubSpot adapters over one sandbox, the sandbox): each run gets a new adapter,
+    as in production. The sandbox's reads do not lag: no settle delay."""
+    sandbox = HubSpotSandbox(task_uniqueness=mode)
     sandbox.load(DATA)
     with sandbox.serve() as endpoint:
         settings = HubSpotSettings(access_token=endpoint.token, base_url=endpoint.base_url,
-                                   rate_limit_per_10s=2_000, search_per_second=100.0)
+                                   rate_limit_per_10s=2_000, search_per_second=100.0, settle_seconds=0.0)
         fieldmap = load_mapping(builtin_mapping("hubspot"))
         with HubSpotAdapter(settings=settings, fieldmap=fieldmap) as admin:
             admin.setup()
-        yield lambda: HubSpotAdapter(settings=settings, fieldmap=fieldmap, **options)
+        yield (lambda: HubSpotAdapter(settings=settings, fieldmap=fieldmap, **options)), sandbox
+
+
+@contextlib.contextmanager
+def hubspot_adapters(mode: str = "refuse", **options):
+    with hubspot_sandbox(mode, **options) as (factory, _sandbox):
+        yield factory
 
 
 @contextlib.contextmanager
@@ -86,10 +98,14 @@ def linked(deals) -> tuple[int, int]:
             len({d.company for d in deals if d.company is not None}))
 
 
-def test_given_fixed_data_when_hubspot_syncs_then_calls_are_the_bound_plus_one_search_per_200_own_writes(tmp_path):
+@pytest.mark.parametrize("mode", MODES)
+def test_given_fixed_data_when_hubspot_syncs_then_calls_are_the_bound_plus_one_search_per_200_own_writes(
+        mode, tmp_path):
+    """The same in both task key modes: writing every create ahead costs the state store a
+    transaction per batch, and HubSpot no call."""
     won = DATA.won_deals()
     contacts, companies = linked(won)
-    with hubspot_adapters() as adapter, open_store(f"sqlite:///{tmp_path}/s.db") as store:
+    with hubspot_adapters(mode) as adapter, open_store(f"sqlite:///{tmp_path}/s.db") as store:
         calls, outcomes, actions = run_and_count(adapter, store, bounds.hubspot_group)
         bound = bounds.hubspot_calls(work(outcomes, actions, first_run=True, schema_reads=3, deals=len(won),
                                           contacts=contacts, companies=companies))
@@ -137,3 +153,74 @@ def test_given_the_batch_maxima_then_the_hubspot_bound_is_what_the_issue_says(wo
                     schema_reads=3, first_run=True)
     calls = bounds.hubspot_calls(w)
     assert {k: calls[k] for k in expected} == expected
+
+
+def _won_stage(sandbox: HubSpotSandbox, deal_id: str, won: bool) -> None:
+    record = next(r for r in sandbox.records("deals") if r["id"] == deal_id)
+    pipeline = sandbox.backend.pipelines[record["properties"].get("pipeline") or "default"]
+    stage = next(s.id for s in pipeline.stages if s.closed and s.won == won)
+    sandbox.edit("deals", deal_id, {"dealstage": stage})
+
+
+def _tasks_on(sandbox: HubSpotSandbox, deal_ids) -> int:
+    return sum(len(sandbox.associated_ids("deals", d, "tasks")) for d in deal_ids)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_given_a_crash_between_crm_write_and_state_write_when_the_next_run_recovers_then_lookups_are_the_formula(
+        mode, tmp_path, monkeypatch):
+    """docs/hubspot-adapter.md, "Call formula": recovering T tasks the crashed run made on D deals.
+    Without unique keys: ceil(D/1,000) association reads and ceil(T/100) task reads, and no create
+    is sent again. With them: each create batch is sent again, refused, and read by key."""
+    from jobs.state import SqlStateStore
+
+    with hubspot_sandbox(mode) as (adapter, sandbox), open_store(f"sqlite:///{tmp_path}/s.db") as store:
+        won_ids = [sandbox.demo_ids["deals"][d.key] for d in DATA.won_deals()][:60]
+        for deal_id in won_ids:
+            _won_stage(sandbox, deal_id, won=False)
+        run_and_count(adapter, store, bounds.hubspot_group)
+        for deal_id in won_ids:
+            _won_stage(sandbox, deal_id, won=True)
+        original = SqlStateStore.commit_page
+        monkeypatch.setattr(SqlStateStore, "commit_page",
+                            lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt("killed")))
+        with pytest.raises(KeyboardInterrupt):
+            run_and_count(adapter, store, bounds.hubspot_group)
+        monkeypatch.setattr(SqlStateStore, "commit_page", original)
+        made = _tasks_on(sandbox, won_ids)
+        in_doubt = len(store.creates_in_doubt("formula"))
+        sandbox.controls.reset_calls()
+        _, outcomes, actions = run_and_count(adapter, store, bounds.hubspot_group)
+        calls = sandbox.controls.snapshot()
+    assert made == in_doubt > 100
+    if mode == "refuse":
+        assert [calls.get(label, 0) for label in LOOKUPS] == [math.ceil(len(won_ids) / 1_000), math.ceil(made / 100)]
+        assert calls.get("POST /crm/v3/objects/tasks/batch/create", 0) == 0
+    else:
+        sent = math.ceil(actions["create_task"] / 100)
+        assert calls["POST /crm/v3/objects/tasks/batch/create"] == sent
+        assert [calls.get(label, 0) for label in LOOKUPS] == [0, sent]
+    assert outcomes.get("created", 0) == 0 and outcomes["unchanged"] == made
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_given_the_state_store_lost_when_the_next_run_relearns_then_lookups_are_the_formula(mode, tmp_path):
+    """Re-learning D deals (one deal page) whose tasks are T, with K keys planned (tasks and
+    skips): without unique keys ceil(D/1,000) association reads and ceil(T/100) task reads; with
+    them ceil(K/100) reads by key. No write either way."""
+    with hubspot_sandbox(mode) as (adapter, sandbox):
+        with open_store(f"sqlite:///{tmp_path}/s.db") as store:
+            _, _, first_actions = run_and_count(adapter, store, bounds.hubspot_group)
+        (tmp_path / "s.db").unlink()
+        won_ids = [sandbox.demo_ids["deals"][d.key] for d in DATA.won_deals()]
+        tasks = _tasks_on(sandbox, won_ids)
+        sandbox.controls.reset_calls()
+        with open_store(f"sqlite:///{tmp_path}/s.db") as store:
+            _, outcomes, _ = run_and_count(adapter, store, bounds.hubspot_group)
+        calls = sandbox.controls.snapshot()
+    assert outcomes.get("created", 0) == 0 and outcomes.get("updated", 0) == 0
+    planned = first_actions["create_task"] + first_actions["skip"]
+    if mode == "refuse":
+        assert [calls.get(label, 0) for label in LOOKUPS] == [math.ceil(len(won_ids) / 1_000), math.ceil(tasks / 100)]
+    else:
+        assert [calls.get(label, 0) for label in LOOKUPS] == [0, math.ceil(planned / 100)]

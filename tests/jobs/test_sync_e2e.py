@@ -11,8 +11,6 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
-import importlib
-
 import pytest
 
 from connector.mapping import builtin_mapping, load_mapping
@@ -21,6 +19,7 @@ from jobs.state import SqlStateStore, StateStore
 from jobs.state import open_store as open_sqlite_store
 from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.sync import RELEARN, SyncJob, run_sync
+from tests.contract.conftest import CRMS, open_crm_harness
 
 NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.timezone.utc)
 WRITE_MARKERS = ("batch/create", "batch/update", "batch/upsert", "batch/archive", "composite", "PATCH ", "DELETE ",
@@ -36,13 +35,12 @@ def write_calls(h) -> int:
     return sum(n for label, n in h.sandbox.controls.snapshot().items() if is_write(label))
 
 
-@pytest.fixture(params=["hubspot", "salesforce"])
+@pytest.fixture(params=CRMS)
 def harness(request):
-    """Each CRM's sandbox with the demo data, and its adapter with the built-in mapping (after
-    `afterclose setup` created AfterClose's own fields)."""
-    fieldmap = load_mapping(builtin_mapping(request.param))
-    module = importlib.import_module(f"tests.contract.{request.param}_harness")
-    with module.open_harness(fieldmap=fieldmap) as h:
+    """Each CRM's sandbox with the demo data (HubSpot in both task key modes), and its adapter with
+    the built-in mapping (after `afterclose setup` created AfterClose's own fields)."""
+    fieldmap = load_mapping(builtin_mapping(request.param.partition("-")[0]))
+    with open_crm_harness(request.param, fieldmap=fieldmap) as h:
         h.adapter.setup()
         yield h
 
@@ -218,3 +216,103 @@ def test_given_mapping_points_at_missing_field_then_run_stops_before_any_write(h
         run_sync(new_job(harness, store))
     assert "customer_goal" in str(raised.value)
     assert write_calls(harness) == 0
+
+
+
+def renewal_tasks(h, deal_id: str) -> dict:
+    return {t.key: (t.due_date, t.subject) for t in h.tasks() if t.deal_id == deal_id and ":renewal_" in (t.key or "")}
+
+
+def test_given_crash_after_crm_write_and_renewal_date_moved_before_the_replay_then_every_renewal_task_moves(
+        harness, store_path, monkeypatch):
+    """Issue 15.4: a deal won after the last run gets its tasks, the run is killed before it records
+    them, a rep moves the renewal date, and the replay must not adopt the tasks as they are: it
+    compares them with the plan (due date and text) and updates them, as an uninterrupted run would."""
+    deal_id = next(d for d in sorted(harness.won_deal_ids()) if harness.field(d, "renewal_date"))
+    harness.mark_lost(deal_id)
+    with open_store(store_path) as store:
+        run_sync(new_job(harness, store))
+        assert not renewal_tasks(harness, deal_id)
+        harness.mark_won(deal_id)
+        original = SqlStateStore.commit_page
+
+        def crash_before_recording(self, *args, **kwargs):
+            raise KeyboardInterrupt("killed between the CRM write and the ledger write")
+
+        monkeypatch.setattr(SqlStateStore, "commit_page", crash_before_recording)
+        with pytest.raises(KeyboardInterrupt):
+            run_sync(new_job(harness, store))
+        monkeypatch.setattr(SqlStateStore, "commit_page", original)
+        before = renewal_tasks(harness, deal_id)
+        assert len(before) == 4
+        renewal = harness.field(deal_id, "renewal_date")[:10]
+        moved_to = (dt.date.fromisoformat(renewal) + dt.timedelta(days=14)).isoformat()
+        harness.set_field(deal_id, "renewal_date", moved_to)
+        run_sync(new_job(harness, store))
+        after = renewal_tasks(harness, deal_id)
+        again = run_sync(new_job(harness, store))
+    assert set(after) == set(before)
+    moved = [k for k in before if after[k][0] == before[k][0] + dt.timedelta(days=14)]
+    assert len(moved) == 4, f"{len(moved)} of 4 renewal tasks moved"
+    naming_the_date = [k for k in before if renewal in before[k][1]]
+    assert naming_the_date and all(moved_to in after[k][1] and renewal not in after[k][1] for k in naming_the_date)
+    assert max(keys_in_crm(harness).values()) == 1
+    assert again.outcomes.get("updated", 0) == 0 and again.outcomes.get("created", 0) == 0
+
+
+@pytest.mark.parametrize("crm", ["hubspot-refuse", "hubspot-grant"])
+def test_given_crash_after_crm_write_and_deal_lost_before_the_replay_then_its_tasks_end_up_closed(
+        crm, store_path, monkeypatch):
+    """The replay does not plan the lost deal's tasks again, so nothing would ever look at the
+    tasks the crashed run made: the create journal still names them, the run looks them up, and
+    the next run closes them, as it would have after an uninterrupted run."""
+    with open_crm_harness(crm, fieldmap=load_mapping(builtin_mapping("hubspot"))) as h, \
+            open_store(store_path) as store:
+        h.adapter.setup()
+        deal_id = next(d for d in sorted(h.won_deal_ids()) if h.field(d, "renewal_date"))
+        h.mark_lost(deal_id)
+        run_sync(new_job(h, store))
+        h.mark_won(deal_id)
+        original = SqlStateStore.commit_page
+        monkeypatch.setattr(SqlStateStore, "commit_page", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+        with pytest.raises(KeyboardInterrupt):
+            run_sync(new_job(h, store))
+        monkeypatch.setattr(SqlStateStore, "commit_page", original)
+        made = {t.key for t in h.tasks() if t.deal_id == deal_id}
+        assert made and store.creates_in_doubt(f"{h.provider}:test")
+        h.mark_lost(deal_id)
+        run_sync(new_job(h, store))
+        assert not store.creates_in_doubt(f"{h.provider}:test")
+        run_sync(new_job(h, store))
+        statuses = {t.key: t.status for t in h.tasks() if t.deal_id == deal_id}
+    assert set(statuses) == made and set(statuses.values()) == {"completed"}
+    assert max(keys_in_crm(h).values()) == 1
+
+
+@pytest.mark.parametrize("crm", ["hubspot-refuse", "hubspot-grant"])
+def test_given_state_store_lost_and_renewal_date_moved_when_relearnt_then_due_dates_and_text_follow_the_plan(
+        crm, store_path):
+    """Re-learning compares each task found with the plan: a moved renewal date moves the tasks
+    and rewrites the text that names it; nothing is created twice."""
+    with open_crm_harness(crm, fieldmap=load_mapping(builtin_mapping("hubspot"))) as h:
+        h.adapter.setup()
+        with open_store(store_path) as store:
+            run_sync(new_job(h, store))
+        deal_id = next(d for d in sorted(h.won_deal_ids()) if h.field(d, "renewal_date")
+                       and len(renewal_tasks(h, d)) == 4)
+        before = renewal_tasks(h, deal_id)
+        renewal = h.field(deal_id, "renewal_date")[:10]
+        moved_to = (dt.date.fromisoformat(renewal) + dt.timedelta(days=14)).isoformat()
+        store_path.unlink()
+        h.set_field(deal_id, "renewal_date", moved_to)
+        with open_store(store_path) as store:
+            relearnt = run_sync(new_job(h, store))
+            again = run_sync(new_job(h, store))
+        after = renewal_tasks(h, deal_id)
+    assert set(after) == set(before) and max(keys_in_crm(h).values()) == 1
+    assert all(after[k][0] == before[k][0] + dt.timedelta(days=14) for k in before)
+    naming = [k for k in before if renewal in before[k][1]]
+    assert naming and all(moved_to in after[k][1] for k in naming)
+    assert relearnt.outcomes.get("created", 0) == 0 and relearnt.outcomes["updated"] >= 4
+    assert {a.deal_id for a in relearnt.plan_actions if a.kind.value == "update_task"} == {deal_id}
+    assert again.outcomes.get("updated", 0) == 0

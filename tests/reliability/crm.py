@@ -22,6 +22,14 @@ from connector.retry import RetrySettings
 from connector.sandbox.demo import DemoDataset
 from tests.contract.harness import SandboxTask
 
+CRMS = ["hubspot-refuse", "hubspot-grant", "salesforce"]
+"""``<provider>[-<HubSpot task uniqueness>]``: the CRMs the guarantees are proved on. HubSpot runs in
+both task key modes: a portal that refuses unique task properties (the sandbox's default, the
+stricter reading) and one that grants them."""
+SETTLE_SECONDS = 0.3
+"""HubSpot's settle delay here: the sandbox carries a request out before answering and its reads
+do not lag, so any value holds; a small one still exercises the waits. Tests that add lag or slow
+answers pass their own."""
 NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.timezone.utc)
 """The fixed clock every run in this suite uses, so two runs plan the same work."""
 ANCHOR = NOW.date()
@@ -76,6 +84,9 @@ class SandboxCrm:
     endpoint: Any
     fieldmap: FieldMap
     page_size: int
+    mode: str | None = None
+    """HubSpot only: the sandbox's ``task_uniqueness`` (refuse, grant, ignore)."""
+    settle_seconds: float = SETTLE_SECONDS
 
     # -- adapters --------------------------------------------------------------------------
 
@@ -83,7 +94,8 @@ class SandboxCrm:
         """Plain settings for this sandbox (what a driver subprocess receives as JSON)."""
         if self.provider == "hubspot":
             values = {"access_token": self.endpoint.token, "base_url": self.endpoint.base_url,
-                      "rate_limit_per_10s": 2_000, "search_per_second": 100.0}
+                      "rate_limit_per_10s": 2_000, "search_per_second": 100.0,
+                      "settle_seconds": self.settle_seconds}
         else:
             values = {"instance_url": self.endpoint.base_url, "access_token": self.endpoint.token,
                       "ca_bundle": str(self.endpoint.ca_path)}
@@ -185,14 +197,18 @@ def mapping_for(provider: str) -> FieldMap:
 
 
 @contextlib.contextmanager
-def open_crm(provider: str, dataset: DemoDataset, *, page_size: int = 50, seed: int = 0, latency: float = 0.0,
-             setup: bool = True) -> Iterator[SandboxCrm]:
-    """A sandbox CRM serving ``dataset`` on loopback, with AfterClose's own fields set up."""
+def open_crm(name: str, dataset: DemoDataset, *, page_size: int = 50, seed: int = 0, latency: float = 0.0,
+             setup: bool = True, settle_seconds: float = SETTLE_SECONDS, **sandbox_options: Any) -> Iterator[SandboxCrm]:
+    """A sandbox CRM serving ``dataset`` on loopback, with AfterClose's own fields set up. ``name``
+    is an entry of ``CRMS`` ("hubspot" alone: the sandbox's default task uniqueness)."""
+    provider, _, mode = name.partition("-")
     fieldmap = mapping_for(provider)
     if provider == "hubspot":
         from connector.sandbox.hubspot import HubSpotSandbox
 
-        sandbox = HubSpotSandbox(seed=seed, latency=latency)
+        if mode:
+            sandbox_options["task_uniqueness"] = mode
+        sandbox = HubSpotSandbox(seed=seed, latency=latency, **sandbox_options)
     else:
         from connector.sandbox.salesforce import SalesforceSandbox
         from tests.contract.salesforce_harness import TOKEN
@@ -201,7 +217,7 @@ def open_crm(provider: str, dataset: DemoDataset, *, page_size: int = 50, seed: 
     sandbox.load(dataset)
     with sandbox.serve() as endpoint:
         crm = SandboxCrm(provider=provider, sandbox=sandbox, endpoint=endpoint, fieldmap=fieldmap,
-                         page_size=page_size)
+                         page_size=page_size, mode=mode or None, settle_seconds=settle_seconds)
         if setup:
             with crm.adapter() as adapter:
                 adapter.setup()

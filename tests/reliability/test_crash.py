@@ -16,7 +16,7 @@ import pytest
 
 from connector.sandbox.demo import scaled_dataset
 from tests.reliability import figures
-from tests.reliability.crm import ANCHOR, CrmState, open_crm
+from tests.reliability.crm import ANCHOR, CRMS, CrmState, open_crm
 from tests.reliability.driver import KILL_POINTS
 from tests.reliability.runs import run_child, run_here
 
@@ -75,7 +75,7 @@ def crash_campaign(provider: str, *, deals: int, page_size: int, kills: int, see
     return outcome
 
 
-@pytest.mark.parametrize("provider", ["hubspot", "salesforce"])
+@pytest.mark.parametrize("provider", CRMS)
 def test_given_run_killed_at_seeded_points_when_run_again_then_crm_equals_an_uninterrupted_run(provider, tmp_path):
     outcome = crash_campaign(provider, deals=200, page_size=15, kills=6, seed=11, tmp_path=tmp_path)
     assert outcome["crashed"] >= 5
@@ -84,7 +84,7 @@ def test_given_run_killed_at_seeded_points_when_run_again_then_crm_equals_an_uni
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-@pytest.mark.parametrize("provider", ["hubspot", "salesforce"])
+@pytest.mark.parametrize("provider", CRMS)
 def test_given_2000_won_deals_and_24_kill_points_when_run_again_then_crm_equals_an_uninterrupted_run(
         provider, tmp_path):
     outcome = crash_campaign(provider, deals=2360, page_size=20, kills=24, seed=2026, tmp_path=tmp_path)

@@ -20,7 +20,7 @@ from connector.retry import RetrySettings
 from connector.sandbox.controls import FaultKind
 from connector.sandbox.demo import scaled_dataset
 from tests.reliability import figures
-from tests.reliability.crm import ANCHOR, SandboxCrm, open_crm
+from tests.reliability.crm import ANCHOR, CRMS, SandboxCrm, open_crm
 from tests.reliability.runs import run_here
 
 STORM_RETRY = RetrySettings(attempts=10, base_seconds=0.01, max_seconds=0.05)
@@ -36,6 +36,9 @@ STORM = (  # (kind, share of calls, extra rule options)
 
 
 TASK_WRITE = {"hubspot": "POST /crm/v3/objects/tasks/batch/create", "salesforce": "collections_upsert"}
+STORM_SETTLE = CLIENT_TIMEOUT * 2 + 0.5
+"""HubSpot without unique task keys looks a create without an answer up no sooner than this: a
+SLOW answer is carried out ``CLIENT_TIMEOUT * 2`` after it arrived, after the client gave up."""
 
 
 def raise_storm(crm: SandboxCrm, *, expire_after_calls: int) -> list:
@@ -58,11 +61,11 @@ def storm_adapter(crm: SandboxCrm):
 
 def assert_storm_converges_without_duplicates(provider: str, *, deals: int, page_size: int, tmp_path) -> dict:
     dataset = scaled_dataset(deals, anchor=ANCHOR, seed=13)
-    with open_crm(provider, dataset, page_size=page_size) as calm:
+    with open_crm(provider, dataset, page_size=page_size, settle_seconds=STORM_SETTLE) as calm:
         run_here(calm, f"sqlite:///{tmp_path / 'reference.db'}")
         reference = calm.snapshot()
     store_url = f"sqlite:///{tmp_path / 'state.db'}"
-    with open_crm(provider, dataset, page_size=page_size, seed=7) as crm:
+    with open_crm(provider, dataset, page_size=page_size, seed=7, settle_seconds=STORM_SETTLE) as crm:
         rules = raise_storm(crm, expire_after_calls=25)
         runs, waited, stopped_by = 0, 0.0, []
         while runs < 2:
@@ -90,10 +93,10 @@ def assert_storm_converges_without_duplicates(provider: str, *, deals: int, page
     return outcome
 
 
-@pytest.mark.parametrize("provider", ["hubspot", "salesforce"])
+@pytest.mark.parametrize("provider", CRMS)
 def test_given_fault_storm_when_run_then_converges_within_two_runs_without_duplicates(provider, tmp_path):
     outcome = assert_storm_converges_without_duplicates(provider, deals=120, page_size=20, tmp_path=tmp_path)
-    if provider == "hubspot":
+    if provider.startswith("hubspot"):
         assert outcome["stopped_by_auth"] == 1 and outcome["runs"] == 2  # stops, then resumes
     else:
         assert outcome["stopped_by_auth"] == 0 and outcome["relogins"] == 1 and outcome["runs"] == 1
@@ -101,6 +104,6 @@ def test_given_fault_storm_when_run_then_converges_within_two_runs_without_dupli
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-@pytest.mark.parametrize("provider", ["hubspot", "salesforce"])
+@pytest.mark.parametrize("provider", CRMS)
 def test_given_fault_storm_over_2000_won_deals_then_converges_within_two_runs_without_duplicates(provider, tmp_path):
     assert_storm_converges_without_duplicates(provider, deals=2360, page_size=100, tmp_path=tmp_path)

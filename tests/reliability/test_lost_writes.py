@@ -16,11 +16,11 @@ import pytest
 
 from connector.sandbox.demo import scaled_dataset
 from tests.reliability import figures
-from tests.reliability.crm import ANCHOR, open_crm
+from tests.reliability.crm import ANCHOR, CRMS, open_crm
 from tests.reliability.runs import run_here
 
 
-@pytest.mark.parametrize("provider", ["hubspot", "salesforce"])
+@pytest.mark.parametrize("provider", CRMS)
 def test_given_deals_written_while_search_pages_then_no_won_deal_is_skipped(provider, tmp_path):
     with open_crm(provider, scaled_dataset(150, anchor=ANCHOR, seed=5), page_size=20) as crm:
         report = run_here(crm, f"sqlite:///{tmp_path / 'state.db'}")

@@ -27,7 +27,7 @@ LOCK_HELD = 3
 def config_text(crm: SandboxCrm, state_url: str) -> str:
     if crm.provider == "hubspot":
         crm_section = (f'[hubspot]\naccess_token = "{crm.endpoint.token}"\nbase_url = "{crm.endpoint.base_url}"\n'
-                       "rate_limit_per_10s = 2000\nsearch_per_second = 100\n")
+                       "rate_limit_per_10s = 2000\nsearch_per_second = 100\nsettle_seconds = 0\n")
     else:
         crm_section = (f'[salesforce]\ninstance_url = "{crm.endpoint.base_url}"\n'
                        f'access_token = "{crm.endpoint.token}"\nca_bundle = "{crm.endpoint.ca_path}"\n')
@@ -43,7 +43,7 @@ def start_run(config: Path) -> subprocess.Popen:
 
 def two_runs_at_once(provider: str, state_url: str, tmp_path: Path) -> list[tuple[int, str]]:
     with open_crm(provider, demo_dataset(anchor=ANCHOR), latency=0.02) as crm:
-        first_write = "*batch/create" if provider == "hubspot" else "collections_*"
+        first_write = "*batch/create" if crm.provider == "hubspot" else "collections_*"
         crm.sandbox.controls.add_fault(FaultKind.SLOW, endpoint=first_write, count=1, seconds=4.0)
         config = tmp_path / "afterclose.toml"
         config.write_text(config_text(crm, state_url))
@@ -52,7 +52,7 @@ def two_runs_at_once(provider: str, state_url: str, tmp_path: Path) -> list[tupl
         finished = [(run.wait(timeout=120), run.stderr.read()) for run in runs]
         duplicates = crm.snapshot().duplicates
     codes = sorted(code for code, _ in finished)
-    figures.record("overlap", provider=provider, backend=state_url.split(":")[0], exit_codes=codes,
+    figures.record("overlap", crm=provider, backend=state_url.split(":")[0], exit_codes=codes,
                    duplicates=duplicates)
     assert duplicates == 0
     return finished
@@ -67,12 +67,14 @@ def assert_one_ran_and_one_refused(finished: list[tuple[int, str]]) -> None:
 
 
 # Each CRM on each backend; one pairing per backend in `make test`, the other two in `make soak`.
-@pytest.mark.parametrize("provider", ["hubspot", pytest.param("salesforce", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("provider", ["hubspot-refuse", pytest.param("hubspot-grant", marks=pytest.mark.slow),
+                                      pytest.param("salesforce", marks=pytest.mark.slow)])
 def test_given_two_runs_started_together_on_sqlite_then_one_runs_and_the_other_exits_3(provider, tmp_path):
     assert_one_ran_and_one_refused(two_runs_at_once(provider, f"sqlite:///{tmp_path / 'state.db'}", tmp_path))
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("provider", [pytest.param("hubspot", marks=pytest.mark.slow), "salesforce"])
+@pytest.mark.parametrize("provider", [pytest.param("hubspot-refuse", marks=pytest.mark.slow),
+                                      pytest.param("hubspot-grant", marks=pytest.mark.slow), "salesforce"])
 def test_given_two_runs_started_together_on_postgres_then_one_runs_and_the_other_exits_3(provider, pg_url, tmp_path):
     assert_one_ran_and_one_refused(two_runs_at_once(provider, pg_url, tmp_path))

@@ -7,7 +7,7 @@ import pytest
 
 from connector.sandbox.demo import scaled_dataset
 from tests.reliability import figures
-from tests.reliability.crm import ANCHOR, open_crm
+from tests.reliability.crm import ANCHOR, CRMS, open_crm
 from tests.reliability.runs import run_here
 
 
@@ -32,14 +32,14 @@ def assert_state_loss_duplicates_and_rewrites_nothing(provider: str, *, deals: i
     return {"writes": writes}
 
 
-@pytest.mark.parametrize("provider", ["hubspot", "salesforce"])
+@pytest.mark.parametrize("provider", CRMS)
 def test_given_state_database_deleted_when_run_again_then_no_duplicate_and_no_redundant_write(provider, tmp_path):
     assert_state_loss_duplicates_and_rewrites_nothing(provider, deals=100, page_size=25, tmp_path=tmp_path)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("provider", ["hubspot", "salesforce"])
+@pytest.mark.parametrize("provider", CRMS)
 def test_given_2000_won_deals_and_state_deleted_when_run_again_then_no_duplicate_and_no_redundant_write(
         provider, tmp_path):
     assert_state_loss_duplicates_and_rewrites_nothing(provider, deals=2360, page_size=200, tmp_path=tmp_path)

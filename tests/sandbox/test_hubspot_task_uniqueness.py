@@ -38,9 +38,9 @@ def _key_property(rig):
     return rig.client.crm.properties.core_api.get_by_name(object_type="tasks", property_name="afterclose_key")
 
 
-def test_given_no_setting_then_default_is_the_one_constant_and_grant_for_now():
-    # The adapter supports only `grant` today; `refuse` (stricter) becomes the default by flipping the constant.
-    assert HubSpotSandbox().task_uniqueness == DEFAULT_TASK_UNIQUENESS == "grant"
+def test_given_no_setting_then_default_is_the_stricter_reading_refuse():
+    # No public source shows a unique task property: the sandbox refuses them unless told otherwise.
+    assert HubSpotSandbox().task_uniqueness == DEFAULT_TASK_UNIQUENESS == "refuse"
 
 
 def test_given_unknown_mode_then_value_error_listing_the_modes():

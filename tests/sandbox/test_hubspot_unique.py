@@ -25,6 +25,12 @@ from tests.sandbox.hubspot_fixtures import error_json
 DUE = "2025-03-20T09:00:00Z"
 
 
+@pytest.fixture
+def hs(hs_factory):
+    """A portal that grants unique task properties (``task_uniqueness="grant"``): what these tests are about."""
+    return hs_factory(task_uniqueness="grant")
+
+
 def _props(key: str, subject: str = "Kickoff call") -> dict:
     return {"hs_timestamp": DUE, "hs_task_subject": subject, "afterclose_key": key}
 

@@ -67,6 +67,23 @@ async def _cut(send) -> None:
     raise DroppedConnection()
 
 
+async def _buffered(receive):
+    """Read the whole request body now; hand it to the handler later as if it were arriving."""
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+    async def again():
+        return replay.pop() if replay else {"type": "http.disconnect"}
+
+    return again
+
+
 class Gate:
     def __init__(self, app, routes: list[Route], *, token: str, controls: Controls, limits: RateLimits):
         self.app, self.routes, self.token = app, routes, token
@@ -86,6 +103,10 @@ class Gate:
                                             "OAuth 2.0 authentication and you can find more details at "
                                             "https://developers.hubspot.com/docs/methods/auth/oauth-overview")
         fault = self.controls.next_fault(label)
+        if fault is not None and fault.kind == FaultKind.SLOW:
+            # The request has arrived in full; a server carries it out even if the client gives
+            # up waiting (stricter reading: HubSpot does not say it aborts work on a disconnect).
+            receive = await _buffered(receive)
         if fault is not None:
             handled = await self._fault(fault, send)
             if handled == "done":

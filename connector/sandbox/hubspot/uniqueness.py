@@ -11,8 +11,7 @@ stay exactly-once under each of three portals:
 - ``grant``: uniqueness is enforced as on deals (the sandbox's behaviour before this setting).
 
 Whichever mode, a property without unique values cannot be an ``idProperty`` for batch upsert,
-batch update or reads (objects.py). ``refuse`` is the stricter reading and should become the
-default once the adapter supports it: flip ``DEFAULT_TASK_UNIQUENESS``.
+batch update or reads (objects.py). ``refuse`` is the stricter reading and the default.
 """
 
 from __future__ import annotations
@@ -30,8 +29,8 @@ class TaskUniqueness(StrEnum):
     GRANT = "grant"
 
 
-DEFAULT_TASK_UNIQUENESS = TaskUniqueness.GRANT
-"""``grant`` because the adapter supports only it today; ``refuse`` is the stricter reading."""
+DEFAULT_TASK_UNIQUENESS = TaskUniqueness.REFUSE
+"""``refuse``: the stricter reading (no public source shows a unique task property)."""
 
 _TASKS = "tasks"
 
