@@ -21,7 +21,8 @@ HEAD, TAIL = "canary-head-41a7c9", "tail-93be0c2d"
 def connection(crm, *, token_file: Path | None = None) -> str:
     token = f'access_token_file = "{token_file}"\n' if token_file else ""
     if crm.provider == "hubspot":
-        return f'[hubspot]\nbase_url = "{crm.endpoint.base_url}"\n{token}'
+        # The sandbox shows a create at once: no settle delay (a real portal keeps the default).
+        return f'[hubspot]\nbase_url = "{crm.endpoint.base_url}"\nsettle_seconds = 0\n{token}'
     return f'[salesforce]\ninstance_url = "{crm.endpoint.base_url}"\nca_bundle = "{crm.endpoint.ca_path}"\n{token}'
 
 
