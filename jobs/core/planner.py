@@ -232,7 +232,7 @@ def _touch_point_action(spec: Callable[[], TaskSpec], key: str, deal_id: str, pl
 
 def _update_if_changed(spec: TaskSpec, entry: LedgerEntry, why: str) -> UpdateTask | None:
     changes = []
-    if entry.due_at != spec.due_at:
+    if not same_instant(entry.due_at, spec.due_at):
         changes.append("due_at")
     if entry.fingerprint != fingerprint(spec):
         changes.append("content")
@@ -240,6 +240,12 @@ def _update_if_changed(spec: TaskSpec, entry: LedgerEntry, why: str) -> UpdateTa
         return None
     return UpdateTask(spec=spec, crm_id=entry.crm_id, changes=tuple(changes),
                       reason=_update_reason(entry, changes, why))
+
+
+def same_instant(stored: dt.datetime | None, wanted: dt.datetime) -> bool:
+    """Whether two aware times name the same instant, whatever zone each is labelled with
+    (subtraction compares instants; ``==`` across zones is False for a time in a DST fold)."""
+    return stored is not None and stored - wanted == dt.timedelta(0)
 
 
 def _update_reason(entry: LedgerEntry, changes: list[str], why: str) -> str:

@@ -13,6 +13,11 @@ Calendar rules (what a RevOps engineer can tell a customer in advance):
   and the renewal ladder keeps its order).
 - A task is due at ``due_hour`` o'clock local time in the playbook's zone (an aware datetime), so a
   9:00 task in Auckland is due at 9:00 in Auckland, whatever zone the server runs in.
+- On the days clocks change, one rule: a due hour the clocks skip is due the moment they jump
+  (New York, spring forward: 02:00 -> 03:00 EDT), and a due hour that happens twice is due the
+  first time (London, fall back: 01:00 BST, not 01:00 GMT). The due time is then held as a fixed
+  UTC offset, so it names one instant and compares equal to the same instant read back from the
+  state store or the CRM in UTC (a zone-aware time inside a fold never does, PEP 495).
 - Adding months clamps to the month's end: 31 January + 1 month = 28/29 February, 29 February +
   12 months = 28 February. Cycle n is always computed from the first renewal date (never from
   the previous cycle), so a 31st does not drift to the 28th for good.
@@ -233,8 +238,13 @@ def local_today(now: dt.datetime, playbook: Playbook) -> dt.date:
 
 
 def due_at(day: dt.date, playbook: Playbook) -> dt.datetime:
-    """``due_hour`` o'clock on ``day`` in the playbook's zone."""
-    return dt.datetime.combine(day, dt.time(playbook.due_hour), tzinfo=playbook.zone)
+    """``due_hour`` o'clock on ``day`` in the playbook's zone, as one instant (module doc: a
+    skipped hour is due when the clocks jump, a repeated one the first time)."""
+    wall = dt.datetime.combine(day, dt.time(playbook.due_hour), tzinfo=playbook.zone)  # fold=0
+    local = wall.astimezone(dt.timezone.utc).astimezone(playbook.zone)
+    offset = local.utcoffset()
+    assert offset is not None  # a ZoneInfo always has one
+    return local.replace(tzinfo=dt.timezone(offset))
 
 
 def start_of_day(day: dt.date, playbook: Playbook) -> dt.datetime:
