@@ -23,9 +23,8 @@ from connector.port import CrmAdapter
 from jobs import logs
 from jobs.cli.exits import CommandFailed, ExitCode
 from jobs.config import Settings
-from jobs.core.playbook import Playbook
 from jobs.nps import NpsJob, build_nps_job
-from jobs.playbooks import build_playbook
+from jobs.playbooks import Playbooks, build_playbooks
 from jobs.state import StateStore, open_store
 from jobs.sync import SyncJob
 from jobs.wiring import build_adapter, scope_of, wiring
@@ -39,7 +38,7 @@ def _now() -> dt.datetime:
 class Runtime:
     settings: Settings
     fieldmap: FieldMap
-    playbook: Playbook
+    playbooks: Playbooks
     scope: str
     clock: Callable[[], dt.datetime] = _now
 
@@ -69,7 +68,7 @@ class Runtime:
     def sync_job(self, session: CrmSession, store: StateStore,
                  should_stop: Callable[[], bool] = lambda: False) -> SyncJob:
         return SyncJob(scope=self.scope, adapter=session.adapter, store=store, fieldmap=self.fieldmap,
-                       playbook=self.playbook, clock=self.clock, should_stop=should_stop, on_page=session.observe,
+                       playbook=self.playbooks.set, clock=self.clock, should_stop=should_stop, on_page=session.observe,
                        check_schema=not session.reached)
 
     def nps_job(self, session: CrmSession, store: StateStore) -> NpsJob | None:
@@ -88,7 +87,8 @@ def load_runtime(config_path: Path | None, *, configure_logs: bool = True) -> Ru
     if fieldmap.provider is not provider:
         raise ConfigError(f"this mapping is for {fieldmap.provider.value}, but crm.provider is {provider.value}",
                           source=fieldmap.source, key="provider")
-    return Runtime(settings=settings, fieldmap=fieldmap, playbook=build_playbook(settings), scope=scope_of(settings))
+    return Runtime(settings=settings, fieldmap=fieldmap, playbooks=build_playbooks(settings, fieldmap),
+                   scope=scope_of(settings))
 
 
 # -- the CRM session -------------------------------------------------------------------------
