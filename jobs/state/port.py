@@ -14,7 +14,9 @@ from typing import Protocol, runtime_checkable
 from connector.actions import ActionResult
 from connector.model import Cursor, TaskRef
 from connector.port import CallStats
+from jobs.core.customers import CustomerDeal
 from jobs.core.ledger_view import LedgerEntry
+from jobs.state.customers import StoredCustomerDeal
 from jobs.state.ledger import TouchPointOf
 from jobs.state.values import (NpsRecord, NpsStatus, RejectedRecord, RunOutcome, RunRecord, RunSummary,
                                StoredNpsResponse)
@@ -66,6 +68,11 @@ class StateStore(Protocol):
     def commit_nps(self, scope: str, run_id: int, results: Sequence[ActionResult], records: Sequence[NpsRecord],
                    cursor: Cursor | None, *, learned: Sequence[TaskRef] = (),
                    touch_point_of: TouchPointOf = ...) -> None: ...
+
+    # -- the customer book (jobs/state/customers.py) --------------------------------------------
+    def customer_deals(self, scope: str, company_ids: Iterable[str]) -> list[CustomerDeal]: ...
+    def customer_deal(self, scope: str, deal_id: str) -> StoredCustomerDeal | None: ...
+    def remember_customer_deals(self, scope: str, deals: Sequence[CustomerDeal]) -> None: ...
 
     # -- schedule slots, and the store itself ------------------------------------------------
     def claim_slot(self, scope: str, job: str, fire_time: dt.datetime) -> bool: ...

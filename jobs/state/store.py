@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
+from jobs.state.customers import CustomersMixin
 from jobs.state.engine import DEFAULT_STATE_URL, current_revision, engine_for, migrate, parse_url
 from jobs.state.lock import LockMixin
 from jobs.state.nps import NpsMixin
@@ -28,7 +29,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(UTC)
 
 
-class SqlStateStore(NpsMixin, LockMixin, SlotsMixin):
+class SqlStateStore(NpsMixin, LockMixin, SlotsMixin, CustomersMixin):
     """Open with ``open_store(url)``; use as a context manager or call ``close()``."""
 
     def close(self) -> None:

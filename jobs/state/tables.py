@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -135,6 +136,23 @@ revisits_table = Table(
     Column("deal_id", String, primary_key=True),
     Column("revisit_at", UtcDateTime, nullable=False),
     Index("ix_afterclose_revisits_due", "scope", "revisit_at"),
+)
+
+customer_deals = Table(
+    "afterclose_customer_deals", metadata,
+    Column("scope", String, primary_key=True),
+    Column("deal_id", String, primary_key=True),
+    Column("company_id", String),
+    Column("name", Text, nullable=False),
+    Column("close_date", Date),
+    Column("won", Boolean, nullable=False),
+    Column("playbook", String, nullable=False),
+    Column("renewal_deal", Boolean, nullable=False),
+    Column("because", Text, nullable=False),
+    Column("previous_playbook", String),
+    Column("since", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_afterclose_customer_deals_company", "scope", "company_id"),
 )
 
 flags = Table(
