@@ -75,7 +75,7 @@ class Playbook:
     touch_points: tuple[TouchPointRule, ...]
     id: str = "default"
     """Stable name, shown in the plan and in every task's "why" (jobs/core/playbook_set.py)."""
-    title: str = "Default playbook"
+    title: str = "Default"
     timezone: str = "UTC"
     workdays: frozenset[int] = MONDAY_TO_FRIDAY
     """ISO weekday numbers as Python counts them: Monday 0 ... Sunday 6."""

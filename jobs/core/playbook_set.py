@@ -46,9 +46,13 @@ class Choice:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class PlaybookSet:
     segments: tuple[Segment, ...]
+    library: tuple[TouchPointRule, ...] = ()
+    """Touch points defined but in no playbook (removed from one, or kept for later): a task of
+    one is still worded when AfterClose notes why it closes it."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "segments", tuple(self.segments))
+        object.__setattr__(self, "library", tuple(self.library))
         if not self.segments:
             raise ValueError("playbooks: at least one playbook is needed")
         seen: set[str] = set()
@@ -76,8 +80,8 @@ class PlaybookSet:
                                  "the playbooks of one set share their calendar and owners")
 
     @classmethod
-    def of(cls, playbook: Playbook) -> PlaybookSet:
-        return cls(segments=(Segment(playbook=playbook),))
+    def of(cls, playbook: Playbook, library: tuple[TouchPointRule, ...] = ()) -> PlaybookSet:
+        return cls(segments=(Segment(playbook=playbook),), library=library)
 
     @property
     def calendar(self) -> Playbook:
@@ -105,12 +109,13 @@ class PlaybookSet:
         raise AssertionError("the last playbook is a default")  # refused in __post_init__
 
     def rule(self, touch_point: str) -> TouchPointRule | None:
-        """The touch point as the first playbook that has it defines it (to word a closing note)."""
+        """The touch point as the first playbook that has it (or the library) defines it, to word a
+        closing note."""
         for playbook in self.playbooks:
             found = playbook.rule(touch_point)
             if found is not None:
                 return found
-        return None
+        return next((r for r in self.library if r.id == touch_point), None)
 
     def describe(self) -> list[str]:
         """One line per playbook, in the order they are tried."""

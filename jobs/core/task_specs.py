@@ -99,13 +99,14 @@ def why_text(rule: TouchPointRule, counted_from: str, playbook: Playbook) -> str
 
 def closing_spec(entry: LedgerEntry, rule: TouchPointRule, why: str,
                  spec_for: Callable[..., TaskSpec]) -> TaskSpec | None:
-    """The task as it stands, with the reason AfterClose closes it in place of its "why"; None
-    when the task's due date is unknown (nothing to keep it at)."""
+    """The task as it stands, ending with the reason AfterClose closes it (whatever its template
+    says, like the update note); None when the task's due date is unknown."""
     if entry.due_at is None:
         return None
     planned = PlannedTouchPoint(rule=rule, cycle=entry.cycle, due_at=entry.due_at, anchor_date=entry.due_at.date(),
-                                reason=why)
-    return spec_for(planned, entry.key, why=f"{CLOSING_NOTE}: {why}.")
+                                reason=why, counted_from=f"due {entry.due_at.date()}")
+    spec = spec_for(planned, entry.key)
+    return dataclasses.replace(spec, body=f"{spec.body.rstrip()}\n\n{CLOSING_NOTE}: {why}.\n")
 
 
 def with_update_note(spec: TaskSpec, entry: LedgerEntry, changes: tuple[str, ...], today: dt.date,
@@ -113,8 +114,7 @@ def with_update_note(spec: TaskSpec, entry: LedgerEntry, changes: tuple[str, ...
     """``spec`` with a note at the end of its body saying what AfterClose changed, and when."""
     parts = []
     if "due_at" in changes:
-        was = entry.due_at.date().isoformat() if entry.due_at else "an unknown date"
-        moved = f"moved from {was} to {spec.due_date}"
+        moved = f"moved from {_when(entry.due_at, spec.due_at)} to {_when(spec.due_at, entry.due_at)}"
         if planned is not None and planned.rule.anchor in ("close", "renewal"):
             moved += f" ({planned.counted_from})"
         parts.append(moved)
@@ -122,6 +122,16 @@ def with_update_note(spec: TaskSpec, entry: LedgerEntry, changes: tuple[str, ...
         parts.append("its text, owner or links brought up to date with the deal")
     note = f"{UPDATE_NOTE} on {today}: {'; '.join(parts)}."
     return dataclasses.replace(spec, body=f"{spec.body.rstrip()}\n\n{note}\n")
+
+
+def _when(due: dt.datetime | None, other: dt.datetime | None) -> str:
+    """The due date in the task's zone; with the hour when the other due time is the same day."""
+    if due is None:
+        return "an unknown date"
+    zone = other.tzinfo if other is not None else due.tzinfo
+    local = due.astimezone(zone)
+    same_day = other is not None and local.date() == other.astimezone(zone).date()
+    return f"{local:%Y-%m-%d %H:%M}" if same_day else local.date().isoformat()
 
 
 def template_for(fieldmap: FieldMap, touch_point: str) -> TaskTemplate:

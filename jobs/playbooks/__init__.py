@@ -84,7 +84,8 @@ def build_playbooks(settings: Settings, fieldmap: FieldMap) -> Playbooks:
     if section.touch_points:
         rules = tuple(_rule(tp, config, f"playbook.touch_points[{i}]") for i, tp in enumerate(section.touch_points))
         single = _guarded(lambda: _calendar(section, rules, "default", "Default"), config, "playbook")
-        return Playbooks(set=PlaybookSet.of(single), source=config)
+        library = tuple(_rule(tp, str(builtin_path), "touch_points") for tp in builtin.touch_points or ())
+        return Playbooks(set=PlaybookSet.of(single, library), source=config)
     chosen = builtin
     if not section.builtin_segments:
         default = [entry for entry in builtin.playbooks or () if entry.when is None]
@@ -132,7 +133,8 @@ def _from_entries(section: PlaybookSection, own: PlaybookFile, builtin: Playbook
                              for n, name in enumerate(entry.touch_points))
         playbook = _guarded(lambda: _calendar(section, chosen_rules, entry.id, entry.title, entry), source, where)
         segments.append(Segment(playbook=playbook, when=when))
-    built = _guarded(lambda: PlaybookSet(segments=tuple(segments)), source, f"{prefix}playbooks")
+    built = _guarded(lambda: PlaybookSet(segments=tuple(segments), library=tuple(rules.values())), source,
+                     f"{prefix}playbooks")
     return Playbooks(set=built, source=source, notes=tuple(notes))
 
 
