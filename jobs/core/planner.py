@@ -89,6 +89,9 @@ class PlanResult:
     an earlier deal of a customer whose renewal deal changed."""
     upcoming: dict[str, dict[str, tuple[dt.date, ...]]] = field(default_factory=dict)
     """Deal id -> repeating touch point -> its next due dates."""
+    retiring: frozenset[str] = frozenset()
+    """Keys of open tasks this plan notes or closes because the deal's plan no longer wants them:
+    the shell checks first that a rep has not completed them meanwhile (such a task is not touched)."""
 
     def for_deal(self, deal_id: str) -> tuple[Action, ...]:
         return tuple(a for a in self.plan.actions if a.deal_id == deal_id)
@@ -156,6 +159,7 @@ def plan(
         customers=tuple(facts),
         later=frozenset(woken | {dp.deal.id for dp in deal_plans if dp.held}),
         upcoming={dp.deal.id: dp.upcoming for dp in deal_plans if dp.upcoming},
+        retiring=frozenset(key for dp in deal_plans for key in dp.retiring),
     )
 
 
@@ -207,6 +211,7 @@ class _DealPlan:
     revisit: dt.datetime | None = None
     held: bool = False
     upcoming: dict[str, tuple[dt.date, ...]] = field(default_factory=dict)
+    retiring: list[str] = field(default_factory=list)
 
     def add(self, action: Action | None, due: dt.datetime | None, *, content: TaskSpec | None = None) -> None:
         """``content``: the task as fingerprinted, when the action writes a note besides."""
@@ -404,8 +409,10 @@ def _retire(out: _DealPlan, entry: LedgerEntry, why: str, spec_for: Callable[...
     future = entry.due_at is not None and entry.due_at > ctx.now
     if not (future or noted):
         return
+    out.retiring.append(entry.key)
     if note is not None and not noted:
         out.add(UpdateTask(spec=note, crm_id=entry.crm_id, changes=("content",),
                            reason=f"say why, then close it on the next run: {why}"), entry.due_at)
+        out.revisit = ctx.now  # nothing else may change on the deal: the next run reads it to close the task
         return
     out.add(CloseTask(key=entry.key, deal_id=deal_id, crm_id=entry.crm_id, reason=f"close: {why}"), entry.due_at)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from connector.actions import Action, ActionResult, CreateTask, Plan, Skip
 from connector.errors import SchemaError
 from connector.mapping import FieldMap
-from connector.model import Deal, DealPage, TaskRef
+from connector.model import Deal, DealPage, TaskRef, TaskStatus
 from connector.port import CrmAdapter
 from jobs import logs
 from jobs.core import handoff, planner
@@ -272,8 +272,20 @@ def _decide(job: SyncJob, deals: Sequence[Deal], now: dt.datetime, customers: Ru
     if job.store.get_flag(job.scope, RELEARN) and _relearn(job, result):
         result = planner.plan(deals, reports, job.store.ledger_for_deals(job.scope, ids), job.fieldmap,
                               job.playbook, now, customers=book)
+    if result.retiring and _learn_completed(job, result.retiring):
+        result = planner.plan(deals, reports, job.store.ledger_for_deals(job.scope, ids), job.fieldmap,
+                              job.playbook, now, customers=book)
     customers.decided(result)
     return result
+
+
+def _learn_completed(job: SyncJob, keys: frozenset[str]) -> int:
+    """Before AfterClose notes or closes tasks its plan no longer wants, it reads them: one a rep
+    has completed meanwhile is learnt as completed and left as it is (the ledger only learns of a
+    rep's work this way, or after a lost store)."""
+    found = job.adapter.find_tasks(sorted(keys))
+    done = [ref for ref in found.values() if ref.status is TaskStatus.COMPLETED]
+    return job.store.learn(job.scope, done) if done else 0
 
 
 def _relearn(job: SyncJob, result: planner.PlanResult) -> int:

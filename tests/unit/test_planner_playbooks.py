@@ -79,6 +79,7 @@ def test_given_deal_moves_to_a_smaller_playbook_then_future_tasks_are_noted_then
                                                     "renewal_planning", "renewal_review", "renewal_proposal",
                                                     "renewal_decision"}
     assert all(a.changes == ("content",) for a in notes)
+    assert first.retiring == {a.key for a in notes}  # the shell reads these back before touching them
     assert notes[0].spec.body.endswith(
         "AfterClose is closing this task: this deal's playbook, Expansion (deal_type is 'existingbusiness': "
         "existingbusiness), has no '30-day value review' touch point.\n")
