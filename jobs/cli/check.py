@@ -17,6 +17,8 @@ def check_command(config_path: Path) -> int:
     runtime = load_runtime(config_path)
     for warning in runtime.settings.file_warnings():
         echo(f"warning: {warning}")
+    for note in runtime.playbooks.notes:
+        echo(f"note: {note}")
     with runtime.store():
         pass  # opening migrates and proves the database is reachable (StateStoreError: exit 2)
     with runtime.crm() as session:
