@@ -29,9 +29,9 @@ from connector.sandbox.demo import DemoDataset, demo_dataset
 from jobs import logs
 from jobs.cli.runtime import CrmSession
 from jobs.config import Settings
-from jobs.state import StateStore, open_store
 from jobs.core.nps import DETRACTOR_TOUCH_POINT, REFERRAL_ASK_TOUCH_POINT
 from jobs.playbooks import Playbooks, build_playbooks
+from jobs.state import StateStore, open_store
 from jobs.sync import SyncJob, SyncReport, run_sync
 from jobs.wiring import wiring
 

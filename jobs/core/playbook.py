@@ -235,8 +235,12 @@ def _schedule(deal: Deal, close: dt.date, playbook: Playbook, today: dt.date, me
                         locate=lambda rule, cycle: _locate(rule, cycle, close, renewals, renewal, playbook, ends))
 
 
+Window = tuple[list[PlannedTouchPoint], dt.date | None, str | None]
+"""A repeating touch point's planned occurrences, when the next enters the horizon, and a note."""
+
+
 def _window(rule: TouchPointRule, close: dt.date, renewals: Renewals, playbook: Playbook, today: dt.date,
-            ends: dt.date | None, memo: dict[tuple, object]) -> tuple[list[PlannedTouchPoint], dt.date | None, str | None]:
+            ends: dt.date | None, memo: dict[tuple, object]) -> Window:
     key = ("repeat", rule.id, close, renewals, ends)
     cached = memo.get(key)
     if cached is None:

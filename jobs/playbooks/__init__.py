@@ -18,6 +18,7 @@ with one id, a default playbook that is not last, a repeat with no end and no ho
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import tomllib
 from dataclasses import dataclass
@@ -129,9 +130,9 @@ def _from_entries(section: PlaybookSection, own: PlaybookFile, builtin: Playbook
         if unmapped:
             notes.append(f"{source}: playbook {entry.id!r}: {unmapped} is not mapped in {fieldmap.source}, so "
                          f"this playbook is never chosen (map it to tell these deals apart)")
-        chosen_rules = tuple(_touch_point(rules, name, f"{where}.touch_points[{n}]", entry, source)
-                             for n, name in enumerate(entry.touch_points))
-        playbook = _guarded(lambda: _calendar(section, chosen_rules, entry.id, entry.title, entry), source, where)
+        chosen = tuple(_touch_point(rules, name, f"{where}.touch_points[{n}]", entry, source)
+                       for n, name in enumerate(entry.touch_points))
+        playbook = _guarded(functools.partial(_calendar, section, chosen, entry.id, entry.title, entry), source, where)
         segments.append(Segment(playbook=playbook, when=when))
     built = _guarded(lambda: PlaybookSet(segments=tuple(segments), library=tuple(rules.values())), source,
                      f"{prefix}playbooks")

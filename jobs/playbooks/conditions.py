@@ -54,8 +54,8 @@ def _group(raw: Mapping[str, Any], groups: list[str], key: str) -> Condition:
 def _field_test(raw: Mapping[str, Any], key: str) -> FieldTest:
     for name in raw:
         if name != "field" and name not in _TESTS:
-            raise ConditionProblem(f"{key}.{name}", f"unknown key{suggest(str(name), ('field', *_TESTS, 'all', 'any'))}; "
-                                                     f"a test is one of: {', '.join(_TESTS)}")
+            known = suggest(str(name), ("field", *_TESTS, "all", "any"))
+            raise ConditionProblem(f"{key}.{name}", f"unknown key{known}; a test is one of: {', '.join(_TESTS)}")
     field = raw.get("field")
     if not isinstance(field, str) or not field.strip():
         raise ConditionProblem(f"{key}.field", f"names the fact to test, like {_EXAMPLE}")

@@ -12,11 +12,11 @@ the flag (new, lost, or from before the book existed) is filled by reading every
 
 from __future__ import annotations
 
+from connector.model import Deal
 from jobs.core.customers import CustomerBook, CustomerDeal
 from jobs.core.planner import PlanResult
 from jobs.core.playbook_set import PlaybookSet
 from jobs.state import StateStore
-from connector.model import Deal
 
 BOOK_FLAG = "customer_book"
 COMPLETE = "complete"

@@ -32,9 +32,8 @@ from connector.port import CrmAdapter
 from jobs import logs
 from jobs.core import handoff, planner
 from jobs.core.playbook import Playbook
-from jobs.core.playbook_set import PlaybookSet
+from jobs.core.playbook_set import PlaybookSet, as_set
 from jobs.state import StateStore
-from jobs.core.playbook_set import as_set
 from jobs.sync.customers import LATER_ROUNDS, RunCustomers
 from jobs.sync.stream import DealBudget, DealStream
 from jobs.sync.writer import PageWriter

@@ -96,7 +96,7 @@ id = "smb"
 title = "Small business"
 touch_points = ["onboarding_checkup"]
 """)
-    enterprise, smb = playbooks.set.playbooks
+    enterprise, _ = playbooks.set.playbooks
     assert [r.id for r in enterprise.touch_points] == ["kickoff", "exec_sponsor_call", "renewal_decision"]
     big = make_deal(amount="75000", fields=complete_fields(deal_type="newbusiness"))
     assert playbooks.set.choose(big).id == "enterprise" and playbooks.set.choose(make_deal(amount="900")).id == "smb"

@@ -55,7 +55,8 @@ def test_given_all_and_any_then_they_combine_and_the_reason_names_the_facts_that
     assert verdict.holds and verdict.because == ("deal_type is 'newbusiness': newbusiness and "
                                                  "amount is '75000': at least 50000")
     assert evaluate(enterprise, small) == type(verdict)(False, "amount is '9000', not at least 50000")
-    either = AnyOf(parts=(FieldTest(field="amount", at_least=Decimal(50000)), FieldTest(field="owner_id", equals="vip")))
+    either = AnyOf(parts=(FieldTest(field="amount", at_least=Decimal(50000)),
+                          FieldTest(field="owner_id", equals="vip")))
     assert evaluate(either, make_deal(amount="10", owner=make_owner(id="vip"))).because == "owner_id is 'vip': vip"
 
 

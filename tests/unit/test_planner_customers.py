@@ -12,8 +12,15 @@ from connector.actions import CloseTask, CreateTask, UpdateTask
 from jobs.core.customers import CustomerBook
 from jobs.core.ledger_view import EntryStatus
 from jobs.core.planner import plan
-from tests.builders import apply_record_updates, apply_to_ledger, at, complete_fields, make_company, make_deal, \
-    reports_for
+from tests.builders import (
+    apply_record_updates,
+    apply_to_ledger,
+    at,
+    complete_fields,
+    make_company,
+    make_deal,
+    reports_for,
+)
 from tests.unit.test_planner_playbooks import FIELDMAP, SET
 
 D = dt.date

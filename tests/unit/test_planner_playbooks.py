@@ -16,8 +16,18 @@ from jobs.core.ledger_view import EntryStatus
 from jobs.core.planner import plan
 from jobs.core.playbook import DEFAULT_PLAYBOOK, TouchPointRule
 from jobs.core.playbook_set import PlaybookSet, Segment
-from tests.builders import apply_record_updates, apply_to_ledger, at, complete_by_rep, complete_fields, make_deal, \
-    make_fieldmap, make_report, reports_for, with_fields
+from tests.builders import (
+    apply_record_updates,
+    apply_to_ledger,
+    at,
+    complete_by_rep,
+    complete_fields,
+    make_deal,
+    make_fieldmap,
+    make_report,
+    reports_for,
+    with_fields,
+)
 
 FIELDMAP = make_fieldmap()
 NOW = at(2026, 3, 2)

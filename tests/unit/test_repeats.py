@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from connector.actions import CloseTask, CreateTask, Skip, UpdateTask
 from jobs.core import repeats
+from jobs.core.ledger_view import EntryStatus
 from jobs.core.planner import plan
 from jobs.core.playbook import DEFAULT_PLAYBOOK, Repeat, TouchPointRule, schedule, upcoming
-from jobs.core.ledger_view import EntryStatus
 from tests.builders import apply_to_ledger, at, complete_fields, make_deal, make_fieldmap, reports_for
 
 D = dt.date
@@ -55,7 +55,7 @@ def test_given_the_second_contract_year_then_the_series_carries_on_after_the_ren
     assert occurrences == [(5, D(2027, 5, 31)), (6, D(2027, 8, 31)), (7, D(2027, 11, 30))]
 
 
-def test_given_a_horizon_then_only_occurrences_due_within_it_are_planned_and_the_deal_is_revisited_when_the_next_enters():
+def test_given_a_horizon_then_only_occurrences_due_within_it_are_planned_and_revisited_when_the_next_enters():
     rule = check_up(horizon_days=45)
     occurrences, result = planned(rule, at(2026, 3, 2))
     assert occurrences == [] and result.revisit_at.date() == D(2026, 4, 17)  # 1 June - 45 days
@@ -76,7 +76,7 @@ def test_given_a_customer_of_five_years_with_a_monthly_check_up_then_only_the_la
 def test_given_a_repeat_ending_after_the_close_then_nothing_after_that_day():
     rule = TouchPointRule(id="onboarding_weekly", title="Weekly onboarding call", anchor="close", offset_days=7,
                           repeat=Repeat(every=7, unit="days", until="close", until_offset_days=35))
-    occurrences, result = planned(rule, at(2026, 3, 2))
+    occurrences, _ = planned(rule, at(2026, 3, 2))
     assert occurrences == [(n, CLOSE + dt.timedelta(days=7 * n)) for n in range(1, 6)]
     assert planned(rule, at(2026, 4, 8))[0] == [(5, D(2026, 4, 6))]  # the last one, two days overdue
     assert planned(rule, at(2026, 6, 1))[0] == []

@@ -34,7 +34,8 @@ def task(result, touch_point):
 
 
 def test_given_a_touch_point_task_then_its_body_says_why_it_exists_and_what_it_is_for(fieldmap):
-    body = task(run([make_deal(fields=complete_fields(renewal_date="2027-03-02"))], fieldmap), "renewal_decision").spec.body
+    deal = make_deal(fields=complete_fields(renewal_date="2027-03-02"))
+    body = task(run([deal], fieldmap), "renewal_decision").spec.body
     assert body.rstrip().endswith(
         "Why this task: Renewal decision, 30 days before the renewal date 2027-03-02 (renewal cycle 1), in the "
         "Default playbook. What it is for: Get a clear yes or no before the renewal date.")
