@@ -58,3 +58,4 @@ def test_given_task_due_inside_a_clock_change_when_read_back_as_utc_then_not_rew
 def _as_stored(entry: LedgerEntry) -> LedgerEntry:
     due = entry.due_at.astimezone(UTC) if entry.due_at else None
     return dataclasses.replace(entry, due_at=due)
+
