@@ -22,7 +22,8 @@ from tests.unit.test_playbook_dst import FIELDMAP, playbook_in
 ])
 def test_given_tasks_due_inside_a_clock_change_when_read_back_from_the_state_store_then_nothing_is_rewritten(
         tmp_path, zone, hour, close, now):
-    playbook = dataclasses.replace(playbook_in(zone, hour), touch_points=DEFAULT_PLAYBOOK.touch_points)
+    rules = (*playbook_in(zone, hour).touch_points, *DEFAULT_PLAYBOOK.touch_points)  # "check" falls due in it
+    playbook = dataclasses.replace(playbook_in(zone, hour), touch_points=rules)
     deal = make_deal(close_date=close)
     first = plan([deal], reports_for([deal]), {}, FIELDMAP, playbook, now)
     with open_store(f"sqlite:///{tmp_path / 'state.db'}") as store:
@@ -30,6 +31,8 @@ def test_given_tasks_due_inside_a_clock_change_when_read_back_from_the_state_sto
         results = [ActionResult(action=a, outcome=Outcome.CREATED, crm_id=f"t-{n}")
                    for n, a in enumerate(first.plan.actions) if isinstance(a, CreateTask)]
         store.record_results("hubspot:dst", run_id, results, first.fingerprints)
+        assert any(a.spec.due_date == close + dt.timedelta(days=1) for a in first.plan.actions
+                   if isinstance(a, CreateTask))
         ledger = store.ledger_for_deals("hubspot:dst", [deal.id])
     again = plan([deal], reports_for([deal]), ledger, FIELDMAP, playbook, now + dt.timedelta(hours=1))
     assert [a for a in again.plan.actions if isinstance(a, UpdateTask)] == []
