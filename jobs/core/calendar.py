@@ -86,8 +86,14 @@ def local_today(now: dt.datetime, cal: Calendar) -> dt.date:
 def due_at(day: dt.date, cal: Calendar) -> dt.datetime:
     """``due_hour`` o'clock on ``day`` in the playbook's zone, as one instant (playbook.py: a
     skipped hour is due when the clocks jump, a repeated one the first time)."""
-    wall = dt.datetime.combine(day, dt.time(cal.due_hour), tzinfo=cal.zone)  # fold=0
-    local = wall.astimezone(dt.timezone.utc).astimezone(cal.zone)
+    return _instant(day, cal.due_hour, cal.zone)
+
+
+@lru_cache(maxsize=4096)
+def _instant(day: dt.date, hour: int, zone: ZoneInfo) -> dt.datetime:
+    """Deals closed on one day share their due days: the zone arithmetic is done once per day."""
+    wall = dt.datetime.combine(day, dt.time(hour), tzinfo=zone)  # fold=0
+    local = wall.astimezone(dt.timezone.utc).astimezone(zone)
     offset = local.utcoffset()
     assert offset is not None  # a ZoneInfo always has one
     return local.replace(tzinfo=dt.timezone(offset))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from connector.model import Deal
@@ -62,9 +62,11 @@ class CustomerBook:
     complete: bool = True
     """Every won deal has been read once (the shell knows): no renewal deal is still unknown.
     While False, the planner holds back what a renewal deal could take over."""
+    _by_deal: Mapping[str, CustomerDeal] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_company", MappingProxyType(dict(self.by_company)))
+        object.__setattr__(self, "_by_deal", {d.deal_id: d for items in self.by_company.values() for d in items})
 
     @classmethod
     def of(cls, deals: Iterable[CustomerDeal], *, complete: bool = True) -> CustomerBook:
@@ -80,7 +82,7 @@ class CustomerBook:
             yield from items
 
     def known(self, deal_id: str) -> CustomerDeal | None:
-        return next((d for d in self.deals() if d.deal_id == deal_id), None)
+        return self._by_deal.get(deal_id)
 
     def with_deals(self, fresh: Iterable[CustomerDeal]) -> CustomerBook:
         """The book with ``fresh`` facts laid over the stored ones (a deal may change company)."""
@@ -112,7 +114,3 @@ def remembered(deal: Deal, playbook: str, renewal_deal: bool, because: str) -> C
                         close_date=deal.close_date, won=deal.is_won, playbook=playbook, renewal_deal=renewal_deal,
                         because=because)
 
-
-def without_playbook(item: CustomerDeal) -> CustomerDeal:
-    """The fact as kept for a deal no longer won: it takes nothing over."""
-    return replace(item, won=False)

@@ -364,7 +364,7 @@ def _counted_from(rule: TouchPointRule, anchor: dt.date, cycle: int) -> str:
 def upcoming(deal: Deal, playbook: Playbook, now: dt.datetime, *, ends: dt.date | None = None,
              count: int = 3) -> dict[str, tuple[dt.date, ...]]:
     """Each repeating touch point's next due dates after today (``afterclose plan`` shows them)."""
-    if deal.close_date is None:
+    if deal.close_date is None or not any(rule.repeat for rule in playbook.touch_points):
         return {}
     first_renewal, _, _ = _first_renewal(deal, playbook)
     renewals = Renewals(first=first_renewal, term=playbook.contract_term_months, roll_forward=playbook.roll_forward)
