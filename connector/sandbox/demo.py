@@ -311,7 +311,7 @@ def _customers_over_time(book: _DealBook) -> None:
     book.add(name="Acme Corp - Extra seats", stage="won", close_date=close, company=0,
              fields=_complete_fields(0, close, None), deal_type="expansion", amount=9_500.0,
              note="expansion of a new customer: an adoption check, no second kickoff")
-    for name, amount in (("Initech - Enterprise rollout", 240_000.0), ("Globex - Starter plan", 3_600.0)):
+    for name, amount in (("Initech - Enterprise rollout", 240_000.0), ("Globex - Starter plan", 5_400.0)):
         close = book.days_ago(2)
         book.add(name=name, stage="won", close_date=close, company=2 if "Initech" in name else 1,
                  fields=_complete_fields(2, close, None), deal_type="new", amount=amount,
