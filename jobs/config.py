@@ -37,7 +37,7 @@ from connector.nps import NpsSourceConfig
 from connector.hubspot.settings import HubSpotSettings
 from connector.retry import RetrySettings
 from connector.salesforce.settings import SalesforceSettings
-from connector.settings import RULE_ERROR, Section
+from connector.settings import RULE_ERROR, Section, problem
 from jobs.serve.cron import crontab_trigger
 
 ENV_PREFIX = "AFTERCLOSE_"
@@ -108,6 +108,27 @@ class ScheduleSection(Section):
         return _require_zone(value)
 
 
+class RepeatSection(Section):
+    every: int = Field(ge=1, description="A regular check-up: one every this many days or months after the first.")
+    unit: Literal["days", "months"] = Field("months", description="days or months.")
+    until: Literal["close", "renewal"] | None = Field(
+        None, description="Where the repeats end: 'renewal' (until_offset around each renewal date; they carry "
+                          "on in the next contract term) or 'close' (until_offset days after the close, for good).",
+    )
+    until_offset: int = Field(0, description="Days after (positive) or before (negative) the `until` anchor.")
+    horizon_days: int | None = Field(
+        None, ge=1, description="Only occurrences due within this many days are created; the next ones follow "
+                                "as their day comes near.",
+    )
+
+    @model_validator(mode="after")
+    def _bounded(self) -> RepeatSection:
+        if self.until is None and self.horizon_days is None:
+            raise problem("until", "a repeat needs an end (until) or a horizon (horizon_days); without either "
+                                   "it would plan check-ups without limit")
+        return self
+
+
 class TouchPointSection(Section):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="Stable id (part of every task key: renaming creates new tasks).")
     title: str = Field(min_length=1, description="What the task asks the owner to do.")
@@ -116,6 +137,25 @@ class TouchPointSection(Section):
     business_days: bool = Field(False, description="Count only workdays (minus holidays) in the offset.")
     type: TaskType = Field(TaskType.TODO, description="call, email or todo.")
     priority: Priority = Field(Priority.NORMAL, description="high, normal or low.")
+    purpose: str = Field("", description="What the touch point is for, in one sentence a rep reads in the task.")
+    repeat: RepeatSection | None = Field(None, description="Makes it a regular check-up (anchor must be 'close').")
+
+
+class PlaybookEntrySection(Section):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="Stable id, shown in the plan and in `status`.")
+    title: str = Field(min_length=1, description="How reps see the playbook named in their tasks.")
+    when: dict[str, Any] | None = Field(
+        None, description="Which deals get it (docs/playbooks.md); none: the default, which must come last.",
+    )
+    touch_points: list[str] = Field(min_length=1, description="Ids of its touch points (yours or the built-in ones).")
+    handoff_task: bool = Field(True, description="Give the deal owner a task when the handoff is incomplete.")
+    renewal_deal: bool = Field(
+        False, description="Its deals are renewal deals: they carry the customer's renewals, and the customer's "
+                           "earlier deals stop planning theirs.",
+    )
+    roll_forward: bool = Field(
+        True, description="Plan the renewal ladder again every contract term; false: only the first renewal.",
+    )
 
 
 class PlaybookSection(Section):
@@ -133,7 +173,19 @@ class PlaybookSection(Section):
                           "unset: the CRM refuses those tasks (reported, retried each run).",
     )
     touch_points: list[TouchPointSection] | None = Field(
-        None, min_length=1, description="Replaces the built-in touch points when given."
+        None, min_length=1,
+        description="Without `playbooks`: every deal's touch points (replacing the built-in ones). With them: "
+                    "touch points the playbooks can use besides the built-in ones.",
+    )
+    playbooks: list[PlaybookEntrySection] | None = Field(
+        None, min_length=1, description="Several playbooks, tried in order; the first whose `when` holds is the deal's.",
+    )
+    file: Path | None = Field(
+        None, description="A playbook file (touch_points and playbooks, the same keys) instead of listing them here.",
+    )
+    builtin_segments: bool = Field(
+        True, description="With no playbooks of your own: true chooses between the built-in new business, expansion "
+                          "and renewal deal playbooks by deal type; false gives every deal the new-business one.",
     )
 
     @field_validator("workdays", mode="before")
@@ -288,11 +340,18 @@ class Settings(BaseSettings):
             yield "nps.path", f"no such file or folder: {self.nps.path}"
 
     def _check_playbook(self) -> Iterator[tuple[str, str]]:
-        seen: set[str] = set()
-        for index, touch_point in enumerate(self.playbook.touch_points or ()):
-            if touch_point.id in seen:
-                yield f"playbook.touch_points[{index}].id", f"{touch_point.id!r} is used twice; ids must be unique"
-            seen.add(touch_point.id)
+        section = self.playbook
+        for name, items in (("touch_points", section.touch_points), ("playbooks", section.playbooks)):
+            seen: set[str] = set()
+            for index, item in enumerate(items or ()):
+                if item.id in seen:
+                    yield f"playbook.{name}[{index}].id", f"{item.id!r} is used twice; ids must be unique"
+                seen.add(item.id)
+        if section.file is not None:
+            if section.touch_points or section.playbooks:
+                yield "playbook.file", "give the touch points and playbooks in the file or here, not both"
+            if not Path(section.file).is_file():
+                yield "playbook.file", f"no such file: {section.file}"
 
     # -- for the rest of the program -----------------------------------------------------------
 

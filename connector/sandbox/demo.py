@@ -87,6 +87,9 @@ class DemoDeal:
     """Canonical name -> value (str, date or None); ``renewal_date`` is a date or None."""
     modified_at: dt.datetime
     custom_pipeline: bool = False
+    deal_type: str | None = None
+    """"new", "expansion" or "renewal" (each sandbox stores its CRM's value: HubSpot's Deal type,
+    Salesforce's Opportunity Type); None leaves the field empty."""
     note: str = ""
     """Why this deal is in the demo set (shown nowhere; helps a reader of the data)."""
 
@@ -218,7 +221,8 @@ def _won_complete(book: _DealBook) -> None:
 
 
 def _won_incomplete(book: _DealBook) -> None:
-    """Won, handoff incomplete in different ways, and with no stakeholder at all."""
+    """Won, handoff incomplete in different ways (expansions of existing customers), and with no
+    stakeholder at all."""
     gaps = [
         {"decision_criteria": None}, {"customer_goal": "n/a"}, {"success_criteria": "tbd"},
         {"first_touch_channel": None, "customer_goal": None}, {"decision_criteria": "  "},
@@ -227,7 +231,8 @@ def _won_incomplete(book: _DealBook) -> None:
     for n, gap in enumerate(gaps):
         close = book.days_ago(1 + n)
         book.add(name=f"{book.companies[12 + n].name} - Expansion", stage="won", close_date=close,
-                 fields=_complete_fields(n + 3, close, None) | gap, note=f"won, incomplete handoff {sorted(gap)}")
+                 fields=_complete_fields(n + 3, close, None) | gap, deal_type="expansion",
+                 note=f"won expansion, incomplete handoff {sorted(gap)}")
     close = book.days_ago(3)
     book.add(name="Lonely Deal Without Contacts", stage="won", close_date=close, company=18, contacts=(),
              fields=_complete_fields(7, close, None), note="won, no stakeholder")
@@ -288,8 +293,33 @@ def _not_won(book: _DealBook) -> None:
                  fields={}, note="lost", custom_pipeline=n == 0)
 
 
+def _customers_over_time(book: _DealBook) -> None:
+    """Segments over a customer's life: a long-standing customer whose renewals are renewal deals
+    (only the latest carries the renewal ladder), an expansion of a new customer, and a large and a
+    small new customer."""
+    hooli = 6
+    first = book.days_ago(2 * 365 + 40)
+    book.add(name="Hooli - Platform (first contract)", stage="won", close_date=first, company=hooli,
+             fields=_complete_fields(6, first, None), deal_type="new", amount=48_000.0,
+             note="long-standing customer: its renewals came as renewal deals")
+    for years, label in ((1, "2nd year"), (0, "3rd year")):
+        close = book.days_ago(years * 365 + 40)
+        book.add(name=f"Hooli - Renewal ({label})", stage="won", close_date=close, company=hooli,
+                 fields=_complete_fields(6, close, None), deal_type="renewal", amount=52_000.0,
+                 note="renewal deal: the latest carries the customer's renewal ladder")
+    close = book.days_ago(3)
+    book.add(name="Acme Corp - Extra seats", stage="won", close_date=close, company=0,
+             fields=_complete_fields(0, close, None), deal_type="expansion", amount=9_500.0,
+             note="expansion of a new customer: an adoption check, no second kickoff")
+    for name, amount in (("Initech - Enterprise rollout", 240_000.0), ("Globex - Starter plan", 5_400.0)):
+        close = book.days_ago(2)
+        book.add(name=name, stage="won", close_date=close, company=2 if "Initech" in name else 1,
+                 fields=_complete_fields(2, close, None), deal_type="new", amount=amount,
+                 note="a large and a small new customer (segment them by amount in a playbook file)")
+
+
 def demo_dataset(anchor: dt.date | None = None) -> DemoDataset:
-    """The hand-made demo set: ~50 deals covering every state the pipeline must handle.
+    """The hand-made demo set: ~55 deals covering every state the pipeline must handle.
 
     ``anchor`` is "today" for the data (close dates are relative to it so the playbook has
     current work to do); it defaults to the real date, and tests pass a fixed one.
@@ -299,7 +329,7 @@ def demo_dataset(anchor: dt.date | None = None) -> DemoDataset:
     contacts = _contacts(companies, per_company=3)
     book = _DealBook(anchor, companies, contacts)
     for section in (_won_complete, _won_incomplete, _won_bad_renewal_dates, _won_long_ago_or_renewing_soon,
-                    _won_awkward, _not_won):
+                    _won_awkward, _not_won, _customers_over_time):
         section(book)
     return DemoDataset(anchor=anchor, owners=_owners(), companies=companies, contacts=contacts,
                        deals=tuple(book.deals), nps_responses=_nps_for(book.deals, contacts, anchor))

@@ -25,6 +25,8 @@ def check_command(config_path: Path) -> int:
     runtime = load_runtime(config_path)
     for warning in runtime.settings.file_warnings():
         echo(f"warning: {warning}")
+    for note in runtime.playbooks.notes:
+        echo(f"note: {note}")
     try:
         return _check(runtime)
     finally:

@@ -29,9 +29,9 @@ from jobs import logs
 from jobs.cli.output import add_text_row, text
 from jobs.cli.runtime import CrmSession
 from jobs.config import Settings
-from jobs.state import StateStore, open_store
 from jobs.core.nps import DETRACTOR_TOUCH_POINT, REFERRAL_ASK_TOUCH_POINT
-from jobs.core.playbook import DEFAULT_PLAYBOOK
+from jobs.playbooks import Playbooks, build_playbooks
+from jobs.state import StateStore, open_store
 from jobs.sync import SyncJob, SyncReport, run_sync
 from jobs.wiring import wiring
 
@@ -50,12 +50,15 @@ def run_demo(provider: str, console: Console | None = None, anchor: dt.date | No
             _sandbox(provider, data) as (endpoint, session, fieldmap, owners):
         with open_store(f"sqlite:///{Path(tmp) / 'state.db'}") as store:
             _show_setup(console, _setup(session.adapter))
+            playbooks = build_playbooks(_demo_settings(endpoint), fieldmap)
             job = SyncJob(scope=f"{provider}:demo", adapter=session.adapter, store=store, fieldmap=fieldmap,
-                          playbook=DEFAULT_PLAYBOOK, clock=lambda: dt.datetime.now(dt.timezone.utc),
+                          playbook=playbooks.set, clock=lambda: dt.datetime.now(dt.timezone.utc),
                           on_page=session.observe)
             first = run_sync(job)
             calls_first = session.adapter.call_stats().total
             _show_first_run(console, first, _name_of(session), owners, calls_first)
+            _show_playbooks(console, first, playbooks, _name_of(session))
+            _show_one_task(console, first, _name_of(session), owners)
             second = run_sync(job)
             _show_second_run(console, second, session.adapter.call_stats().total - calls_first)
             _show_nps(console, endpoint, session, store, fieldmap, data, Path(tmp))
@@ -124,6 +127,39 @@ def _show_first_run(console: Console, report: SyncReport, deal_label, owners: di
     console.print(text(f"Skipped {len(skips)} touch points already too far overdue to be useful (catch-up rule)."))
     console.print(_counter_table("What the CRM did", "outcome", report.outcomes))
     _show_rejected(console, report.rejected, deal_label)
+
+
+def _show_playbooks(console: Console, report: SyncReport, playbooks: Playbooks, deal_label) -> None:
+    """Deals per playbook, and the customers whose renewal deal took over their renewals."""
+    console.print(_counter_table("Deals per playbook", "playbook", report.playbook_counts))
+    console.print(text(f"Each deal gets the first playbook whose condition holds ({Path(playbooks.source).name}):"))
+    for segment in playbooks.set.describe():
+        console.print(text(f"  {segment}"))
+    renewals = [deal_id for deal_id, playbook in report.playbooks.items() if _is_renewal(playbooks, playbook)]
+    taken = [a for a in report.plan_actions if isinstance(a, CreateTask) and a.deal_id in renewals
+             and a.spec.touch_point.startswith("renewal_")]
+    if taken:
+        owners = sorted({deal_label(a.deal_id) for a in taken})
+        console.print(text(f"Renewal deals carry their customer's renewal ladder ({', '.join(owners[:SHOWN])}); "
+                           "the customer's earlier deals plan no second one."))
+
+
+def _is_renewal(playbooks: Playbooks, playbook_id: str) -> bool:
+    return any(p.id == playbook_id and p.renewal_deal for p in playbooks.set.playbooks)
+
+
+def _show_one_task(console: Console, report: SyncReport, deal_label, owners: dict[str, str]) -> None:
+    """One task as the rep sees it in the CRM: subject, due date, owner and body."""
+    task = next((a.spec for a in report.plan_actions if isinstance(a, CreateTask) and a.spec.touch_point == "kickoff"),
+                None)
+    if task is None:
+        return
+    owner = owners.get(task.owner_id or "", task.owner_id or "(no owner)")
+    console.print(text("\n", ("One task as the rep sees it", "bold"), f" (deal {deal_label(task.deal_id)}):"))
+    console.print(text(f"  Subject: {task.subject}"))
+    console.print(text(f"  Due: {task.due_at:%Y-%m-%d %H:%M %Z}   Owner: {owner}   Priority: {task.priority.value}"))
+    for line in task.body.strip().splitlines():
+        console.print(text(f"  | {line}"))
 
 
 def _show_rejected(console: Console, rejected: list, deal_label) -> None:

@@ -21,7 +21,7 @@ from jobs.cli.runtime import CrmSession, Runtime, load_runtime, progress_for
 from jobs.nps import run_nps
 from jobs.state import StateStore
 from jobs.sync import JOB as SYNC_JOB
-from jobs.sync import RELEARN, run_sync
+from jobs.sync import RELEARN, SyncReport, run_sync
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +29,8 @@ class PlannedAction:
     job: str
     action: Action
     deal_name: str | None
+    later: bool = False
+    """`run` applies it at its end, with the deals decided again (jobs/sync/customers.py)."""
 
 
 def plan_command(config_path: Path, fmt: str, job: str) -> int:
@@ -36,31 +38,46 @@ def plan_command(config_path: Path, fmt: str, job: str) -> int:
     planned: list[PlannedAction] = []
     deals = 0
     skipped_jobs = []
+    sync_report: SyncReport | None = None
     with runtime.store() as store, runtime.crm() as session:
         session.preflight()
         with progress_for(session, "plan"):
             for name in jobs_of(job):
-                actions, seen = _plan_job(runtime, name, session, store, required=job != "all")
+                actions, seen, report = _plan_job(runtime, name, session, store, required=job != "all")
                 if actions is None:
                     skipped_jobs.append(name)
                     continue
                 deals += seen
-                planned += [PlannedAction(job=name, action=a, deal_name=session.deal_names.get(a.deal_id))
-                            for a in actions]
+                sync_report = report or sync_report
+                later = report.applied_later if report else set()
+                planned += [PlannedAction(job=name, action=a, deal_name=session.deal_names.get(a.deal_id),
+                                          later=a.key in later) for a in actions]
         reads = session.adapter.call_stats().total
         writes = _estimate_writes(session, planned)
         extra_reads = _first_run_reads(runtime.scope_of(session, store), store) if "sync" in jobs_of(job) else 0
     summary = plan_summary([p.action for p in planned], deals=deals, reads=reads, writes=writes,
                            extra_reads=extra_reads)
+    if sync_report is not None and len(runtime.playbooks.set.segments) > 1:
+        summary["playbooks"] = dict(sorted(sync_report.playbook_counts.items()))
     if skipped_jobs:
         summary["not_configured"] = skipped_jobs
+    choices = playbook_rows(sync_report, session.deal_names) if sync_report else []
     if fmt == "json":
         body = {"actions": [action_json(p.action, job=p.job, deal_name=p.deal_name) for p in planned],
-                "summary": summary}
+                "deals": choices, "summary": summary}
         echo(json.dumps(body, indent=2, ensure_ascii=False, default=str))
     else:
         _print_plan_table(planned, summary)
+        _print_playbooks(choices, runtime)
     return ExitCode.OK
+
+
+def playbook_rows(report: SyncReport, names: dict[str, str]) -> list[dict[str, Any]]:
+    """Per deal: its playbook and why, its regular check-ups' next dates, and notes."""
+    return [{"deal_id": deal_id, "deal_name": names.get(deal_id), "playbook": item.playbook, "why": item.because,
+             "next": {tp: [d.isoformat() for d in days] for tp, days in item.upcoming.items()},
+             "notes": list(item.notes)}
+            for deal_id, item in sorted(report.explained.items(), key=lambda kv: (names.get(kv[0]) or "", kv[0]))]
 
 
 def _estimate_writes(session: CrmSession, planned: list[PlannedAction]) -> int:
@@ -70,23 +87,24 @@ def _estimate_writes(session: CrmSession, planned: list[PlannedAction]) -> int:
     applies: dict[tuple[str, int], list[Action]] = {}
     for item in planned:
         page = session.page_of_deal.get(item.action.deal_id, -1) if item.job == "sync" else -1
+        page = session.pages if item.later else page
         applies.setdefault((item.job, page), []).append(item.action)
     return sum(session.adapter.estimate_write_calls(actions) for actions in applies.values())
 
 
 def _plan_job(runtime: Runtime, job: str, session: CrmSession, store: StateStore,
-              required: bool) -> tuple[list[Action] | None, int]:
+              required: bool) -> tuple[list[Action] | None, int, SyncReport | None]:
     if job == "sync":
         report = run_sync(runtime.sync_job(session, store), dry_run=True)
-        return list(report.plan_actions), report.deals_seen
+        return list(report.plan_actions), report.deals_seen, report
     nps_job = runtime.nps_job(session, store)
     if nps_job is None:
         if required:
             raise ConfigError('is "none": set a source to plan the NPS job', source=runtime.settings.source,
                               key="nps.source")
-        return None, 0
+        return None, 0, None
     report = run_nps(nps_job, dry_run=True)
-    return list(report.plan_actions), 0
+    return list(report.plan_actions), 0, None
 
 
 def plan_summary(actions: Sequence[Action], *, deals: int, reads: int, writes: int,
@@ -144,6 +162,23 @@ def _print_plan_table(planned: list[PlannedAction], summary: dict[str, Any]) -> 
     out.print(text(f"{summary['deals']} deals read; {kinds or 'no actions'}."))
     out.print(text(f"API calls: {summary['api_calls_reads']} spent reading for this plan; `run` would make about "
                    f"{summary['api_calls_estimate']} ({summary['api_calls_writes_estimate']} of them writes)."))
+
+
+def _print_playbooks(rows: list[dict[str, Any]], runtime: Runtime) -> None:
+    """Which playbook each deal gets and why, and when its regular check-ups come next."""
+    out = console()
+    for note in runtime.playbooks.notes:
+        out.print(text(f"note: {note}"))
+    if len(runtime.playbooks.set.segments) == 1 and not any(row["next"] for row in rows):
+        return
+    table = Table(title=f"Playbooks ({runtime.playbooks.source}): which one each deal gets, and why",
+                  title_justify="left")
+    for column in ("deal", "playbook", "why", "next check-ups"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        upcoming = "; ".join(f"{tp} {', '.join(days) or 'none'}" for tp, days in row["next"].items())
+        add_text_row(table, row["deal_name"] or row["deal_id"], row["playbook"], row["why"], upcoming)
+    out.print(table)
 
 
 def _what(action: Action) -> str:

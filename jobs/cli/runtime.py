@@ -26,9 +26,8 @@ from jobs import logs
 from jobs.cli.exits import CommandFailed, ExitCode
 from jobs.cli.stopping import GracefulStop
 from jobs.config import Settings
-from jobs.core.playbook import Playbook
 from jobs.nps import NpsJob, build_nps_job
-from jobs.playbooks import build_playbook
+from jobs.playbooks import Playbooks, build_playbooks
 from jobs.state import StateStore, open_store
 from jobs.sync import SyncJob
 from jobs.scopes import resolve_scope
@@ -43,7 +42,7 @@ def _now() -> dt.datetime:
 class Runtime:
     settings: Settings
     fieldmap: FieldMap
-    playbook: Playbook
+    playbooks: Playbooks
     address: str
     """Where the config points (jobs/wiring.py ``address_of``); the scope is the account behind it."""
     clock: Callable[[], dt.datetime] = _now
@@ -110,7 +109,7 @@ class Runtime:
     def sync_job(self, session: CrmSession, store: StateStore, should_stop: Callable[[], bool] = lambda: False,
                  record_by: Callable[[], float | None] = lambda: None) -> SyncJob:
         return SyncJob(scope=self.scope_of(session, store), adapter=session.adapter, store=store,
-                       fieldmap=self.fieldmap, playbook=self.playbook, clock=self.clock, should_stop=should_stop,
+                       fieldmap=self.fieldmap, playbook=self.playbooks.set, clock=self.clock, should_stop=should_stop,
                        record_by=record_by, on_page=session.observe, check_schema=not session.reached)
 
     def nps_job(self, session: CrmSession, store: StateStore) -> NpsJob | None:
@@ -129,7 +128,7 @@ def load_runtime(config_path: Path | None, *, configure_logs: bool = True) -> Ru
     if fieldmap.provider is not provider:
         raise ConfigError(f"this mapping is for {fieldmap.provider.value}, but crm.provider is {provider.value}",
                           source=fieldmap.source, key="provider")
-    return Runtime(settings=settings, fieldmap=fieldmap, playbook=build_playbook(settings),
+    return Runtime(settings=settings, fieldmap=fieldmap, playbooks=build_playbooks(settings, fieldmap),
                    address=address_of(settings))
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from jobs import logs
@@ -16,6 +17,7 @@ from jobs.cli.run import JOBS
 from jobs.cli.runtime import load_runtime
 from jobs.state import RunSummary, StoredNpsResponse
 from jobs.sync import TASK_KEY_MODE
+from jobs.state.customers import StoredCustomerDeal
 
 
 def status_command(config_path: Path, limit: int, fmt: str) -> int:
@@ -82,12 +84,17 @@ def history_command(config_path: Path, fmt: str, *, run_id: int | None = None, d
         else:
             records = store.deal_history(scope, deal_id or "")
             title = f"Deal {deal_id}: {len(records)} record(s) in the runs kept, newest run first"
+        playbook = store.customer_deal(scope, deal_id) if deal_id is not None else None
     if fmt == "json":
         body = {"scope": scope, "run": run_id, "deal": deal_id, "records": [jsonable(r) for r in records]}
+        if deal_id is not None:
+            body["playbook"] = _playbook_json(playbook)
         echo(json.dumps(logs.redact_value(body), indent=2, ensure_ascii=False, default=str))
         return ExitCode.OK
     out = console()
     out.print(text(title))
+    if playbook is not None:
+        out.print(text(_playbook_line(playbook)))
     if not records:
         return ExitCode.OK
     table = Table(show_header=True)
@@ -100,6 +107,25 @@ def history_command(config_path: Path, fmt: str, *, run_id: int | None = None, d
         add_text_row(table, record.run_id, record.deal_id, record.key, record.action_kind, record.outcome.value, said)
     out.print(table)
     return ExitCode.OK
+
+
+def _playbook_line(stored: StoredCustomerDeal) -> str:
+    """Which playbook the deal has, since when and why, and the one it had before."""
+    deal = stored.deal
+    line = f"Playbook: {deal.playbook} since {stored.since:%Y-%m-%d %H:%M} UTC ({deal.because})"
+    if stored.previous_playbook:
+        line += f"; before: {stored.previous_playbook}"
+    if deal.renewal_deal:
+        line += "; a renewal deal: it carries its customer's renewals"
+    return line
+
+
+def _playbook_json(stored: StoredCustomerDeal | None) -> dict[str, Any] | None:
+    if stored is None:
+        return None
+    return {"id": stored.deal.playbook, "why": stored.deal.because, "since": stored.since.isoformat(),
+            "previous": stored.previous_playbook, "renewal_deal": stored.deal.renewal_deal,
+            "company_id": stored.deal.company_id}
 
 
 def _nps_waiting(stored: StoredNpsResponse) -> dict[str, Any]:

@@ -13,6 +13,11 @@ Calendar rules (what a RevOps engineer can tell a customer in advance):
   and the renewal ladder keeps its order).
 - A task is due at ``due_hour`` o'clock local time in the playbook's zone (an aware datetime), so a
   9:00 task in Auckland is due at 9:00 in Auckland, whatever zone the server runs in.
+- On the days clocks change, one rule: a due hour the clocks skip is due the moment they jump
+  (New York, spring forward: 02:00 -> 03:00 EDT), and a due hour that happens twice is due the
+  first time (London, fall back: 01:00 BST, not 01:00 GMT). The due time is then held as a fixed
+  UTC offset, so it names one instant and compares equal to the same instant read back from the
+  state store or the CRM in UTC (a zone-aware time inside a fold never does, PEP 495).
 - Adding months clamps to the month's end: 31 January + 1 month = 28/29 February, 29 February +
   12 months = 28 February. Cycle n is always computed from the first renewal date (never from
   the previous cycle), so a 31st does not drift to the 28th for good.
@@ -27,96 +32,50 @@ Cycle numbers count contract terms since the close (1 = first renewal), rounded 
 term. So a renewal date moved by weeks keeps its cycle number, and its tasks keep their keys
 (they are rescheduled, not duplicated); a renewal date rolled forward by a whole term after the
 customer renewed is the next cycle and gets fresh tasks instead of colliding with the completed
-ones. Close-anchored touch points are cycle 0.
+ones. Close-anchored touch points are cycle 0; occurrence n of a repeating touch point is cycle n
+(jobs/core/repeats.py).
+
+``roll_forward = False`` plans only the first renewal's ladder: the next ones come with the
+customer's renewal deals. ``schedule(..., ends=day)``: a renewal deal of the same customer took
+over on ``day`` (jobs/core/customers.py), so nothing due on or after it is this deal's to plan.
 """
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import math
-import re
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from connector.mapping import FieldType
-from connector.model import Deal, Priority, TaskType, require_aware
+from connector.model import Deal, Priority, TaskType
+from jobs.core import repeats
+from jobs.core.calendar import (
+    MONDAY_TO_FRIDAY,
+    CalendarError,
+    add_business_days,
+    add_months,
+    due_at,
+    is_workday,
+    local_today,
+    next_workday,
+    start_of_day,
+    zone_of,
+)
+from jobs.core.planned import DealSchedule, PlannedTouchPoint, RenewalCycle
+from jobs.core.repeats import Renewals
+from jobs.core.touch_points import HANDOFF_TASK, TOUCH_POINT_ID, Anchor, Repeat, TouchPointRule
 from jobs.core.values import clean_text, parse
 
-Anchor = Literal["close", "renewal", "detected"]
-"""``detected``: the day AfterClose first saw the condition (only the handoff task uses it)."""
-
-MONDAY_TO_FRIDAY = frozenset({0, 1, 2, 3, 4})
-TOUCH_POINT_ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
-_ANCHORS = ("close", "renewal", "detected")
 _AVERAGE_MONTH_DAYS = 365.2425 / 12
-_MAX_CALENDAR_SCAN_DAYS = 3 * 366
-"""Bound on workday searches: a calendar with no workday in years is a config error."""
-
-
-class CalendarError(ValueError):
-    """The playbook's calendar has no workday where one is needed: a configuration mistake."""
-
-
-@lru_cache(maxsize=64)
-def zone_of(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"playbook: unknown time zone {name!r} (use an IANA name like 'Europe/Berlin')") from exc
-
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class TouchPointRule:
-    id: str
-    """Stable identifier: part of every task key, so renaming it creates new tasks."""
-    title: str
-    anchor: Anchor
-    offset_days: int
-    business_days: bool = False
-    type: TaskType = TaskType.TODO
-    priority: Priority = Priority.NORMAL
-
-    def __post_init__(self) -> None:
-        if not TOUCH_POINT_ID.fullmatch(self.id):
-            raise ValueError(
-                f"touch point id {self.id!r} must be 1-40 characters of a-z, 0-9 and _, "
-                "starting with a letter (it becomes part of the task key)"
-            )
-        if self.anchor not in _ANCHORS:
-            raise ValueError(f"touch point {self.id!r}: anchor must be one of {_ANCHORS}, got {self.anchor!r}")
-        if not self.title.strip():
-            raise ValueError(f"touch point {self.id!r}: title must not be empty")
-
-    def describe_offset(self) -> str:
-        """'2 business days after close', '120 days before renewal', 'on the close date'."""
-        anchor = {"close": "close", "renewal": "renewal", "detected": "first detection"}[self.anchor]
-        if self.offset_days == 0:
-            return f"on the {anchor} date"
-        unit = "business day" if self.business_days else "day"
-        count = abs(self.offset_days)
-        plural = "" if count == 1 else "s"
-        side = "after" if self.offset_days > 0 else "before"
-        return f"{count} {unit}{plural} {side} {anchor}"
-
-
-HANDOFF_TASK = TouchPointRule(
-    id="handoff_incomplete",
-    title="Complete the handoff",
-    anchor="detected",
-    offset_days=1,
-    business_days=True,
-    type=TaskType.TODO,
-    priority=Priority.HIGH,
-)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Playbook:
     touch_points: tuple[TouchPointRule, ...]
+    id: str = "default"
+    """Stable name, shown in the plan and in every task's "why" (jobs/core/playbook_set.py)."""
+    title: str = "Default"
     timezone: str = "UTC"
     workdays: frozenset[int] = MONDAY_TO_FRIDAY
     """ISO weekday numbers as Python counts them: Monday 0 ... Sunday 6."""
@@ -126,6 +85,9 @@ class Playbook:
     """A touch point first planned more than this many days overdue is skipped, not created."""
     contract_term_months: int = 12
     handoff_task: TouchPointRule = HANDOFF_TASK
+    handoff: bool = True
+    """False: no "complete the handoff" task for this playbook's deals (the status is still
+    written back): a renewal is not a new customer."""
     owner_field: str | None = None
     """Canonical field holding a CSM owner id; None (or an empty value) -> the deal owner."""
     fallback_owner: str | None = None
@@ -133,6 +95,12 @@ class Playbook:
     name the deal owner anyway, and the CRM refuses them (reported and retried every run)."""
     renewal_field: str = "renewal_date"
     """Canonical field holding the first renewal date."""
+    roll_forward: bool = True
+    """True: the renewal ladder repeats every contract term (until a renewal deal of the customer
+    takes over). False: only the first renewal's ladder; later ones come with renewal deals."""
+    renewal_deal: bool = False
+    """This playbook is for renewal deals: such a deal carries the customer's renewals from its
+    close on, and the customer's earlier deals stop planning theirs (jobs/core/customers.py)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "touch_points", tuple(self.touch_points))
@@ -142,6 +110,9 @@ class Playbook:
         self._check_calendar()
 
     def _check_rules(self) -> None:
+        if not TOUCH_POINT_ID.fullmatch(self.id):
+            raise ValueError(f"playbook id {self.id!r} must be 1-40 characters of a-z, 0-9 and _, starting "
+                             "with a letter")
         seen: set[str] = set()
         for rule in (*self.touch_points, self.handoff_task):
             if rule.id in seen:
@@ -150,12 +121,21 @@ class Playbook:
         for rule in self.touch_points:
             if rule.anchor == "detected":
                 raise ValueError(f"playbook: touch point {rule.id!r}: anchor must be 'close' or 'renewal'")
+            self._check_term_gap(rule)
         if self.handoff_task.anchor != "detected":
             raise ValueError("playbook: handoff_task must be anchored on 'detected'")
         if self.catch_up_days < 0:
             raise ValueError(f"playbook: catch_up_days must be 0 or more, got {self.catch_up_days}")
         if self.contract_term_months < 1:
             raise ValueError(f"playbook: contract_term_months must be 1 or more, got {self.contract_term_months}")
+
+    def _check_term_gap(self, rule: TouchPointRule) -> None:
+        repeat = rule.repeat
+        if repeat is not None and repeat.until == "renewal" and \
+                -repeat.until_offset_days >= self.contract_term_months * 28:
+            raise ValueError(f"playbook: touch point {rule.id!r}: repeat.until_offset_days "
+                             f"{repeat.until_offset_days} leaves no day of a {self.contract_term_months}-month "
+                             "contract term for an occurrence")
 
     def _check_calendar(self) -> None:
         zone_of(self.timezone)
@@ -170,120 +150,45 @@ class Playbook:
     def zone(self) -> ZoneInfo:
         return zone_of(self.timezone)
 
+    def rule(self, touch_point: str) -> TouchPointRule | None:
+        return next((r for r in self.touch_points if r.id == touch_point), None)
+
 
 DEFAULT_PLAYBOOK = Playbook(
     touch_points=(
         TouchPointRule(id="kickoff", title="Kickoff call", anchor="close", offset_days=2,
-                       business_days=True, type=TaskType.CALL, priority=Priority.HIGH),
-        TouchPointRule(id="onboarding_checkup", title="Onboarding check-up", anchor="close", offset_days=14),
-        TouchPointRule(id="value_review_30", title="30-day value review", anchor="close", offset_days=30),
-        TouchPointRule(id="nps_checkin_60", title="NPS check-in", anchor="close", offset_days=60),
-        TouchPointRule(id="business_review_90", title="90-day business review", anchor="close", offset_days=90),
-        TouchPointRule(id="renewal_planning", title="Renewal planning", anchor="renewal", offset_days=-120),
-        TouchPointRule(id="renewal_review", title="Renewal review", anchor="renewal", offset_days=-90),
-        TouchPointRule(id="renewal_proposal", title="Renewal proposal", anchor="renewal", offset_days=-60),
+                       business_days=True, type=TaskType.CALL, priority=Priority.HIGH,
+                       purpose="Confirm the customer's goal, agree how success will be measured, and name "
+                               "who does what on both sides while the decision is fresh."),
+        TouchPointRule(id="onboarding_checkup", title="Onboarding check-up", anchor="close", offset_days=14,
+                       purpose="Catch small onboarding blockers before they become reasons to doubt the purchase."),
+        TouchPointRule(id="value_review_30", title="30-day value review", anchor="close", offset_days=30,
+                       purpose="Show the value seen so far against what they bought it for, while there is "
+                               "time to correct course."),
+        TouchPointRule(id="nps_checkin_60", title="NPS check-in", anchor="close", offset_days=60,
+                       purpose="Ask how likely they are to recommend us, and why."),
+        TouchPointRule(id="business_review_90", title="90-day business review", anchor="close", offset_days=90,
+                       purpose="Review the first quarter's results with the decision makers and agree the next "
+                               "quarter's plan."),
+        TouchPointRule(id="renewal_planning", title="Renewal planning", anchor="renewal", offset_days=-120,
+                       purpose="Spot renewal risks early: usage, champions, budget."),
+        TouchPointRule(id="renewal_review", title="Renewal review", anchor="renewal", offset_days=-90,
+                       purpose="Review the year with the customer and hear what they want from the next one."),
+        TouchPointRule(id="renewal_proposal", title="Renewal proposal", anchor="renewal", offset_days=-60,
+                       purpose="Send a renewal proposal tied to the outcomes they care about."),
         TouchPointRule(id="renewal_decision", title="Renewal decision", anchor="renewal", offset_days=-30,
-                       priority=Priority.HIGH),
+                       priority=Priority.HIGH, purpose="Get a clear yes or no before the renewal date."),
     ),
 )
-
-
-# --- calendar arithmetic -------------------------------------------------------------------------
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """``day`` shifted by whole months, clamped to the last day of a shorter month."""
-    index = day.year * 12 + (day.month - 1) + months
-    year, month = divmod(index, 12)
-    last = calendar.monthrange(year, month + 1)[1]
-    return dt.date(year, month + 1, min(day.day, last))
-
-
-def is_workday(day: dt.date, playbook: Playbook) -> bool:
-    return day.weekday() in playbook.workdays and day not in playbook.holidays
-
-
-def next_workday(day: dt.date, playbook: Playbook) -> dt.date:
-    """``day`` itself when it is a workday, else the first workday after it."""
-    for step in range(_MAX_CALENDAR_SCAN_DAYS):
-        candidate = day + dt.timedelta(days=step)
-        if is_workday(candidate, playbook):
-            return candidate
-    raise CalendarError(f"playbook: no workday within {_MAX_CALENDAR_SCAN_DAYS} days of {day} (check holidays)")
-
-
-def add_business_days(day: dt.date, count: int, playbook: Playbook) -> dt.date:
-    """Count ``count`` workdays forward (or backward when negative) from ``day``."""
-    if count == 0:
-        return next_workday(day, playbook)
-    step = dt.timedelta(days=1 if count > 0 else -1)
-    remaining, current = abs(count), day
-    for _ in range(_MAX_CALENDAR_SCAN_DAYS + remaining):
-        current += step
-        if is_workday(current, playbook):
-            remaining -= 1
-            if remaining == 0:
-                return current
-    raise CalendarError(f"playbook: cannot count {count} business days from {day} (check holidays)")
-
-
-def local_today(now: dt.datetime, playbook: Playbook) -> dt.date:
-    require_aware("now", now)
-    return now.astimezone(playbook.zone).date()
-
-
-def due_at(day: dt.date, playbook: Playbook) -> dt.datetime:
-    """``due_hour`` o'clock on ``day`` in the playbook's zone."""
-    return dt.datetime.combine(day, dt.time(playbook.due_hour), tzinfo=playbook.zone)
-
-
-def start_of_day(day: dt.date, playbook: Playbook) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0), tzinfo=playbook.zone)
 
 
 # --- what a deal's schedule looks like -----------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class PlannedTouchPoint:
-    rule: TouchPointRule
-    cycle: int
-    due_at: dt.datetime
-    anchor_date: dt.date
-    reason: str
-    """Why it is due then: 'due 2026-03-04: Kickoff call, 2 business days after close 2026-03-02'."""
-
-    @property
-    def id(self) -> str:
-        return self.rule.id
-
-    @property
-    def due_date(self) -> dt.date:
-        return self.due_at.date()
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class RenewalCycle:
-    number: int
-    renewal_date: dt.date
-    source: str
-    """How the renewal date was found, for a reader of the plan: "close date 2026-03-02 + 12 months",
-    "the deal's renewal date 2027-01-31 + 24 months"."""
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class DealSchedule:
-    touch_points: tuple[PlannedTouchPoint, ...]
-    renewal: RenewalCycle | None
-    revisit_at: dt.datetime | None
-    """When to look at the deal again to plan the next renewal cycle (None: nothing to revisit)."""
-    notes: tuple[str, ...] = ()
-    """Data problems the schedule worked around, for the dry-run output."""
-
-
 def schedule(deal: Deal, playbook: Playbook, now: dt.datetime, *,
-             memo: dict[tuple, PlannedTouchPoint] | None = None) -> DealSchedule:
-    """The touch points of ``deal`` to plan now: cycle 0 (close) and the current renewal cycle.
+             memo: dict[tuple, object] | None = None, ends: dt.date | None = None) -> DealSchedule:
+    """The touch points of ``deal`` to plan now: cycle 0 (close), the current renewal cycle, and
+    the regular check-ups due next; nothing due on or after ``ends``.
 
     ``memo``: a dict the caller keeps for one playbook and one ``now``, shared by many deals;
     deals closed (or renewing) on the same day then share their planned dates instead of
@@ -293,7 +198,7 @@ def schedule(deal: Deal, playbook: Playbook, now: dt.datetime, *,
     if deal.close_date is None:
         return _unscheduled("no close date: the playbook cannot be scheduled")
     try:
-        return _schedule(deal, deal.close_date, playbook, today, {} if memo is None else memo)
+        return _schedule(deal, deal.close_date, playbook, today, {} if memo is None else memo, ends)
     except CalendarError:
         raise
     except (OverflowError, ValueError) as exc:
@@ -301,19 +206,64 @@ def schedule(deal: Deal, playbook: Playbook, now: dt.datetime, *,
         return _unscheduled(f"dates out of range (close date {deal.close_date}): {exc}")
 
 
-def _schedule(deal: Deal, close: dt.date, playbook: Playbook, today: dt.date,
-              memo: dict[tuple, PlannedTouchPoint]) -> DealSchedule:
+def _schedule(deal: Deal, close: dt.date, playbook: Playbook, today: dt.date, memo: dict[tuple, object],
+              ends: dt.date | None) -> DealSchedule:
     first_renewal, from_field, notes = _first_renewal(deal, playbook)
-    renewal = current_cycle(close, first_renewal, from_field, playbook.contract_term_months, today)
-    planned = []
+    term = playbook.contract_term_months
+    renewals = Renewals(first=first_renewal, term=term, roll_forward=playbook.roll_forward)
+    renewal = current_cycle(close, first_renewal, from_field, term, today if playbook.roll_forward else close)
+    planned: list[PlannedTouchPoint] = []
+    visits = [renewal.renewal_date + dt.timedelta(days=1)] if playbook.roll_forward else []
+    notes_out = list(notes)
     for rule in playbook.touch_points:
+        if rule.repeat is not None:
+            found, enters, note = _window(rule, close, renewals, playbook, today, ends, memo)
+            planned += found
+            visits += [enters] if enters is not None else []
+            notes_out += [note] if note else []
+            continue
         key = (rule.id, close) if rule.anchor == "close" else (rule.id, renewal)
-        found = memo.get(key)
-        if found is None:
-            found = memo[key] = _plan_rule(rule, close, renewal, playbook)
-        planned.append(found)
-    revisit = start_of_day(renewal.renewal_date + dt.timedelta(days=1), playbook)
-    return DealSchedule(touch_points=tuple(planned), renewal=renewal, revisit_at=revisit, notes=notes)
+        found_one = memo.get(key)
+        if found_one is None:
+            found_one = memo[key] = _plan_rule(rule, close, renewal, playbook)
+        assert isinstance(found_one, PlannedTouchPoint)
+        if ends is None or found_one.due_date < ends:
+            planned.append(found_one)
+    visits = [day for day in visits if ends is None or day < ends]
+    revisit = start_of_day(min(visits), playbook) if visits else None
+    return DealSchedule(touch_points=tuple(planned), renewal=renewal, revisit_at=revisit, notes=tuple(notes_out),
+                        locate=lambda rule, cycle: _locate(rule, cycle, close, renewals, renewal, playbook, ends))
+
+
+Window = tuple[list[PlannedTouchPoint], dt.date | None, str | None]
+"""A repeating touch point's planned occurrences, when the next enters the horizon, and a note."""
+
+
+def _window(rule: TouchPointRule, close: dt.date, renewals: Renewals, playbook: Playbook, today: dt.date,
+            ends: dt.date | None, memo: dict[tuple, object]) -> Window:
+    key = ("repeat", rule.id, close, renewals, ends)
+    cached = memo.get(key)
+    if cached is None:
+        window = repeats.window(rule, close, renewals, playbook, today=today, ends=ends)
+        cached = memo[key] = ([repeats.planned(rule, close, item, playbook) for item in window.planned],
+                              window.next_enters, window.note)
+    return cached  # type: ignore[return-value]
+
+
+def _locate(rule: TouchPointRule, cycle: int, close: dt.date, renewals: Renewals, renewal: RenewalCycle,
+            playbook: Playbook, ends: dt.date | None) -> PlannedTouchPoint | str:
+    if rule.repeat is not None:
+        if cycle < 1:
+            return f"{rule.title} repeats now; its earlier one-off task is not part of the series"
+        item = repeats.occurrence(rule, close, cycle - 1, playbook)
+        why = repeats.why_not(rule, item.due, close, renewals, ends)
+        return why if why is not None else repeats.planned(rule, close, item, playbook)
+    if ends is not None:
+        return f"due on or after {ends}, when the customer's renewal deal took over"
+    if rule.anchor == "renewal" and cycle != renewal.number:
+        return (f"it belongs to renewal cycle {cycle}; the current renewal is cycle {renewal.number} "
+                f"on {renewal.renewal_date}")
+    return f"{rule.title} is not planned for cycle {cycle}"
 
 
 def _unscheduled(note: str) -> DealSchedule:
@@ -400,11 +350,33 @@ def _planned(rule: TouchPointRule, cycle: int, anchor: dt.date, days: tuple[dt.d
     if details:
         reason += f" ({'; '.join(details)})"
     return PlannedTouchPoint(rule=rule, cycle=cycle, due_at=due_at(due, playbook), anchor_date=anchor,
-                             reason=reason)
+                             reason=reason, counted_from=_counted_from(rule, anchor, cycle))
+
+
+def _counted_from(rule: TouchPointRule, anchor: dt.date, cycle: int) -> str:
+    if rule.anchor == "close":
+        return f"{rule.describe_offset().replace('close', 'the close date')} {anchor}"
+    if rule.anchor == "renewal":
+        return f"{rule.describe_offset().replace('renewal', 'the renewal date')} {anchor} (renewal cycle {cycle})"
+    return f"{rule.describe_offset()} ({anchor})"
+
+
+def upcoming(deal: Deal, playbook: Playbook, now: dt.datetime, *, ends: dt.date | None = None,
+             count: int = 3) -> dict[str, tuple[dt.date, ...]]:
+    """Each repeating touch point's next due dates after today (``afterclose plan`` shows them)."""
+    if deal.close_date is None or not any(rule.repeat for rule in playbook.touch_points):
+        return {}
+    first_renewal, _, _ = _first_renewal(deal, playbook)
+    renewals = Renewals(first=first_renewal, term=playbook.contract_term_months, roll_forward=playbook.roll_forward)
+    today = local_today(now, playbook)
+    return {rule.id: tuple(o.due for o in repeats.upcoming(rule, deal.close_date, renewals, playbook, today=today,
+                                                            ends=ends, count=count))
+            for rule in playbook.touch_points if rule.repeat is not None}
 
 
 __all__ = [
-    "DEFAULT_PLAYBOOK", "HANDOFF_TASK", "MONDAY_TO_FRIDAY", "CalendarError", "DealSchedule", "PlannedTouchPoint",
-    "Playbook", "RenewalCycle", "TouchPointRule", "add_business_days", "add_months", "current_cycle", "due_at",
-    "handoff_touch_point", "is_workday", "local_today", "next_workday", "schedule", "touch_points",
+    "DEFAULT_PLAYBOOK", "HANDOFF_TASK", "MONDAY_TO_FRIDAY", "Anchor", "CalendarError", "DealSchedule",
+    "PlannedTouchPoint", "Playbook", "RenewalCycle", "Repeat", "TouchPointRule", "add_business_days", "add_months",
+    "current_cycle", "due_at", "handoff_touch_point", "is_workday", "local_today", "next_workday", "schedule",
+    "start_of_day", "touch_points", "upcoming",
 ]

@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from jobs.state.damage import damaged_file_error, is_sqlite_damage
+from jobs.state.customers import CustomersMixin
 from jobs.state.engine import DEFAULT_STATE_URL, current_revision, engine_for, migrate, parse_url
 from jobs.state.instances import InstancesMixin
 from jobs.state.lock import LockMixin
@@ -33,7 +34,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(UTC)
 
 
-class SqlStateStore(NpsMixin, LockMixin, SlotsMixin, InstancesMixin):
+class SqlStateStore(NpsMixin, LockMixin, SlotsMixin, InstancesMixin, CustomersMixin):
     """Open with ``open_store(url)``; use as a context manager or call ``close()``."""
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -137,6 +138,23 @@ revisits_table = Table(
     Index("ix_afterclose_revisits_due", "scope", "revisit_at"),
 )
 
+customer_deals = Table(
+    "afterclose_customer_deals", metadata,
+    Column("scope", String, primary_key=True),
+    Column("deal_id", String, primary_key=True),
+    Column("company_id", String),
+    Column("name", Text, nullable=False),
+    Column("close_date", Date),
+    Column("won", Boolean, nullable=False),
+    Column("playbook", String, nullable=False),
+    Column("renewal_deal", Boolean, nullable=False),
+    Column("because", Text, nullable=False),
+    Column("previous_playbook", String),
+    Column("since", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_afterclose_customer_deals_company", "scope", "company_id"),
+)
+
 flags = Table(
     "afterclose_flags", metadata,
     Column("scope", String, primary_key=True),
@@ -207,5 +225,5 @@ create_intents = Table(
 before the call, deleted in the transaction that records the result; jobs/state/intents.py)."""
 
 SCOPED_TABLES = (cursors, ledger, runs, rejected_records, revisits_table, flags, nps_responses, nps_source_rejects, slots,
-                 create_intents)
+                 create_intents, customer_deals)
 """Every table whose rows belong to one scope (run records belong to their run)."""

@@ -24,16 +24,18 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from connector.actions import Action, ActionResult, CreateTask, Skip
+from connector.actions import Action, ActionResult, CreateTask, Plan, Skip
 from connector.errors import ReadsNotSettled, SchemaError
 from connector.mapping import FieldMap
-from connector.model import Deal, DealPage, TaskRef
+from connector.model import Deal, DealPage, TaskRef, TaskStatus
 from connector.port import CrmAdapter, SupportsCreateJournal, SupportsTaskKeyMode, SupportsTasksOnDeals
 from jobs import logs
 from jobs.core import handoff, planner
 from jobs.core.playbook import Playbook
+from jobs.core.playbook_set import PlaybookSet, as_set
 from jobs.state import StateStore
 from jobs.state.intents import StoreJournal
+from jobs.sync.customers import LATER_ROUNDS, RunCustomers
 from jobs.sync.stream import DealBudget, DealStream
 from jobs.sync.writer import PageWriter
 
@@ -65,7 +67,8 @@ class SyncJob:
     adapter: CrmAdapter
     store: StateStore
     fieldmap: FieldMap
-    playbook: Playbook
+    playbook: Playbook | PlaybookSet
+    """One playbook for every deal, or a set to choose from per deal (jobs/core/playbook_set.py)."""
     clock: Callable[[], dt.datetime]
     should_stop: Callable[[], bool] = lambda: False
     """Checked between pages: SIGTERM starts no new page's writes, records the pages under way, stops."""
@@ -76,6 +79,14 @@ class SyncJob:
     """Told of every page as it is read (the CLI's progress and deal names)."""
     check_schema: bool = True
     """False when the caller checked the mapping against the live CRM already (the CLI does)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DealExplained:
+    playbook: str
+    because: str
+    upcoming: dict[str, tuple[dt.date, ...]]
+    notes: tuple[str, ...]
 
 
 @dataclass(kw_only=True)
@@ -90,6 +101,17 @@ class SyncReport:
     outcomes: Counter[str] = field(default_factory=Counter)
     rejected: list[ActionResult] = field(default_factory=list)
     stopped_early: bool = False
+    playbooks: dict[str, str] = field(default_factory=dict)
+    """Deal id -> the id of the playbook it was planned with (the last time, if decided twice)."""
+    explained: dict[str, DealExplained] = field(default_factory=dict)
+    """A dry run's per-deal account: why its playbook, and its check-ups' next dates."""
+    applied_later: set[str] = field(default_factory=set)
+    """A dry run's actions (by key) that `run` would apply at its end, not with their deal's page."""
+
+    @property
+    def playbook_counts(self) -> Counter[str]:
+        """Deals per playbook."""
+        return Counter(self.playbooks.values())
 
     @property
     def deferred(self) -> int:
@@ -206,25 +228,26 @@ def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport
     report = SyncReport(run_id=run_id, dry_run=dry_run)
     now = job.clock()
     budget = DealBudget()
+    customers = RunCustomers(job.store, job.scope, as_set(job.playbook), dry_run=dry_run)
     stream = DealStream(job.adapter, on_page=job.on_page, stopping=job.should_stop)
     writer = None if run_id is None else PageWriter(
         scope=job.scope, job=JOB, run_id=run_id, store=job.store, submit=stream.submit,
         outcomes=report.outcomes, rejected=report.rejected, record_by=job.record_by)
     try:
-        for page, advances_cursor in _pages(job, stream, now):
+        for page, advances_cursor, budgeted in _pages(job, stream, now, customers):
             if writer is not None and writer.writing_any(page):
                 writer.drain()  # a deal met again is decided from its stored ledger entries
-            page = budget.take(page)
+            page = budget.take(page) if budgeted else page
             report.deals_seen = budget.distinct
             try:
-                result = _decide(job, page.deals, now)
+                result = _decide(job, page.deals, now, customers)
             except ReadsNotSettled as wait:
                 _defer(report, page, wait)
                 budget.holding_cursor = True  # no later page may move the cursor past these deals
                 continue
-            report.plan_counts.update(a.kind.value for a in result.plan.actions)
-            room = len(result.plan.actions) if dry_run else KEPT_ACTIONS - len(report.plan_actions)
-            report.plan_actions.extend(result.plan.actions[:max(0, room)])
+            if not budgeted:
+                result = _without_refused(result, report.rejected)
+            _account(report, result, dry_run=dry_run, again=not budgeted)
             if writer is not None and not job.should_stop():  # a stop asked for meanwhile: not this page
                 writer.submit(page, result, advance=advances_cursor and not budget.holding_cursor)
             if job.should_stop():
@@ -232,6 +255,8 @@ def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport
         if writer is not None:
             writer.drain()
         report.stopped_early = job.should_stop()
+        if not report.stopped_early and not report.deferred:
+            customers.run_done()
     finally:
         if writer is not None:
             writer.close()
@@ -246,25 +271,91 @@ def _defer(report: SyncReport, page: DealPage, wait: ReadsNotSettled) -> None:
     report.outcomes["deferred"] += len(page.deals)
 
 
-def _pages(job: SyncJob, stream: DealStream, now: dt.datetime) -> Iterator[tuple[DealPage, bool]]:
+def _without_refused(result: planner.PlanResult, rejected: list[ActionResult]) -> planner.PlanResult:
+    """A deal decided again at the end of the run does not retry what the CRM refused earlier in
+    this run (the next run retries it, as for every refused record)."""
+    refused = {r.action.key for r in rejected}
+    if not refused:
+        return result
+    kept = tuple(a for a in result.plan.actions if a.key not in refused)
+    return dataclasses.replace(result, plan=Plan(actions=kept))
+
+
+def _account(report: SyncReport, result: planner.PlanResult, *, dry_run: bool, again: bool) -> None:
+    """Add a page's plan to the report. A dry run records nothing, so deciding a deal again at
+    the end of the run plans all of it again: that plan replaces the deal's earlier one."""
+    if dry_run and again:
+        redone = set(result.choices)
+        replaced = [a for a in report.plan_actions if a.deal_id in redone]
+        report.plan_counts.subtract(a.kind.value for a in replaced)
+        report.plan_actions[:] = [a for a in report.plan_actions if a.deal_id not in redone]
+        before = {a.key for a in replaced}
+        report.applied_later |= {a.key for a in result.plan.actions if a.key not in before}
+    report.plan_counts.update(a.kind.value for a in result.plan.actions)
+    room = len(result.plan.actions) if dry_run else KEPT_ACTIONS - len(report.plan_actions)
+    report.plan_actions.extend(result.plan.actions[:max(0, room)])
+    report.playbooks |= {deal_id: choice.id for deal_id, choice in result.choices.items()}
+    if dry_run:
+        report.explained |= {
+            deal_id: DealExplained(playbook=choice.id, because=choice.because,
+                                   upcoming=result.upcoming.get(deal_id, {}), notes=result.notes.get(deal_id, ()))
+            for deal_id, choice in result.choices.items()
+        }
+
+
+def _pages(job: SyncJob, stream: DealStream, now: dt.datetime,
+           customers: RunCustomers) -> Iterator[tuple[DealPage, bool, bool]]:
     """Deals to look at again first (rejected last run, next renewal cycle due), then the
-    incremental stream. Only incremental pages move the cursor."""
+    incremental stream (every won deal while the customer book is incomplete), then the deals
+    the customer book says to decide again. Only incremental pages move the cursor; the last
+    ones are not counted against the decision limit (they are at most ``LATER_ROUNDS``)."""
     again = sorted(set(job.store.retry_deal_ids(job.scope)) | set(job.store.due_revisits(job.scope, now)))
     if again:
         for page in stream.by_ids(again):
-            yield page, False
-    for page in stream.changed_since(job.store.get_cursor(job.scope, JOB)):
-        yield page, True
+            yield page, False, True
+    since = None if customers.reads_every_deal else job.store.get_cursor(job.scope, JOB)
+    for page in stream.changed_since(since):
+        yield page, True, True
+    customers.pass_done()
+    for _ in range(LATER_ROUNDS):
+        later = customers.take_later()
+        if not later:
+            break
+        for page in stream.by_ids(later):
+            yield page, False, False
 
 
-def _decide(job: SyncJob, deals: Sequence[Deal], now: dt.datetime) -> planner.PlanResult:
+def _decide(job: SyncJob, deals: Sequence[Deal], now: dt.datetime, customers: RunCustomers) -> planner.PlanResult:
     reports = {d.id: handoff.check(d, job.fieldmap) for d in deals}
     ids = [d.id for d in deals]
-    result = planner.plan(deals, reports, job.store.ledger_for_deals(job.scope, ids), job.fieldmap, job.playbook, now)
+    book = customers.book_for(deals)
+
+    def plan() -> planner.PlanResult:
+        return planner.plan(deals, reports, job.store.ledger_for_deals(job.scope, ids), job.fieldmap, job.playbook,
+                            now, customers=book)
+
+    result = plan()
     if job.store.get_flag(job.scope, RELEARN) and _relearn(job, result):
-        result = planner.plan(deals, reports, job.store.ledger_for_deals(job.scope, ids), job.fieldmap,
-                              job.playbook, now)
+        result = plan()
+    if result.retiring and _learn_completed(job, result.retiring, ids):
+        result = plan()
+    customers.decided(result)
     return result
+
+
+def _learn_completed(job: SyncJob, keys: frozenset[str], deal_ids: Sequence[str]) -> int:
+    """Before AfterClose notes or closes tasks its plan no longer wants, it reads them: one a rep
+    has completed meanwhile is learnt as completed and left as it is (the ledger only learns of a
+    rep's work this way, or after a lost store). Where the CRM reads tasks on their deals (HubSpot
+    without unique task keys, whose search lags), they are read there."""
+    if isinstance(job.adapter, SupportsTasksOnDeals):
+        deal_of = {entry.key: entry.deal_id for entries in job.store.ledger_for_deals(job.scope, deal_ids).values()
+                   for entry in entries if entry.key in keys}
+        found = job.adapter.find_tasks_on_deals(deal_of, quiet_seconds=_relearning_for(job))
+    else:
+        found = job.adapter.find_tasks(sorted(keys))
+    done = [ref for ref in found.values() if ref.status is TaskStatus.COMPLETED]
+    return job.store.learn(job.scope, done) if done else 0
 
 
 def _relearn(job: SyncJob, result: planner.PlanResult) -> int:

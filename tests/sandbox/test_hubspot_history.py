@@ -60,7 +60,7 @@ def test_given_property_never_set_then_empty_history(hs):
 
 def test_given_history_on_list_then_at_most_50_per_page(hs):
     ok = raw(hs, "GET", "/crm/v3/objects/deals?limit=50&propertiesWithHistory=dealname")
-    assert ok.status_code == 200 and len(ok.json()["results"]) == 45
+    assert ok.status_code == 200 and len(ok.json()["results"]) == min(50, len(hs.sb.records("deals")))
     assert all("dealname" in r["propertiesWithHistory"] for r in ok.json()["results"])
     refused = raw(hs, "GET", "/crm/v3/objects/deals?limit=51&propertiesWithHistory=dealname")
     assert refused.status_code == 400 and "at most 50" in refused.json()["message"]

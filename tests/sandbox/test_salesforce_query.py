@@ -90,7 +90,7 @@ def test_given_unknown_or_foreign_locator_then_400_invalid_query_locator(sf_org_
 
 
 def test_given_fully_read_cursor_then_it_is_released(sf_org_factory):
-    org = sf_org_factory(page_size=20)
+    org = sf_org_factory(page_size=25)  # the demo's won deals fit in two pages
     first = org.sf.query(WON)
     last = org.sf.query_more(first["nextRecordsUrl"], identifier_is_url=True)
     assert last["done"]

@@ -41,10 +41,15 @@ DEFAULTS = {
     "company_nps_category": (COMPANY, "nps_category", "NPS_Category__c", ENUM, NPS, True),
     "company_nps_date": (COMPANY, "nps_date", "NPS_Date__c", DATE, (), True),
     "company_referral_status": (COMPANY, "referral_status", "Referral_Status__c", ENUM, REFERRAL, True),
+    # Read only, for choosing a deal's playbook (docs/playbooks.md); Salesforce has no pipelines.
+    "deal_type": (DEAL, "dealtype", "Type", TEXT, (), False),
+    "pipeline": (DEAL, "pipeline", None, TEXT, (), False),
 }
+ONLY_ON = {"pipeline": Provider.HUBSPOT}
 TOUCH_POINTS = ("kickoff", "onboarding_checkup", "value_review_30", "nps_checkin_60",
                 "business_review_90", "renewal_planning", "renewal_review", "renewal_proposal",
-                "renewal_decision", "handoff_incomplete", "referral_ask", "detractor_followup")
+                "renewal_decision", "handoff_incomplete", "referral_ask", "detractor_followup",
+                "adoption_check", "health_check")
 README = Path(__file__).resolve().parents[2] / "mappings" / "README.md"
 
 
@@ -60,6 +65,9 @@ def test_given_each_provider_then_builtin_file_loads_as_that_provider(builtin):
 @pytest.mark.parametrize("canonical", list(DEFAULTS))
 def test_builtin_files_map_every_default_name(builtin, canonical):
     record, hubspot, salesforce, type_, options, write = DEFAULTS[canonical]
+    if ONLY_ON.get(canonical, builtin.provider) is not builtin.provider:
+        assert not builtin.has(canonical)
+        return
     spec = builtin.spec(canonical)
     crm = hubspot if builtin.provider is Provider.HUBSPOT else salesforce
     assert (spec.record, spec.crm_name, spec.type, spec.options, spec.write) == (
@@ -67,7 +75,7 @@ def test_builtin_files_map_every_default_name(builtin, canonical):
 
 
 def test_builtin_files_declare_nothing_beyond_the_defaults(builtin):
-    assert set(builtin.fields) == set(DEFAULTS)
+    assert set(builtin.fields) == {name for name in DEFAULTS if ONLY_ON.get(name, builtin.provider) is builtin.provider}
 
 
 def test_builtin_written_fields_are_afterclose_owned(builtin):
@@ -101,7 +109,8 @@ def test_builtin_files_differ_only_in_crm_names():
     hubspot, salesforce = (load_mapping(builtin_mapping(p)) for p in Provider)
     assert hubspot.handoff_rules == salesforce.handoff_rules
     assert dict(hubspot.templates) == dict(salesforce.templates)
-    assert {n: (s.record, s.type, s.options, s.write, s.label) for n, s in hubspot.fields.items()} == {
+    assert {n: (s.record, s.type, s.options, s.write, s.label) for n, s in hubspot.fields.items()
+            if n not in ONLY_ON} == {
         n: (s.record, s.type, s.options, s.write, s.label) for n, s in salesforce.fields.items()}
 
 
@@ -120,8 +129,13 @@ def test_builtin_customer_facing_templates_carry_goal_or_stakeholders(builtin, t
     assert "{stakeholders}" in body
 
 
-def test_builtin_handoff_template_lists_missing_fields(builtin):
-    assert "{missing_fields}" in builtin.template("handoff_incomplete").body
+def test_builtin_handoff_template_lists_missing_fields_with_where_to_fill_them(builtin):
+    assert "{missing_list}" in builtin.template("handoff_incomplete").body
+
+
+@pytest.mark.parametrize("touch_point", ["default", *TOUCH_POINTS])
+def test_builtin_templates_tell_the_rep_why_the_task_exists(builtin, touch_point):
+    assert "{why}" in builtin.template(touch_point).body
 
 
 def test_readme_documents_every_placeholder():

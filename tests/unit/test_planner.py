@@ -341,7 +341,9 @@ def test_given_missing_list_changes_while_open_then_the_same_task_is_rewritten_a
     result = run(deals, ledger, reports=incomplete("Customer goal"), now=later)
     [update] = [a for a in of(result, UpdateTask) if a.spec.touch_point == "handoff_incomplete"]
     assert update.changes == ("content",)
-    assert update.spec.body.endswith("Missing: Customer goal")
+    # The rewritten task says so at its end (issue 17, reasons inside the CRM).
+    assert update.spec.body.endswith("Missing: Customer goal\n\nUpdated by AfterClose on 2026-03-05: its text, "
+                                     "owner or links brought up to date with the deal.\n")
     assert update.spec.due_at == at(2026, 3, 3, hour=9)
     assert not [a for a in of(result, CreateTask) if a.spec.touch_point == "handoff_incomplete"]
     assert dict(of(result, UpdateRecord)[0].update.values) == {"handoff_missing": "Customer goal"}

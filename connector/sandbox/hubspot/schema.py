@@ -157,8 +157,11 @@ def _deal_properties() -> list[PropertyDef]:
         _hs("closedate", "Close Date", "datetime", "date"),
         _hs("pipeline", "Pipeline", "enumeration", "select", external_options=True),
         _hs("dealstage", "Deal Stage", "enumeration", "radio", external_options=True),
+        # HubSpot ships New Business and Existing Business; the demo portal added Renewal, as
+        # teams that track renewals by type do (docs/playbooks.md).
         _hs("dealtype", "Deal Type", "enumeration", "radio",
-            options=(("New Business", "newbusiness"), ("Existing Business", "existingbusiness"))),
+            options=(("New Business", "newbusiness"), ("Existing Business", "existingbusiness"),
+                     ("Renewal", "renewal"))),
         _hs("description", "Deal Description", "string", "textarea"),
         _owner(),
         # Derived from the stage's metadata, never written (facts §3, [2ND]).

@@ -6,6 +6,7 @@ Mapping (canonical demo field -> HubSpot property):
 - ``close_date`` -> ``closedate`` (datetime, midnight UTC); ``modified_at`` -> ``hs_lastmodifieddate``;
 - handoff fields -> same-named deal properties; ``renewal_date`` -> date ``YYYY-MM-DD``. A value the
   property type cannot hold (the demo's "next spring" renewal) is left empty: HubSpot would refuse it;
+- ``deal_type`` -> ``dealtype`` (newbusiness, existingbusiness, and the portal's added renewal);
 - company -> primary company association (type 5, plus the unlabeled 341 HubSpot adds);
 - contacts -> deal-contact association 3 plus a USER_DEFINED label naming the role, and the label
   "Primary Contact" for the primary one (see association_types.py).
@@ -26,6 +27,9 @@ from connector.sandbox.hubspot.portal import DEFAULT_PIPELINE, PARTNER_PIPELINE,
 from connector.sandbox.hubspot.schema import Stored, ValueProblem, normalise
 
 OWNER_ID_BASE, USER_ID_BASE = 70_000_001, 91_000_001
+DEAL_TYPES = {"new": "newbusiness", "expansion": "existingbusiness", "renewal": "renewal"}
+"""Demo deal types as HubSpot's Deal type holds them; "renewal" is an option the demo portal added
+(HubSpot ships only New Business and Existing Business)."""
 _DAY_MS = 86_400_000
 
 
@@ -95,7 +99,8 @@ def _load_deal(b: Backend, deal: DemoDeal, ids: dict, *, created_ms: int) -> Non
     stage = {"won": pipeline.won_stage, "lost": pipeline.lost_stage}.get(deal.stage, pipeline.first_open_stage)
     close_ms = timefmt.ms_from_date(deal.close_date)
     raw = {"dealname": deal.name, "amount": deal.amount, "closedate": close_ms, "pipeline": pipeline.id,
-           "dealstage": stage.id, "hubspot_owner_id": ids["owners"].get(deal.owner)} | dict(deal.fields)
+           "dealstage": stage.id, "hubspot_owner_id": ids["owners"].get(deal.owner),
+           "dealtype": DEAL_TYPES.get(deal.deal_type or "")} | dict(deal.fields)
     values = _values(b, "deals", raw)
     values["hs_is_closed_won"] = Stored("true" if stage.won else "false")
     values["hs_is_closed"] = Stored("true" if stage.closed else "false")

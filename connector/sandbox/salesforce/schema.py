@@ -250,8 +250,9 @@ def build_catalog(*, afterclose_fields: bool = True) -> dict[str, ObjectDef]:
         _ro("IsWon", "boolean", nillable=False, calculated=True),
         _ro("ForecastCategory", "picklist", picklist=("Omitted", "Pipeline", "BestCase", "Forecast", "Closed"),
             calculated=True),
+        # The standard values, and Renewal, which the demo org added as most orgs do (docs/playbooks.md).
         _f("Type", "picklist", picklist=("Existing Customer - Upgrade", "Existing Customer - Replacement",
-                                          "Existing Customer - Downgrade", "New Customer")),
+                                          "Existing Customer - Downgrade", "New Customer", "Renewal")),
         _f("LeadSource", "picklist", picklist=LEAD_SOURCES),
         _f("Decision_Criteria__c", "textarea", length=LONG_TEXT),
         _f("Customer_Goal__c", "textarea", length=LONG_TEXT),

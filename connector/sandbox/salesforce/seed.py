@@ -3,7 +3,7 @@
 Stage "won" -> Closed Won, "open" -> Prospecting, "lost" -> Closed Lost (IsWon/IsClosed follow
 from the stage). Canonical fields land in the org's default places: first_touch_channel ->
 LeadSource, decision_criteria -> Decision_Criteria__c, customer_goal -> Customer_Goal__c,
-success_criteria -> Success_Criteria__c, renewal_date -> Renewal_Date__c. Contact roles become
+success_criteria -> Success_Criteria__c, renewal_date -> Renewal_Date__c, deal_type -> Type. Contact roles become
 OpportunityContactRole rows; ``modified_at`` becomes LastModifiedDate and SystemModstamp.
 
 What a real org could not hold is adjusted the way Salesforce would have forced it at entry:
@@ -27,6 +27,8 @@ CANONICAL_FIELDS = {
     "renewal_date": "Renewal_Date__c",
 }
 CREATED_BEFORE_MODIFIED = dt.timedelta(days=45)
+DEAL_TYPES = {"new": "New Customer", "expansion": "Existing Customer - Upgrade", "renewal": "Renewal"}
+"""Demo deal types as Opportunity.Type holds them; "Renewal" is a value the demo org added."""
 
 
 def _fit(store: Store, obj: str, values: dict) -> dict:
@@ -70,6 +72,7 @@ def _load_deal(store: Store, deal: DemoDeal, ids: dict) -> str:
         "AccountId": ids["Account"][deal.company] if deal.company is not None else None,
         "LastModifiedDate": deal.modified_at, "SystemModstamp": deal.modified_at,
         "CreatedDate": deal.modified_at - CREATED_BEFORE_MODIFIED,
+        "Type": DEAL_TYPES.get(deal.deal_type or ""),
     }
     for canonical, name in CANONICAL_FIELDS.items():
         if canonical in deal.fields:

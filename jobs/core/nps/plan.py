@@ -263,6 +263,7 @@ class _AccountContext:
             touch_point_title=TITLES[touch_point], due_date=day.isoformat(), cycle="0",
             nps_score=str(response.score), nps_comment=response.comment,
             respondent=respondent or None, responded_on=response.responded_at.date().isoformat(),
+            why=self._task_reason(response, touch_point),
         )
         return values
 
