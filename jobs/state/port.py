@@ -60,7 +60,8 @@ class StateStore(Protocol):
     def commit_page(self, scope: str, job: str, run_id: int, results: Sequence[ActionResult],
                     fingerprints: Mapping[str, str] | None, cursor: Cursor | None, *,
                     touch_point_of: TouchPointOf = ..., processed_deal_ids: Iterable[str] = (),
-                    revisits: Mapping[str, dt.datetime | None] | None = None) -> None: ...
+                    revisits: Mapping[str, dt.datetime | None] | None = None,
+                    unsettled_deal_ids: Iterable[str] = ()) -> None: ...
 
     # -- the create journal (jobs/state/intents.py) ------------------------------------------
     def note_creates_sending(self, scope: str, run_id: int | None, creates: Mapping[str, str]) -> None: ...

@@ -54,6 +54,7 @@ class RecordingMixin(LedgerMixin, RunsMixin, CursorsMixin):
         touch_point_of: TouchPointOf = touch_point_and_cycle,
         processed_deal_ids: Iterable[str] = (),
         revisits: Mapping[str, dt.datetime | None] | None = None,
+        unsettled_deal_ids: Iterable[str] = (),
     ) -> None:
         """Record one page's results and advance the cursor past it, in one transaction.
 
@@ -62,6 +63,9 @@ class RecordingMixin(LedgerMixin, RunsMixin, CursorsMixin):
         keys (jobs.core.keys), else the known entry's, else the spec's touch point and cycle 0.
         ``processed_deal_ids``: deals handled in this page even if they produced no results; any
         of them (and any deal in ``results``) without a rejection now has its rejections cleared.
+        ``unsettled_deal_ids``: deals with a record the CRM refused earlier in this run that this
+        page did not try again (a deal decided again at the end of the run leaves those out):
+        their kept rejections are not cleared, only the keys this page wrote are.
         ``revisits``: deal id -> when to re-read it; a processed deal missing from it has no
         revisit any more (the planner gave none), so its old one is dropped.
         A dry run records the run records only: no ledger, rejection, revisit or cursor change.
@@ -69,7 +73,8 @@ class RecordingMixin(LedgerMixin, RunsMixin, CursorsMixin):
         processed = set(processed_deal_ids)
         with self._write(scope) as conn:
             if self._record(conn, scope, run_id, results, fingerprints=fingerprints or {},
-                            touch_point_of=touch_point_of, rejections=processed):
+                            touch_point_of=touch_point_of, rejections=processed,
+                            unsettled=set(unsettled_deal_ids)):
                 return
             if revisits is not None:
                 gone = {deal_id: None for deal_id in processed if deal_id not in revisits}
@@ -80,13 +85,14 @@ class RecordingMixin(LedgerMixin, RunsMixin, CursorsMixin):
     def _record(
         self, conn: Connection, scope: str, run_id: int, results: Sequence[ActionResult], *,
         fingerprints: Mapping[str, str], touch_point_of: TouchPointOf, learned: Sequence[TaskRef] = (),
-        rejections: set[str] | None,
+        rejections: set[str] | None, unsettled: set[str] = frozenset(),
     ) -> bool:
         """The one recording path. Returns True for a dry run (only its run records are kept).
 
         ``learned``: tasks found in the CRM to enter into the ledger as they are. ``rejections``:
-        the deals processed, whose rejected records this result set settles; None leaves the
-        rejected records alone (the NPS job keeps a refusal on its response instead).
+        the deals processed, whose rejected records this result set settles (except the
+        ``unsettled`` ones); None leaves the rejected records alone (the NPS job keeps a refusal
+        on its response instead).
         """
         dry_run = self._open_run_is_dry(conn, scope, run_id)
         now = self._clock()
@@ -108,12 +114,12 @@ class RecordingMixin(LedgerMixin, RunsMixin, CursorsMixin):
         self._upsert(conn, ledger, list(changes.values()), ("scope", "key"))
         self._clear_intents(conn, scope, [*_settled_creates(results), *(ref.key for ref in learned)])
         if rejections is not None:
-            self._update_rejections(conn, scope, run_id, results, rejections, now)
+            self._update_rejections(conn, scope, run_id, results, rejections, unsettled, now)
         return False
 
     def _update_rejections(
         self, conn: Connection, scope: str, run_id: int, results: Sequence[ActionResult],
-        processed: set[str], now: dt.datetime,
+        processed: set[str], unsettled: set[str], now: dt.datetime,
     ) -> None:
         rejected = [r for r in results if r.rejected]
         if rejected:
@@ -123,7 +129,7 @@ class RecordingMixin(LedgerMixin, RunsMixin, CursorsMixin):
                 increment={"attempts": rejected_records.c.attempts + 1},
                 keep=("first_seen",),
             )
-        still_failing = {r.action.deal_id for r in rejected}
+        still_failing = {r.action.deal_id for r in rejected} | unsettled
         # A deal with no rejection left is cleared whole below; only a deal that still fails
         # needs its succeeded keys cleared one by one.
         succeeded_keys = [r.action.key for r in results if not r.rejected and r.action.deal_id in still_failing]

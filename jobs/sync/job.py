@@ -316,6 +316,8 @@ def _pages(job: SyncJob, stream: DealStream, now: dt.datetime,
     since = None if customers.reads_every_deal else job.store.get_cursor(job.scope, JOB)
     for page in stream.changed_since(since):
         yield page, True, True
+    if job.should_stop():
+        return  # a stopping run starts no later round: each begins with a read the stop would wait for
     customers.pass_done()
     for _ in range(LATER_ROUNDS):
         later = customers.take_later()

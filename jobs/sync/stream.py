@@ -79,8 +79,11 @@ class DealStream:
             self._own.clear()
 
     def by_ids(self, deal_ids: Sequence[str]) -> Iterator[DealPage]:
-        """The named deals that exist, page by page; these pages move no cursor."""
+        """The named deals that exist, page by page; these pages move no cursor. A stopping run
+        reads no further page."""
         for stamps in self._adapter.scan_ids(deal_ids):
+            if self._stopping():
+                return
             yield self._seen(self._page(stamps, cursor=None))
 
     def _one_pass(self, since: Cursor | None) -> Iterator[DealPage]:

@@ -125,6 +125,10 @@ class PageWriter:
         plan = pending.result.plan
         results = results + [ActionResult(action=a, outcome=Outcome.SKIPPED, message=a.reason)
                              for a in plan.actions if a.kind.value == "skip"]
+        # A record the CRM refused earlier in this run that this page did not write again (a deal
+        # decided again at the end of the run leaves it out) stays kept for the next run's retry.
+        written = {r.action.key for r in results}
+        unsettled = {r.action.deal_id for r in self._rejected if r.action.key not in written} & pending.deal_ids
         tally(results, self._outcomes, self._rejected)
         deferred = [r for r in results if r.outcome is Outcome.DEFERRED]
         if deferred:
@@ -137,6 +141,7 @@ class PageWriter:
                 self._scope, self._job, self._run_id, results, pending.result.fingerprints,
                 cursor=pending.page.cursor if pending.advance and not self._failed else None,
                 revisits=pending.result.revisit, processed_deal_ids=sorted(pending.deal_ids),
+                unsettled_deal_ids=sorted(unsettled),
             )
         except BaseException:
             self._failed = True  # this page is not recorded: no later page may move the cursor past it

@@ -223,3 +223,21 @@ def test_given_mapping_file_for_the_other_crm_when_run_then_exit_2_names_the_map
     assert "salesforce.toml: provider: this mapping is for salesforce, but crm.provider is hubspot" in result.stderr
     assert "Traceback" not in result.stderr
     assert hubspot.total_calls() == 0
+
+
+def test_given_refusals_on_a_deal_decided_again_at_the_end_of_the_run_then_every_refusal_is_kept_for_retry(hubspot):
+    """An expansion deal is decided again once every deal was read (its customer's renewal deal
+    may take over); that second decision leaves out what the CRM refused, and must not be taken
+    as "nothing refused any more" for the deal: every refused record stays kept and retried."""
+    import json
+    import re
+
+    hubspot.sandbox.reject("deals", hubspot.deal_id("Oceanic Air - Expansion"), "validation rule says no")
+    config = hubspot.config()
+    invoke("setup", "--config", config)
+    run = invoke("run", "--config", config)
+    assert run.exit_code == 1
+    refused = set(re.findall(r"\) (\S+): validation rule says no", run.stdout))
+    status = json.loads(invoke("status", "--config", config, "--format", "json").stdout)
+    kept = {row["key"] for row in status["rejected"]}
+    assert refused and refused <= kept, (refused, kept)

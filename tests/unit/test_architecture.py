@@ -62,7 +62,9 @@ ORDINARY_WORDS = {"pipeline"}
 
 
 def _mappings() -> list[dict]:
-    return [tomllib.loads(path.read_text(encoding="utf-8")) for path in sorted((ROOT / "mappings").glob("*.toml"))]
+    # The field mappings, not the playbook files beside them (mappings/<crm>.playbooks.toml).
+    return [tomllib.loads(path.read_text(encoding="utf-8")) for path in sorted((ROOT / "mappings").glob("*.toml"))
+            if not path.name.endswith(".playbooks.toml")]
 
 
 def _neutral_names() -> set[str]:
