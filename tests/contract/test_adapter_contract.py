@@ -1,7 +1,8 @@
 """One contract, every adapter: the neutral behaviours the sync job relies on.
 
-Runs against the HubSpot and the Salesforce adapter, each driving its real SDK against its
-sandbox loaded with the demo data set (see tests/contract/conftest.py).
+Runs against the in-memory CRM (connector/fake/) and the HubSpot and Salesforce adapters, each
+driving its real SDK against its sandbox; all three hold the demo data set, in pages small
+enough that it spans several (see tests/contract/conftest.py).
 """
 
 from __future__ import annotations
@@ -64,9 +65,12 @@ def test_given_won_deal_then_owner_company_contacts_and_mapped_fields_come_with_
 def test_given_cursor_of_any_page_when_resuming_then_nothing_lost_and_nothing_repeated(harness):
     pages = list(read_deals(harness.adapter, None))
     everything = [d.id for d in all_deals(pages)]
+    assert len(pages) > 2, "the demo data must span several pages here (tests/contract/conftest.py)"
     for n, page in enumerate(pages[:-1]):
+        read = [d.id for d in all_deals(pages[: n + 1])]
         rest = [d.id for d in all_deals(read_deals(harness.adapter, page.cursor))]
-        assert rest == everything[len(all_deals(pages[: n + 1])):]
+        assert rest == everything[len(read):]
+        assert set(rest).isdisjoint(read) and set(rest) | set(read) == set(everything)
 
 
 def test_given_user_edit_after_last_cursor_then_only_that_deal_is_pulled_again(harness):
