@@ -89,8 +89,10 @@ class FakeTask:
 
 
 class Faults:
-    """Failures a test asks for. Each fires once; every one raises ``RetriableError``, what an
-    adapter raises when its retries could not get an answer."""
+    """Failures a test asks for. Each fires once, in the next ``apply`` to reach the CRM (applies
+    run in the background, so a test that needs a particular batch to fail wraps ``apply``
+    instead); every one raises ``RetriableError``, what an adapter raises when its retries could
+    not get an answer."""
 
     def __init__(self) -> None:
         self._fail_next_apply: Exception | None = None
@@ -111,10 +113,14 @@ class Faults:
         """The next ``apply`` writes everything, then its answer is lost on the way back."""
         self._lose_next_response = True
 
-    def before_apply(self) -> None:
+    def begin_apply(self) -> bool:
+        """Called as an ``apply`` reaches the CRM: raises if it is to fail, else tells whether
+        its answer is to be lost (``end_apply``)."""
         error, self._fail_next_apply = self._fail_next_apply, None
         if error is not None:
             raise error
+        lose, self._lose_next_response = self._lose_next_response, False
+        return lose
 
     def before_create(self) -> None:
         if self._creates_left is None:
@@ -125,9 +131,9 @@ class Faults:
                                  provider="fake", endpoint="create_tasks")
         self._creates_left -= 1
 
-    def after_apply(self) -> None:
-        if self._lose_next_response:
-            self._lose_next_response = False
+    @staticmethod
+    def end_apply(lose: bool) -> None:
+        if lose:
             raise RetriableError("the CRM's answer was lost after it wrote (a fault the test asked for)",
                                  provider="fake", endpoint="apply")
 
@@ -221,7 +227,8 @@ class FakeStore:
                 self.companies[company_id] = FakeCompany(id=company_id, name=c.name)
             for p in dataset.contacts:
                 ids["contacts"][p.key] = contact_id = self.new_id("contact")
-                self.contacts[contact_id] = FakeContact(id=contact_id, email=p.email, name=f"{p.first_name} {p.last_name}",
+                self.contacts[contact_id] = FakeContact(id=contact_id, email=p.email,
+                                                        name=f"{p.first_name} {p.last_name}",
                                                         company_id=ids["companies"][p.company])
             for d in dataset.deals:
                 ids["deals"][d.key] = deal_id = self.new_id("deal")

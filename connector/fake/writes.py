@@ -48,7 +48,7 @@ class Writes:
         store = self._store
         results: list[ActionResult | None] = [None] * len(actions)
         with store.lock:
-            store.faults.before_apply()
+            lose_answer = store.faults.begin_apply()
             now = store.now()  # a batch lands at one instant: its write-backs share a stamp
             for endpoint, kinds in PHASES:
                 phase = [(i, a) for i, a in enumerate(actions) if isinstance(a, kinds)]
@@ -60,7 +60,7 @@ class Writes:
                     except Refused as refused:
                         results[index] = ActionResult(action=action, outcome=Outcome.REJECTED,
                                                       message=str(refused), error_code=refused.code)
-            store.faults.after_apply()
+            store.faults.end_apply(lose_answer)
         missing = [i for i, r in enumerate(results) if r is None]
         if missing:
             raise TypeError(f"not write actions: {[type(actions[i]).__name__ for i in missing]}")

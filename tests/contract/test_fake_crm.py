@@ -116,7 +116,8 @@ def test_given_value_outside_the_fields_options_then_that_record_alone_is_refuse
     first, second = active_deals(fake, 2)
     results = fake.adapter.apply([write_back(first.id, handoff_status="maybe"),
                                   write_back(second.id, handoff_status="complete")])
-    assert [(r.outcome, r.error_code) for r in results] == [(Outcome.REJECTED, "INVALID_VALUE"), (Outcome.UPDATED, None)]
+    assert [(r.outcome, r.error_code) for r in results] == [(Outcome.REJECTED, "INVALID_VALUE"),
+                                                            (Outcome.UPDATED, None)]
     assert fake.field(first.id, "handoff_status") is None
 
 
