@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from connector.actions import Action, ActionResult, Skip, UpdateRecord, WriteAction
 from connector.fake.store import TASK_KEY, WON, FakeDeal, FakeField, FakeStore
 from connector.fake.writes import Writes, write_calls
-from connector.mapping import FieldMap
+from connector.mapping import FieldMap, FieldSpec
 from connector.model import Company, Contact, Cursor, Deal, DealStamp, Owner, RecordKind, TaskRef
 from connector.port import CallStats, NpsAccount, NpsContact, SchemaProblem, StreamTuning
 
@@ -53,21 +53,23 @@ class FakeCrm:
         problems = []
         with self.store.lock:
             for spec in self.fieldmap.fields.values():
-                field = self.store.schema.get((spec.record, spec.canonical))
-                where = dict(mapping_key=spec.canonical, crm_field=f"{spec.record}.{spec.crm_name}")
-                if field is None:
-                    problems.append(SchemaProblem(**where, problem="field does not exist in the CRM"
-                                                  + (" (run `afterclose setup`)" if spec.afterclose_owned else "")))
-                elif field.type is not spec.type:
-                    problems.append(SchemaProblem(**where, problem=f"mapped as {spec.type} but the field is a "
-                                                                   f"{field.type}"))
-                elif spec.write and set(spec.options) - set(field.options):
-                    missing = ", ".join(sorted(set(spec.options) - set(field.options)))
-                    problems.append(SchemaProblem(**where, problem=f"lacks options AfterClose writes: {missing}"))
+                problem = self._field_problem(spec)
+                if problem:
+                    where = f"{spec.record}.{spec.crm_name}"
+                    problems.append(SchemaProblem(mapping_key=spec.canonical, crm_field=where, problem=problem))
             if not self.store.has_task_key:
                 problems.append(SchemaProblem(mapping_key=TASK_KEY, crm_field=f"task.{self.fieldmap.task_key_field}",
                                               problem="task key field does not exist (run `afterclose setup`)"))
         return problems
+
+    def _field_problem(self, spec: FieldSpec) -> str | None:
+        field = self.store.schema.get((spec.record, spec.canonical))
+        if field is None:
+            return "field does not exist in the CRM" + (" (run `afterclose setup`)" if spec.afterclose_owned else "")
+        if field.type is not spec.type:
+            return f"mapped as {spec.type} but the field is a {field.type}"
+        missing = sorted(set(spec.options) - set(field.options)) if spec.write else []
+        return f"lacks options AfterClose writes: {', '.join(missing)}" if missing else None
 
     def setup(self) -> list[str]:
         """Create AfterClose's own fields (and the task key field) where missing; say what an
@@ -152,7 +154,8 @@ class FakeCrm:
         return Deal(
             provider=self.provider, id=record.id, name=record.name, stage=record.stage, is_won=record.stage == WON,
             close_date=record.close_date, last_modified=record.modified, amount=record.amount,
-            owner=self._owner(record.owner_id), company=company and Company(id=company.id, name=company.name),
+            owner=self._owner(record.owner_id),
+            company=None if company is None else Company(id=company.id, name=company.name),
             contacts=tuple(contacts),
             fields={s.canonical: record.fields.get(s.canonical) for s in self.fieldmap.for_record(RecordKind.DEAL)},
         )
