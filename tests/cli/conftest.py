@@ -1,6 +1,13 @@
-"""Fixtures for the CLI tests: a sandbox CRM per test, a config file pointing at it, and two ways
-to run ``afterclose``: in-process with click's CliRunner (fast) and as a real subprocess (exit
-codes, signals, stdout/stderr as a user's shell sees them)."""
+"""Fixtures for the CLI tests: a CRM per test, a config file pointing at it, and two ways to run
+``afterclose``: in-process with click's CliRunner (fast) and as a real subprocess (exit codes,
+signals, stdout/stderr as a user's shell sees them).
+
+The CRM is a sandbox (``hubspot``, ``salesforce``) or, where HTTP is not the point, the in-memory
+CRM (``fake``): then every command run in-process gets a ``connector.fake.FakeCrm`` on the same
+store from ``jobs.cli.runtime.build_adapter`` (the one place commands build their adapter), and
+the config names HubSpot with the built-in mapping (the fake reads it by canonical names) at a
+URL nothing is ever sent to. A subprocess cannot reach the fake: those tests use a sandbox.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from connector.fake import LOST, FakeCrm, FakeStore
+from connector.mapping import FieldMap, builtin_mapping, load_mapping
+from connector.model import RecordKind
 from connector.sandbox import SandboxEndpoint
 from connector.sandbox.demo import DemoDataset, demo_dataset
 from jobs import logs
@@ -27,8 +37,32 @@ SALESFORCE_WRITES = {"collections_create", "collections_update", "collections_de
                      "sobject_delete_by_external_id"}
 
 
+class _ConfiguredCrm:
+    """A CRM with the demo data and config files that point at it (the part every kind shares)."""
+
+    tmp: Path
+    config_provider: str
+
+    @property
+    def state_url(self) -> str:
+        return f"sqlite:///{self.tmp / 'state.db'}"
+
+    def connection(self, token: str | None = None) -> str:
+        raise NotImplementedError
+
+    def config(self, extra: str = "", *, token: str | None = None, connection: str | None = None,
+               crm_extra: str = "", name: str = "afterclose.toml", state_url: str | None = None) -> Path:
+        """A config file (mode 600, as the docs advise) with fast retries."""
+        path = self.tmp / name
+        path.write_text(f'[crm]\nprovider = "{self.config_provider}"\n{crm_extra}'
+                        f'{connection or self.connection(token)}'
+                        f'[state]\nurl = "{state_url or self.state_url}"\n{FAST_RETRY}{extra}')
+        path.chmod(0o600)
+        return path
+
+
 @dataclass
-class Crm:
+class Crm(_ConfiguredCrm):
     """One sandbox CRM with the demo data, and config files that point at it."""
 
     provider: str
@@ -37,15 +71,15 @@ class Crm:
     tmp: Path
 
     @property
+    def config_provider(self) -> str:
+        return self.provider
+
+    @property
     def scope(self) -> str:
         """Where the state of this CRM account is kept (the account's own id, jobs/scopes.py)."""
         if self.provider == "hubspot":
             return f"hubspot:portal-{self.sandbox.portal_id}"
         return f"salesforce:org-{self.sandbox.org.org_id}"
-
-    @property
-    def state_url(self) -> str:
-        return f"sqlite:///{self.tmp / 'state.db'}"
 
     def connection(self, token: str | None = None) -> str:
         token = token or self.endpoint.token
@@ -54,15 +88,6 @@ class Crm:
                     "settle_seconds = 0\n")  # the sandbox shows a create at once (TEST_SETTLE)
         return (f'[salesforce]\ninstance_url = "{self.endpoint.base_url}"\naccess_token = "{token}"\n'
                 f'ca_bundle = "{self.endpoint.ca_path}"\n')
-
-    def config(self, extra: str = "", *, token: str | None = None, connection: str | None = None,
-               crm_extra: str = "", name: str = "afterclose.toml", state_url: str | None = None) -> Path:
-        """A config file (mode 600, as the docs advise) with fast retries."""
-        path = self.tmp / name
-        path.write_text(f'[crm]\nprovider = "{self.provider}"\n{crm_extra}{connection or self.connection(token)}'
-                        f'[state]\nurl = "{state_url or self.state_url}"\n{FAST_RETRY}{extra}')
-        path.chmod(0o600)
-        return path
 
     def calls(self) -> dict[str, int]:
         return self.sandbox.controls.snapshot()
@@ -90,8 +115,6 @@ class Crm:
 
     def set_deal_field(self, deal_id: str, canonical: str, value) -> None:
         """An admin editing a deal in the CRM's UI (the field named as in the built-in mapping)."""
-        from connector.mapping import builtin_mapping, load_mapping
-
         crm_name = load_mapping(builtin_mapping(self.provider)).spec(canonical).crm_name
         self.sandbox.edit("deals" if self.provider == "hubspot" else "Opportunity", deal_id, {crm_name: value})
 
@@ -100,6 +123,57 @@ class Crm:
             return [t["properties"].get("afterclose_key") for t in self.sandbox.records("tasks")
                     if t["properties"].get("afterclose_key")]
         return [t["AfterClose_Key__c"] for t in self.sandbox.records("Task") if t.get("AfterClose_Key__c")]
+
+
+FAKE_URL = "https://fake-crm.invalid"
+"""Where the fake's config says the CRM is; nothing is ever sent there (.invalid cannot resolve)."""
+
+
+@dataclass
+class FakeCrmUnderCli(_ConfiguredCrm):
+    """The in-memory CRM with the demo data, behind every command run in-process (``Crm``'s face)."""
+
+    store: FakeStore
+    tmp: Path
+    provider: str = "fake"
+    config_provider: str = "hubspot"
+    scope: str = "hubspot:fake-crm.invalid"
+    """The fake names no account (it is no ``SupportsInstanceId``): its state stays under the
+    address the config points at (jobs/scopes.py)."""
+
+    def connection(self, token: str | None = None) -> str:
+        token = token or "pat-fake-crm-0000"
+        return f'[hubspot]\nbase_url = "{FAKE_URL}"\naccess_token = "{token}"\n'
+
+    def adapter(self, settings, fieldmap: FieldMap) -> FakeCrm:
+        """What ``jobs.cli.runtime.build_adapter`` returns while this CRM is open: a command's adapter."""
+        return FakeCrm(fieldmap, self.store)
+
+    def calls(self) -> dict[str, int]:
+        return self.store.calls()
+
+    def write_calls(self) -> int:
+        return self.store.write_calls()
+
+    def total_calls(self) -> int:
+        return self.store.total_calls()
+
+    def deal_id(self, name_prefix: str) -> str:
+        key = next(d.key for d in demo_dataset().deals if d.name.startswith(name_prefix))
+        return self.store.demo_ids["deals"][key]
+
+    def won_deal_ids(self) -> list[str]:
+        return [self.store.demo_ids["deals"][d.key] for d in demo_dataset().won_deals()]
+
+    def set_deal_field(self, deal_id: str, canonical: str, value) -> None:
+        self.store.set_field(deal_id, canonical, value)
+
+    def mark_lost(self, deal_id: str) -> None:
+        self.store.set_stage(deal_id, LOST)
+
+    def task_keys(self) -> list[str]:
+        with self.store.lock:
+            return [t.key for t in self.store.tasks.values()]
 
 
 def new_sandbox(provider: str, **kwargs):
@@ -113,12 +187,15 @@ def new_sandbox(provider: str, **kwargs):
 
 
 @pytest.fixture
-def open_crm(tmp_path) -> Iterator:
-    """``open_crm(provider, **sandbox_kwargs)`` -> a running ``Crm`` (stopped after the test)."""
+def open_crm(tmp_path, monkeypatch) -> Iterator:
+    """``open_crm(provider, **sandbox_kwargs)`` -> a running ``Crm`` (stopped after the test);
+    ``open_crm("fake")`` -> the in-memory CRM behind the commands run in-process."""
     import contextlib
 
     with contextlib.ExitStack() as stack:
-        def start(provider: str, data: DemoDataset | None = None, **kwargs) -> Crm:
+        def start(provider: str, data: DemoDataset | None = None, **kwargs) -> Crm | FakeCrmUnderCli:
+            if provider == "fake":
+                return start_fake(data or demo_dataset())
             sandbox = new_sandbox(provider, **kwargs)
             sandbox.load(data or demo_dataset())
             endpoint = stack.enter_context(sandbox.serve())
@@ -126,12 +203,36 @@ def open_crm(tmp_path) -> Iterator:
             folder.mkdir()
             return Crm(provider=provider, sandbox=sandbox, endpoint=endpoint, tmp=folder)
 
+        def start_fake(data: DemoDataset) -> FakeCrmUnderCli:
+            from jobs.cli import runtime
+
+            fieldmap = load_mapping(builtin_mapping("hubspot"))
+            store = FakeStore(fieldmap, lacking=[s.canonical for s in fieldmap.fields.values() if s.afterclose_owned
+                                                 and s.record is not RecordKind.DEAL])
+            store.load(data)
+            folder = tmp_path / f"fake-{len(list(tmp_path.iterdir()))}"
+            folder.mkdir()
+            crm = FakeCrmUnderCli(store=store, tmp=folder)
+            monkeypatch.setattr(runtime, "build_adapter", crm.adapter)  # one fake per test: the last one wins
+            return crm
+
         yield start
 
 
 @pytest.fixture(params=["hubspot", "salesforce"])
 def crm(request, open_crm) -> Crm:
+    """Each sandbox by default; ``on(...)`` picks the CRMs a test runs on."""
     return open_crm(request.param)
+
+
+def on(*crms: str):
+    """Run the test on these CRMs ("fake", "hubspot", "salesforce") through the ``crm`` fixture."""
+    return pytest.mark.parametrize("crm", crms, indirect=True)
+
+
+@pytest.fixture
+def fake(open_crm) -> FakeCrmUnderCli:
+    return open_crm("fake")
 
 
 @pytest.fixture

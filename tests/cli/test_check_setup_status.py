@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.cli.conftest import invoke
+from tests.cli.conftest import invoke, on
 from jobs.state import open_store
 
 
@@ -52,6 +52,7 @@ def test_given_config_with_inline_secret_readable_by_others_when_check_then_warn
     assert "warning:" not in invoke("check", "--config", config).stdout
 
 
+@on("fake", "salesforce")
 def test_given_runs_when_status_then_table_and_json_show_runs_cursor_and_rejected_with_reasons(crm):
     config = crm.config()
     invoke("setup", "--config", config)
@@ -70,11 +71,11 @@ def test_given_runs_when_status_then_table_and_json_show_runs_cursor_and_rejecte
     assert {r["attempts"] for r in body["rejected"]} == {2}
 
 
-def test_given_no_run_yet_when_status_then_says_so(hubspot):
-    result = invoke("status", "--config", hubspot.config())
+def test_given_no_run_yet_when_status_then_says_so(fake):
+    result = invoke("status", "--config", fake.config())
     assert result.exit_code == 0
     assert "not started yet" in result.stdout and "0 rejected record(s)" in result.stdout
-    assert hubspot.total_calls() == 0  # status reads the state database only
+    assert fake.total_calls() == 0  # status reads the state database only
 
 
 def test_given_salesforce_user_who_cannot_create_tasks_when_check_then_exit_2_names_the_permission(salesforce):
@@ -87,6 +88,7 @@ def test_given_salesforce_user_who_cannot_create_tasks_when_check_then_exit_2_na
     assert "missing permission: Task: create" in result.stderr and "docs/permissions.md" in result.stderr
 
 
+@on("fake", "hubspot")
 def test_given_runs_when_status_deal_then_every_record_of_that_deal_with_outcome_and_the_crm_message(crm):
     config = crm.config()
     invoke("setup", "--config", config)
@@ -111,6 +113,7 @@ def test_given_runs_when_status_deal_then_every_record_of_that_deal_with_outcome
     assert "rejected" in table.stdout
 
 
+@on("fake", "salesforce")
 def test_given_a_run_when_status_run_then_its_records_and_an_unknown_run_is_named(crm):
     config = crm.config()
     invoke("setup", "--config", config)
@@ -128,15 +131,15 @@ def test_given_a_run_when_status_run_then_its_records_and_an_unknown_run_is_name
     assert both.exit_code == 2 and "--run and --deal" in both.stderr
 
 
-def test_given_runs_older_than_history_days_when_run_then_they_and_their_records_are_pruned(hubspot):
+def test_given_runs_older_than_history_days_when_run_then_they_and_their_records_are_pruned(fake):
     import datetime as dt
 
     from jobs.state import open_store
 
-    config = hubspot.config()
+    config = fake.config()
     invoke("setup", "--config", config)
     long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=120)
-    with open_store(hubspot.state_url, clock=lambda: long_ago) as store:
+    with open_store(fake.state_url, clock=lambda: long_ago) as store:
         scope = json.loads(invoke("status", "--config", config, "--format", "json").stdout)["scope"]
         old_run = store.start_run(scope, "sync")
         store.finish_run(old_run, "ok", {}, 0)

@@ -6,7 +6,7 @@ import json
 
 from connector.sandbox.demo import demo_dataset
 from jobs.nps import write_demo_csv
-from tests.cli.conftest import invoke
+from tests.cli.conftest import invoke, on
 
 UNKNOWN = "r-unknown-1,nobody@unknown.example,9,2026-01-05T10:00:00+00:00,Great\n"
 """A response from an email no contact has: kept as unmatched and retried."""
@@ -20,6 +20,7 @@ def nps_config(crm):
     return config
 
 
+@on("fake", "salesforce")
 def test_given_csv_source_when_plan_job_nps_then_nps_actions_only_and_nothing_written(crm):
     config = nps_config(crm)
     writes = crm.write_calls()
@@ -31,8 +32,8 @@ def test_given_csv_source_when_plan_job_nps_then_nps_actions_only_and_nothing_wr
     assert crm.write_calls() == writes
 
 
-def test_given_csv_source_when_run_all_then_sync_then_nps_and_status_lists_the_unmatched_response(hubspot):
-    config = nps_config(hubspot)
+def test_given_csv_source_when_run_all_then_sync_then_nps_and_status_lists_the_unmatched_response(fake):
+    config = nps_config(fake)
     result = invoke("run", "--config", config, "--job", "all")
     assert result.exit_code == 1  # sync: the inactive owner's tasks; the worst of both jobs wins
     lines = result.stdout.splitlines()
@@ -49,8 +50,8 @@ def test_given_csv_source_when_run_all_then_sync_then_nps_and_status_lists_the_u
     assert "nobody@unknown.example" in status["nps_waiting"][0]["reason"]  # what an admin must fix
 
 
-def test_given_no_nps_source_when_run_job_nps_then_exit_2_names_the_key_and_all_skips_it(hubspot):
-    config = hubspot.config()
+def test_given_no_nps_source_when_run_job_nps_then_exit_2_names_the_key_and_all_skips_it(fake):
+    config = fake.config()
     invoke("setup", "--config", config)
     nps = invoke("run", "--config", config, "--job", "nps")
     assert nps.exit_code == 2 and "nps.source" in nps.stderr

@@ -8,7 +8,7 @@ import json
 from connector.actions import CloseTask, CreateTask, UpdateRecord, UpdateTask
 from connector.mapping import builtin_mapping, load_mapping
 from connector.model import Priority, RecordKind, RecordUpdate, TaskSpec, TaskType
-from tests.cli.conftest import invoke
+from tests.cli.conftest import invoke, on
 
 KINDS = {"create_task", "update_task", "close_task", "update_record", "skip"}
 
@@ -19,6 +19,7 @@ def plan_json(config) -> dict:
     return json.loads(result.stdout)
 
 
+@on("fake", "salesforce")
 def test_given_demo_crm_when_plan_then_no_write_call_and_json_lists_every_action_with_deal_and_key(crm):
     config = crm.config()
     invoke("setup", "--config", config)
@@ -59,8 +60,8 @@ def _assert_estimate_holds(crm, config) -> dict:
     return body
 
 
-def test_plan_table_names_deals_and_says_nothing_was_written(hubspot):
-    config = hubspot.config()
+def test_plan_table_names_deals_and_says_nothing_was_written(fake):
+    config = fake.config()
     invoke("setup", "--config", config)
     result = invoke("plan", "--config", config)
     assert result.exit_code == 0

@@ -1,9 +1,10 @@
-"""What the adapter contract suite needs from each CRM: one harness per vendor.
+"""What the adapter contract suite needs from each CRM: one harness per CRM.
 
-``tests/contract/test_adapter_contract.py`` runs the same neutral behaviours over every harness
-(HubSpot sandbox, Salesforce sandbox). Each vendor's harness lives next to this file
-(``hubspot_harness.py``, ``salesforce_harness.py``) and is a context manager that starts its
-sandbox with the demo data set and builds the real adapter against it.
+``tests/contract/test_adapter_contract*.py`` run the same neutral behaviours over every harness
+(the in-memory CRM, the HubSpot sandbox, the Salesforce sandbox). Each harness lives next to this
+file (``fake_harness.py``, ``hubspot_harness.py``, ``salesforce_harness.py``); its
+``open_harness`` is a context manager that loads the demo data set (starting the sandbox, for a
+vendor) and builds the adapter against it.
 """
 
 from __future__ import annotations
@@ -68,3 +69,17 @@ class Harness(Protocol):
     def calls(self) -> int:
         """API calls the sandbox has answered so far."""
         ...
+
+    def write_calls(self) -> int:
+        """Those of them that change CRM data."""
+        ...
+
+
+WRITE_MARKERS = ("batch/create", "batch/update", "batch/upsert", "batch/archive", "composite", "PATCH ", "DELETE ",
+                 "POST /services/data")
+READ_MARKERS = ("search", "batch/read", "/query", "queryAll")
+
+
+def is_write_label(label: str) -> bool:
+    """Whether a sandbox endpoint label (either vendor's) is a call that changes CRM data."""
+    return any(m in label for m in WRITE_MARKERS) and not any(r in label for r in READ_MARKERS)

@@ -18,7 +18,7 @@ from connector.model import Provider, RecordKind
 from connector.retry import RetrySettings
 from connector.sandbox.demo import DemoDataset, demo_dataset
 from connector.sandbox.hubspot import HubSpotSandbox
-from tests.contract.harness import SandboxTask
+from tests.contract.harness import SandboxTask, is_write_label
 
 ANCHOR = dt.date(2026, 3, 2)
 FAST_RETRY = RetrySettings(attempts=6, base_seconds=0.01, max_seconds=2.0)
@@ -134,6 +134,9 @@ class HubSpotHarness:
     def calls(self) -> int:
         return self.sandbox.controls.total_calls()
 
+    def write_calls(self) -> int:
+        return sum(n for label, n in self.sandbox.controls.snapshot().items() if is_write_label(label))
+
 
 def _lost_stage(sandbox: HubSpotSandbox, pipeline_id: str) -> str:
     pipeline = sandbox.backend.pipelines[pipeline_id]
@@ -161,7 +164,8 @@ def hubspot_harness(
             adapter.close()
 
 
-def open_harness(*, fieldmap: FieldMap | None = None, mode: str | None = None):
-    """The entry point tests/contract/conftest.py calls: the demo data set, default mapping, and
-    the portal's task uniqueness ``mode`` (refuse, grant or ignore)."""
-    return hubspot_harness(fieldmap=fieldmap, mode=mode)
+def open_harness(*, fieldmap: FieldMap | None = None, mode: str | None = None, page_size: int | None = None):
+    """The entry point tests/contract/conftest.py calls: the demo data set, default mapping, the
+    portal's task uniqueness ``mode`` (refuse, grant or ignore); ``page_size`` shrinks the search
+    pages (and so the deal pages) below HubSpot's 200."""
+    return hubspot_harness(fieldmap=fieldmap, mode=mode, **({"page_size": page_size} if page_size else {}))

@@ -14,7 +14,7 @@ from connector.salesforce import SalesforceAdapter, SalesforceSettings
 from connector.salesforce.pull import as_text
 from connector.sandbox.demo import demo_dataset
 from connector.sandbox.salesforce import SalesforceSandbox
-from tests.contract.harness import SandboxTask
+from tests.contract.harness import SandboxTask, is_write_label
 
 ANCHOR = dt.date(2026, 3, 2)
 TOKEN = "00DAFTERCLOSE!sandbox-token"
@@ -80,6 +80,9 @@ class SalesforceHarness:
 
     def calls(self) -> int:
         return sum(self.sandbox.controls.snapshot().values())
+
+    def write_calls(self) -> int:
+        return sum(n for label, n in self.sandbox.controls.snapshot().items() if is_write_label(label))
 
 
 def _date(value) -> dt.date | None:

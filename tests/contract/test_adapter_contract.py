@@ -1,7 +1,8 @@
 """One contract, every adapter: the neutral behaviours the sync job relies on.
 
-Runs against the HubSpot and the Salesforce adapter, each driving its real SDK against its
-sandbox loaded with the demo data set (see tests/contract/conftest.py).
+Runs against the in-memory CRM (connector/fake/) and the HubSpot and Salesforce adapters, each
+driving its real SDK against its sandbox; all three hold the demo data set, in pages small
+enough that it spans several (see tests/contract/conftest.py).
 """
 
 from __future__ import annotations
@@ -64,9 +65,12 @@ def test_given_won_deal_then_owner_company_contacts_and_mapped_fields_come_with_
 def test_given_cursor_of_any_page_when_resuming_then_nothing_lost_and_nothing_repeated(harness):
     pages = list(read_deals(harness.adapter, None))
     everything = [d.id for d in all_deals(pages)]
+    assert len(pages) > 2, "the demo data must span several pages here (tests/contract/conftest.py)"
     for n, page in enumerate(pages[:-1]):
+        read = [d.id for d in all_deals(pages[: n + 1])]
         rest = [d.id for d in all_deals(read_deals(harness.adapter, page.cursor))]
-        assert rest == everything[len(all_deals(pages[: n + 1])):]
+        assert rest == everything[len(read):]
+        assert set(rest).isdisjoint(read) and set(rest) | set(read) == set(everything)
 
 
 def test_given_user_edit_after_last_cursor_then_only_that_deal_is_pulled_again(harness):
@@ -104,6 +108,21 @@ def test_given_same_create_applied_twice_then_crm_holds_one_task_with_all_links(
     assert task.crm_id == first[0].crm_id
     assert (task.deal_id, task.company_id, task.contact_id) == (deal.id, spec.company_id, spec.contact_id)
     assert task.owner_id == spec.owner_id and task.due_date == spec.due_date and task.status == "open"
+
+
+def test_given_a_task_with_the_key_exists_when_created_again_with_another_due_date_then_that_task_follows_the_plan(
+        harness):
+    """A replay after a crash between the CRM write and the state write sends the create again,
+    perhaps after a rep moved the renewal date: the CRM must not keep the old due date, nor make a
+    second task."""
+    deal = active_won_deal(harness)
+    spec = task_spec(harness, deal, touch_point="renewal_review")
+    created = harness.adapter.apply([CreateTask(spec=spec, reason="test")])[0]
+    moved = task_spec(harness, deal, touch_point="renewal_review", days=40)
+    again = harness.adapter.apply([CreateTask(spec=moved, reason="replay")])[0]
+    assert again.outcome is Outcome.UPDATED, again
+    tasks = [t for t in harness.tasks() if t.key == spec.key]
+    assert [(t.crm_id, t.due_date, t.status) for t in tasks] == [(created.crm_id, moved.due_date, "open")]
 
 
 def test_given_existing_task_when_rescheduled_then_same_task_moves(harness):

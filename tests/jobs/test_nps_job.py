@@ -1,7 +1,9 @@
-"""The NPS job end to end: survey source -> real adapter and SDK -> sandbox CRM, real state store.
+"""The NPS job end to end: survey source -> adapter -> CRM, real state store.
 
-Each test runs against both CRMs with the demo data set, the built-in mapping (its optional
-``referred_by`` block switched on) and a fixed clock. The demo's ten responses come from the
+Each test runs with the demo data set, the built-in mapping (its optional ``referred_by`` block
+switched on) and a fixed clock. The job's logic runs on the in-memory CRM (connector/fake/); the
+reads and write-backs that differ by vendor also run on a sandbox with the real adapter and SDK,
+the two vendors taking turns. The demo's ten responses come from the
 main contacts of the first ten won deals: promoters (9-10), passives (7-8), detractors (0-6).
 """
 
@@ -63,9 +65,14 @@ def add_salesforce_referrer_field(sandbox) -> None:
     sandbox.catalog["Opportunity"] = dataclasses.replace(old, fields={**old.fields, field.name: field})
 
 
+def on(*crms: str):
+    """Run the test on these CRMs: "fake" (in memory), "hubspot", "salesforce" (sandboxes)."""
+    return pytest.mark.parametrize("crm", crms, indirect=True)
+
+
 @pytest.fixture(params=["hubspot", "salesforce"])
 def crm(request):
-    fieldmap = nps_mapping(request.param)
+    fieldmap = nps_mapping("hubspot" if request.param == "fake" else request.param)
     module = importlib.import_module(f"tests.contract.{request.param}_harness")
     with module.open_harness(fieldmap=fieldmap) as h:
         if request.param == "salesforce":
@@ -111,12 +118,14 @@ def write_rows(path: Path, rows: list[dict]) -> CsvSource:
 
 
 def company_id(h, company_key: int) -> str:
-    return h.sandbox.demo_ids["companies" if h.provider == "hubspot" else "Account"][company_key]
+    return h.sandbox.demo_ids["Account" if h.provider == "salesforce" else "companies"][company_key]
 
 
 def company_field(h, account_id: str, canonical: str) -> str | None:
     crm_name = h.adapter.fieldmap.spec(canonical).crm_name
-    if h.provider == "hubspot":
+    if h.provider == "fake":
+        value = h.sandbox.companies[account_id].fields.get(canonical)
+    elif h.provider == "hubspot":
         record = next(r for r in h.sandbox.records("companies") if r["id"] == account_id)
         value = record["properties"].get(crm_name)
     else:
@@ -128,12 +137,17 @@ def company_field(h, account_id: str, canonical: str) -> str | None:
 
 
 def set_company_field(h, account_id: str, canonical: str, value: str) -> None:
+    if h.provider == "fake":
+        h.sandbox.set_company_field(account_id, canonical, value)
+        return
     crm_name = h.adapter.fieldmap.spec(canonical).crm_name
     h.sandbox.edit("companies" if h.provider == "hubspot" else "Account", account_id, {crm_name: value})
 
 
 def set_contact_email(h, contact_key: int, email: str) -> None:
-    if h.provider == "hubspot":
+    if h.provider == "fake":
+        h.sandbox.set_contact_email(h.sandbox.demo_ids["contacts"][contact_key], email)
+    elif h.provider == "hubspot":
         h.sandbox.edit("contacts", h.sandbox.demo_ids["contacts"][contact_key], {"email": email})
     else:
         h.sandbox.edit("Contact", h.sandbox.demo_ids["Contact"][contact_key], {"Email": email})
@@ -168,6 +182,7 @@ def demo_company_of(n: int) -> int:
 # --- CSV: write-backs and tasks ---------------------------------------------------------------------
 
 
+@on("fake", "salesforce")
 def test_given_demo_csv_when_run_then_scores_land_on_every_won_deal_and_the_company(crm, store, tmp_path):
     report = run_nps(nps_job(crm, store, demo_csv(tmp_path)))
     assert report.unmatched == [] and report.rejected == [] and report.exit_code == 0
@@ -184,6 +199,7 @@ def test_given_demo_csv_when_run_then_scores_land_on_every_won_deal_and_the_comp
             assert crm.field(deal_id, "nps_date")[:10] == day
 
 
+@on("fake", "hubspot")
 def test_given_detractors_and_promoters_then_each_gets_its_one_task_linked_to_deal_company_and_contact(
         crm, store, tmp_path):
     run_nps(nps_job(crm, store, demo_csv(tmp_path)))
@@ -201,6 +217,7 @@ def test_given_detractors_and_promoters_then_each_gets_its_one_task_linked_to_de
         assert company_field(crm, company_id(crm, demo_company_of(n)), "company_referral_status") == "eligible"
 
 
+@on("fake", "salesforce")
 def test_given_run_twice_then_no_task_is_duplicated_and_nothing_is_rewritten(crm, store, tmp_path):
     source = demo_csv(tmp_path)
     first = run_nps(nps_job(crm, store, source))
@@ -212,6 +229,7 @@ def test_given_run_twice_then_no_task_is_duplicated_and_nothing_is_rewritten(crm
     assert keys_in_crm(crm) == tasks_before and max(tasks_before.values()) == 1
 
 
+@on("fake")
 def test_given_dry_run_then_plan_shows_write_backs_and_tasks_and_nothing_is_written(crm, store, tmp_path):
     report = run_nps(nps_job(crm, store, demo_csv(tmp_path)), dry_run=True)
     kinds = collections.Counter(type(a).__name__ for a in report.plan_actions)
@@ -225,6 +243,7 @@ def test_given_dry_run_then_plan_shows_write_backs_and_tasks_and_nothing_is_writ
     assert store.get_cursor(scope(crm), JOB) is None
 
 
+@on("fake", "hubspot")
 def test_given_state_store_lost_then_rerun_adopts_the_tasks_and_reopens_none(crm, tmp_path):
     source = demo_csv(tmp_path)
     with open_store(f"sqlite:///{tmp_path / 'a.db'}") as store:
@@ -241,6 +260,7 @@ def test_given_state_store_lost_then_rerun_adopts_the_tasks_and_reopens_none(crm
 # --- matching ------------------------------------------------------------------------------------
 
 
+@on("fake", "salesforce")
 def test_given_unknown_email_then_kept_unmatched_with_reason_and_matched_once_the_contact_appears(
         crm, store, tmp_path):
     source = write_rows(tmp_path / "later.csv", [
@@ -266,6 +286,7 @@ def test_given_unknown_email_then_kept_unmatched_with_reason_and_matched_once_th
     assert third.plan_actions == [] and third.retried == 0
 
 
+@on("fake", "hubspot")
 def test_given_account_id_without_email_then_matched_directly_to_that_account(crm, store, tmp_path):
     account = company_id(crm, 11)
     source = write_rows(tmp_path / "by-account.csv", [
@@ -276,6 +297,7 @@ def test_given_account_id_without_email_then_matched_directly_to_that_account(cr
     assert company_field(crm, account, "company_nps_category") == "passive"
 
 
+@on("fake")
 def test_given_out_of_range_score_then_row_reported_and_nothing_written_for_it(crm, store, tmp_path):
     email = demo_response(1).email
     source = write_rows(tmp_path / "bad.csv", [
@@ -287,6 +309,7 @@ def test_given_out_of_range_score_then_row_reported_and_nothing_written_for_it(c
     assert company_field(crm, company_id(crm, demo_company_of(1)), "company_nps_score") is None
 
 
+@on("fake")
 def test_given_csv_without_score_column_then_config_error_and_nothing_written(crm, store, tmp_path):
     source = write_rows(tmp_path / "wrong.csv", [{"email": "a@b.example", "responded_at": "2026-03-01"}])
     with pytest.raises(ConfigError, match="missing required column 'score'"):
@@ -310,6 +333,7 @@ def survey_item(n: int) -> dict:
             "responded_at": r.responded_at.isoformat().replace("+00:00", "Z"), "comment": r.comment}
 
 
+@on("fake")
 @respx.mock
 def test_given_http_source_then_responses_land_and_next_run_asks_since_the_stored_cursor(crm, store):
     route = respx.get(SURVEY_URL).mock(return_value=httpx.Response(200, json={"items": [survey_item(1), survey_item(6)]}))
@@ -325,6 +349,7 @@ def test_given_http_source_then_responses_land_and_next_run_asks_since_the_store
     assert second.new_responses == 0 and second.outcomes.get("created", 0) == 0
 
 
+@on("fake")
 @respx.mock
 def test_given_garbage_from_http_source_then_source_stopped_with_clear_error_and_cursor_kept(crm, store):
     respx.get(SURVEY_URL).mock(return_value=httpx.Response(200, json={"items": [survey_item(1)]}))

@@ -24,6 +24,7 @@ from tests.jobs.test_nps_job import (  # noqa: F401 - fixtures crm and store are
     nps_job,
     nps_mapping,
     nps_tasks,
+    on,
     set_company_field,
     store,
     won_deals_of,
@@ -41,6 +42,7 @@ def referral_status(h, n: int) -> tuple[str | None, set[str | None]]:
             {h.field(d, "referral_status") for d in won_deals_of(h, key)})
 
 
+@on("fake", "salesforce")
 def test_given_referral_ask_completed_in_crm_then_status_moves_to_asked_once(crm, store, tmp_path):
     source = demo_csv(tmp_path)
     run_nps(nps_job(crm, store, source))
@@ -55,7 +57,9 @@ def test_given_referral_ask_completed_in_crm_then_status_moves_to_asked_once(crm
     assert run_nps(nps_job(crm, store, source)).plan_actions == []
 
 
-@pytest.mark.parametrize("named_by", ["account id", "contact email"])
+@pytest.mark.parametrize("crm, named_by", [("fake", "account id"), ("fake", "contact email"),
+                                            ("hubspot", "account id"), ("salesforce", "contact email")],
+                         indirect=["crm"])
 def test_given_new_won_deal_names_the_account_as_referrer_then_status_is_referred(crm, store, tmp_path, named_by):
     source = demo_csv(tmp_path)
     run_nps(nps_job(crm, store, source))
@@ -71,6 +75,7 @@ def test_given_new_won_deal_names_the_account_as_referrer_then_status_is_referre
     assert run_nps(nps_job(crm, store, source)).plan_actions == []
 
 
+@on("fake")
 def test_given_owner_declined_then_status_is_kept_and_no_referral_ask_is_made(crm, store, tmp_path):
     account = company_id(crm, demo_company_of(PROMOTER))
     set_company_field(crm, account, "company_referral_status", "declined")
@@ -80,6 +85,7 @@ def test_given_owner_declined_then_status_is_kept_and_no_referral_ask_is_made(cr
     assert company_field(crm, account, "company_nps_category") == "promoter"  # the score is still written
 
 
+@on("fake")
 def test_given_detractor_answer_after_promoter_then_not_eligible_and_a_follow_up_call(crm, store, tmp_path):
     run_nps(nps_job(crm, store, demo_csv(tmp_path)))
     later = write_rows(tmp_path / "later" / "nps.csv", [
@@ -92,6 +98,7 @@ def test_given_detractor_answer_after_promoter_then_not_eligible_and_a_follow_up
     assert [t.company_id for t in nps_tasks(crm, "nps_detractor_followup_")].count(account) == 1
 
 
+@on("fake")
 def test_given_older_response_arrives_after_a_newer_one_then_the_newer_score_stays(crm, store, tmp_path):
     run_nps(nps_job(crm, store, demo_csv(tmp_path)))
     late_export = write_rows(tmp_path / "old" / "nps.csv", [

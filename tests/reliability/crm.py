@@ -1,5 +1,6 @@
-"""One sandbox CRM for the reliability suite: start it, point adapters (in this process or in a
-driver subprocess) at it, and read back its state in neutral terms.
+"""One CRM for the reliability suite: a sandbox (start it, point adapters in this process or in a
+driver subprocess at it) or, for scenarios run in this process where HTTP is not the point, the
+in-memory CRM (``open_crm("fake", ...)``); and its state read back in neutral terms.
 
 The state a user would notice is what ``snapshot()`` returns: every task AfterClose keyed (its
 subject, due date, owner, status and links to deal, company and contact), how many tasks share a
@@ -16,10 +17,12 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+from connector.fake import FakeCrm, FakeStore
 from connector.mapping import FieldMap, builtin_mapping, load_mapping
 from connector.model import RecordKind
 from connector.retry import RetrySettings
 from connector.sandbox.demo import DemoDataset
+from tests.contract.fake_harness import FakeHarness
 from tests.contract.harness import SandboxTask
 
 CRMS = ["hubspot-refuse", "hubspot-grant", "salesforce"]
@@ -119,13 +122,14 @@ class SandboxCrm:
         return self._harness().tasks()
 
     def snapshot(self) -> CrmState:
-        tasks, copies = {}, collections.Counter()
-        for task in self.tasks():
-            if task.key:
-                copies[task.key] += 1
-                tasks[task.key] = (task.subject, task.due_date, task.owner_id, task.status, task.deal_id,
-                                   task.company_id, task.contact_id)
-        return CrmState(tasks=tasks, copies=copies, fields=self._written_fields())
+        return crm_state(self.tasks(), self._written_fields())
+
+    def field(self, deal_id: str, canonical: str) -> str | None:
+        return self._harness().field(deal_id, canonical)
+
+    def set_field(self, deal_id: str, canonical: str, value: str | None) -> None:
+        """A rep's edit in the CRM."""
+        self._harness().set_field(deal_id, canonical, value)
 
     def _written_fields(self) -> dict[tuple[str, str, str], str | None]:
         out: dict[tuple[str, str, str], str | None] = {}
@@ -163,6 +167,60 @@ class SandboxCrm:
         return SalesforceHarness(adapter=None, sandbox=self.sandbox, endpoint=self.endpoint, fieldmap=self.fieldmap)
 
 
+def crm_state(tasks: list[SandboxTask], fields: dict[tuple[str, str, str], str | None]) -> CrmState:
+    keyed, copies = {}, collections.Counter()
+    for task in tasks:
+        if task.key:
+            copies[task.key] += 1
+            keyed[task.key] = (task.subject, task.due_date, task.owner_id, task.status, task.deal_id,
+                               task.company_id, task.contact_id)
+    return CrmState(tasks=keyed, copies=copies, fields=fields)
+
+
+@dataclasses.dataclass
+class InMemoryCrm:
+    """The in-memory CRM (connector/fake/) with SandboxCrm's face, for runs in this process (a
+    driver subprocess cannot reach it). Two loaded with the same data set hand out the same ids."""
+
+    store: FakeStore
+    fieldmap: FieldMap
+    page_size: int
+    provider: str = "fake"
+
+    def adapter(self, *, retry: RetrySettings = FAST_RETRY) -> FakeCrm:
+        """A new adapter (a run's); ``retry`` is accepted for SandboxCrm's sake: the fake fails
+        only where a test asks it to, and then without retrying."""
+        return FakeCrm(self.fieldmap, self.store, page_size=self.page_size)
+
+    def _harness(self) -> FakeHarness:
+        return FakeHarness(adapter=self.adapter())
+
+    def tasks(self) -> list[SandboxTask]:
+        return self._harness().tasks()
+
+    def snapshot(self) -> CrmState:
+        fields = {}
+        holders = {RecordKind.DEAL: self.store.deals, RecordKind.COMPANY: self.store.companies,
+                   RecordKind.CONTACT: self.store.contacts}
+        with self.store.lock:
+            for spec in (s for s in self.fieldmap.fields.values() if s.write):
+                for record_id, record in holders[spec.record].items():
+                    fields[(spec.record.value, record_id, spec.canonical)] = record.fields.get(spec.canonical)
+        return crm_state(self.tasks(), fields)
+
+    def field(self, deal_id: str, canonical: str) -> str | None:
+        return self._harness().field(deal_id, canonical)
+
+    def set_field(self, deal_id: str, canonical: str, value: str | None) -> None:
+        self.store.set_field(deal_id, canonical, value)
+
+    def calls(self) -> dict[str, int]:
+        return self.store.calls()
+
+    def write_calls(self) -> int:
+        return self.store.write_calls()
+
+
 @dataclasses.dataclass(frozen=True)
 class _FieldmapOnly:
     """HubSpotHarness reads the mapping through ``adapter.fieldmap``; inspection needs nothing else."""
@@ -198,9 +256,18 @@ def mapping_for(provider: str) -> FieldMap:
 
 @contextlib.contextmanager
 def open_crm(name: str, dataset: DemoDataset, *, page_size: int = 50, seed: int = 0, latency: float = 0.0,
-             setup: bool = True, settle_seconds: float = SETTLE_SECONDS, **sandbox_options: Any) -> Iterator[SandboxCrm]:
+             setup: bool = True, settle_seconds: float = SETTLE_SECONDS,
+             **sandbox_options: Any) -> Iterator[SandboxCrm | InMemoryCrm]:
     """A sandbox CRM serving ``dataset`` on loopback, with AfterClose's own fields set up. ``name``
-    is an entry of ``CRMS`` ("hubspot" alone: the sandbox's default task uniqueness)."""
+    is an entry of ``CRMS`` ("hubspot" alone: the sandbox's default task uniqueness), or "fake":
+    the in-memory CRM holding ``dataset`` (with the HubSpot mapping, whose names are the canonical
+    ones), its fields set up, ``page_size`` deals per scan page."""
+    if name == "fake":
+        fieldmap = mapping_for("hubspot")
+        store = FakeStore(fieldmap)
+        store.load(dataset)
+        yield InMemoryCrm(store=store, fieldmap=fieldmap, page_size=page_size)
+        return
     provider, _, mode = name.partition("-")
     fieldmap = mapping_for(provider)
     if provider == "hubspot":

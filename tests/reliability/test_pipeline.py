@@ -6,6 +6,11 @@ is read and decided. What a user would notice if the overlap were wrong:
 - a deal whose write-back never reads back as written keeps a run busy forever;
 - when one page's writes fail, a later page moves the cursor past the failed one, and its tasks
   are never made.
+
+Each scenario runs on the in-memory CRM (connector/fake/), whose scan, like HubSpot's search
+walk, meets a changed deal again later in the same walk, and on one sandbox: Salesforce, whose
+query is a snapshot that only the deal stream's repeat pass sees past, where the two CRMs differ;
+HubSpot for the failed page, which is the page writer's business alone.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from jobs.state import StateStore
 from tests.reliability.crm import ANCHOR, open_crm
 from tests.reliability.runs import run_here, scope_of
 
-PROVIDERS = ["hubspot", "salesforce"]
+LIVE_WALK_AND_SNAPSHOT = ["fake", "salesforce"]
 
 
 def data():
@@ -35,7 +40,7 @@ def first_renewal_deal(actions) -> str | None:
                  if isinstance(a, CreateTask) and a.spec.touch_point.startswith("renewal")), None)
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", LIVE_WALK_AND_SNAPSHOT)
 def test_given_rep_moves_renewal_date_of_a_deal_already_written_when_run_goes_on_then_its_tasks_follow_the_edit(
         provider, tmp_path):
     edit: dict[str, str] = {}
@@ -48,8 +53,8 @@ def test_given_rep_moves_renewal_date_of_a_deal_already_written_when_run_goes_on
             deal_id = first_renewal_deal(actions)
             if not edit and deal_id is not None:
                 # The rep edits the deal after its tasks were written, while the run goes on.
-                moved = dt.date.fromisoformat(crm._harness().field(deal_id, "renewal_date")) + dt.timedelta(days=35)
-                crm._harness().set_field(deal_id, "renewal_date", moved.isoformat())  # noqa: SLF001
+                moved = dt.date.fromisoformat(crm.field(deal_id, "renewal_date")) + dt.timedelta(days=35)
+                crm.set_field(deal_id, "renewal_date", moved.isoformat())
                 edit.update(deal_id=deal_id, renewal_date=moved.isoformat())
             return results
 
@@ -61,14 +66,14 @@ def test_given_rep_moves_renewal_date_of_a_deal_already_written_when_run_goes_on
         after_run = crm.snapshot()
     assert edit, "no renewal task was created in the data set"
     with open_crm(provider, data(), page_size=20) as clean:
-        clean._harness().set_field(edit["deal_id"], "renewal_date", edit["renewal_date"])  # noqa: SLF001
+        clean.set_field(edit["deal_id"], "renewal_date", edit["renewal_date"])
         run_here(clean, f"sqlite:///{tmp_path / 'clean.db'}")
         expected = clean.snapshot()
     assert after_run.duplicates == 0
     assert after_run.differences(expected) == []
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", LIVE_WALK_AND_SNAPSHOT)
 def test_given_write_back_that_never_reads_back_as_written_then_run_ends_and_next_run_reads_the_deal_again(
         provider, tmp_path):
     store_url = f"sqlite:///{tmp_path / 'state.db'}"
@@ -97,7 +102,7 @@ def test_given_write_back_that_never_reads_back_as_written_then_run_ends_and_nex
                     # the deal comes back on every pass, never as AfterClose wrote it.
                     written = action.update.values["handoff_status"]
                     undone = "incomplete" if written == "complete" else "complete"
-                    crm._harness().set_field(troubled[0], "handoff_status", undone)  # noqa: SLF001
+                    crm.set_field(troubled[0], "handoff_status", undone)
             return results
 
         adapter.apply = apply_then_workflow_resets
@@ -116,7 +121,7 @@ def test_given_write_back_that_never_reads_back_as_written_then_run_ends_and_nex
     assert final.duplicates == 0
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", ["fake", "hubspot"])
 def test_given_one_page_of_writes_fails_while_the_next_is_under_way_then_cursor_stays_before_it_and_nothing_is_lost(
         provider, tmp_path):
     store_url = f"sqlite:///{tmp_path / 'state.db'}"
@@ -177,7 +182,7 @@ class _CommitFailsOnce:
         return self._store.commit_page(*args, **kwargs)
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", ["fake", "hubspot"])
 def test_given_a_page_commit_fails_while_later_pages_are_in_flight_then_no_later_page_moves_the_cursor(
         provider, tmp_path):
     """The state store refuses one page (disk full), the process lives on: the pages whose writes
