@@ -32,6 +32,14 @@ $(VENV)/.bench-installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
+$(VENV)/.lint-installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	touch $@
+
+lint: $(VENV)/.lint-installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m tests.bench
 

@@ -200,7 +200,7 @@ def call_classified(
             return fn()
         except CrmError:
             raise
-        except Exception as exc:  # noqa: BLE001 - classified below, re-raised if unknown
+        except Exception as exc:
             facts = facts_of(exc)
             if facts is None:
                 raise

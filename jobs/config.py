@@ -25,16 +25,24 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as EnvParseError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from connector.errors import ConfigError
+from connector.hubspot.settings import HubSpotSettings
 from connector.model import Priority, Provider, TaskType
 from connector.nps import NpsSourceConfig
-from connector.hubspot.settings import HubSpotSettings
 from connector.retry import RetrySettings
 from connector.salesforce.settings import SalesforceSettings
 from connector.settings import RULE_ERROR, Section, problem
@@ -130,7 +138,8 @@ class RepeatSection(Section):
 
 
 class TouchPointSection(Section):
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="Stable id (part of every task key: renaming creates new tasks).")
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$",
+                    description="Stable id (part of every task key: renaming creates new tasks).")
     title: str = Field(min_length=1, description="What the task asks the owner to do.")
     anchor: Literal["close", "renewal"] = Field(description="Counted from the close date or the renewal date.")
     offset: int = Field(0, description="Days after (positive) or before (negative) the anchor.")
@@ -165,9 +174,11 @@ class PlaybookSection(Section):
     )
     holidays: tuple[dt.date, ...] = Field((), description="Dates that are not workdays.")
     due_hour: int = Field(9, ge=0, le=23, description="Hour of the day (local) tasks fall due.")
-    catch_up_days: int = Field(7, ge=0, description="A touch point more overdue than this on its first plan is skipped.")
+    catch_up_days: int = Field(7, ge=0,
+                               description="A touch point more overdue than this on its first plan is skipped.")
     contract_term_months: int = Field(12, ge=1, description="Renewal period when the deal has no renewal date.")
-    owner_field: str | None = Field(None, description="Canonical field holding the task owner (e.g. the CSM); default: the deal owner.")
+    owner_field: str | None = Field(
+        None, description="Canonical field holding the task owner (e.g. the CSM); default: the deal owner.")
     fallback_owner: str | None = Field(
         None, description="CRM user id that gets the tasks of deals whose owner is deactivated or missing; "
                           "unset: the CRM refuses those tasks (reported, retried each run).",
@@ -178,7 +189,8 @@ class PlaybookSection(Section):
                     "touch points the playbooks can use besides the built-in ones.",
     )
     playbooks: list[PlaybookEntrySection] | None = Field(
-        None, min_length=1, description="Several playbooks, tried in order; the first whose `when` holds is the deal's.",
+        None, min_length=1,
+        description="Several playbooks, tried in order; the first whose `when` holds is the deal's.",
     )
     file: Path | None = Field(
         None, description="A playbook file (touch_points and playbooks, the same keys) instead of listing them here.",
@@ -212,7 +224,8 @@ class PlaybookSection(Section):
 
 class LogSection(Section):
     level: Literal["debug", "info", "warning", "error"] = Field("info", description="debug, info, warning or error.")
-    format: Literal["auto", "json", "console"] = Field("auto", description="auto: console on a terminal, JSON otherwise.")
+    format: Literal["auto", "json", "console"] = Field("auto",
+                                                       description="auto: console on a terminal, JSON otherwise.")
 
     @field_validator("level", mode="before")
     @classmethod

@@ -107,7 +107,8 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
     )
     # The SDKs log request details (URLs, sometimes headers) at DEBUG, uvicorn and APScheduler
     # every request and every job start at INFO: keep them to warnings.
-    for noisy in ("alembic", "urllib3", "simple_salesforce", "hubspot", "httpx", "apscheduler", "uvicorn", "uvicorn.error",
+    for noisy in ("alembic", "urllib3", "simple_salesforce", "hubspot", "httpx", "apscheduler", "uvicorn",
+                  "uvicorn.error",
                   "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 

@@ -38,12 +38,18 @@ from connector.errors import ConfigError, SchemaError
 from connector.mapping import FieldMap
 from connector.model import Cursor, Deal, NpsResponse, RecordKind, TaskRef, TaskStatus
 from connector.nps import NpsSource, RejectedRow, SourceBatch, SourceCursor, SourceError, build_source
-from connector.port import (CrmAdapter, NpsAccount, NpsContact, SupportsCreateJournal, SupportsNativeNps, SupportsNps,
-                            SupportsTasksOnDeals)
+from connector.port import (
+    CrmAdapter,
+    NpsAccount,
+    NpsContact,
+    SupportsCreateJournal,
+    SupportsNativeNps,
+    SupportsNps,
+    SupportsTasksOnDeals,
+)
 from jobs import logs
 from jobs.core.keys import parse_key
-from jobs.state import NpsRecord, NpsStatus, RunOutcome, StateStore
-from jobs.state.intents import StoreJournal
+from jobs.core.ledger_view import EntryStatus, LedgerEntry
 from jobs.core.nps import (
     ACCOUNT_REF_PREFIX,
     DETRACTOR_TOUCH_POINT,
@@ -57,10 +63,11 @@ from jobs.core.nps import (
     normalise_email,
     plan_nps,
 )
-from jobs.outcomes import tally
 from jobs.core.values import clean_text
-from jobs.core.ledger_view import EntryStatus, LedgerEntry
+from jobs.outcomes import tally
 from jobs.playbooks import build_playbook
+from jobs.state import NpsRecord, NpsStatus, RunOutcome, StateStore
+from jobs.state.intents import StoreJournal
 
 log = logs.get_logger("afterclose.nps")
 
@@ -127,7 +134,8 @@ def build_nps_job(settings, adapter: CrmAdapter, store: StateStore, fieldmap: Fi
     if config.kind == "none":
         return None
     native = adapter.nps_native_source() if isinstance(adapter, SupportsNativeNps) else None
-    source = build_source(config, retry=settings.retry, hubspot_native=native if config.kind == "hubspot-native" else None)
+    source = build_source(config, retry=settings.retry,
+                          hubspot_native=native if config.kind == "hubspot-native" else None)
     return NpsJob(scope=scope, adapter=adapter, store=store, fieldmap=fieldmap, source=source, clock=clock,
                   policy=NpsPolicy(playbook=build_playbook(settings)), check_schema=check_schema)
 
@@ -395,7 +403,7 @@ def write_demo_csv(dataset, path: str | Path) -> Path:
         writer = csv.writer(handle)
         writer.writerow(DEMO_CSV_COLUMNS)
         for r in dataset.nps_responses:
-            stamp = r.responded_at.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+            stamp = r.responded_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
             writer.writerow([r.response_id, r.email, r.score, stamp, r.comment or ""])
     return target
 

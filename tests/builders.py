@@ -23,7 +23,7 @@ from jobs.core.handoff import Finding, HandoffReport
 from jobs.core.keys import parse_key
 from jobs.core.ledger_view import EntryStatus, LedgerEntry
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 CLOSE_DATE = dt.date(2026, 3, 2)  # a Monday
 HANDOFF_FIELDS = ("first_touch_channel", "decision_criteria", "customer_goal", "success_criteria")
 

@@ -26,7 +26,7 @@ task key prefix.
 """
 
 from connector.fake.crm import FakeCrm
-from connector.fake.store import LOST, OPEN, WON, Faults, FakeStore
+from connector.fake.store import LOST, OPEN, WON, FakeStore, Faults
 from connector.fake.writes import WRITE_BATCH
 
 __all__ = ["LOST", "OPEN", "WON", "WRITE_BATCH", "FakeCrm", "FakeStore", "Faults"]

@@ -17,7 +17,7 @@ from connector.errors import RetriableError
 from connector.mapping import FieldMap, FieldType
 from connector.model import FieldValue, Owner, Priority, RecordKind, TaskStatus, TaskType
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 WON, OPEN, LOST = "won", "open", "lost"
 TASK_KEY = "task_key_field"
 """The schema entry of the task key field (its mapping key, as both adapters name it)."""

@@ -20,6 +20,7 @@ from connector.errors import ConfigError, ReadsNotSettled
 from connector.hubspot import nps
 from connector.hubspot.client import HubSpotClient
 from connector.hubspot.creates import Creator, MemoryJournal
+from connector.hubspot.native_nps import HubSpotNativeSource
 from connector.hubspot.pull import SEARCH_PAGES_AHEAD, DealReader, RunCache
 from connector.hubspot.reconcile import tasks_on_deals
 from connector.hubspot.related import ASSOCIATION_READ_MAX, chunks, read_associations, read_owners
@@ -31,7 +32,6 @@ from connector.hubspot.taskprops import READ_PROPERTIES, KeyMode, describe, key_
 from connector.hubspot.writes import Writer
 from connector.mapping import FieldMap
 from connector.model import Cursor, Deal, DealStamp, Owner, Provider, TaskRef
-from connector.hubspot.native_nps import HubSpotNativeSource
 from connector.port import CallStats, CreateJournal, NpsAccount, NpsContact, SchemaProblem, StreamTuning
 from connector.retry import RetrySettings
 
@@ -74,7 +74,7 @@ class HubSpotAdapter:
         creator = Creator(
             client=self._client, key_property=fieldmap.task_key_field, mode=self._key_mode,
             journal=lambda: self._journal, reconcile=self._tasks_on_deals, read_by_key=self._read_by_key,
-            update=lambda batch: self._writer._update_tasks(batch),  # noqa: SLF001 - one update path
+            update=lambda batch: self._writer._update_tasks(batch),
             settle_seconds=settings.settle_seconds, max_wait_seconds=settings.settle_max_wait_seconds,
             rounds=retry.attempts, sleep=sleep,
         )
@@ -166,7 +166,8 @@ class HubSpotAdapter:
         else:
             found = self._search_tasks(keys)
         deals = self._task_deals([ref.crm_id for ref in found.values() if ref.deal_id is None])
-        return {key: dataclasses.replace(ref, deal_id=ref.deal_id or deals.get(ref.crm_id)) for key, ref in found.items()}
+        return {key: dataclasses.replace(ref, deal_id=ref.deal_id or deals.get(ref.crm_id)) for key,
+                ref in found.items()}
 
     def find_tasks_on_deals(self, wanted: Mapping[str, str], *, quiet_seconds: float = 0.0) -> dict[str, TaskRef]:
         """connector.port.SupportsTasksOnDeals. Unique mode: by key (the deal ids fill in

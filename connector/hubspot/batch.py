@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-I = TypeVar("I")
+ItemT = TypeVar("ItemT")
 
 _CONTEXT_KEYS = ("objectWriteTraceId", "objectWriteTraceIds", "ids", "id")
 
@@ -24,26 +24,26 @@ class Failure:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Input(Generic[I]):
+class Input(Generic[ItemT]):
     """One batch input: its trace id, the id HubSpot will report (record id or key), the payload."""
 
     trace: str
     ref: str
-    item: I
+    item: ItemT
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Matched(Generic[I]):
-    succeeded: list[tuple[Input[I], Any]]
-    failed: list[tuple[Input[I], Failure]]
+class Matched(Generic[ItemT]):
+    succeeded: list[tuple[Input[ItemT], Any]]
+    failed: list[tuple[Input[ItemT], Failure]]
 
 
-def match(inputs: Sequence[Input[I]], reply: Any, *, refs_of: Callable[[Any], Sequence[str]]) -> Matched[I]:
+def match(inputs: Sequence[Input[ItemT]], reply: Any, *, refs_of: Callable[[Any], Sequence[str]]) -> Matched[ItemT]:
     """Pair results and errors with inputs, by trace id, then by ``refs_of(result)``, then by order."""
     by_trace = {i.trace: i for i in inputs}
     by_ref = {i.ref: i for i in inputs}
     results = list(getattr(reply, "results", None) or [])
-    succeeded: list[tuple[Input[I], Any]] = []
+    succeeded: list[tuple[Input[ItemT], Any]] = []
     unmatched_results = []
     for result in results:
         found = by_trace.get(getattr(result, "object_write_trace_id", None) or "")
@@ -57,13 +57,14 @@ def match(inputs: Sequence[Input[I]], reply: Any, *, refs_of: Callable[[Any], Se
     errors = list(getattr(reply, "errors", None) or [])
     if unmatched_results and not errors and len(unmatched_results) == len(rest):
         # No trace ids echoed and nothing failed: HubSpot keeps input order.
-        succeeded.extend(zip(rest, unmatched_results))
+        succeeded.extend(zip(rest, unmatched_results, strict=True))
         return Matched(succeeded=succeeded, failed=[])
     return Matched(succeeded=succeeded, failed=_failures(rest, errors, by_trace, by_ref))
 
 
-def _failures(rest: list[Input[I]], errors: list[Any], by_trace: dict, by_ref: dict) -> list[tuple[Input[I], Failure]]:
-    failed: dict[str, tuple[Input[I], Failure]] = {}
+def _failures(rest: list[Input[ItemT]], errors: list[Any], by_trace: dict, by_ref: dict) -> list[tuple[Input[ItemT],
+                                                                                                       Failure]]:
+    failed: dict[str, tuple[Input[ItemT], Failure]] = {}
     loose: list[Failure] = []
     for error in errors:
         failure = _failure(error)
@@ -100,7 +101,8 @@ def _context_values(error: Any) -> list[str]:
 
 def _failure(error: Any) -> Failure:
     details = getattr(error, "errors", None) or []
-    code = getattr(error, "category", None) or next((getattr(d, "code", None) for d in details if getattr(d, "code", None)), None)
+    code = getattr(error, "category", None) or next((getattr(d, "code", None) for d in details if getattr(d, "code",
+                                                                                                          None)), None)
     message = getattr(error, "message", None) or "; ".join(getattr(d, "message", "") for d in details) or "rejected"
     return Failure(message=str(message), code=code)
 

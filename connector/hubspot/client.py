@@ -89,7 +89,7 @@ def _instant(text: str) -> Any:
     import datetime as dt
 
     parsed = dt.datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 @functools.cache

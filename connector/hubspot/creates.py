@@ -193,7 +193,8 @@ class Creator:
                 if f.code != "MISSING_RESULT"]
         return out, unknown
 
-    def _settle(self, pending: list[Item], doubt: Mapping[str, SentCreate], *, by_us: bool) -> tuple[list[Item], Results]:
+    def _settle(self, pending: list[Item], doubt: Mapping[str, SentCreate], *, by_us: bool) -> tuple[list[Item],
+                                                                                                     Results]:
         """Look up the keys in doubt once their creates are old enough to show in reads; keys
         found are adopted, the rest go back to ``pending``; keys too young are deferred."""
         wait = max(self.settle_seconds - sent.age_seconds for sent in doubt.values())
@@ -250,7 +251,7 @@ class Creator:
             sdk_model(SimplePublicObjectBatchInputForCreate,
                 properties=task_properties(a.spec, self.key_property), associations=task_associations(a.spec),
                 object_write_trace_id=inp.trace,
-            ) for inp, (_, a) in zip(inputs, batch)
+            ) for inp, (_, a) in zip(inputs, batch, strict=True)
         ])
         return inputs, body
 

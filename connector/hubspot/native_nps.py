@@ -33,7 +33,7 @@ from connector.nps.values import BadValue, parse_email, parse_responded_at, pars
 
 SOURCE = "hubspot-native"
 SCORE, SCORE_DEPRECATED, DATE, COMMENT = NPS_SCORE, NPS_SCORE_DEPRECATED, NPS_DATE, NPS_COMMENT
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _UTC = ZoneInfo("UTC")
 
 

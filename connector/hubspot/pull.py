@@ -21,7 +21,7 @@ maxima allow.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -29,8 +29,14 @@ from hubspot.crm.deals import Filter
 
 from connector.errors import FatalCrmError
 from connector.hubspot.client import HubSpotClient, sdk_model
-from connector.hubspot.related import (ASSOCIATION_READ_MAX, BATCH_READ_MAX, Link, chunks, read_associations,
-                                       read_objects)
+from connector.hubspot.related import (
+    ASSOCIATION_READ_MAX,
+    BATCH_READ_MAX,
+    Link,
+    chunks,
+    read_associations,
+    read_objects,
+)
 from connector.hubspot.search import MODIFIED, PAGE_SIZE, DealSearchWalk, RawDeal, parse_instant
 from connector.hubspot.stages import DealStages
 from connector.mapping import FieldMap, FieldSpec, FieldType
@@ -88,7 +94,7 @@ class RunCache:
 
     def get(self, record_id: str, fields: Sequence[str]) -> dict | None:
         values = self._items.get(record_id)
-        return None if values is None else dict(zip(fields, values))
+        return None if values is None else dict(zip(fields, values, strict=True))
 
 
 @dataclass(kw_only=True)
@@ -172,7 +178,7 @@ class DealReader:
             for cache, object_type, fields, ids in wanted
             for batch in chunks(cache.missing(ids), BATCH_READ_MAX)
         ]
-        for (_, cache, fields), found in zip(jobs, self._parallel([job for job, _, _ in jobs])):
+        for (_, cache, fields), found in zip(jobs, self._parallel([job for job, _, _ in jobs]), strict=True):
             cache.add(found, fields)
 
     @staticmethod

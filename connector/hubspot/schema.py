@@ -188,7 +188,8 @@ def _setup_task_key(client: HubSpotClient, schema: PortalSchema, name: str, *, a
     live = schema.properties("tasks").get(name)
     if live is None:
         raise FatalCrmError(f"tasks.{name} was created but does not read back", provider="hubspot")
-    asked = " (created with unique values, but the portal reads it back without)" if unique_asked and not live.unique else ""
+    lost_uniqueness = unique_asked and not live.unique
+    asked = " (created with unique values, but the portal reads it back without)" if lost_uniqueness else ""
     report.append(f"created tasks.{name} ({'unique values' if live.unique else 'plain text'}){asked}")
     return report
 
@@ -252,7 +253,8 @@ def _definition(spec: FieldSpec) -> PropertyCreate:
     type_, field_type = _CREATE_AS[spec.type]
     options = None
     if spec.type is FieldType.ENUM:
-        options = [OptionInput(label=_humanize(v), value=v, hidden=False, display_order=i) for i, v in enumerate(spec.options)]
+        options = [OptionInput(label=_humanize(v), value=v, hidden=False, display_order=i) for i,
+                   v in enumerate(spec.options)]
     elif spec.type is FieldType.BOOL:
         options = [OptionInput(label="Yes", value="true", hidden=False, display_order=0),
                    OptionInput(label="No", value="false", hidden=False, display_order=1)]

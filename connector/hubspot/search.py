@@ -38,7 +38,7 @@ PAGE_SIZE = 200
 RESULT_CAP = 10_000
 MODIFIED = "hs_lastmodifieddate"
 OBJECT_ID = "hs_object_id"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 OrderKey = tuple[dt.datetime, int, str]

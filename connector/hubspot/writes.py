@@ -81,7 +81,8 @@ class Writer:
             self._run_parallel(jobs, results)
         return [results[i] for i in range(len(actions))]
 
-    def _run_parallel(self, jobs: list[Callable[[], list[tuple[int, ActionResult]]]], results: dict[int, ActionResult]) -> None:
+    def _run_parallel(self, jobs: list[Callable[[], list[tuple[int, ActionResult]]]],
+                      results: dict[int, ActionResult]) -> None:
         futures = [self.executor.submit(job) for job in jobs]
         errors = []
         for future in futures:
@@ -123,7 +124,7 @@ class Writer:
             sdk_model(SimplePublicObjectBatchInput,
                 id=a.crm_id or a.key, id_property=None if a.crm_id else self.key_property,
                 properties=self._task_changes(a), object_write_trace_id=inp.trace,
-            ) for inp, (_, a) in zip(inputs, batch)
+            ) for inp, (_, a) in zip(inputs, batch, strict=True)
         ])
         return self._send(TASK_UPDATE_LABEL, "tasks", body, inputs, self._task_refs, _task_outcome)
 
@@ -142,7 +143,8 @@ class Writer:
 
     # -- record write-backs ------------------------------------------------------------------
 
-    def _record_rounds(self, records: list[tuple[int, UpdateRecord]], results: dict[int, ActionResult]) -> Iterator[list[Callable]]:
+    def _record_rounds(self, records: list[tuple[int, UpdateRecord]],
+                       results: dict[int, ActionResult]) -> Iterator[list[Callable]]:
         by_type: dict[str, list[tuple[int, UpdateRecord, dict[str, str]]]] = {}
         for i, action in records:
             properties, unmapped = self._record_properties(action)
@@ -171,11 +173,13 @@ class Writer:
                 properties[spec.crm_name] = "" if value is None else value  # "" clears a HubSpot property
         return properties, unmapped
 
-    def _update_records(self, object_type: str, batch: list[tuple[int, UpdateRecord, dict[str, str]]]) -> list[tuple[int, ActionResult]]:
+    def _update_records(self, object_type: str,
+                        batch: list[tuple[int, UpdateRecord, dict[str, str]]]) -> list[tuple[int, ActionResult]]:
         inputs = [Input(trace=f"afterclose-{i}", ref=a.update.record_id, item=(i, a)) for i, a, _ in batch]
         body = sdk_model(BatchInputSimplePublicObjectBatchInput, inputs=[
-            sdk_model(SimplePublicObjectBatchInput, id=a.update.record_id, properties=props, object_write_trace_id=inp.trace)
-            for inp, (_, a, props) in zip(inputs, batch)
+            sdk_model(SimplePublicObjectBatchInput, id=a.update.record_id, properties=props,
+                      object_write_trace_id=inp.trace)
+            for inp, (_, a, props) in zip(inputs, batch, strict=True)
         ])
         label = f"POST /crm/v3/objects/{object_type}/batch/update"
         return self._send(label, object_type, body, inputs, lambda r: [str(r.id)], lambda _a: Outcome.UPDATED)
@@ -183,7 +187,8 @@ class Writer:
     # -- shared: send an update batch, split it when refused whole ---------------------------
 
     def _send(self, label: str, object_type: str, body: BatchInputSimplePublicObjectBatchInput, inputs: list[Input],
-              refs_of: Callable[[Any], list[str]], outcome_of: Callable[[Any], Outcome]) -> list[tuple[int, ActionResult]]:
+              refs_of: Callable[[Any], list[str]],
+              outcome_of: Callable[[Any], Outcome]) -> list[tuple[int, ActionResult]]:
         try:
             reply = self.client.call(label, "crm.objects.batch_api", "update", raw=True, object_type=object_type,
                                      batch_input_simple_public_object_batch_input=body)
@@ -194,7 +199,8 @@ class Writer:
                                           refused.correlation_id))]
             half = len(inputs) // 2
             return (self._send(label, object_type, _subset(body, 0, half), inputs[:half], refs_of, outcome_of)
-                    + self._send(label, object_type, _subset(body, half, len(inputs)), inputs[half:], refs_of, outcome_of))
+                    + self._send(label, object_type, _subset(body, half, len(inputs)), inputs[half:], refs_of,
+                                 outcome_of))
         matched = match(inputs, reply, refs_of=refs_of)
         out = [(inp.item[0], ActionResult(action=inp.item[1], outcome=outcome_of(inp.item[1]), crm_id=str(r.id)))
                for inp, r in matched.succeeded]
@@ -222,7 +228,8 @@ class Writer:
         return found
 
     def _task_refs(self, result: Any) -> list[str]:
-        return [str(result.id), *([result.properties[self.key_property]] if self.key_property in (result.properties or {}) else [])]
+        return [str(result.id),
+                *([result.properties[self.key_property]] if self.key_property in (result.properties or {}) else [])]
 
 
 def _task_outcome(action: UpdateTask | CloseTask) -> Outcome:
@@ -253,6 +260,7 @@ def _rounds(items: list, ref: Callable[[Any], str]) -> list[list]:
     return rounds
 
 
-def _subset(body: BatchInputSimplePublicObjectBatchInput, start: int, end: int) -> BatchInputSimplePublicObjectBatchInput:
+def _subset(body: BatchInputSimplePublicObjectBatchInput, start: int,
+            end: int) -> BatchInputSimplePublicObjectBatchInput:
     return sdk_model(BatchInputSimplePublicObjectBatchInput, inputs=body.inputs[start:end])
 

@@ -22,9 +22,10 @@ import tomllib
 from pathlib import Path
 
 from connector.errors import ConfigError
-from connector.mapping.compiler import CLOSE_DATE, Compiler
+from connector.mapping.compiler import Compiler
 from connector.mapping.lines import format_key, toml_error
 from connector.mapping.model import FieldMap, FieldSpec, FieldType, HandoffRule, RuleKind, TaskTemplate, humanize
+from connector.mapping.rules import CLOSE_DATE
 from connector.mapping.templates import NOT_RECORDED, PLACEHOLDERS, RESERVED_NAMES, format_stakeholders, render_template
 from connector.model import Provider
 

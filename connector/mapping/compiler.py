@@ -16,7 +16,7 @@ from types import MappingProxyType
 from connector.errors import ConfigError
 from connector.mapping.lines import KeyPath, format_key, line_of
 from connector.mapping.model import FieldMap, FieldSpec, FieldType, HandoffRule, RuleKind, TaskTemplate, humanize
-from connector.mapping.rules import CLOSE_DATE, RULE_VALUE_CHECKS, placeholder_problem, suggest
+from connector.mapping.rules import RULE_VALUE_CHECKS, placeholder_problem, suggest
 from connector.mapping.templates import PLACEHOLDERS, RESERVED_NAMES
 from connector.model import Provider, RecordKind
 

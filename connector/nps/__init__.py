@@ -24,10 +24,10 @@ from types import MappingProxyType
 from typing import Literal, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connector.errors import AfterCloseError, ConfigError
-from connector.model import NpsResponse, require_aware
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from connector.errors import AfterCloseError, ConfigError
+from connector.model import NpsResponse, require_aware
 from connector.retry import RetrySettings
 from connector.settings import Section, problem
 
@@ -74,7 +74,7 @@ class SourceCursor:
 
     def to_text(self) -> str:
         """ISO 8601 in UTC (how the http source asks "since ...")."""
-        return self.since.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        return self.since.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -121,7 +121,8 @@ class NpsSourceConfig(Section):
 
     source: SourceKind = Field("none", description="Where NPS responses come from: none, csv, http or hubspot-native.")
     # csv
-    path: Path | None = Field(None, description="CSV file, or a folder of *.csv files read in name order (source = csv).")
+    path: Path | None = Field(None,
+                              description="CSV file, or a folder of *.csv files read in name order (source = csv).")
     columns: dict[str, str] = Field(
         default_factory=dict, description="Header in the file per response field, where they differ (csv). Matching "
                                           "ignores case and treats spaces, _ and - alike.")
@@ -133,19 +134,24 @@ class NpsSourceConfig(Section):
                                                       "or the _file key.")
     token_file: Path | None = Field(None, description="Path of a file holding token.")
     auth_header: str = Field("Authorization", description="Header that carries the token.")
-    auth_scheme: str = Field("Bearer", description='Put before the token ("Bearer <token>"); empty for the token alone.')
+    auth_scheme: str = Field("Bearer",
+                             description='Put before the token ("Bearer <token>"); empty for the token alone.')
     since_param: str | None = Field("since", description="Query parameter asking for responses since the last run.")
-    since_format: Literal["iso", "epoch"] = Field("iso", description="How that time is written: iso or epoch (seconds).")
+    since_format: Literal["iso", "epoch"] = Field("iso",
+                                                  description="How that time is written: iso or epoch (seconds).")
     params: dict[str, str] = Field(default_factory=dict, description="Extra query parameters sent with every request.")
     paging: Paging = Field("next_link", description="How the endpoint pages: none, next_link, cursor or page.")
     next_path: str = Field("next", description="Dotted path to the next page's URL (next_link) or cursor (cursor).")
     cursor_param: str = Field("cursor", description="Query parameter carrying the cursor (paging = cursor).")
     page_param: str = Field("page", description="Query parameter carrying the page number (paging = page).")
     first_page: int = Field(1, description="Number of the first page (paging = page).")
-    items_path: str = Field("items", description='Dotted path to the list of responses in a page ("" for the page itself).')
+    items_path: str = Field("items",
+                            description='Dotted path to the list of responses in a page ("" for the page itself).')
     field_paths: dict[str, str] = Field(
-        default_factory=lambda: dict(DEFAULT_FIELD_PATHS), description="Dotted path per response field within one item.")
-    page_cap: int = Field(500, ge=1, description="Stop after this many pages in one run (a guard against a looping API).")
+        default_factory=lambda: dict(DEFAULT_FIELD_PATHS),
+        description="Dotted path per response field within one item.")
+    page_cap: int = Field(500, ge=1,
+                          description="Stop after this many pages in one run (a guard against a looping API).")
     timeout_seconds: float = Field(30.0, gt=0, description="Give up on one HTTP call after this long.")
     ca_bundle: Path | None = Field(
         None, description="Extra CA file to trust for the http source (a TLS-inspecting proxy, a private CA); "
@@ -212,7 +218,7 @@ class NpsSourceConfig(Section):
 
 
 def _check_date_format(fmt: str) -> None:
-    sample = dt.datetime(2026, 3, 2, 14, 5, tzinfo=dt.timezone.utc)
+    sample = dt.datetime(2026, 3, 2, 14, 5, tzinfo=dt.UTC)
     try:
         dt.datetime.strptime(sample.strftime(fmt), fmt)
     except ValueError as exc:

@@ -54,7 +54,7 @@ from connector.nps.values import (
     parse_score,
     parse_text,
 )
-from connector.retry import RetrySettings, ErrorFacts, call_classified
+from connector.retry import ErrorFacts, RetrySettings, call_classified
 from connector.tls import tls_problem
 
 log = logging.getLogger(__name__)

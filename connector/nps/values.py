@@ -156,7 +156,7 @@ def _localise(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
 def _from_epoch(value: float) -> dt.datetime:
     seconds = value / 1000 if abs(value) >= _EPOCH_MS_FROM else value
     try:
-        return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
+        return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
     except (OverflowError, OSError, ValueError):
         raise BadValue(f"responded_at {value} is not a plausible Unix timestamp") from None
 
@@ -165,6 +165,6 @@ def derived_response_id(prefix: str, email: str | None, account_id: str | None, 
     """A stable id for a response its tool did not number: the same person at the same instant
     is the same response, whichever format or zone the time was written in."""
     who = email or f"account:{account_id or ''}"
-    moment = responded_at.astimezone(dt.timezone.utc).isoformat()
-    digest = hashlib.sha1(f"{who}|{moment}".encode()).hexdigest()  # noqa: S324 - an identity, not security
+    moment = responded_at.astimezone(dt.UTC).isoformat()
+    digest = hashlib.sha1(f"{who}|{moment}".encode()).hexdigest()
     return f"{prefix}:{digest}"

@@ -12,8 +12,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from connector.actions import (Action, ActionResult, CloseTask, CreateTask, Outcome, Skip, UpdateRecord, UpdateTask,
-                               WriteAction)
+from connector.actions import (
+    Action,
+    ActionResult,
+    CloseTask,
+    CreateTask,
+    Outcome,
+    Skip,
+    UpdateRecord,
+    UpdateTask,
+    WriteAction,
+)
 from connector.errors import ConfigError, FatalCrmError
 from connector.mapping import FieldMap
 from connector.model import Cursor, Deal, DealStamp, Provider, TaskRef
@@ -211,7 +220,7 @@ class SalesforceAdapter:
             kind, chunk = work
             body = {"allOrNone": False, "records": [p.record for p in chunk]}
             reply = self._client.restful(f"composite/sobjects:{kind.label}", kind.path, method="PATCH", json=body)
-            for item, result in zip(chunk, writes.check_reply(reply, len(chunk), kind.path)):
+            for item, result in zip(chunk, writes.check_reply(reply, len(chunk), kind.path), strict=True):
                 results[item.index] = writes.outcome_of(item, result)
 
         side_by_side: list[tuple[Collections, list[Pending]]] = []
@@ -241,7 +250,7 @@ class SalesforceAdapter:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "SalesforceAdapter":
+    def __enter__(self) -> SalesforceAdapter:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -55,7 +55,7 @@ class TimeoutAdapter(HTTPAdapter):
         self._timeout = timeout
         super().__init__(**kwargs)
 
-    def send(self, request, timeout=None, proxies=None, **kwargs):  # noqa: ANN001 - requests' own signature
+    def send(self, request, timeout=None, proxies=None, **kwargs):
         return super().send(request, timeout=timeout or self._timeout, proxies=requests_proxies(request.url),
                             **kwargs)
 
@@ -81,7 +81,7 @@ def direct_token(settings: SalesforceSettings) -> Token:
     return Token(access_token=settings.secret_text("access_token"), instance_url=_https(settings.instance_url or ""))
 
 
-class LoginAnswer(Exception):  # noqa: N818 - an answer, kept whole for errors.facts_of
+class LoginAnswer(Exception):
     """A login endpoint answered without a token: its status, ``Retry-After`` and body, for the
     one classification table (a rate limit or an outage is retried; a refusal is not)."""
 
@@ -103,7 +103,7 @@ class _LoginSession:
     def __init__(self, session: requests.Session):
         self._session = session
 
-    def post(self, url: str, data=None, headers=None, proxies=None, **kwargs):  # noqa: ANN001 - the SDK's call
+    def post(self, url: str, data=None, headers=None, proxies=None, **kwargs):
         response = self._session.post(url, data, headers=headers, proxies=proxies, **kwargs)
         if response.status_code != 200 or not _carries_token(url, response.content):
             raise LoginAnswer(response.status_code, response.content, response.headers.get("Retry-After"), url)
@@ -173,7 +173,7 @@ def jwt_assertion(settings: SalesforceSettings, now: dt.datetime | None = None) 
     key_path = Path(settings.private_key_file or "")
     if not key_path.is_file():
         raise ConfigError(f"file not found: {key_path}", source="salesforce settings", key="private_key_file")
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     claims = {"iss": settings.consumer_key, "sub": settings.username, "aud": settings.login_url,
               "exp": int((now + JWT_LIFETIME).timestamp())}
     return jwt.encode(claims, key_path.read_bytes(), algorithm="RS256")

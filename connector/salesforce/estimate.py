@@ -18,7 +18,7 @@ The arithmetic mirrors ``apply`` call for call (connector/salesforce/adapter.py,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from connector.actions import CloseTask, CreateTask, UpdateRecord, UpdateTask, WriteAction
 from connector.mapping import FieldMap
@@ -35,15 +35,14 @@ def estimate_write_calls(actions: Sequence[WriteAction], fieldmap: FieldMap) -> 
     closes_by_key: list[str] = []
     for action in actions:
         if isinstance(action, CreateTask | UpdateTask):
-            if _expressible(lambda: writes.task_record(action.spec, fieldmap)):
+            if _expressible(writes.task_record, action.spec, fieldmap):
                 upserts.append(action.key)
         elif isinstance(action, CloseTask) and not action.crm_id:
             closes_by_key.append(action.key)
         elif isinstance(action, CloseTask):
             updates.append(("Task", action.crm_id))
-        elif isinstance(action, UpdateRecord):
-            if _expressible(lambda: writes.record_update(action, fieldmap)):
-                updates.append((writes.SOBJECT[action.update.kind], action.update.record_id))
+        elif isinstance(action, UpdateRecord) and _expressible(writes.record_update, action, fieldmap):
+            updates.append((writes.SOBJECT[action.update.kind], action.update.record_id))
     lookups = sum(1 for _ in soql.in_list_chunks(closes_by_key))
     updates += [("Task", f"key:{key}") for key in dict.fromkeys(closes_by_key)]
     updates.sort(key=lambda item: item[0])
@@ -53,9 +52,9 @@ def estimate_write_calls(actions: Sequence[WriteAction], fieldmap: FieldMap) -> 
             + len(writes.chunks(updates, lambda item: item[1])) + own_write_pass)
 
 
-def _expressible(build) -> bool:
+def _expressible(build: Callable[..., object], *args: object) -> bool:
     try:
-        build()
+        build(*args)
     except writes.Refused:
         return False
     return True

@@ -85,7 +85,8 @@ def _account(record: dict, specs: Sequence[Any], won: list[Deal]) -> NpsAccount:
     )
 
 
-def _won_deals_by_account(client: SalesforceClient, fieldmap: FieldMap, account_ids: Sequence[str]) -> dict[str, list[Deal]]:
+def _won_deals_by_account(client: SalesforceClient, fieldmap: FieldMap, account_ids: Sequence[str]) -> dict[str,
+                                                                                                            list[Deal]]:
     where = f"IsWon = true AND {format_soql('AccountId IN {}', list(account_ids))}"
     found: dict[str, list[Deal]] = {}
     for page in stream_deals(client, _select_deals(fieldmap, where), fieldmap):

@@ -114,4 +114,4 @@ def in_list_chunks(values: Iterable[str], *, max_items: int = IN_LIST_MAX_ITEMS,
 def parse_datetime(value: str) -> dt.datetime:
     """Salesforce datetimes look like ``2013-05-20T20:49:32.000+0000`` (facts §4)."""
     parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

@@ -103,7 +103,7 @@ def task_ref(record: Mapping[str, Any], key_field: str) -> TaskRef:
     return TaskRef(
         key=record[key_field], crm_id=record["Id"], deal_id=record.get("WhatId"),
         # ActivityDate is a date; midnight UTC stands for "that day" in the neutral model.
-        due_at=dt.datetime.combine(dt.date.fromisoformat(due), dt.time(0), dt.timezone.utc) if due else None,
+        due_at=dt.datetime.combine(dt.date.fromisoformat(due), dt.time(0), dt.UTC) if due else None,
         status=TaskStatus.COMPLETED if record.get("IsClosed") else TaskStatus.OPEN,
         owner_id=record.get("OwnerId"),
     )

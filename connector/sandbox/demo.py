@@ -15,7 +15,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 HANDOFF_FIELDS = ("first_touch_channel", "decision_criteria", "customer_goal", "success_criteria")
 CHANNELS = ("Web", "Referral", "Partner", "Event", "Outbound", "Paid Search")
@@ -144,8 +144,9 @@ def add_years(day: dt.date, years: int) -> dt.date:
 
 def _owners() -> tuple[DemoOwner, ...]:
     return tuple(
-        DemoOwner(key=i, first_name=f, last_name=l, email=f"{f.lower()}.{l.lower()}@vendor.example", active=a)
-        for i, (f, l, a) in enumerate(_OWNERS)
+        DemoOwner(key=i, first_name=first, last_name=last, email=f"{first.lower()}.{last.lower()}@vendor.example",
+                  active=active)
+        for i, (first, last, active) in enumerate(_OWNERS)
     )
 
 
@@ -341,7 +342,7 @@ def _nps_for(deals: list[DemoDeal], contacts: tuple[DemoContact, ...], anchor: d
     won = [d for d in deals if d.stage == "won" and d.contacts]
     scores = (10, 9, 9, 8, 7, 6, 3, 0, 10, 5)
     out = []
-    for n, (deal, score) in enumerate(zip(won, scores)):
+    for n, (deal, score) in enumerate(zip(won, scores, strict=False)):
         contact = by_key[deal.contacts[0].contact]
         at = dt.datetime.combine(anchor, dt.time(10, 0), UTC) - dt.timedelta(days=n)
         out.append(DemoNpsResponse(response_id=f"nps-{n + 1:04d}", email=contact.email, score=score,

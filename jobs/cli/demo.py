@@ -45,23 +45,24 @@ def run_demo(provider: str, console: Console | None = None, anchor: dt.date | No
     data = demo_dataset(anchor)
     console.rule(text(("AfterClose demo", "bold"), f" - {provider} sandbox"))
     console.print(text(f"A demo CRM with {len(data.deals)} deals ({len(data.won_deals())} won), "
-                       f"{len(data.companies)} companies, {len(data.contacts)} contacts and {len(data.owners)} owners."))
+                       f"{len(data.companies)} companies, {len(data.contacts)} contacts "
+                       f"and {len(data.owners)} owners."))
     with tempfile.TemporaryDirectory(prefix="afterclose-demo-") as tmp, \
-            _sandbox(provider, data) as (endpoint, session, fieldmap, owners):
-        with open_store(f"sqlite:///{Path(tmp) / 'state.db'}") as store:
-            _show_setup(console, _setup(session.adapter))
-            playbooks = build_playbooks(_demo_settings(endpoint), fieldmap)
-            job = SyncJob(scope=f"{provider}:demo", adapter=session.adapter, store=store, fieldmap=fieldmap,
-                          playbook=playbooks.set, clock=lambda: dt.datetime.now(dt.timezone.utc),
-                          on_page=session.observe)
-            first = run_sync(job)
-            calls_first = session.adapter.call_stats().total
-            _show_first_run(console, first, _name_of(session), owners, calls_first)
-            _show_playbooks(console, first, playbooks, _name_of(session))
-            _show_one_task(console, first, _name_of(session), owners)
-            second = run_sync(job)
-            _show_second_run(console, second, session.adapter.call_stats().total - calls_first)
-            _show_nps(console, endpoint, session, store, fieldmap, data, Path(tmp))
+            _sandbox(provider, data) as (endpoint, session, fieldmap, owners), \
+            open_store(f"sqlite:///{Path(tmp) / 'state.db'}") as store:
+        _show_setup(console, _setup(session.adapter))
+        playbooks = build_playbooks(_demo_settings(endpoint), fieldmap)
+        job = SyncJob(scope=f"{provider}:demo", adapter=session.adapter, store=store, fieldmap=fieldmap,
+                      playbook=playbooks.set, clock=lambda: dt.datetime.now(dt.UTC),
+                      on_page=session.observe)
+        first = run_sync(job)
+        calls_first = session.adapter.call_stats().total
+        _show_first_run(console, first, _name_of(session), owners, calls_first)
+        _show_playbooks(console, first, playbooks, _name_of(session))
+        _show_one_task(console, first, _name_of(session), owners)
+        second = run_sync(job)
+        _show_second_run(console, second, session.adapter.call_stats().total - calls_first)
+        _show_nps(console, endpoint, session, store, fieldmap, data, Path(tmp))
     console.print(text("\nNext: ", (f"afterclose sandbox {provider}", "bold"), " starts this CRM for you to point a "
                        "config at; then ", ("afterclose check", "bold"), ", ", ("plan", "bold"), " and ",
                        ("run", "bold"), "."))
@@ -179,7 +180,8 @@ def _show_second_run(console: Console, report: SyncReport, calls: int) -> None:
     updated = report.outcomes.get("updated", 0)
     console.print(text("\n", ("Run 2", "bold"), f" (same CRM, nothing changed): {created} tasks created, {updated} "
                        f"records updated, {len(report.rejected)} retried and still rejected, {calls} API calls."))
-    console.print(text(("Nothing was created twice.", "green") if created == 0 else ("Duplicates were created!", "red")))
+    console.print(text(("Nothing was created twice.", "green") if created == 0 else ("Duplicates were created!",
+                                                                                     "red")))
 
 
 def _show_nps(console: Console, endpoint: SandboxEndpoint, session: CrmSession, store: StateStore,
@@ -191,7 +193,7 @@ def _show_nps(console: Console, endpoint: SandboxEndpoint, session: CrmSession, 
     nps.write_demo_csv(data, csv_path)
     settings = _demo_settings(endpoint, csv_path)
     job = nps.build_nps_job(settings, session.adapter, store, fieldmap, f"{endpoint.provider}:demo",
-                            lambda: dt.datetime.now(dt.timezone.utc))
+                            lambda: dt.datetime.now(dt.UTC))
     if job is None:
         return
     report = nps.run_nps(job)

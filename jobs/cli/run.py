@@ -88,17 +88,16 @@ def run_job(runtime: Runtime, job: str, should_stop: Callable[[], bool], *, prog
         return _nps_not_configured(runtime, required)  # before the CRM: a job that is not set up costs no call
     with runtime.store() as store:
         attempt = _Attempt(runtime, store, job)
-        with attempt.kept(record_lock_held=record_lock_held):
-            with runtime.crm(stopping=should_stop) as session:
-                attempt.scope = runtime.scope_of(session, store)
-                session.preflight()
-                if claim is not None and not claim(attempt.scope):
-                    return JobResult(job=job, exit_code=ExitCode.OK, outcome="claimed_elsewhere")
-                prepared = _prepare(runtime, job, session, store, should_stop, record_by, required)
-                attempt.started = True  # from here the job records its own run
-                with progress_for(session, job) if progress else contextlib.nullcontext():
-                    result = prepared()
-                result.calls = session.adapter.call_stats()
+        with attempt.kept(record_lock_held=record_lock_held), runtime.crm(stopping=should_stop) as session:
+            attempt.scope = runtime.scope_of(session, store)
+            session.preflight()
+            if claim is not None and not claim(attempt.scope):
+                return JobResult(job=job, exit_code=ExitCode.OK, outcome="claimed_elsewhere")
+            prepared = _prepare(runtime, job, session, store, should_stop, record_by, required)
+            attempt.started = True  # from here the job records its own run
+            with progress_for(session, job) if progress else contextlib.nullcontext():
+                result = prepared()
+            result.calls = session.adapter.call_stats()
         _prune_history(runtime, store)
     _log_result(result, started, runtime.clock())
     return result

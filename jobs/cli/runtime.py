@@ -28,14 +28,14 @@ from jobs.cli.stopping import GracefulStop
 from jobs.config import Settings
 from jobs.nps import NpsJob, build_nps_job
 from jobs.playbooks import Playbooks, build_playbooks
+from jobs.scopes import resolve_scope
 from jobs.state import StateStore, open_store
 from jobs.sync import SyncJob
-from jobs.scopes import resolve_scope
 from jobs.wiring import address_of, build_adapter, wiring
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,17 +12,24 @@ from connector.serving import serve_app
 from jobs import logs
 from jobs.cli.exits import CommandFailed, ExitCode
 from jobs.cli.run import scheduled_run
-from jobs.cli.stopping import GracefulStop
 from jobs.cli.runtime import load_runtime
+from jobs.cli.stopping import GracefulStop
 from jobs.serve.cron import crontab_trigger
-from jobs.serve.schedule import (Health, Ticker, build_scheduler, health_app, install_stop_handlers, interval_of,
-                                 last_finished_runs)
+from jobs.serve.schedule import (
+    Health,
+    Ticker,
+    build_scheduler,
+    health_app,
+    install_stop_handlers,
+    interval_of,
+    last_finished_runs,
+)
 
 log = logs.get_logger("afterclose.serve")
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def serve_command(config_path: Path, *, run_now: bool = False) -> int:

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
 
 from jobs import logs
@@ -16,8 +15,8 @@ from jobs.cli.output import add_text_row, console, echo, echo_err, jsonable, tex
 from jobs.cli.run import JOBS
 from jobs.cli.runtime import load_runtime
 from jobs.state import RunSummary, StoredNpsResponse
-from jobs.sync import TASK_KEY_MODE
 from jobs.state.customers import StoredCustomerDeal
+from jobs.sync import TASK_KEY_MODE
 
 
 def status_command(config_path: Path, limit: int, fmt: str) -> int:
@@ -53,11 +52,13 @@ def status_command(config_path: Path, limit: int, fmt: str) -> int:
     out.print(text(f"{len(rejected)} rejected record(s) waiting for a retry" + (":" if rejected else ".")))
     for row in rejected:
         out.print(text(f"  deal {row.deal_id} {row.key}: {row.reason or 'no reason given'} "
-                       f"[{row.error_code or 'no code'}] (attempts {row.attempts}, last {row.last_seen:%Y-%m-%d %H:%M})"))
+                       f"[{row.error_code or 'no code'}] "
+                       f"(attempts {row.attempts}, last {row.last_seen:%Y-%m-%d %H:%M})"))
     if waiting:
         out.print(text(f"{len(waiting)} NPS response(s) not written back yet (retried each NPS run):"))
         for item in waiting:
-            out.print(text(f"  response {item['response_id']} ({item['status']}): {item['reason'] or 'no reason given'} "
+            out.print(text(f"  response {item['response_id']} ({item['status']}): "
+                           f"{item['reason'] or 'no reason given'} "
                            f"(attempts {item['attempts']})"))
     if not_imported:
         out.print(text(f"{len(not_imported)} NPS row(s) the source holds that could not be used (fix them there; "

@@ -17,6 +17,7 @@ deadline, ``[server] stop_grace_seconds`` (20 s by default) after the signal:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -73,12 +74,8 @@ class GracefulStop(threading.Event):
 
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing to flush to
             stream.flush()
-        except (OSError, ValueError):
-            pass
     for handler in logging.getLogger().handlers:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             handler.flush()
-        except (OSError, ValueError):
-            pass

@@ -93,7 +93,7 @@ def due_at(day: dt.date, cal: Calendar) -> dt.datetime:
 def _instant(day: dt.date, hour: int, zone: ZoneInfo) -> dt.datetime:
     """Deals closed on one day share their due days: the zone arithmetic is done once per day."""
     wall = dt.datetime.combine(day, dt.time(hour), tzinfo=zone)  # fold=0
-    local = wall.astimezone(dt.timezone.utc).astimezone(zone)
+    local = wall.astimezone(dt.UTC).astimezone(zone)
     offset = local.utcoffset()
     assert offset is not None  # a ZoneInfo always has one
     return local.replace(tzinfo=dt.timezone(offset))

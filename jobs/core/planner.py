@@ -188,7 +188,7 @@ def _order(deal_item: tuple[str, _Item]) -> tuple[str, int, dt.datetime, str]:
     return (deal_id, 1, item.due_at, item.action.key)
 
 
-_NO_DUE = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+_NO_DUE = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def _plan_deal(deal: Deal, report: HandoffReport | None, entries: Sequence[LedgerEntry], choice: Choice,

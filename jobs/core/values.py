@@ -35,7 +35,7 @@ from decimal import Decimal, InvalidOperation
 from connector.mapping import FieldType
 from connector.model import FieldValue
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 Value = str | Decimal | bool | dt.date | dt.datetime

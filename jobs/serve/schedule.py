@@ -90,7 +90,7 @@ class Health:
 
     overdue_after: dict[str, dt.timedelta]
     last_runs: Callable[[], dict[str, RunSummary]]
-    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     failed_ticks: dict[str, tuple[dt.datetime, str]] = field(default_factory=dict)
     """This replica's last tick per job that failed before a run was recorded (a mapping that no
     longer fits the CRM, bad credentials): the run history alone would only notice it as overdue."""
@@ -111,7 +111,8 @@ class Health:
             run = last.get(job)
             failed_tick = self.failed_ticks.get(job)
             if failed_tick and (run is None or run.finished_at is None or failed_tick[0] > run.finished_at):
-                problems.append(f"last {job} tick failed at {failed_tick[0].isoformat()}: {logs.redact(failed_tick[1])}")
+                problems.append(f"last {job} tick failed at {failed_tick[0].isoformat()}: "
+                                f"{logs.redact(failed_tick[1])}")
             elif run is not None and run.outcome is RunOutcome.FAILED:
                 problems.append(f"last {job} run ({run.id}) failed: {logs.redact(run.error or 'no reason recorded')}")
             elif run is not None and run.outcome is RunOutcome.MISSED:
@@ -146,7 +147,7 @@ def interval_of(trigger: BaseTrigger, now: dt.datetime) -> dt.timedelta:
 
 def health_app(health: Health) -> Starlette:
     async def healthz(_: Request) -> JSONResponse:
-        problems, last = health.problems(dt.datetime.now(dt.timezone.utc))
+        problems, last = health.problems(dt.datetime.now(dt.UTC))
         body = {"status": "fail" if problems else "ok", "problems": problems, "last_runs": last}
         return JSONResponse(body, status_code=503 if problems else 200)
 
@@ -244,7 +245,7 @@ class Ticker:
             log.error("run_failed", job=job, error=exc)
             metrics.observe_run(job, RunOutcome.FAILED.value, {}, None, _now())
             return RunOutcome.FAILED.value, str(exc)
-        except Exception as exc:  # noqa: BLE001 - a scheduler must survive one bad run; the log has the trace
+        except Exception as exc:
             log.error("run_failed", job=job, exc_info=True)
             metrics.observe_run(job, RunOutcome.FAILED.value, {}, None, _now())
             return RunOutcome.FAILED.value, f"internal error: {type(exc).__name__}: {exc}"
@@ -259,7 +260,7 @@ class Ticker:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def build_scheduler(schedules: dict[str, str], timezone: str, misfire_grace_seconds: int, tick: Ticker,

@@ -11,9 +11,20 @@ from jobs.state.engine import DEFAULT_STATE_URL, VERSION_TABLE, schema_head
 from jobs.state.port import StateStore
 from jobs.state.store import SqlStateStore, open_store
 from jobs.state.tables import metadata
-from jobs.state.values import (LockLostError, NpsRecord, NpsStatus, RejectedRecord, RunOutcome, RunRecord, RunSummary,
-                               SchemaTooNewError, SourceReject, StateCorruptError, StateStoreError,
-                               StoredNpsResponse)
+from jobs.state.values import (
+                               LockLostError,
+                               NpsRecord,
+                               NpsStatus,
+                               RejectedRecord,
+                               RunOutcome,
+                               RunRecord,
+                               RunSummary,
+                               SchemaTooNewError,
+                               SourceReject,
+                               StateCorruptError,
+                               StateStoreError,
+                               StoredNpsResponse,
+)
 
 __all__ = [
     "DEFAULT_STATE_URL", "VERSION_TABLE", "LockLostError", "NpsRecord", "NpsStatus", "RejectedRecord", "RunOutcome",

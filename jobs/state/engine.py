@@ -35,7 +35,7 @@ from connector.errors import ConfigError
 from jobs.state.damage import report_sqlite_damage
 from jobs.state.values import SchemaTooNewError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DEFAULT_STATE_URL = "sqlite:///.afterclose/state.db"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "afterclose_alembic_version"
@@ -233,10 +233,10 @@ def execute_many(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -
         else:
             columns.append([process(constants[name])] * len(rows))
     if compiled.positional:
-        params: list[Any] = list(zip(*columns))
+        params: list[Any] = list(zip(*columns, strict=True))
     else:
         keys = [compiled.escaped_bind_names.get(name, name) for name in names]
-        params = [dict(zip(keys, values)) for values in zip(*columns)]
+        params = [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
     conn.exec_driver_sql(compiled.string, params)
 
 

@@ -72,6 +72,6 @@ class StoreJournal:
         found = self._store.creates_in_doubt(self._scope, keys)
         if not found:
             return {}
-        now = self._store._clock()  # noqa: SLF001 - ages by the clock the rows were written with
+        now = self._store._clock()
         return {key: SentCreate(key=key, deal_id=deal_id, age_seconds=(now - sent_at).total_seconds())
                 for key, (deal_id, sent_at) in found.items()}

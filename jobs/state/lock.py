@@ -102,7 +102,8 @@ class LockMixin(StoreBase):
             if holder
             else ""
         )
-        return LockHeldError(f"another AfterClose run holds the lock for scope {scope!r} ({what}){since}; try again later")
+        return LockHeldError(f"another AfterClose run holds the lock for scope {scope!r} ({what}){since}; "
+                             "try again later")
 
     def _running_elsewhere(self, scope: str) -> RunSummary | None:
         query = (

@@ -19,8 +19,16 @@ from jobs.core.customers import CustomerDeal
 from jobs.core.ledger_view import LedgerEntry
 from jobs.state.customers import StoredCustomerDeal
 from jobs.state.ledger import TouchPointOf
-from jobs.state.values import (NpsRecord, NpsStatus, RejectedRecord, RunOutcome, RunRecord, RunSummary,
-                               SourceReject, StoredNpsResponse)
+from jobs.state.values import (
+    NpsRecord,
+    NpsStatus,
+    RejectedRecord,
+    RunOutcome,
+    RunRecord,
+    RunSummary,
+    SourceReject,
+    StoredNpsResponse,
+)
 
 
 @runtime_checkable

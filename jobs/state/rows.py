@@ -16,8 +16,7 @@ from connector.model import NpsResponse
 from connector.port import CallStats
 from jobs import logs
 from jobs.core.ledger_view import EntryStatus, LedgerEntry
-from jobs.state.values import (NpsRecord, NpsStatus, RejectedRecord, RunOutcome, RunRecord, RunSummary,
-                               StoredNpsResponse)
+from jobs.state.values import NpsRecord, NpsStatus, RejectedRecord, RunOutcome, RunRecord, RunSummary, StoredNpsResponse
 
 
 def masked(text: str | None) -> str | None:

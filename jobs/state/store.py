@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from jobs.state.damage import damaged_file_error, is_sqlite_damage
 from jobs.state.customers import CustomersMixin
+from jobs.state.damage import damaged_file_error, is_sqlite_damage
 from jobs.state.engine import DEFAULT_STATE_URL, current_revision, engine_for, migrate, parse_url
 from jobs.state.instances import InstancesMixin
 from jobs.state.lock import LockMixin
@@ -27,7 +27,7 @@ from jobs.state.nps import NpsMixin
 from jobs.state.slots import SlotsMixin
 from jobs.state.values import StateStoreError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _now() -> dt.datetime:
@@ -80,7 +80,8 @@ def open_store(url: str | Any | None = None, *, clock: Callable[[], dt.datetime]
         raise StateStoreError(f"cannot open the state database {shown}: {exc.orig}{_access_hint(parsed)}") from None
     except OSError as exc:  # the SQLite folder cannot be made (permissions, a read-only filesystem)
         raise StateStoreError(f"cannot create the folder of the state database {shown} (state.url): "
-                              f"{exc.strerror or exc}: {exc.filename or parsed.database}{_access_hint(parsed)}") from None
+                              f"{exc.strerror or exc}: {exc.filename or parsed.database}"
+                              f"{_access_hint(parsed)}") from None
     except ModuleNotFoundError as exc:
         if parsed.get_backend_name() != "postgresql":
             raise
@@ -96,7 +97,8 @@ def open_store(url: str | Any | None = None, *, clock: Callable[[], dt.datetime]
         if isinstance(exc, DBAPIError) and is_sqlite_damage(exc.orig):
             raise damaged_file_error(Path(backend.shown), exc.orig) from None
         if isinstance(exc, OperationalError):
-            raise StateStoreError(f"cannot migrate the state database {shown}: {exc.orig}{_access_hint(parsed)}") from None
+            raise StateStoreError(f"cannot migrate the state database {shown}: {exc.orig}"
+                                  f"{_access_hint(parsed)}") from None
         raise
     return store
 

@@ -29,7 +29,7 @@ from sqlalchemy import (
 
 from connector.model import require_aware
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -224,6 +224,7 @@ create_intents = Table(
 """The create journal: task keys sent to the CRM whose results are not recorded yet (written
 before the call, deleted in the transaction that records the result; jobs/state/intents.py)."""
 
-SCOPED_TABLES = (cursors, ledger, runs, rejected_records, revisits_table, flags, nps_responses, nps_source_rejects, slots,
+SCOPED_TABLES = (cursors, ledger, runs, rejected_records, revisits_table, flags, nps_responses, nps_source_rejects,
+                 slots,
                  create_intents, customer_deals)
 """Every table whose rows belong to one scope (run records belong to their run)."""

@@ -188,12 +188,12 @@ def _use_the_create_journal(job: SyncJob, run_id: int) -> None:
 def _enter_relearn_mode_if_state_was_lost(job: SyncJob) -> None:
     """A store that never finished a page (new, deleted, or its first run crashed) asks the CRM
     once whether AfterClose's tasks exist there already."""
-    if job.store.get_cursor(job.scope, JOB) is None and job.store.get_flag(job.scope, RELEARN) is None:
-        if job.adapter.any_tasks():
-            log.warning("relearn_mode", scope=job.scope,
-                        detail="the CRM holds AfterClose tasks this state store does not know; re-learning them")
-            job.store.set_flag(job.scope, RELEARN, "until-full-pass")
-            job.store.set_flag(job.scope, RELEARN_SINCE, _wall_clock().isoformat())
+    new_store = job.store.get_cursor(job.scope, JOB) is None and job.store.get_flag(job.scope, RELEARN) is None
+    if new_store and job.adapter.any_tasks():
+        log.warning("relearn_mode", scope=job.scope,
+                    detail="the CRM holds AfterClose tasks this state store does not know; re-learning them")
+        job.store.set_flag(job.scope, RELEARN, "until-full-pass")
+        job.store.set_flag(job.scope, RELEARN_SINCE, _wall_clock().isoformat())
 
 
 def _settle_orphan_creates(job: SyncJob, run_id: int) -> None:
@@ -221,7 +221,7 @@ def _settle_orphan_creates(job: SyncJob, run_id: int) -> None:
 
 def _wall_clock() -> dt.datetime:
     """Real time, for how long ago something happened (``job.clock`` is the planning clock)."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport:

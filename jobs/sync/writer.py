@@ -133,7 +133,8 @@ class PageWriter:
         deferred = [r for r in results if r.outcome is Outcome.DEFERRED]
         if deferred:
             # Not written and not refused: the next run must meet these deals again.
-            log.warning("creates_deferred", count=len(deferred), deal_ids=sorted({r.action.deal_id for r in deferred})[:10],
+            log.warning("creates_deferred", count=len(deferred),
+                        deal_ids=sorted({r.action.deal_id for r in deferred})[:10],
                         detail=deferred[0].message)
             self._failed = True
         try:

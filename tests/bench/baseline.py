@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from connector.actions import CreateTask, UpdateRecord
 from connector.mapping import FieldMap
 from connector.model import Company, Contact, Deal, Owner, Provider, RecordKind
-from jobs.core import planner
-from jobs.core import handoff
+from jobs.core import handoff, planner
 from jobs.core.playbook import DEFAULT_PLAYBOOK
 
 
@@ -152,7 +151,10 @@ def _hubspot_deal(client, call, fieldmap: FieldMap, result, owners: dict) -> Dea
 
 
 def _hubspot_links(client, call, to_type: str, deal_id: str):
-    from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest, PublicFetchAssociationsBatchRequest
+    from hubspot.crm.associations.v4 import (
+        BatchInputPublicFetchAssociationsBatchRequest,
+        PublicFetchAssociationsBatchRequest,
+    )
 
     body = BatchInputPublicFetchAssociationsBatchRequest(inputs=[PublicFetchAssociationsBatchRequest(id=deal_id)])
     reply = call(f"read {to_type} associations", client.crm.associations.v4.batch_api.get_page, "deals", to_type,
@@ -161,8 +163,12 @@ def _hubspot_links(client, call, to_type: str, deal_id: str):
 
 
 def _hubspot_write(client, call, fieldmap: FieldMap, action, out: BaselineResult) -> None:
-    from hubspot.crm.associations.v4 import (AssociationSpec, BatchInputPublicAssociationMultiPost,
-                                             PublicAssociationMultiPost, PublicObjectId)
+    from hubspot.crm.associations.v4 import (
+        AssociationSpec,
+        BatchInputPublicAssociationMultiPost,
+        PublicAssociationMultiPost,
+        PublicObjectId,
+    )
     from hubspot.crm.objects import SimplePublicObjectInput, SimplePublicObjectInputForCreate
 
     from connector.hubspot.taskprops import TASK_TO_COMPANY, TASK_TO_CONTACT, TASK_TO_DEAL, task_properties

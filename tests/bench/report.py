@@ -22,7 +22,7 @@ def machine() -> dict:
         pass
     return {"nproc": os.cpu_count(), "ram_gb": round(mem_kb / 1024 / 1024, 1), "python": platform.python_version(),
             "system": f"{platform.system()} {platform.machine()}",
-            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
 
 
 def as_json(scenario) -> dict:

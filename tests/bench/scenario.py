@@ -36,7 +36,7 @@ from connector.sandbox.demo import DemoDataset, scaled_dataset
 from tests.bench import bounds
 
 ANCHOR = dt.date(2026, 3, 2)
-NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from connector.actions import ActionKind
 from connector.mapping import builtin_mapping, load_mapping
 from connector.port import CrmAdapter
-from jobs.state import StateStore, open_store
 from jobs.core.playbook import DEFAULT_PLAYBOOK
+from jobs.state import open_store
 from jobs.sync import SyncJob, run_sync
 
 

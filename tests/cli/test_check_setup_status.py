@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.cli.conftest import invoke, on
 from jobs.state import open_store
+from tests.cli.conftest import invoke, on
 
 
 def test_given_hubspot_without_afterclose_company_fields_when_check_then_exit_2_one_line_per_field(hubspot):
@@ -134,11 +134,10 @@ def test_given_a_run_when_status_run_then_its_records_and_an_unknown_run_is_name
 def test_given_runs_older_than_history_days_when_run_then_they_and_their_records_are_pruned(fake):
     import datetime as dt
 
-    from jobs.state import open_store
 
     config = fake.config()
     invoke("setup", "--config", config)
-    long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=120)
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=120)
     with open_store(fake.state_url, clock=lambda: long_ago) as store:
         scope = json.loads(invoke("status", "--config", config, "--format", "json").stdout)["scope"]
         old_run = store.start_run(scope, "sync")

@@ -12,7 +12,7 @@ import pytest
 
 from jobs import logs
 from tests.cli.conftest import invoke, start_cli
-from tests.cli.test_serve import events, free_port, get, wait_until
+from tests.cli.test_serve import free_port, get, wait_until
 
 CANARY = "canary-5e1f0c7a9b"
 """The sandbox's real token: the runs succeed with it, so every code path that sees it is exercised."""

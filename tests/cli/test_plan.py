@@ -73,7 +73,7 @@ def test_plan_table_names_deals_and_says_nothing_was_written(fake):
 
 # -- the estimate arithmetic, call for call --------------------------------------------------------
 
-NOW = dt.datetime(2026, 3, 2, 9, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
 
 
 def _spec(n: int, deal: str = "d") -> TaskSpec:

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from tests.cli.conftest import invoke, on, run_cli, start_cli
 from jobs.state import open_store
+from tests.cli.conftest import invoke, on, run_cli, start_cli
 
 INACTIVE_OWNER_DEAL = "Orphaned Account Co"
 """The demo deal whose owner is deactivated: the CRM refuses its tasks, every run."""
@@ -156,7 +156,7 @@ def test_given_a_terminal_then_progress_is_shown_and_when_piped_nothing_is_added
     def pages():
         for n in range(3):
             deal = Deal(provider=Provider.HUBSPOT, id=str(n), name=f"Deal {n}", stage="won", is_won=True,
-                        close_date=None, last_modified=dt.datetime.now(dt.timezone.utc))
+                        close_date=None, last_modified=dt.datetime.now(dt.UTC))
             yield DealPage(deals=(deal,), cursor=None)
 
     session = CrmSession(adapter=None, fieldmap=None)  # the session only watches pages here

@@ -14,8 +14,8 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from jobs.state import RunOutcome, RunSummary, StateStore, open_store
 from jobs.serve.schedule import FireTimeExecutor, Health, Ticker, health_app, last_finished_runs
+from jobs.state import RunOutcome, RunSummary, open_store
 from tests.cli.conftest import start_cli
 
 YEARLY = '[schedule]\nsync = "0 0 1 1 *"\n'
@@ -106,7 +106,7 @@ def test_given_sigterm_during_a_run_then_current_page_finished_and_recorded_then
 
 # -- /healthz ---------------------------------------------------------------------------------------
 
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 
 
 def _run(job: str, outcome: RunOutcome, finished: dt.datetime, error: str | None = None) -> RunSummary:
@@ -125,7 +125,7 @@ def _run(job: str, outcome: RunOutcome, finished: dt.datetime, error: str | None
 def test_health_fails_when_last_run_failed_or_is_overdue(last, started_ago, problem):
     health = Health(overdue_after={"sync": dt.timedelta(minutes=35)}, last_runs=lambda: last,
                     started_at=NOW - dt.timedelta(seconds=started_ago))
-    problems, _ = health.problems(dt.datetime.now(dt.timezone.utc))
+    problems, _ = health.problems(dt.datetime.now(dt.UTC))
     assert [p for p in problems if problem in p] if problem else problems == []
 
 
@@ -149,7 +149,7 @@ def test_healthz_answers_503_with_the_problems_and_200_when_healthy():
 
 def test_given_two_replicas_sharing_the_store_when_a_tick_fires_then_it_runs_once(store_url):
     """Two schedulers (two replicas) with the same tick; each claims the *scheduled* fire time."""
-    fire_at = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)).replace(microsecond=0)
+    fire_at = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)).replace(microsecond=0)
     ran, outcomes, seen_times = [], [], []
     done = threading.Barrier(3, timeout=20)
 
@@ -200,7 +200,7 @@ class _Claimed(_Result):
 def test_given_a_tick_fails_before_recording_a_run_then_healthz_reports_it_until_a_run_succeeds(tmp_path):
     from connector.errors import SchemaError
 
-    health = Health(overdue_after={"sync": dt.timedelta(minutes=35)}, last_runs=lambda: {})
+    health = Health(overdue_after={"sync": dt.timedelta(minutes=35)}, last_runs=dict)
     outcomes = iter([SchemaError(["deal_stage -> dealstage: property does not exist"]), _Result()])
 
     def execute(job, claim):
@@ -212,10 +212,10 @@ def test_given_a_tick_fails_before_recording_a_run_then_healthz_reports_it_until
     with open_store(f"sqlite:///{tmp_path / 'state.db'}") as store:
         ticker = Ticker(scope="hubspot:x", store=store, execute=execute, stop=threading.Event(), health=health)
         assert ticker("sync", NOW) == "failed"
-        problems, _ = health.problems(dt.datetime.now(dt.timezone.utc))
+        problems, _ = health.problems(dt.datetime.now(dt.UTC))
         assert len(problems) == 1 and "last sync tick failed" in problems[0] and "dealstage" in problems[0]
         assert ticker("sync", NOW + dt.timedelta(minutes=15)) == "ok"
-    assert health.problems(dt.datetime.now(dt.timezone.utc))[0] == []
+    assert health.problems(dt.datetime.now(dt.UTC))[0] == []
 
 
 # -- jobs that share a tick, and ticks that fail or miss ---------------------------------------------
@@ -255,7 +255,7 @@ def test_given_sync_and_nps_due_on_the_same_tick_then_both_run_one_after_the_oth
             return _Result()
 
         ticker = Ticker(scope=scope, store=store, execute=execute, stop=threading.Event())
-        fire_at = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)).replace(microsecond=0)
+        fire_at = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)).replace(microsecond=0)
         outcomes = _fire_together(ticker, ["sync", "nps"], fire_at)
     assert outcomes == {"sync": "ok", "nps": "ok"}
     (first, a, b), (second, c, d) = sorted(spans, key=lambda span: span[1])
@@ -277,7 +277,7 @@ def test_given_a_run_elsewhere_holds_the_lock_when_a_tick_fires_then_it_waits_an
         held = manual.lock(scope)  # an `afterclose run` someone started by hand
         held.__enter__()
         release.start()
-        outcome = ticker("nps", dt.datetime.now(dt.timezone.utc))
+        outcome = ticker("nps", dt.datetime.now(dt.UTC))
         release.join()
     assert outcome == "ok" and ran == ["nps"]
 
@@ -291,11 +291,11 @@ def test_given_the_lock_is_held_past_the_wait_limit_then_the_tick_is_missed_reco
 
         ticker = Ticker(scope=scope, store=store, execute=execute, stop=threading.Event(), lock_retry_seconds=0.1,
                         wait_limit={"nps": dt.timedelta(seconds=0.5)})
-        outcome = ticker("nps", dt.datetime.now(dt.timezone.utc))
+        outcome = ticker("nps", dt.datetime.now(dt.UTC))
         (recorded,) = store.recent_runs(scope)
         health = Health(overdue_after={"nps": dt.timedelta(days=2)},
                         last_runs=lambda: last_finished_runs(store, scope, ["nps"]))
-        problems, _ = health.problems(dt.datetime.now(dt.timezone.utc))
+        problems, _ = health.problems(dt.datetime.now(dt.UTC))
     assert outcome == "missed"
     assert recorded.job == "nps" and recorded.outcome == "missed" and "lock" in recorded.error
     assert len(problems) == 1 and "nps" in problems[0] and "missed" in problems[0]

@@ -52,7 +52,7 @@ def test_given_a_corrupt_state_file_when_any_command_runs_then_exit_2_names_the_
 
 def test_given_a_cursor_in_the_future_when_check_then_it_is_reported_and_exit_2(hubspot):
     config, scope = _first_run(hubspot)
-    future = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=400)
+    future = dt.datetime.now(dt.UTC) + dt.timedelta(days=400)
     with open_store(hubspot.state_url) as store:
         store.set_cursor(scope, "sync", Cursor(modified=future, deal_id="1"))
     result = invoke("check", "--config", config)

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from connector.sandbox.server import make_test_tls, serve_in_thread
 from tests.cli.conftest import FAST_RETRY, invoke
 
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 CASES = {
     # case: (certificate options, ca_bundle given, words the message must hold, words it must not)
     "unknown CA": ({}, False, ("not signed by a CA", "ca_bundle"), ()),

@@ -99,7 +99,7 @@ class HubSpotHarness:
             return ids[0] if ids else None
 
         due = dt.datetime.fromisoformat(p["hs_timestamp"]) if not str(p["hs_timestamp"]).isdigit() else \
-            dt.datetime.fromtimestamp(int(p["hs_timestamp"]) / 1000, dt.timezone.utc)
+            dt.datetime.fromtimestamp(int(p["hs_timestamp"]) / 1000, dt.UTC)
         return SandboxTask(
             key=p.get("afterclose_key"), crm_id=task_id, subject=p.get("hs_task_subject") or "",
             due_date=due.date(), owner_id=p.get("hubspot_owner_id"),

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from connector.actions import CloseTask, CreateTask, Outcome, UpdateRecord, UpdateTask
 from connector.model import Priority, RecordKind, RecordUpdate, TaskSpec, TaskType
 from tests.streams import read_deals, read_deals_by_id
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def all_deals(pages):

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from connector.actions import CreateTask, Outcome
 from connector.model import TaskSpec
 from tests.streams import read_deals
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _spec(h, deal) -> TaskSpec:

@@ -55,7 +55,7 @@ def test_given_reschedule_with_new_text_then_both_reach_the_crm_and_a_task_a_rep
     moved = [dataclasses.replace(task_spec(harness, deal, touch_point=s.touch_point, days=40),
                                  subject=f"Renewal moved: {s.subject}") for s in (open_spec, done_spec)]
     results = harness.adapter.apply([UpdateTask(spec=s, crm_id=r.crm_id, changes=("due_at", "content"), reason="t")
-                                     for s, r in zip(moved, created)])
+                                     for s, r in zip(moved, created, strict=True)])
     assert [r.outcome for r in results] == [Outcome.UPDATED, Outcome.UPDATED]
     in_crm = {t.key: (t.subject, t.due_date, t.status) for t in harness.tasks()}
     assert in_crm[open_spec.key] == (moved[0].subject, moved[0].due_date, "open")

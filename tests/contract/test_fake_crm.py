@@ -17,7 +17,7 @@ from tests.contract.fake_harness import open_harness
 from tests.contract.test_adapter_contract import active_won_deal, all_deals, task_spec
 from tests.streams import read_deals
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture

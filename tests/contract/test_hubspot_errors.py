@@ -7,20 +7,19 @@ import json
 from types import SimpleNamespace
 
 import pytest
-
-from tests.builders import settings_problems
 import urllib3.exceptions as u3
 from hubspot.crm.deals.exceptions import ApiException as DealsApiException
 from hubspot.crm.objects.tasks.exceptions import ServiceException as TasksServiceException
 
 from connector.errors import ConfigError, QuotaExhaustedError, RateLimitedError, RetriableError
+from connector.hubspot.adapter import HubSpotAdapter
 from connector.hubspot.batch import Input, match
 from connector.hubspot.budget import RateBudget
 from connector.hubspot.errors import facts_of
-from connector.hubspot.adapter import HubSpotAdapter
 from connector.hubspot.settings import HubSpotSettings
 from connector.mapping import builtin_mapping, load_mapping
 from connector.retry import classify
+from tests.builders import settings_problems
 
 
 def _api_error(cls, status, body, headers=None):

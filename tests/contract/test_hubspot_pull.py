@@ -13,11 +13,11 @@ from connector.errors import PagingError
 from connector.hubspot.search import DealSearchWalk
 from connector.model import Cursor
 from connector.sandbox.demo import scaled_dataset
-from tests.contract.hubspot_harness import ANCHOR, hubspot_harness
 from jobs.sync import DealStream
+from tests.contract.hubspot_harness import ANCHOR, hubspot_harness
 from tests.streams import read_deals, read_deals_by_id
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _ids(pages) -> list[str]:

@@ -120,9 +120,9 @@ def test_given_demo_data_when_pulled_and_written_then_call_count_matches_the_doc
         deals = [d for p in read_deals(h.adapter, None) for d in p.deals]
         assert h.adapter.call_stats().total == pull
 
-        from tests.contract.test_hubspot_writes import _creates
         from connector.actions import UpdateRecord
         from connector.model import RecordKind, RecordUpdate
+        from tests.contract.test_hubspot_writes import _creates
 
         active = [d for d in deals if d.owner.active]
         writes = [UpdateRecord(update=RecordUpdate(kind=RecordKind.DEAL, record_id=d.id,

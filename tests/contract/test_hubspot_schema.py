@@ -105,7 +105,7 @@ def test_given_key_property_deleted_between_runs_when_run_then_stopped_before_an
     with hubspot_harness() as h, open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
         h.sandbox.delete_property("tasks", "afterclose_key")
         job = SyncJob(scope="hubspot:t", adapter=h.adapter, store=store, fieldmap=h.adapter.fieldmap,
-                      playbook=DEFAULT_PLAYBOOK, clock=lambda: dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc))
+                      playbook=DEFAULT_PLAYBOOK, clock=lambda: dt.datetime(2026, 3, 2, tzinfo=dt.UTC))
         with pytest.raises(SchemaError) as stopped:
             run_sync(job)
         writes = [label for label in h.sandbox.controls.snapshot() if "batch/create" in label or "batch/update" in label]
@@ -124,7 +124,7 @@ def test_given_fresh_portal_when_setup_twice_then_properties_created_once_and_th
     with hubspot_harness(mode=mode, sandbox_options={"afterclose_properties": False}) as h:
         assert h.adapter.check_schema() != []
         first = h.adapter.setup()
-        created = [line for line in first if line.startswith("created deals.") or line.startswith("created tasks.")]
+        created = [line for line in first if line.startswith(("created deals.", "created tasks."))]
         assert len(created) == 7
         assert key_line in first
         assert first[-1].startswith(f"task keys: {said}")

@@ -14,7 +14,7 @@ from connector.model import Priority, RecordKind, RecordUpdate, TaskSpec, TaskSt
 from tests.contract.hubspot_harness import hubspot_harness
 from tests.streams import read_deals
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DUE = dt.datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 CREATE = "POST /crm/v3/objects/tasks/batch/create"
 

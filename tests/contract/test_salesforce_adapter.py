@@ -14,11 +14,11 @@ from connector.mapping import FieldSpec, FieldType
 from connector.model import Priority, RecordKind, RecordUpdate, TaskSpec, TaskType
 from connector.retry import RetrySettings
 from connector.sandbox.salesforce import INTEGRATION_USERNAME
-from tests.contract.salesforce_harness import open_harness
 from jobs.sync import DealStream
+from tests.contract.salesforce_harness import open_harness
 from tests.streams import read_deals, read_deals_by_id
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture
@@ -210,7 +210,7 @@ def test_given_write_backs_for_deal_and_account_then_typed_values_land_and_bad_o
             "handoff_status": "half-done"}), deal_id=deal.id, reason="t"),
     ])
     assert [r.outcome for r in results] == [Outcome.UPDATED, Outcome.UPDATED, Outcome.REJECTED]
-    assert results[2].error_code and "half-done" in results[2].message or "Handoff_Status__c" in results[2].message
+    assert (results[2].error_code and "half-done" in results[2].message) or "Handoff_Status__c" in results[2].message
     assert (h.field(deal.id, "nps_score"), h.field(deal.id, "nps_category")) == ("9", "promoter")
     account = next(r for r in h.sandbox.records("Account") if r["Id"] == deal.company.id)
     assert account["Referral_Status__c"] == "eligible"

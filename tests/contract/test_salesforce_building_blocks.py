@@ -6,17 +6,25 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
-from tests.builders import settings_problems
 import requests
 from simple_salesforce.exceptions import (
-    SalesforceAuthenticationFailed, SalesforceExpiredSession, SalesforceGeneralError, SalesforceMalformedRequest,
+    SalesforceAuthenticationFailed,
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceMalformedRequest,
     SalesforceRefusedRequest,
 )
 
 from connector.actions import CloseTask, CreateTask, Outcome, UpdateRecord, UpdateTask
-from connector.errors import (AuthError, ConfigError, FatalCrmError, PagingError, QuotaExhaustedError, RetriableError,
-                              TlsError)
+from connector.errors import (
+    AuthError,
+    ConfigError,
+    FatalCrmError,
+    PagingError,
+    QuotaExhaustedError,
+    RetriableError,
+    TlsError,
+)
 from connector.mapping import builtin_mapping, load_mapping
 from connector.model import Cursor, Priority, RecordKind, RecordUpdate, TaskSpec, TaskType
 from connector.retry import classify
@@ -24,8 +32,9 @@ from connector.salesforce import AuthFlow, SalesforceAdapter, SalesforceSettings
 from connector.salesforce.errors import facts_of
 from connector.salesforce.paging import QueryPaginator
 from connector.salesforce.pull import as_text
+from tests.builders import settings_problems
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 MAPPING = load_mapping(builtin_mapping("salesforce"))
 
 

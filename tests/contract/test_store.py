@@ -11,10 +11,10 @@ from connector.actions import ActionResult, CloseTask, CreateTask, Outcome, Skip
 from connector.model import Cursor, RecordKind, RecordUpdate, TaskRef, TaskSpec, TaskStatus
 from connector.port import CallStats
 from jobs.core.keys import task_key
-from jobs.state import RunOutcome, StateStore, open_store, schema_head
 from jobs.core.ledger_view import EntryStatus
+from jobs.state import RunOutcome, StateStore, open_store, schema_head
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 BERLIN_SUMMER = dt.timezone(dt.timedelta(hours=2))
 SCOPE = "hubspot:portal-123"
 T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=UTC)

@@ -83,4 +83,4 @@ def test_given_sent_at_stored_then_it_comes_back_aware_in_utc(store, clock):
     clock.now = dt.datetime(2026, 6, 1, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     store.note_creates_sending(SCOPE, None, {key("d1"): "d1"})
     (_deal, sent_at), = store.creates_in_doubt(SCOPE).values()
-    assert sent_at == dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.timezone.utc) and sent_at.tzinfo is not None
+    assert sent_at == dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC) and sent_at.tzinfo is not None

@@ -8,7 +8,7 @@ import datetime as dt
 from jobs.core.customers import CustomerDeal
 from jobs.state import open_store
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 
-from jobs.state import StateStore, open_store
+from jobs.state import open_store
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 TICK = dt.datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
 
 

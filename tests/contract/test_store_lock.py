@@ -62,9 +62,8 @@ def _acquire_within(store: StateStore, scope: str, seconds: float) -> bool:
 
 def test_given_lock_held_then_second_attempt_in_same_process_is_refused(store: StateStore) -> None:
     with store.lock(SCOPE):
-        with pytest.raises(LockHeldError, match="acme.my.salesforce.com"):
-            with store.lock(SCOPE):
-                pass
+        with pytest.raises(LockHeldError, match="acme.my.salesforce.com"), store.lock(SCOPE):
+            pass
         with store.lock("hubspot:portal-1"):  # other scopes run freely
             pass
     with store.lock(SCOPE):  # released on exit
@@ -72,16 +71,13 @@ def test_given_lock_held_then_second_attempt_in_same_process_is_refused(store: S
 
 
 def test_given_lock_held_by_another_store_then_refused(store_url: str, store: StateStore) -> None:
-    with open_store(store_url) as other, other.lock(SCOPE):
-        with pytest.raises(LockHeldError):
-            with store.lock(SCOPE):
-                pass
+    with open_store(store_url) as other, other.lock(SCOPE), pytest.raises(LockHeldError), store.lock(SCOPE):
+        pass
 
 
 def test_given_body_raises_then_lock_is_released(store: StateStore) -> None:
-    with pytest.raises(RuntimeError):
-        with store.lock(SCOPE):
-            raise RuntimeError("run failed")
+    with pytest.raises(RuntimeError), store.lock(SCOPE):
+        raise RuntimeError("run failed")
     with store.lock(SCOPE):
         pass
 
@@ -89,9 +85,8 @@ def test_given_body_raises_then_lock_is_released(store: StateStore) -> None:
 def test_given_lock_held_by_another_process_then_error_names_scope_and_holder(
     store: StateStore, holder: subprocess.Popen[str]
 ) -> None:
-    with pytest.raises(LockHeldError) as caught:
-        with store.lock(SCOPE):
-            pass
+    with pytest.raises(LockHeldError) as caught, store.lock(SCOPE):
+        pass
     message = str(caught.value)
     assert SCOPE in message and f"pid {holder.pid}" in message
     assert exit_code_of(caught.value) == 3

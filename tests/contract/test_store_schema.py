@@ -15,9 +15,9 @@ from sqlalchemy.pool import NullPool
 
 from connector.errors import ConfigError
 from jobs.cli.exits import exit_code_of
-from jobs.state import SchemaTooNewError, StateStore, StateStoreError, VERSION_TABLE, metadata, open_store, schema_head
+from jobs.state import VERSION_TABLE, SchemaTooNewError, StateStoreError, metadata, open_store, schema_head
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _stamp(url: str, revision: str) -> None:

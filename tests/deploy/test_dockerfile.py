@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import re
 import shlex
 import signal
@@ -14,8 +13,6 @@ import subprocess
 import sys
 import threading
 import tomllib
-
-import pytest
 
 from tests.cli.conftest import cli_env, hubspot, open_crm, start_cli  # noqa: F401 - fixtures used below
 from tests.cli.test_serve import free_port, get, wait_until
@@ -153,7 +150,7 @@ def test_given_serve_on_a_port_set_by_env_then_the_healthcheck_follows_it_passes
 
 
 class _Healthy(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - the stdlib's name
+    def do_GET(self):
         self.send_response(200 if self.path == "/healthz" else 404)
         self.end_headers()
 

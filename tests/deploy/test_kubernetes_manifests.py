@@ -13,10 +13,29 @@ import pytest
 import yaml
 
 from jobs.config import Settings
-from tests.deploy.checks import (EXIT_CONFIG, EXIT_FAILED, EXIT_LOCKED, EXIT_REJECTED, mounted_files, parse_command,
-                                 pod_spec, port_number, setting_of_env, the_container, validate_schema)
-from tests.deploy.conftest import (K8S, VARIANTS, container_config, copy_with_secrets, dockerfile, final_stage,
-                                   kustomize, package_version)
+from tests.deploy.checks import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_REJECTED,
+    mounted_files,
+    parse_command,
+    pod_spec,
+    port_number,
+    setting_of_env,
+    the_container,
+    validate_schema,
+)
+from tests.deploy.conftest import (
+    K8S,
+    VARIANTS,
+    container_config,
+    copy_with_secrets,
+    dockerfile,
+    final_stage,
+    kustomize,
+    package_version,
+)
 from tests.deploy.readme import docker_run
 
 WORKLOADS = {"base": ("Deployment", "afterclose"), "cronjob": ("CronJob", "afterclose"),
@@ -222,9 +241,9 @@ def failure_action(job_spec: dict[str, Any], *, exit_code: int | None = None, co
     """What the Job controller does with a failed pod: the first matching rule, else Count."""
     for rule in job_spec["podFailurePolicy"]["rules"]:
         on_exit = rule.get("onExitCodes")
-        if on_exit and exit_code is not None and on_exit.get("containerName", container) == container:
-            if (exit_code in on_exit["values"]) == (on_exit["operator"] == "In"):
-                return rule["action"]
+        ours = on_exit and exit_code is not None and on_exit.get("containerName", container) == container
+        if ours and (exit_code in on_exit["values"]) == (on_exit["operator"] == "In"):
+            return rule["action"]
         if condition and any(p["type"] == condition for p in rule.get("onPodConditions", [])):
             return rule["action"]
     return "Count"

@@ -21,13 +21,13 @@ from connector.mapping import builtin_mapping, load_mapping
 from connector.salesforce import SalesforceAdapter, SalesforceSettings
 from connector.sandbox.hubspot import HubSpotSandbox
 from connector.sandbox.salesforce import SalesforceSandbox
-from jobs.state import StateStore, open_store
 from jobs.core.playbook import DEFAULT_PLAYBOOK
+from jobs.state import StateStore, open_store
 from jobs.sync import SyncJob, run_sync
 from tests.bench import bounds
 from tests.bench.scenario import won_dataset
 
-NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 WON = 450  # three search pages, one deal page: small enough to run in seconds
 DATA = won_dataset(WON)
 

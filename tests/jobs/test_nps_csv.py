@@ -9,16 +9,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from tests.builders import settings_problems
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.errors import ConfigError
 from connector.nps import NpsSourceConfig, SourceBatch, build_source
 from connector.nps.csv_source import CsvSource, read_csv_file
+from tests.builders import settings_problems
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 HEADER = "email,score,responded_at,comment,response_id\n"
 
 

@@ -10,12 +10,12 @@ import pytest
 import respx
 
 from connector.errors import ConfigError
-from tests.builders import settings_problems
 from connector.nps import NpsSourceConfig, SourceCursor, SourceError, build_source
 from connector.nps.http_source import HttpSource
 from connector.retry import RetrySettings
+from tests.builders import settings_problems
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 BASE = "https://surveys.test"
 URL = f"{BASE}/v1/responses"
 TOKEN = "s3cr3t-token-value"

@@ -32,11 +32,11 @@ from connector.nps.http_source import HttpSource
 from connector.retry import RetrySettings
 from connector.sandbox.demo import DemoDataset, demo_dataset
 from connector.sandbox.salesforce.schema import FieldDef
-from jobs.state import NpsStatus, StateStore, open_store
 from jobs.nps import JOB, NpsJob, run_nps, write_demo_csv
+from jobs.state import NpsStatus, StateStore, open_store
 from tests.jobs.test_sync_e2e import write_calls
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 ANCHOR = dt.date(2026, 3, 2)  # the harnesses' demo anchor (a Monday)
 NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 NEXT_BUSINESS_DAY = dt.date(2026, 3, 3)

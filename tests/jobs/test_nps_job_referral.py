@@ -145,7 +145,7 @@ def test_given_hubspot_survey_answers_on_contacts_then_native_source_writes_them
     account = company_id(hubspot, contact.company)
     assert company_field(hubspot, account, "company_nps_category") == "detractor"
     assert [t.company_id for t in nps_tasks(hubspot, "nps_detractor_followup_")] == [account]
-    assert store.get_cursor(job.scope, JOB).modified == dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.timezone.utc)
+    assert store.get_cursor(job.scope, JOB).modified == dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.UTC)
     again = run_nps(job)
     assert again.new_responses == 0 and again.plan_actions == []
 

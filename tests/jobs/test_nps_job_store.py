@@ -7,12 +7,12 @@ import datetime as dt
 
 from connector.actions import ActionResult, CreateTask, Outcome
 from connector.model import Cursor, NpsResponse, TaskRef, TaskSpec, TaskStatus
-from jobs.state import NpsRecord, NpsStatus, StateStore, open_store
-from jobs.nps import JOB, TASK_PREFIXES
-from jobs.core.nps import REFERRAL_ASK_TOUCH_POINT, nps_task_key
 from jobs.core.ledger_view import EntryStatus
+from jobs.core.nps import REFERRAL_ASK_TOUCH_POINT, nps_task_key
+from jobs.nps import JOB, TASK_PREFIXES
+from jobs.state import NpsRecord, NpsStatus, open_store
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 SCOPE = "hubspot:store-test"
 
 

@@ -20,7 +20,7 @@ from jobs.state import open_store as open_sqlite_store
 from jobs.sync import SyncJob, run_sync
 from tests.jobs.test_sync_e2e import write_calls
 
-NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 LADDER = ("renewal_planning", "renewal_review", "renewal_proposal", "renewal_decision")
 EXPANSION = {"hubspot": "existingbusiness", "salesforce": "Existing Customer - Upgrade"}
 CREDENTIALS = {"hubspot": {"access_token": "pat-na1-test"},

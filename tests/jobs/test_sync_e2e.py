@@ -27,7 +27,7 @@ from jobs.sync import RELEARN, SyncJob, run_sync
 from tests.contract.conftest import CRMS, open_crm_harness
 from tests.streams import read_deals
 
-NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 FAKE_PAGE_SIZE = 10
 
 

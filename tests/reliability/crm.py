@@ -33,7 +33,7 @@ SETTLE_SECONDS = 0.3
 """HubSpot's settle delay here: the sandbox carries a request out before answering and its reads
 do not lag, so any value holds; a small one still exercises the waits. Tests that add lag or slow
 answers pass their own."""
-NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 """The fixed clock every run in this suite uses, so two runs plan the same work."""
 ANCHOR = NOW.date()
 FAST_RETRY = RetrySettings(attempts=6, base_seconds=0.01, max_seconds=0.5)

@@ -28,6 +28,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
 from jobs.state import open_store
 
 KILL_POINTS = ("after_apply", "after_write_call", "after_commit")
@@ -67,7 +68,7 @@ def _instrument(provider: str, adapter: Any, store: Any, kill: dict | None) -> N
     adapter.apply = _after(adapter.apply, _killer(kill, "after_apply"))
     store.commit_page = _after(store.commit_page, _killer(kill, "after_commit"))
     on_write = _killer(kill, "after_write_call")
-    client_call = adapter._client.call  # noqa: SLF001 - the one door every CRM call goes through
+    client_call = adapter._client.call
 
     def call(label: str, *args: Any, **kwargs: Any) -> Any:
         result = client_call(label, *args, **kwargs)
@@ -75,7 +76,7 @@ def _instrument(provider: str, adapter: Any, store: Any, kill: dict | None) -> N
             on_write()
         return result
 
-    adapter._client.call = call  # noqa: SLF001
+    adapter._client.call = call
 
 
 def run(spec: dict[str, Any]) -> int:
@@ -83,7 +84,6 @@ def run(spec: dict[str, Any]) -> int:
     from connector.errors import AfterCloseError
     from connector.retry import RetrySettings
     from jobs.cli.exits import exit_code_of
-    from jobs.state import open_store
     from jobs.core.playbook import DEFAULT_PLAYBOOK
     from jobs.sync import SyncJob, run_sync
     from tests.reliability.crm import build_adapter, mapping_for

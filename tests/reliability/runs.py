@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from connector.retry import RetrySettings
-from jobs.state import StateStore, open_store
 from jobs.core.playbook import DEFAULT_PLAYBOOK
+from jobs.state import open_store
 from jobs.sync import SyncJob, SyncReport, run_sync
 from tests.reliability.crm import FAST_RETRY, NOW, SandboxCrm
 from tests.reliability.driver import EXIT_CRASHED, spawn_run

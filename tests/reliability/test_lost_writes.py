@@ -24,7 +24,7 @@ from tests.reliability.runs import run_here
 def test_given_deals_written_while_search_pages_then_no_won_deal_is_skipped(provider, tmp_path):
     with open_crm(provider, scaled_dataset(150, anchor=ANCHOR, seed=5), page_size=20) as crm:
         report = run_here(crm, f"sqlite:///{tmp_path / 'state.db'}")
-        won = crm._harness().won_deal_ids()  # noqa: SLF001 - inspection only
+        won = crm._harness().won_deal_ids()
     handled = {action.deal_id for action in report.plan_actions}
     figures.record("offset_paging", provider=provider, won=len(won), handled=len(won & handled))
     assert won - handled == set(), f"{len(won - handled)} of {len(won)} won deals never handled"

@@ -8,8 +8,6 @@ import json
 
 import pytest
 
-from connector.hubspot import permissions as hubspot_permissions
-from connector.salesforce import permissions as salesforce_permissions
 from connector.sandbox.demo import demo_dataset
 from connector.sandbox.server import serve_in_thread
 from tests.reliability.crm import ANCHOR, FAST_RETRY, build_adapter, mapping_for, open_crm

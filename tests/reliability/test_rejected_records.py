@@ -19,7 +19,7 @@ import pytest
 from connector.actions import CreateTask
 from connector.errors import SchemaError
 from connector.sandbox.demo import demo_dataset
-from jobs.state import StateStore, open_store
+from jobs.state import open_store
 from tests.reliability import figures
 from tests.reliability.crm import ANCHOR, SandboxCrm, open_crm
 from tests.reliability.runs import run_here, scope_of
@@ -62,7 +62,7 @@ def make_read_only(crm: SandboxCrm, canonical: str, read_only: bool = True) -> N
     odef = crm.sandbox.catalog["Opportunity"]
     changed = dataclasses.replace(odef.fields[name], updateable=not read_only)
     odef.fields[name] = changed
-    odef._by_lower[name.lower()] = changed  # noqa: SLF001 - the sandbox's own lookup table
+    odef._by_lower[name.lower()] = changed
 
 
 def read_only_after_check(crm: SandboxCrm, adapter, canonical: str) -> None:
@@ -82,7 +82,7 @@ def test_given_inactive_owner_validation_rule_and_read_only_field_then_refusals_
         provider, tmp_path, monkeypatch):
     store_url = f"sqlite:///{tmp_path / 'state.db'}"
     with open_crm(provider, demo_dataset(anchor=ANCHOR), page_size=20) as crm:
-        victim = sorted(crm._harness().won_deal_ids())[3]  # noqa: SLF001
+        victim = sorted(crm._harness().won_deal_ids())[3]
         stop_rule = add_validation_rule(crm, victim, monkeypatch)
         with crm.adapter() as adapter:
             read_only_after_check(crm, adapter, "handoff_missing")

@@ -17,9 +17,9 @@ from connector.errors import AfterCloseError, CrmError
 from connector.mapping import builtin_mapping, load_mapping
 from connector.retry import RetrySettings
 from jobs import logs
-from jobs.serve import metrics
-from jobs.state import StateStore, open_store
 from jobs.core.playbook import DEFAULT_PLAYBOOK
+from jobs.serve import metrics
+from jobs.state import open_store
 from jobs.sync import SyncJob, run_sync
 from tests.reliability import figures
 from tests.reliability.crm import NOW, build_adapter
@@ -119,7 +119,7 @@ def test_given_crm_refusal_echoing_the_token_then_no_table_of_the_state_database
     logs.register_secrets([token])
     store_url = f"sqlite:///{tmp_path / 'state.db'}"
     with open_crm(provider, demo_dataset(anchor=ANCHOR), page_size=20) as crm:
-        victim = sorted(crm._harness().won_deal_ids())[3]  # noqa: SLF001
+        victim = sorted(crm._harness().won_deal_ids())[3]
         add_validation_rule(crm, victim, monkeypatch,
                             message=f"Rule failed for request with Authorization: Bearer {token}")
         report = run_here(crm, store_url)

@@ -43,7 +43,7 @@ class FakeClock:
         self.now += seconds
 
 
-def raw(rig: "HubSpotRig", method: str, path: str, *, token: str | None = None, **kwargs) -> httpx.Response:
+def raw(rig: HubSpotRig, method: str, path: str, *, token: str | None = None, **kwargs) -> httpx.Response:
     """One HTTP call without the SDK: for routes the SDK lacks, and to see the JSON as sent."""
     headers = {"Authorization": f"Bearer {token or rig.token}"}
     return httpx.request(method, rig.base_url + path, headers=headers, timeout=10, trust_env=False, **kwargs)

@@ -37,7 +37,7 @@ def test_given_cleared_value_then_history_shows_the_clearing(hs):
     hs.client.crm.deals.basic_api.update(deal_id=deal, simple_public_object_input=DealInput(
         properties={"customer_goal": ""}))
     got = hs.client.crm.deals.basic_api.get_by_id(deal_id=deal, properties_with_history=["customer_goal"])
-    assert [v.value for v in got.properties_with_history["customer_goal"]][0] == ""
+    assert next(v.value for v in got.properties_with_history["customer_goal"]) == ""
     assert got.properties_with_history["customer_goal"][1].source_type == "IMPORT"
 
 

@@ -10,8 +10,6 @@ import pytest
 from hubspot.crm.properties import ApiException, PropertyCreate
 
 
-
-
 def test_given_owners_page_then_active_only_and_archived_lists_deactivated(hs):
     # facts §2: GET /crm/v3/owners/ ; archived=true lists deactivated owners
     active = hs.client.crm.owners.owners_api.get_page(limit=100, archived=False)

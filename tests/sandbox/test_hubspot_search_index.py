@@ -27,9 +27,9 @@ def scanned(sb: HubSpotSandbox, body: dict) -> list[int]:
     """Every record tested and sorted, the way search answered before the index."""
     schema = sb.backend.store.schema["deals"]
     groups = [{"filters": g} for g in body["filterGroups"]]
-    predicate = hs_search._compile_groups(groups, schema)  # noqa: SLF001
-    sort = hs_search._sort_rule(body["sorts"], schema)  # noqa: SLF001
-    return hs_search._matches(sb.backend, DEALS, predicate, sort, [], None)  # noqa: SLF001
+    predicate = hs_search._compile_groups(groups, schema)
+    sort = hs_search._sort_rule(body["sorts"], schema)
+    return hs_search._matches(sb.backend, DEALS, predicate, sort, [], None)
 
 
 def indexed(sb: HubSpotSandbox, body: dict) -> list[int]:

@@ -49,7 +49,7 @@ def test_given_calls_made_when_daily_usage_read_then_counted_against_the_daily_l
     assert usage["name"] == "private-apps-api-calls-daily" and usage["fetchStatus"] == "SUCCESS"
     assert usage["usageLimit"] == 1_000 and usage["currentUsage"] == 4  # three reads and this one
     resets = dt.datetime.fromisoformat(usage["resetsAt"].replace("Z", "+00:00"))
-    assert resets.time() == dt.time(0) and resets > dt.datetime.now(dt.timezone.utc)
+    assert resets.time() == dt.time(0) and resets > dt.datetime.now(dt.UTC)
 
 
 def test_given_wrong_token_when_account_details_read_then_401(hs):

@@ -11,8 +11,7 @@ import time
 import pytest
 import requests
 import simple_salesforce
-from simple_salesforce.exceptions import (SalesforceExpiredSession, SalesforceGeneralError,
-                                          SalesforceRefusedRequest)
+from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGeneralError, SalesforceRefusedRequest
 
 from connector.sandbox.controls import FaultKind
 from connector.sandbox.salesforce import INTEGRATION_USERNAME, sdk_login_domain, sdk_session

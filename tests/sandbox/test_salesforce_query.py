@@ -193,7 +193,7 @@ def test_given_datetime_literal_via_format_soql_then_filters_system_modstamp(sf_
 def test_given_date_literal_and_date_functions_then_filters_close_date(sf_org):
     # SOQL date formats and date literals (TODAY, LAST_N_DAYS:n).
     sb = sf_org.sandbox
-    sb.clock = lambda: dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.timezone.utc)
+    sb.clock = lambda: dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
     exact = sf_org.sf.query_all("SELECT Id FROM Opportunity WHERE CloseDate = 2026-03-02")["totalSize"]
     today = sf_org.sf.query_all("SELECT Id FROM Opportunity WHERE CloseDate = TODAY")["totalSize"]
     recent = sf_org.sf.query_all("SELECT Id FROM Opportunity WHERE CloseDate = LAST_N_DAYS:3")["totalSize"]

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 3, 4, 15, 0, 30, tzinfo=UTC)
 
 

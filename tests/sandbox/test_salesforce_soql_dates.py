@@ -20,7 +20,7 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 from connector.sandbox.salesforce import SalesforceSandbox, sdk_session
 from tests.sandbox.salesforce_fixtures import SfOrg
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
 FIRST_DAY, LAST_DAY = dt.date(2023, 12, 1), dt.date(2029, 1, 31)
 D = dt.date

@@ -12,7 +12,7 @@ import pytest
 from jobs.config import Settings, SettingsError
 from jobs.serve.cron import crontab_trigger
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 START = dt.datetime(2026, 3, 1, 0, 0, tzinfo=UTC)  # a Sunday
 
 

@@ -21,7 +21,7 @@ from connector.mapping import (
 from connector.model import Contact, Deal, Provider, RecordKind
 from jobs.core.handoff import STAKEHOLDERS, Finding, check
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 CLOSE = dt.date(2025, 3, 1)
 COMPLETE = {
     "first_touch_channel": "Partner",

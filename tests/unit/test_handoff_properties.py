@@ -20,7 +20,7 @@ from connector.mapping import (
 from connector.model import Contact, Deal, Provider, RecordKind
 from jobs.core.handoff import check
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 BUILTIN = load_mapping(builtin_mapping(Provider.HUBSPOT))
 NAMES = ("goal", "start", "end", "seats", "tier", "flag")
 

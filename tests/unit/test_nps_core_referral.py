@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from connector.actions import CreateTask, Skip, UpdateRecord
 from connector.model import Priority, RecordKind, TaskType
 from jobs.core.keys import MAX_KEY_LENGTH, parse_key
+from jobs.core.ledger_view import EntryStatus, LedgerEntry
 from jobs.core.nps import (
     DETRACTOR_TOUCH_POINT,
     REFERRAL_ASK_TOUCH_POINT,
@@ -24,7 +25,6 @@ from jobs.core.nps import (
     parse_status,
     plan_nps,
 )
-from jobs.core.ledger_view import EntryStatus, LedgerEntry
 from tests.builders import at, make_deal
 from tests.unit.test_nps_core import ACCOUNT, NOW, matched, nps_fieldmap, response, snapshot, updates
 
@@ -140,7 +140,7 @@ def test_given_promoter_then_account_eligible_and_owner_asked_to_request_a_refer
     assert parse_key(task.key).touch_point.startswith(REFERRAL_ASK_TOUCH_POINT)
     assert (task.spec.priority, task.spec.owner_id) == (Priority.NORMAL, "owner-9")
     assert task.spec.due_at == at(2026, 3, 12, 9)  # two business days
-    assert "Ask Acme Corp for a referral (NPS 10)" == task.spec.subject
+    assert task.spec.subject == "Ask Acme Corp for a referral (NPS 10)"
 
 
 def test_given_same_promoter_response_on_the_next_run_then_no_second_task():

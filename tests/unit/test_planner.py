@@ -11,9 +11,9 @@ from connector.actions import ActionKind, CloseTask, CreateTask, Skip, UpdateRec
 from connector.mapping import FieldSpec, FieldType, TaskTemplate
 from connector.model import Contact, Priority, Provider, RecordKind, TaskType
 from jobs.core.keys import task_key
+from jobs.core.ledger_view import EntryStatus
 from jobs.core.planner import MAX_MISSING_CHARS, PlanResult, fingerprint, plan
 from jobs.core.playbook import DEFAULT_PLAYBOOK, Playbook
-from jobs.core.ledger_view import EntryStatus
 from tests.builders import (
     apply_record_updates,
     apply_to_ledger,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 from zoneinfo import ZoneInfo
@@ -12,9 +13,9 @@ from hypothesis import strategies as st
 from connector.actions import CloseTask, CreateTask, Skip, UpdateTask
 from connector.model import Deal, Provider
 from jobs.core.keys import parse_key
+from jobs.core.ledger_view import EntryStatus
 from jobs.core.planner import plan
 from jobs.core.playbook import DEFAULT_PLAYBOOK, Playbook, local_today
-from jobs.core.ledger_view import EntryStatus
 from tests.builders import (
     apply_record_updates,
     apply_to_ledger,
@@ -180,8 +181,6 @@ def _shift_dates(deal: Deal, close_shift: int, renewal_shift: int) -> Deal:
         return deal
     renewal = deal.value("renewal_date")
     fields = dict(deal.fields)
-    try:
+    with contextlib.suppress(TypeError, ValueError):  # empty or garbage stays as it is
         fields["renewal_date"] = (dt.date.fromisoformat(renewal) + dt.timedelta(days=renewal_shift)).isoformat()
-    except (TypeError, ValueError):
-        pass  # empty or garbage stays as it is
     return dataclasses.replace(deal, close_date=deal.close_date + dt.timedelta(days=close_shift), fields=fields)

@@ -10,8 +10,8 @@ import pytest
 from connector.model import Priority, TaskType
 from jobs.core.playbook import (
     DEFAULT_PLAYBOOK,
-    CalendarError,
     MONDAY_TO_FRIDAY,
+    CalendarError,
     Playbook,
     TouchPointRule,
     add_business_days,
@@ -175,7 +175,7 @@ def test_given_unparseable_renewal_date_then_close_plus_term_is_used_and_noted()
 
 
 def test_given_hubspot_epoch_ms_renewal_date_then_it_is_read_as_a_date():
-    midnight_utc_ms = str(int(dt.datetime(2027, 1, 31, tzinfo=dt.timezone.utc).timestamp() * 1000))
+    midnight_utc_ms = str(int(dt.datetime(2027, 1, 31, tzinfo=dt.UTC).timestamp() * 1000))
     deal = make_deal(fields=complete_fields(renewal_date=midnight_utc_ms))
     assert schedule(deal, DEFAULT_PLAYBOOK, at(2026, 3, 2)).renewal.renewal_date == D(2027, 1, 31)
 
@@ -244,20 +244,20 @@ def test_given_los_angeles_playbook_then_due_is_9am_pacific():
     playbook = dataclasses.replace(DEFAULT_PLAYBOOK, timezone="America/Los_Angeles")
     kickoff = touch_points(make_deal(close_date=D(2026, 3, 2)), playbook, at(2026, 3, 2))[0]
     assert kickoff.due_at == at(2026, 3, 4, hour=9, tz="America/Los_Angeles")
-    assert kickoff.due_at.astimezone(dt.timezone.utc) == at(2026, 3, 4, hour=17)  # PST, UTC-8
+    assert kickoff.due_at.astimezone(dt.UTC) == at(2026, 3, 4, hour=17)  # PST, UTC-8
 
 
 def test_given_los_angeles_after_dst_starts_then_9am_is_16_utc():
     playbook = dataclasses.replace(DEFAULT_PLAYBOOK, timezone="America/Los_Angeles")
     kickoff = touch_points(make_deal(close_date=D(2026, 3, 6)), playbook, at(2026, 3, 6))[0]
-    assert kickoff.due_at.astimezone(dt.timezone.utc) == at(2026, 3, 10, hour=16)  # PDT, UTC-7
+    assert kickoff.due_at.astimezone(dt.UTC) == at(2026, 3, 10, hour=16)  # PDT, UTC-7
 
 
 def test_given_auckland_due_hour_then_due_is_the_evening_before_in_utc():
     playbook = dataclasses.replace(DEFAULT_PLAYBOOK, timezone="Pacific/Auckland", due_hour=8)
     kickoff = touch_points(make_deal(close_date=D(2026, 3, 2)), playbook, at(2026, 3, 2))[0]
     assert kickoff.due_at == at(2026, 3, 4, hour=8, tz="Pacific/Auckland")
-    assert kickoff.due_at.astimezone(dt.timezone.utc) == at(2026, 3, 3, hour=19)  # NZDT, UTC+13
+    assert kickoff.due_at.astimezone(dt.UTC) == at(2026, 3, 3, hour=19)  # NZDT, UTC+13
 
 
 def test_given_late_evening_utc_then_today_is_the_next_day_in_auckland():

@@ -14,7 +14,7 @@ from jobs.core.planner import plan
 from jobs.core.playbook import DEFAULT_PLAYBOOK, TouchPointRule, due_at
 from tests.builders import apply_to_ledger, at, make_deal, make_fieldmap, reports_for
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 EVERY_DAY = frozenset(range(7))
 FIELDMAP = make_fieldmap()
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from connector.mapping import FieldType
 from jobs.core.values import ValueProblem, normalize_for_compare, parse
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T = FieldType
 
 

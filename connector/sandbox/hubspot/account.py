@@ -44,7 +44,7 @@ class PortalInfo:
                              f"got {self.portal_id!r}")
 
     def details(self) -> dict:
-        offset = zoneinfo.ZoneInfo(self.time_zone).utcoffset(dt.datetime.now(dt.timezone.utc))
+        offset = zoneinfo.ZoneInfo(self.time_zone).utcoffset(dt.datetime.now(dt.UTC))
         minutes = int(offset.total_seconds() // 60)
         sign = "-" if minutes < 0 else "+"
         return {"portalId": self.portal_id, "accountType": self.account_type, "timeZone": self.time_zone,
@@ -55,8 +55,8 @@ class PortalInfo:
 
 
 def daily_usage(used: int, limit: int | None) -> dict:
-    now = dt.datetime.now(dt.timezone.utc)
-    midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(0), dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
+    midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(0), dt.UTC)
     return {"results": [{
         "name": "private-apps-api-calls-daily", "usageLimit": limit if limit is not None else SMALLEST_DAILY_LIMIT,
         "currentUsage": used, "fetchStatus": "SUCCESS",

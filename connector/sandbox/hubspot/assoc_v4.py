@@ -133,7 +133,7 @@ def create_default(b: Backend, from_kind: ObjectType, to_kind: ObjectType, body:
                 "associationSpec": {"associationCategory": default.category,
                                     "associationTypeId": default.type_id}}
 
-    status, out = batch.run(batch.inputs_of(body), prepare, apply, ok_status=200, partial=True)
+    _, out = batch.run(batch.inputs_of(body), prepare, apply, ok_status=200, partial=True)
     return 200, out  # the SDK only deserializes 200 here; errors ride in the body
 
 

@@ -49,8 +49,8 @@ class Refusal:
 
 
 def seconds_to_utc_midnight() -> float:
-    now = dt.datetime.now(dt.timezone.utc)
-    tomorrow = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(0), dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
+    tomorrow = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(0), dt.UTC)
     return (tomorrow - now).total_seconds()
 
 

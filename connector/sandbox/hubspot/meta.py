@@ -1,7 +1,8 @@
 """Owners, pipelines and property groups routes.
 
 - ``GET /crm/v3/owners/`` (the SDK's ``owners_api.get_page`` adds the slash) and ``GET /crm/v3/owners``
-  (the path in the spec, HubSpot/HubSpot-public-api-spec-collection PublicApiSpecs/CRM/Crm Owners/Rollouts/146888/v3/crmOwners.json):
+  (the path in the spec,
+   HubSpot/HubSpot-public-api-spec-collection PublicApiSpecs/CRM/Crm Owners/Rollouts/146888/v3/crmOwners.json):
   ``email``, ``after``, ``limit`` (<= 500), ``archived=true`` lists only deactivated owners (facts §2).
 - ``GET /crm/v3/pipelines/deals`` (+ one pipeline, its stages) (facts §2, §3).
 - property groups (property definitions themselves: properties.py).

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from connector.sandbox.hubspot import timefmt
 
-
 WRITE_PERMISSIONS = "CRM_PERMISSIONS_ENFORCEMENT"
 """One of CRM_PERMISSIONS_ENFORCEMENT | READ_ONLY | INTERNAL_ONLY [SPEC ``PipelineStage.writePermissions`` in
 HubSpot/HubSpot-public-api-spec-collection, PublicApiSpecs/CRM/Pipelines/Rollouts/145896/v3/pipelines.json]:

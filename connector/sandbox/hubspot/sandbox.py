@@ -160,7 +160,7 @@ class HubSpotSandbox:
     def clear_rejections(self) -> None:
         self.backend.rejected.clear()
 
-    def define_property(self, object_type_name: str, name: str, *, type: str = "string",  # noqa: A002 - HubSpot's key
+    def define_property(self, object_type_name: str, name: str, *, type: str = "string",
                         field_type: str = "text", options: tuple[tuple[str, str], ...] = (),
                         has_unique_value: bool = False, label: str | None = None, group_name: str = "sandbox",
                         description: str = "") -> None:

@@ -65,7 +65,8 @@ def object_type(segment: str) -> ObjectType | None:
 class PropertyDef:
     name: str
     label: str
-    type: str                     # property_rules.TYPES: string | number | date | datetime | enumeration | bool | phone_number
+    type: str
+    """property_rules.TYPES: string | number | date | datetime | enumeration | bool | phone_number."""
     field_type: str               # property_rules.FIELD_TYPES: text | textarea | number | date | select | radio ...
     group_name: str = "sandbox"
     options: tuple[OptionDef, ...] = ()

@@ -1,4 +1,5 @@
-"""``POST /crm/v3/objects/{type}/search`` [DOC: https://developers.hubspot.com/docs/api-reference/search/guide.md; facts §3].
+"""``POST /crm/v3/objects/{type}/search``
+[DOC: https://developers.hubspot.com/docs/api-reference/search/guide.md; facts §3].
 
 - filters in a group AND, groups OR; at most 5 groups, 6 filters per group, 18 filters in all
   (the guide's numbers: the stricter of the guide and the 2024 changelog's 5/10/25);
@@ -258,7 +259,8 @@ def _modified_floor(groups: list, schema: dict[str, PropertyDef], kind: ObjectTy
     floors = []
     for group in groups:
         bounds = [_number(schema[f["propertyName"]], f["value"]) for f in group["filters"]
-                  if f.get("propertyName") == kind.modified_prop and f.get("operator") in ("GT", "GTE", "EQ", "BETWEEN")]
+                  if f.get("propertyName") == kind.modified_prop and f.get("operator") in ("GT", "GTE", "EQ",
+                                                                                           "BETWEEN")]
         if not bounds:
             return None
         floors.append(max(bounds))

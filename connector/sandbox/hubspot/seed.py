@@ -34,7 +34,7 @@ _DAY_MS = 86_400_000
 
 
 @contextlib.contextmanager
-def _bulk() -> "contextlib.AbstractContextManager[None]":
+def _bulk() -> contextlib.AbstractContextManager[None]:
     """Hundreds of thousands of small dicts: the cyclic GC would rescan them all, again and again,
     making a 50,000-deal load quadratic. None of them form cycles, so pause it, then freeze them."""
     was_enabled = gc.isenabled()

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from connector.sandbox.hubspot.assoc_store import AssocKey, Associations, Links
+from connector.sandbox.hubspot.assoc_store import Associations, AssocKey, Links
 from connector.sandbox.hubspot.index_lag import IndexLag
 from connector.sandbox.hubspot.schema import OBJECT_TYPES, PropertyDef, Stored, ValueProblem
 from connector.sandbox.hubspot.timefmt import iso_from_ms

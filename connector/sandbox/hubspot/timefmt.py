@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 

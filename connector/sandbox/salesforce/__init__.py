@@ -11,5 +11,12 @@ What it verifies and where each behaviour comes from: docs/salesforce-api-notes.
 from .auth import ConnectedApp, UserCredentials
 from .sandbox import INTEGRATION_USERNAME, SalesforceSandbox, run_forever, sdk_login_domain, sdk_session
 
-__all__ = ["SalesforceSandbox", "sdk_session", "sdk_login_domain", "run_forever", "ConnectedApp",
-           "UserCredentials", "INTEGRATION_USERNAME"]
+__all__ = [
+           "INTEGRATION_USERNAME",
+           "ConnectedApp",
+           "SalesforceSandbox",
+           "UserCredentials",
+           "run_forever",
+           "sdk_login_domain",
+           "sdk_session",
+]

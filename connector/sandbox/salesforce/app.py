@@ -5,13 +5,12 @@ from __future__ import annotations
 from starlette.routing import Route, Router
 
 from . import routes_collections as collections
-from .errors import not_found
-from .web import error_response
 from . import routes_data as data
 from . import routes_login as login
 from . import routes_replication as replication
 from . import routes_tooling as tooling
-from .web import route
+from .errors import not_found
+from .web import error_response, route
 
 DATA = "/services/data/{apiversion}"
 

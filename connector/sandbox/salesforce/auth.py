@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 import jwt
 
-
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # The JWT flow's "aud" is the login server (facts §1: simple-salesforce sends https://{domain}.salesforce.com).
 LOGIN_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
@@ -80,7 +79,8 @@ class Sessions:
 
     def new(self, username: str) -> Session:
         with self._lock:
-            secret = "".join(self._rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._", k=96))
+            secret = "".join(self._rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._",
+                                               k=96))
         return self.add(f"{self.org_id[:15]}!{secret}", username)
 
     def check(self, authorization: str | None) -> Session | None:

@@ -80,7 +80,8 @@ def identity_body(base_url: str, org: OrgSettings, user: dict, version: str | No
         "status": {"created_date": None, "body": None},
         "urls": _urls(base_url, org, user_id, version or "{version}"),
         "active": user["IsActive"], "user_type": "STANDARD", "language": user["LanguageLocaleKey"],
-        "locale": user["LocaleSidKey"], "utcOffset": int(offset.total_seconds() * 1000), "last_modified_date": to_json(user["LastModifiedDate"]),
+        "locale": user["LocaleSidKey"], "utcOffset": int(offset.total_seconds() * 1000),
+        "last_modified_date": to_json(user["LastModifiedDate"]),
         "is_app_installed": True,
     }
 

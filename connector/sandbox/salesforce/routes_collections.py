@@ -34,7 +34,8 @@ class _RollBack(Exception):
 
 
 def _too_many() -> ApiError:
-    return ApiError(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call")
+    return ApiError(400, "EXCEEDED_ID_LIMIT",
+                    "record limit reached. cannot submit more than 200 records into this call")
 
 
 def _records_body(body) -> tuple[list[dict], bool]:
@@ -150,7 +151,7 @@ def _delete(sb, request: Request) -> Response:
         return {"id": record_id, "success": True, "errors": []}
 
     results = _run(sb, ids, delete, all_or_none)
-    for raw_id, result in zip(ids, results):
+    for raw_id, result in zip(ids, results, strict=True):
         result.setdefault("id", normalize_id(raw_id) or raw_id)
     return json_response(results)
 
@@ -163,7 +164,8 @@ async def collections_upsert(sb, request: Request, session, version: str) -> Res
     fd = odef.field(request.path_params["field"])
     if fd is None or not fd.external_id:
         raise ApiError(400, "INVALID_FIELD",
-                       f"Provided external ID field does not exist or is not accessible: {request.path_params['field']}")
+                       "Provided external ID field does not exist or is not accessible: "
+                       f"{request.path_params['field']}")
     records, all_or_none = _records_body(await read_json(request))
     for n, record in enumerate(records):
         if record["attributes"]["type"].lower() != odef.name.lower():

@@ -13,9 +13,9 @@ from starlette.responses import Response
 
 from . import routes_replication as replication
 from . import versions as api_versions
-from .identity import identity_url
 from .describe import basic_info, describe_global, describe_object
 from .errors import ApiError, RecordError, not_found
+from .identity import identity_url
 from .ids import normalize_id
 from .permissions import check_setup_write
 from .schema import ObjectDef, find_object

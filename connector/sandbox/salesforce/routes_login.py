@@ -10,8 +10,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from . import soap
 from .auth import OAuthError
-from .ids import normalize_id
 from .identity import IdentityError, check_identity_request, identity_body
+from .ids import normalize_id
 
 SOAP_MEDIA = "text/xml;charset=UTF-8"
 

@@ -20,16 +20,15 @@ import requests
 from .. import SandboxEndpoint
 from ..controls import Controls
 from ..server import serve_in_thread
+from . import tooling, versions
 from .app import build_app
 from .auth import Authenticator, ConnectedApp, Sessions, UserCredentials
 from .cursors import Cursors
-from . import tooling
 from .errors import ApiError, RecordError
-from .routes_tooling import new_tooling_store
-from . import versions
 from .identity import OrgSettings
 from .ids import KEY_PREFIXES, IdFactory, checked_id, make_id, normalize_id
 from .permissions import UserPermissions
+from .routes_tooling import new_tooling_store
 from .schema import DEFAULT_TIME_ZONE, STAGES, ObjectDef, build_catalog, find_object
 from .security import FieldSecurity
 from .seed import load_dataset
@@ -39,7 +38,7 @@ from .store import Store
 from .values import coerce_input
 from .web import ApiUsage
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 INTEGRATION_USERNAME = "integration@afterclose.sandbox"
 
 
@@ -282,7 +281,7 @@ class SalesforceSandbox:
 
 def _check_api_version(version: str) -> None:
     major, dot, minor = version.partition(".")
-    if not (dot and major.isdigit() and minor == "0" and versions.OLDEST <= int(major)):
+    if not (dot and major.isdigit() and minor == "0" and int(major) >= versions.OLDEST):
         raise ValueError(f"api_version={version!r}: expected a served Salesforce API version such as "
                          f"'{versions.CURRENT}' (31.0 or later, no 'v')")
 

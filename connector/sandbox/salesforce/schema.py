@@ -96,7 +96,7 @@ class ObjectDef:
         lowered = relationship_name.lower()
         return next((c for c in self.children if c.relationship_name.lower() == lowered), None)
 
-    def with_field(self, fd: FieldDef) -> "ObjectDef":
+    def with_field(self, fd: FieldDef) -> ObjectDef:
         """A copy with ``fd`` added before the system fields (as Setup adds a custom field)."""
         names = list(self.fields)
         at = names.index("CreatedDate") if "CreatedDate" in names else len(names)
@@ -124,7 +124,8 @@ STAGES = (
     Stage(name="Value Proposition", probability=50, is_closed=False, is_won=False, forecast="Pipeline", sort_order=4),
     Stage(name="Id. Decision Makers", probability=60, is_closed=False, is_won=False, forecast="Pipeline", sort_order=5),
     Stage(name="Perception Analysis", probability=70, is_closed=False, is_won=False, forecast="Pipeline", sort_order=6),
-    Stage(name="Proposal/Price Quote", probability=75, is_closed=False, is_won=False, forecast="Pipeline", sort_order=7),
+    Stage(name="Proposal/Price Quote", probability=75, is_closed=False, is_won=False, forecast="Pipeline",
+          sort_order=7),
     Stage(name="Negotiation/Review", probability=90, is_closed=False, is_won=False, forecast="Pipeline", sort_order=8),
     Stage(name="Closed Won", probability=100, is_closed=True, is_won=True, forecast="Closed", sort_order=9),
     Stage(name="Closed Lost", probability=0, is_closed=True, is_won=False, forecast="Omitted", sort_order=10),

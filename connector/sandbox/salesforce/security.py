@@ -24,7 +24,6 @@ from .schema import ObjectDef
 from .setup_rules import SETUP_OBJECTS
 
 
-
 class FieldSecurity:
     def __init__(self, store, *, profile_grants_custom_fields: bool = True):
         self.store = store

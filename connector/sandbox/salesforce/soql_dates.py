@@ -139,7 +139,7 @@ def local_bounds(start: dt.date, end: dt.date, zone: ZoneInfo) -> tuple[dt.datet
     """[local midnight of ``start``, local midnight after ``end``) as UTC instants."""
     low = dt.datetime.combine(start, dt.time(), zone)
     high = dt.datetime.combine(end + DAY, dt.time(), zone)
-    return low.astimezone(dt.timezone.utc), high.astimezone(dt.timezone.utc)
+    return low.astimezone(dt.UTC), high.astimezone(dt.UTC)
 
 
 # ---------------------------------------------------------------- functions
@@ -155,7 +155,7 @@ def apply(name: str, value, ctx: DateContext, *, is_datetime: bool, convert: boo
     if value is None:
         return None
     if is_datetime:
-        moment = value.astimezone(ctx.zone if convert else dt.timezone.utc)
+        moment = value.astimezone(ctx.zone if convert else dt.UTC)
         if name == "HOUR_IN_DAY":
             return moment.hour
         day = moment.date()

@@ -17,17 +17,28 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 
+from . import soql_dates as dates
 from .errors import ApiError
 from .ids import normalize_id
 from .schema import ChildRelationship, FieldDef, ObjectDef, find_object
-from .soql_lexer import soql_error
-from . import soql_dates as dates
 from .soql_dates import DateContext
-from .soql_parser import (LEVELS_BEFORE_V58, MAX_LEVELS, Comparison, DateFunction, Literal, Logical, Not,
-                          OrderItem, Path, Query, parse)
-from .versions import at_least
+from .soql_lexer import soql_error
+from .soql_parser import (
+    LEVELS_BEFORE_V58,
+    MAX_LEVELS,
+    Comparison,
+    DateFunction,
+    Literal,
+    Logical,
+    Not,
+    OrderItem,
+    Path,
+    Query,
+    parse,
+)
 from .store import Store
 from .values import to_json
+from .versions import at_least
 
 TEXT = frozenset({"string", "textarea", "email", "combobox", "picklist", "phone", "url"})
 IDS = frozenset({"id", "reference"})
@@ -50,7 +61,7 @@ class Node:
     kind: str  # field | rel | child
     fd: FieldDef | None = None
     subtree: dict = field(default_factory=dict)
-    child: "CompiledQuery | None" = None
+    child: CompiledQuery | None = None
     relationship: ChildRelationship | None = None
 
 
@@ -84,7 +95,8 @@ class Engine:
         """``catalog``: the objects and fields as the calling user sees them (field-level security)."""
         levels = MAX_LEVELS if at_least(version, 58) else LEVELS_BEFORE_V58
         ast = parse(text, max_levels=levels)
-        compiled = _Compiler(self.store.catalog if catalog is None else catalog, text, self.dates(), self.store.lookup).compile(ast)
+        compiled = _Compiler(self.store.catalog if catalog is None else catalog, text, self.dates(),
+                             self.store.lookup).compile(ast)
         with self.store.lock:
             rows = [r for r in self.store.tables[compiled.odef.name].values()
                     if include_deleted or not r["IsDeleted"]]

@@ -111,7 +111,7 @@ def _number_or_date(query: str, start: int) -> tuple[Token, int]:
     if match and query[start] != "-":
         text = match.group()
         if match.group(2):
-            stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+            stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.UTC)
             return Token("DATETIME", text, start, stamp), match.end()
         try:
             return Token("DATE", text, start, dt.date.fromisoformat(text)), match.end()

@@ -73,7 +73,7 @@ class Store:
 
     # ----------------------------------------------------------- transactions
     @contextlib.contextmanager
-    def transaction(self) -> Iterator["Store"]:
+    def transaction(self) -> Iterator[Store]:
         """Undo every write made inside the block if it raises (allOrNone, one-record atomicity)."""
         with self.lock:
             outer = self._journal
@@ -159,7 +159,8 @@ class Store:
             body = dict(payload)
             body_id = body.pop("Id", None) or body.pop("id", None)
             if body_id is not None and normalize_id(body_id) != old["Id"]:
-                raise RecordError("INVALID_ID_FIELD", f"Id in the body ({body_id}) differs from the record's id", ["Id"])
+                raise RecordError("INVALID_ID_FIELD", f"Id in the body ({body_id}) differs from the record's id",
+                                  ["Id"])
             values = self._coerce(access or odef, body, creating=False, as_user=as_user)
             record = dict(old)
             record.update(values)
@@ -271,7 +272,7 @@ class Store:
                               f"{fd.label}: id value of incorrect type: {target_id}", [fd.name])
         target = self.tables[target_obj].get(target_id)
         if target is None:
-            raise RecordError("INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id", [fd.name])
+            raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [fd.name])
         if target["IsDeleted"]:
             raise RecordError("ENTITY_IS_DELETED", "entity is deleted", [fd.name])
 

@@ -16,7 +16,7 @@ from .errors import RecordError
 from .ids import normalize_id
 from .schema import FieldDef
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 TEXT_TYPES = frozenset({"string", "textarea", "email", "combobox", "picklist", "id", "phone", "url"})
 NUMBER_TYPES = frozenset({"double", "currency", "percent"})
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -1,7 +1,8 @@
 """What every sandbox route shares: counting, latency, faults, auth, the daily cap, error rendering.
 
 Order per call: count it (Controls, one label per route) -> injected fault -> API version ->
-session -> daily limit -> handler -> the rest of the latency (``Controls.wait_out_latency``). Every ``/services/data`` response carries
+session -> daily limit -> handler -> the rest of the latency (``Controls.wait_out_latency``).
+Every ``/services/data`` response carries
 ``Sforce-Limit-Info: api-usage=N/MAX`` (facts §4; simple-salesforce parses it into ``sf.api_usage``).
 """
 

@@ -289,7 +289,7 @@ def _entries_for(ledger: Mapping[str, LedgerEntry], account_id: str, touch_point
 
 def _entry_order(entry: LedgerEntry) -> tuple[dt.datetime, str]:
     """Most recent ask last: by due date (asks are due a fixed offset after they are made)."""
-    earliest = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+    earliest = dt.datetime.min.replace(tzinfo=dt.UTC)
     return (entry.due_at or earliest, entry.key)
 
 
@@ -337,7 +337,7 @@ def _as_field_text(kind: FieldType, value: object, zone: dt.tzinfo) -> FieldValu
         return None
     if isinstance(value, dt.datetime):
         if kind is FieldType.DATETIME:
-            return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+            return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
         return value.astimezone(zone).date().isoformat()
     if isinstance(value, Decimal):
         return format(value.normalize(), "f") if value != 0 else "0"
