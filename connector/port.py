@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from connector.actions import Action, ActionResult, WriteAction
 from connector.model import Cursor, Deal, DealStamp, FieldValue, NpsContact, Provider, TaskRef
@@ -195,7 +195,7 @@ class SupportsNps(Protocol):
 class SupportsNativeNps(Protocol):
     """The CRM keeps NPS answers itself (HubSpot's feedback properties on contacts)."""
 
-    def nps_native_contacts(self, since: dt.datetime | None) -> Iterator[tuple[str, dict]]:
+    def nps_native_contacts(self, since: dt.datetime | None) -> Iterator[tuple[str, dict[str, Any]]]:
         ...
 
     def nps_native_source(self) -> NpsSource:

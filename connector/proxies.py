@@ -59,9 +59,10 @@ def proxy_passwords() -> list[str]:
 def _exempt(netloc: str, host: str, proxies: dict[str, str]) -> bool:
     if "no" not in proxies:
         return False
-    # proxy_bypass_environment matches the host (and host:port) against NO_PROXY's entries.
-    return bool(urllib.request.proxy_bypass_environment(host, proxies)
-                or urllib.request.proxy_bypass_environment(netloc.rsplit("@", 1)[-1], proxies))
+    # proxy_bypass_environment matches the host (and host:port) against NO_PROXY's entries (the
+    # standard library's own NO_PROXY rule; undocumented, so typeshed does not list it).
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    return bool(bypass(host, proxies) or bypass(netloc.rsplit("@", 1)[-1], proxies))
 
 
 def _parsed(value: str) -> Proxy:

@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import tenacity
 from pydantic import Field, model_validator
@@ -111,7 +111,7 @@ def without_secrets(facts: ErrorFacts | None, secrets: Iterable[str | None]) -> 
 
 def classify(facts: ErrorFacts) -> CrmError:
     """The one table: facts -> the error class that tells the caller what to do next."""
-    common = dict(
+    common: dict[str, Any] = dict(
         provider=facts.provider, status=facts.status, endpoint=facts.endpoint,
         correlation_id=facts.correlation_id, error_code=facts.code,
     )
@@ -167,8 +167,9 @@ def retrying(
     ``retry_if`` narrows which of them are retried (the rest propagate at once)."""
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
-        if on_wait and state.outcome and state.next_action:
-            on_wait(state.outcome.exception(), state.next_action.sleep)
+        error = state.outcome.exception() if state.outcome else None
+        if on_wait and isinstance(error, CrmError) and state.next_action:
+            on_wait(error, state.next_action.sleep)
 
     return tenacity.Retrying(
         stop=tenacity.stop_after_attempt(settings.attempts),

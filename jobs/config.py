@@ -20,7 +20,7 @@ import difflib
 import os
 import stat
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -252,7 +252,7 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_DELIMITER, case_sensitive=False, extra="forbid"
     )
 
-    crm: CrmSection = Field(default={}, validate_default=True, description="Which CRM and mapping.")  # type: ignore[arg-type]
+    crm: CrmSection = Field(default={}, validate_default=True, description="Which CRM and mapping.")
     hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings, description="HubSpot connection.")
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings, description="Salesforce connection.")
     state: StateSection = Field(default_factory=StateSection, description="The state database.")
@@ -354,9 +354,11 @@ class Settings(BaseSettings):
 
     def _check_playbook(self) -> Iterator[tuple[str, str]]:
         section = self.playbook
-        for name, items in (("touch_points", section.touch_points), ("playbooks", section.playbooks)):
+        named: list[tuple[str, Sequence[TouchPointSection | PlaybookEntrySection]]] = [
+            ("touch_points", section.touch_points or []), ("playbooks", section.playbooks or [])]
+        for name, items in named:
             seen: set[str] = set()
-            for index, item in enumerate(items or ()):
+            for index, item in enumerate(items):
                 if item.id in seen:
                     yield f"playbook.{name}[{index}].id", f"{item.id!r} is used twice; ids must be unique"
                 seen.add(item.id)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
-from typing import TextIO
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import Any, TextIO, cast
 
 import structlog
+from structlog.typing import Processor
 
 from connector import redaction
 
@@ -59,7 +60,7 @@ def redact_value(value):
     return value
 
 
-def _redact_event(_, __, event: dict) -> dict:
+def _redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
     return {key: redact_value(value) for key, value in event.items()}
 
 
@@ -80,7 +81,7 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
     stream = stream if stream is not None else sys.stderr
     renderer = (structlog.processors.JSONRenderer() if _wants_json(fmt, stream)
                 else structlog.dev.ConsoleRenderer(colors=False))
-    stamped = [structlog.processors.add_log_level, structlog.stdlib.add_logger_name,
+    stamped: list[Processor] = [structlog.processors.add_log_level, structlog.stdlib.add_logger_name,
                structlog.processors.TimeStamper(fmt="iso", utc=True)]
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=stamped,
@@ -107,15 +108,14 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
     )
     # The SDKs log request details (URLs, sometimes headers) at DEBUG, uvicorn and APScheduler
     # every request and every job start at INFO: keep them to warnings.
-    for noisy in ("alembic", "urllib3", "simple_salesforce", "hubspot", "httpx", "apscheduler", "uvicorn",
-                  "uvicorn.error",
-                  "uvicorn.access"):
+    for noisy in ("alembic", "urllib3", "simple_salesforce", "hubspot", "httpx", "apscheduler",
+                  "uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
 def silence() -> None:
     """No log output at all (the demo prints its own account of what happened)."""
-    configure("error", "json", stream=_NullStream())
+    configure("error", "json", stream=cast(TextIO, _NullStream()))
     logging.getLogger().setLevel(logging.CRITICAL + 1)
 
 

@@ -322,8 +322,8 @@ def _raw(item: Any) -> str:
 
 
 def _facts_of(exc: BaseException) -> ErrorFacts | None:
-    problem = tls_problem(exc) if isinstance(exc, httpx.TransportError) else None
-    if problem is not None:  # a set-up problem: not retried, and the message says which
+    if isinstance(exc, httpx.TransportError) and (problem := tls_problem(exc)) is not None:
+        # a set-up problem: not retried, and the message says which
         return ErrorFacts(provider=PROVIDER, message=problem.message, code=problem.code,
                           endpoint=_endpoint(exc.request))
     if isinstance(exc, httpx.TimeoutException):

@@ -183,10 +183,10 @@ class SalesforceAdapter:
                     record = writes.task_record(action.spec, self.fieldmap)
                     del record["Status"]
                     upserts.append(Pending(index, action, record))
-                elif isinstance(action, CloseTask) and not action.crm_id:
-                    closes_by_key.append((index, action))
-                elif isinstance(action, CloseTask):
+                elif isinstance(action, CloseTask) and action.crm_id:
                     updates.append(Pending(index, action, self._close_record(action.crm_id)))
+                elif isinstance(action, CloseTask):
+                    closes_by_key.append((index, action))
                 elif isinstance(action, UpdateRecord):
                     updates.append(Pending(index, action, writes.record_update(action, self.fieldmap)))
                 else:

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 import jwt
@@ -55,9 +56,10 @@ class TimeoutAdapter(HTTPAdapter):
         self._timeout = timeout
         super().__init__(**kwargs)
 
-    def send(self, request, timeout=None, proxies=None, **kwargs):
-        return super().send(request, timeout=timeout or self._timeout, proxies=requests_proxies(request.url),
-                            **kwargs)
+    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
+             verify: bool | str = True, cert: Any = None, proxies: Any = None) -> requests.Response:
+        return super().send(request, stream=stream, timeout=timeout or self._timeout, verify=verify, cert=cert,
+                            proxies=requests_proxies(request.url or ""))
 
 
 def build_session(settings: SalesforceSettings) -> requests.Session:
@@ -134,6 +136,7 @@ def login(settings: SalesforceSettings, session: requests.Session) -> Token:
         raise ConfigError("no login credentials to renew the session with", source="salesforce settings")
     session = _LoginSession(session)  # type: ignore[assignment]  # the SDK only calls .post
     token_url = f"{settings.login_url}/services/oauth2/token"
+    consumer_key = settings.consumer_key or ""  # the OAuth flows are chosen only with one (login_flow)
     if flow is AuthFlow.PASSWORD_SOAP:
         session_id, instance = SalesforceLogin(
             username=settings.username, password=settings.secret_text("password"),
@@ -146,14 +149,14 @@ def login(settings: SalesforceSettings, session: requests.Session) -> Token:
             "client_secret": settings.secret_text("consumer_secret"), "username": settings.username,
             # Outside the org's trusted IP ranges the grant wants password + security token.
             "password": settings.secret_text("password") + settings.secret_text("security_token")},
-            settings.domain, settings.consumer_key, None, None, session)
+            settings.domain, consumer_key, None, None, session)
     elif flow is AuthFlow.JWT:
         session_id, instance = token_login(
             token_url, {"grant_type": JWT_GRANT, "assertion": jwt_assertion(settings)},
-            settings.domain, settings.consumer_key, None, None, session)
+            settings.domain, consumer_key, None, None, session)
     else:
         session_id, instance = token_login(
-            token_url, {"grant_type": "client_credentials"}, settings.domain, settings.consumer_key,
+            token_url, {"grant_type": "client_credentials"}, settings.domain, consumer_key,
             {"Authorization": f"Basic {basic_credential(settings)}"}, None, session)
     return Token(access_token=session_id, instance_url=_https(instance))
 

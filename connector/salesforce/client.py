@@ -12,7 +12,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from simple_salesforce import Salesforce
 
@@ -92,7 +92,8 @@ class SalesforceClient:
             self._check_allowance()
             with self._lock:
                 self._calls[label] += 1
-                sf = self._sf
+                # None only for the login itself, whose ``fn`` makes the session this needs.
+                sf = cast(Salesforce, self._sf)
             try:
                 return fn(sf)
             except Exception as exc:

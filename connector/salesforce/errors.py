@@ -83,7 +83,8 @@ def _login_answer_facts(exc: LoginAnswer, endpoint: str | None) -> ErrorFacts:
         return ErrorFacts(provider=PROVIDER, status=200, code=UNREADABLE_REPLY, endpoint=endpoint, login=True,
                           message=f"the login answer from {exc.url} carries no session")
     code, message = _login_body(exc.body)
-    retry_after = float(exc.retry_after) if (exc.retry_after or "").strip().isdigit() else None
+    wait = (exc.retry_after or "").strip()
+    retry_after = float(wait) if wait.isdigit() else None
     return _answer_facts(exc.status, code, message or "no message", endpoint, login=True, retry_after=retry_after,
                          prefix=f"login failed with HTTP {exc.status}: ")
 

@@ -37,10 +37,10 @@ def estimate_write_calls(actions: Sequence[WriteAction], fieldmap: FieldMap) -> 
         if isinstance(action, CreateTask | UpdateTask):
             if _expressible(writes.task_record, action.spec, fieldmap):
                 upserts.append(action.key)
-        elif isinstance(action, CloseTask) and not action.crm_id:
-            closes_by_key.append(action.key)
-        elif isinstance(action, CloseTask):
+        elif isinstance(action, CloseTask) and action.crm_id:
             updates.append(("Task", action.crm_id))
+        elif isinstance(action, CloseTask):
+            closes_by_key.append(action.key)
         elif isinstance(action, UpdateRecord) and _expressible(writes.record_update, action, fieldmap):
             updates.append((writes.SOBJECT[action.update.kind], action.update.record_id))
     lookups = sum(1 for _ in soql.in_list_chunks(closes_by_key))

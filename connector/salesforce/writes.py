@@ -35,7 +35,7 @@ SOBJECT = {RecordKind.DEAL: "Opportunity", RecordKind.COMPANY: "Account", Record
 
 # Standard Task picklist values (facts §4 "Task"); an org that renamed them overrides them in the
 # mapping's [salesforce] table: task_status / task_priority / task_type = {neutral = "Label"}.
-_DEFAULTS = {
+_DEFAULTS: dict[str, Mapping[Any, str]] = {
     "Status": {TaskStatus.OPEN: "Not Started", TaskStatus.COMPLETED: "Completed"},
     "Priority": {Priority.HIGH: "High", Priority.NORMAL: "Normal", Priority.LOW: "Low"},
     "Type": {TaskType.CALL: "Call", TaskType.EMAIL: "Email", TaskType.TODO: "Other"},
@@ -64,7 +64,8 @@ def check_extras(fieldmap: FieldMap) -> None:
 def task_values(fieldmap: FieldMap) -> dict[str, dict[str, str]]:
     out = {}
     for field_name, defaults in _DEFAULTS.items():
-        overrides = fieldmap.extras.get(_EXTRAS_KEY[field_name]) or {}
+        given = fieldmap.extras.get(_EXTRAS_KEY[field_name])
+        overrides: Mapping[str, object] = given if isinstance(given, Mapping) else {}  # checked at load
         out[field_name] = {str(k): str(overrides.get(str(k), v)) for k, v in defaults.items()}
     return out
 

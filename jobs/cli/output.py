@@ -17,7 +17,7 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import IO, Any, TextIO, cast
 
 import click
 from rich.console import Console
@@ -66,7 +66,7 @@ def _stdout_to_devnull() -> None:
 
 def console() -> Console:
     stream = _RedactingStream(sys.stdout)
-    return Console(file=stream, markup=False, emoji=False, highlight=False,
+    return Console(file=cast(IO[str], stream), markup=False, emoji=False, highlight=False,
                    width=None if stream.isatty() else PIPED_WIDTH)
 
 

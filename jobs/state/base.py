@@ -27,6 +27,10 @@ class StoreBase:
         self._held: dict[str, HeldLock] = {}
         """The run locks this store holds, by scope (lock.py)."""
 
+    def now(self) -> dt.datetime:
+        """The store's clock: what it stamps rows with (a test may set it)."""
+        return self._clock()
+
     @contextlib.contextmanager
     def _write(self, scope: str) -> Iterator[Connection]:
         """A transaction that changes the state of ``scope``. While this store holds the scope's

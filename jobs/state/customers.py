@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -49,7 +50,7 @@ class CustomersMixin(StoreBase):
             return
         now = self._clock()
         with self._engine.begin() as conn:
-            known = {}
+            known: dict[str, Any] = {}
             for chunk in chunks(sorted({d.deal_id for d in deals})):
                 query = select(customer_deals.c.deal_id, customer_deals.c.playbook, customer_deals.c.previous_playbook,
                                customer_deals.c.since).where(customer_deals.c.scope == scope,

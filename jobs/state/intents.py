@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
@@ -20,6 +21,9 @@ from connector.port import SentCreate
 from jobs.state.base import StoreBase
 from jobs.state.engine import chunks, require_scope
 from jobs.state.tables import create_intents
+
+if TYPE_CHECKING:
+    from jobs.state.port import StateStore
 
 
 class IntentsMixin(StoreBase):
@@ -62,7 +66,7 @@ class IntentsMixin(StoreBase):
 class StoreJournal:
     """``connector.port.CreateJournal`` over the state store, for one scope and run."""
 
-    def __init__(self, store: IntentsMixin, scope: str, run_id: int | None):
+    def __init__(self, store: StateStore, scope: str, run_id: int | None):
         self._store, self._scope, self._run_id = store, scope, run_id
 
     def sending(self, creates: Mapping[str, str]) -> None:
@@ -72,6 +76,6 @@ class StoreJournal:
         found = self._store.creates_in_doubt(self._scope, keys)
         if not found:
             return {}
-        now = self._store._clock()
+        now = self._store.now()
         return {key: SentCreate(key=key, deal_id=deal_id, age_seconds=(now - sent_at).total_seconds())
                 for key, (deal_id, sent_at) in found.items()}

@@ -118,9 +118,10 @@ class LedgerMixin(IntentsMixin):
             touch_point, cycle = (spec.touch_point if spec else ""), 0
         crm_id = result.crm_id or getattr(action, "crm_id", None) or (known.crm_id if known else None)
         fingerprint = fingerprints.get(key, known.fingerprint if known else None)
+        due_at: dt.datetime | None
         if spec is not None:
             status, due_at = EntryStatus.OPEN, spec.due_at
         else:
             status = EntryStatus.COMPLETED if isinstance(action, CloseTask) else EntryStatus.SKIPPED
-            due_at = known.due_at if known else None
+            due_at = known.due_at if known else None  # a skip may never have had a due date
         return ledger_row(scope, key, action.deal_id, touch_point, cycle, crm_id, due_at, status, fingerprint, now)

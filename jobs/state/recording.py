@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from sqlalchemy import delete, insert
@@ -85,7 +86,7 @@ class RecordingMixin(LedgerMixin, RunsMixin, CursorsMixin):
     def _record(
         self, conn: Connection, scope: str, run_id: int, results: Sequence[ActionResult], *,
         fingerprints: Mapping[str, str], touch_point_of: TouchPointOf, learned: Sequence[TaskRef] = (),
-        rejections: set[str] | None, unsettled: set[str] = frozenset(),
+        rejections: set[str] | None, unsettled: AbstractSet[str] = frozenset(),
     ) -> bool:
         """The one recording path. Returns True for a dry run (only its run records are kept).
 
@@ -119,7 +120,7 @@ class RecordingMixin(LedgerMixin, RunsMixin, CursorsMixin):
 
     def _update_rejections(
         self, conn: Connection, scope: str, run_id: int, results: Sequence[ActionResult],
-        processed: set[str], unsettled: set[str], now: dt.datetime,
+        processed: set[str], unsettled: AbstractSet[str], now: dt.datetime,
     ) -> None:
         rejected = [r for r in results if r.rejected]
         if rejected:

@@ -18,6 +18,9 @@ from jobs import logs
 from jobs.core.ledger_view import EntryStatus, LedgerEntry
 from jobs.state.values import NpsRecord, NpsStatus, RejectedRecord, RunOutcome, RunRecord, RunSummary, StoredNpsResponse
 
+Row = Mapping[Any, Any]
+"""A result row as SQLAlchemy hands it (``RowMapping``), read by column name."""
+
 
 def masked(text: str | None) -> str | None:
     """``text`` with every registered secret masked (None stays None)."""
@@ -35,7 +38,7 @@ def ledger_row(
     )
 
 
-def ledger_entry(row: Mapping[str, Any]) -> LedgerEntry:
+def ledger_entry(row: Row) -> LedgerEntry:
     return LedgerEntry(
         key=row["key"], deal_id=row["deal_id"], touch_point=row["touch_point"], cycle=row["cycle"],
         crm_id=row["crm_id"], due_at=row["due_at"], status=EntryStatus(row["status"]), fingerprint=row["fingerprint"],
@@ -50,7 +53,7 @@ def run_record_row(run_id: int, result: ActionResult, now: dt.datetime) -> dict[
     )
 
 
-def run_record(row: Mapping[str, Any]) -> RunRecord:
+def run_record(row: Row) -> RunRecord:
     return RunRecord(
         run_id=row["run_id"], deal_id=row["deal_id"], key=row["key"], action_kind=row["action_kind"],
         outcome=Outcome(row["outcome"]), crm_id=row["crm_id"], message=row["message"],
@@ -58,7 +61,7 @@ def run_record(row: Mapping[str, Any]) -> RunRecord:
     )
 
 
-def run_summary(row: Mapping[str, Any]) -> RunSummary:
+def run_summary(row: Row) -> RunSummary:
     return RunSummary(
         id=row["id"], scope=row["scope"], job=row["job"], dry_run=bool(row["dry_run"]), host=row["host"],
         pid=row["pid"], started_at=row["started_at"], finished_at=row["finished_at"],
@@ -85,7 +88,7 @@ def rejected_row(scope: str, run_id: int, result: ActionResult, now: dt.datetime
     )
 
 
-def rejected_record(row: Mapping[str, Any]) -> RejectedRecord:
+def rejected_record(row: Row) -> RejectedRecord:
     return RejectedRecord(
         scope=row["scope"], deal_id=row["deal_id"], key=row["key"], action_kind=row["action_kind"],
         reason=row["reason"], error_code=row["error_code"], attempts=row["attempts"],
@@ -103,7 +106,7 @@ def nps_row(scope: str, record: NpsRecord, now: dt.datetime) -> dict[str, Any]:
     )
 
 
-def stored_nps(row: Mapping[str, Any]) -> StoredNpsResponse:
+def stored_nps(row: Row) -> StoredNpsResponse:
     response = NpsResponse(
         response_id=row["response_id"], email=row["email"], score=row["score"], responded_at=row["responded_at"],
         comment=row["comment"], account_id=row["account_id"], source=row["source"],

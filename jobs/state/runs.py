@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, CursorResult
 
 from connector.port import CallStats
 from jobs.state.base import StoreBase
@@ -25,7 +26,7 @@ class RunsMixin(StoreBase):
             started_at=self._clock(), counts={}, api_calls=0, api_calls_by_endpoint={},
         )
         with self._engine.begin() as conn:
-            return int(conn.execute(insert(runs).values(**row)).inserted_primary_key[0])
+            return _inserted_id(conn.execute(insert(runs).values(**row)))
 
     def finish_run(
         self,
@@ -61,7 +62,7 @@ class RunsMixin(StoreBase):
             error=masked(error),
         )
         with self._engine.begin() as conn:
-            return int(conn.execute(insert(runs).values(**row)).inserted_primary_key[0])
+            return _inserted_id(conn.execute(insert(runs).values(**row)))
 
     def recent_runs(self, scope: str | None = None, limit: int = 20) -> list[RunSummary]:
         """Newest first."""
@@ -137,3 +138,9 @@ class RunsMixin(StoreBase):
         for chunk in chunks(sorted(set(deal_ids))):
             conn.execute(delete(rejected_records).where(rejected_records.c.scope == scope,
                                                         rejected_records.c.deal_id.in_(chunk)))
+
+
+def _inserted_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None, "an INSERT always returns its primary key"
+    return int(key[0])

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -70,7 +71,7 @@ def open_store(url: str | Any | None = None, *, clock: Callable[[], dt.datetime]
     the folder is created). A pydantic ``SecretStr`` (``settings.state.url``) is accepted as is.
     ``clock`` is for tests.
     """
-    if hasattr(url, "get_secret_value"):
+    if isinstance(url, SecretStr):
         url = url.get_secret_value()
     parsed = parse_url(url or DEFAULT_STATE_URL)
     shown = parsed.render_as_string(hide_password=True)
@@ -94,7 +95,7 @@ def open_store(url: str | Any | None = None, *, clock: Callable[[], dt.datetime]
         migrate(engine, backend)
     except BaseException as exc:
         store.close()
-        if isinstance(exc, DBAPIError) and is_sqlite_damage(exc.orig):
+        if isinstance(exc, DBAPIError) and exc.orig is not None and is_sqlite_damage(exc.orig):
             raise damaged_file_error(Path(backend.shown), exc.orig) from None
         if isinstance(exc, OperationalError):
             raise StateStoreError(f"cannot migrate the state database {shown}: {exc.orig}"

@@ -12,6 +12,8 @@ the flag (new, lost, or from before the book existed) is filled by reading every
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from connector.model import Deal
 from jobs.core.customers import CustomerBook, CustomerDeal
 from jobs.core.planner import PlanResult
@@ -41,7 +43,7 @@ class RunCustomers:
         """The book is not complete: this run reads every won deal, not only the changed ones."""
         return self._full_pass
 
-    def book_for(self, deals: tuple[Deal, ...] | list[Deal]) -> CustomerBook | None:
+    def book_for(self, deals: Sequence[Deal]) -> CustomerBook | None:
         if not self.active:
             return None
         companies = {d.company.id for d in deals if d.company is not None}

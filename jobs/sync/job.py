@@ -374,8 +374,8 @@ def _relearn(job: SyncJob, result: planner.PlanResult) -> int:
         found = job.adapter.find_tasks(list(planned))
     refs = [_as_planned(ref, planned[key]) for key, ref in found.items() if key in planned]
     fingerprints = {key: fp for key, fp in result.fingerprints.items()
-                    if not (key in found and isinstance(planned.get(key), CreateTask)
-                            and found[key].content_differs(planned[key].spec))}
+                    if not (key in found and isinstance(create := planned.get(key), CreateTask)
+                            and found[key].content_differs(create.spec))}
     return job.store.learn(job.scope, refs, fingerprints=fingerprints)
 
 
