@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
@@ -21,9 +21,6 @@ from connector.port import SentCreate
 from jobs.state.base import StoreBase
 from jobs.state.engine import chunks, require_scope
 from jobs.state.tables import create_intents
-
-if TYPE_CHECKING:
-    from jobs.state.port import StateStore
 
 
 class IntentsMixin(StoreBase):
@@ -63,10 +60,18 @@ class IntentsMixin(StoreBase):
                                                       create_intents.c.key.in_(chunk)))
 
 
+class JournalStore(Protocol):
+    """The part of the state store the create journal uses."""
+
+    def note_creates_sending(self, scope: str, run_id: int | None, creates: Mapping[str, str]) -> None: ...
+    def creates_in_doubt(self, scope: str, keys: Iterable[str] | None = None) -> dict[str, tuple[str, dt.datetime]]: ...
+    def now(self) -> dt.datetime: ...
+
+
 class StoreJournal:
     """``connector.port.CreateJournal`` over the state store, for one scope and run."""
 
-    def __init__(self, store: StateStore, scope: str, run_id: int | None):
+    def __init__(self, store: JournalStore, scope: str, run_id: int | None):
         self._store, self._scope, self._run_id = store, scope, run_id
 
     def sending(self, creates: Mapping[str, str]) -> None:
