@@ -25,7 +25,7 @@ from jobs.console.edits import (
     unified_diff,
     write_recorded,
 )
-from jobs.console.mapping_check import CrmUnavailable, MappingCheck, check_mapping, with_picks
+from jobs.console.mapping_check import CrmUnavailable, KeyProblem, MappingCheck, check_mapping, with_picks
 from jobs.console.web import context_of, form_text, page, refusal, render
 
 PICK = "crm:"
@@ -115,7 +115,8 @@ def review(request: Request, who: Who, form: FormData) -> Response:
     current = read_text(prepared.file.path)
     return render(request, who, "mapping_review.html", active="mappings", file=prepared.file, picks=prepared.picks,
                   base=prepared.base, diff=diff_lines(unified_diff(current, prepared.new_text, prepared.file.path)),
-                  problems=prepared.checked.problems, summary=_summary(prepared.runtime, prepared.picks),
+                  problems=prepared.blocking, remaining=prepared.remaining,
+                  summary=_summary(prepared.runtime, prepared.picks),
                   pick_prefix=PICK)
 
 
@@ -124,9 +125,9 @@ def save(request: Request, who: Who, form: FormData) -> Response:
     prepared = _prepare(request, who, form)
     if isinstance(prepared, Response):
         return prepared
-    if prepared.checked.problems:  # the review showed them; a crafted or stale form still never writes
-        return refusal(request, who, 422, "Not saved: the change does not pass `afterclose check`: "
-                       + "; ".join(str(p) for p in prepared.checked.problems))
+    if prepared.blocking:  # the review showed them; a crafted or stale form still never writes
+        return refusal(request, who, 422, "Not saved: with this change `afterclose check` reports: "
+                       + "; ".join(str(p) for p in prepared.blocking))
     try:
         change = write_recorded(context_of(request), who, kind="mapping", path=prepared.file.path, base=prepared.base,
                                 text=prepared.new_text, summary=_summary(prepared.runtime, prepared.picks))
@@ -143,6 +144,19 @@ class _Change:
     base: str
     new_text: str
     checked: MappingCheck
+    before: MappingCheck
+
+    @property
+    def blocking(self) -> list[KeyProblem]:
+        """What the change breaks: a problem the file on disk does not have, or any problem of a
+        key it changes. Problems the file already has elsewhere do not stop a change that fixes
+        one key at a time; they are shown, not blamed on it."""
+        known = {(p.key, p.problem) for p in self.before.problems}
+        return [p for p in self.checked.problems if (p.key, p.problem) not in known or p.key in self.picks]
+
+    @property
+    def remaining(self) -> list[KeyProblem]:
+        return [p for p in self.checked.problems if p not in self.blocking]
 
 
 def _prepare(request: Request, who: Who, form: FormData) -> _Change | Response:
@@ -160,6 +174,7 @@ def _prepare(request: Request, who: Who, form: FormData) -> _Change | Response:
         current = ensure_unchanged(file.path, base)
         new_text = with_picks(current, picks)
         checked = check_mapping(runtime, file.path, new_text)
+        before = check_mapping(runtime, file.path, current)
     except Conflict as exc:
         return refusal(request, who, 409, str(exc))
     except CrmUnavailable as exc:
@@ -167,7 +182,8 @@ def _prepare(request: Request, who: Who, form: FormData) -> _Change | Response:
                                           f"({exc}). Nothing was written; try again when it answers.")
     except AfterCloseError as exc:
         return refusal(request, who, 422, f"Not saved: {exc}")
-    return _Change(runtime=runtime, file=file, picks=picks, base=base, new_text=new_text, checked=checked)
+    return _Change(runtime=runtime, file=file, picks=picks, base=base, new_text=new_text, checked=checked,
+                   before=before)
 
 
 routes = [Route("/mappings", mappings_page, methods=["GET"]),

@@ -37,10 +37,10 @@ async def signin_form(request: Request) -> Response:
     return _form(request, problem=None)
 
 
-def _form(request: Request, problem: str | None, status_code: int = 200) -> Response:
+def _form(request: Request, problem: str | None, status_code: int = 200, target: str | None = None) -> Response:
     nonce = secrets.token_urlsafe(24)
     response = render(request, None, "signin.html", status_code=status_code, problem=problem, nonce=nonce,
-                      next=_safe_next(request.query_params.get("next", "/mappings")))
+                      next=_safe_next(target or request.query_params.get("next", "/mappings")))
     response.set_cookie(SIGNIN_COOKIE, nonce, max_age=600, httponly=True, samesite="strict",
                         secure=_is_https(request))
     return response
@@ -51,18 +51,19 @@ async def signin(request: Request) -> Response:
     form = await request.form()
     client = client_of(request)
     nonce = request.cookies.get(SIGNIN_COOKIE)
+    target = form_text(form, "next", "/mappings")
     if nonce is None or not gate.same(form_text(form, "nonce"), nonce):
-        return _form(request, "The sign-in form was out of date (CSRF protection); try again.", 403)
+        return _form(request, "The sign-in form was out of date (CSRF protection); try again.", 403, target)
     if gate.locked_out(client):
-        return _form(request, "Too many wrong tokens from this address; wait a minute and try again.", 429)
+        return _form(request, "Too many wrong tokens from this address; wait a minute and try again.", 429, target)
     role = gate.role_of(form_text(form, "token"))
     if role is None:
         gate.failed(client)
         return _form(request, "That token does not sign in here. Use the admin or viewer token of this console "
-                              "(docs/console.md says where it is set).", 403)
+                              "(docs/console.md says where it is set).", 403, target)
     name = " ".join(form_text(form, "name").split())[:80]
     actor = f"{name} ({ROLE_WORDS[role]})" if name else ROLE_WORDS[role]
-    response = RedirectResponse(_safe_next(form_text(form, "next", "/mappings")), status_code=303)
+    response = RedirectResponse(_safe_next(target), status_code=303)
     response.set_cookie(SESSION_COOKIE, gate.start(actor, role), max_age=gate.max_age, httponly=True,
                         samesite="strict", secure=_is_https(request))
     response.delete_cookie(SIGNIN_COOKIE)
