@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import click
 
@@ -28,12 +29,14 @@ def console_running(config_path: Path, section: ConsoleSection, *, store_url: ob
     from jobs.console.app import console_app
     from jobs.console.auth import Gate
     from jobs.console.context import ConsoleContext
-    from jobs.state import open_store
+    from jobs.state import StateStore, open_store
 
     host = host or section.host
     port = section.port if port is None else port
     with open_store(store_url) as store:
-        ctx = ConsoleContext(config_path=config_path, store=store, gate=Gate.of(section, one_time_token),
+        # cast: SqlStateStore.lock's context manager is typed narrower than the port's (it is one).
+        ctx = ConsoleContext(config_path=config_path, store=cast(StateStore, store),
+                             gate=Gate.of(section, one_time_token),
                              on_change=on_change)
         try:
             server = serve_app(console_app(ctx), host=host, port=port, name="console")
