@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench soak lint clean
+.PHONY: demo test bench soak lint clean chromium
 
 # jsforce for the Salesforce sandbox's second-client suite (tests/sandbox/test_salesforce_jsforce.py),
 # pinned by its package-lock.json; needs Node.js 18+ and npm.
@@ -21,10 +21,25 @@ $(JSFORCE_STAMP): $(JSFORCE_DIR)/package.json $(JSFORCE_DIR)/package-lock.json
 	npm ci --prefix $(JSFORCE_DIR) --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Chromium for the admin console's browser tests (tests/console/test_browser.py), from the
+# system's packages: Debian's `chromium` (apt-get as root, else sudo). Skipped when a Chromium is
+# already there (AFTERCLOSE_CHROMIUM names one elsewhere); where neither works the tests say how
+# to get one, and fail under CI=true.
+chromium:
+	@if [ -n "$$AFTERCLOSE_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 \
+	    || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "note: no Chromium and no apt-get; the browser tests need one (set AFTERCLOSE_CHROMIUM)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	elif command -v sudo >/dev/null 2>&1; then \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "note: no Chromium; install Debian's chromium package for the browser tests"; fi
+
 demo: $(STAMP)
 	$(BIN)/afterclose demo
 
-test: $(STAMP) $(JSFORCE_STAMP)
+test: $(STAMP) $(JSFORCE_STAMP) chromium
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
 # The benchmark's chart needs matplotlib (the `bench` extra); it takes about half an hour.
@@ -43,7 +58,7 @@ lint: $(VENV)/.lint-installed
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m tests.bench
 
-soak: $(STAMP) $(JSFORCE_STAMP)
+soak: $(STAMP) $(JSFORCE_STAMP) chromium
 	$(BIN)/python -m pytest -q -m slow
 
 clean:

@@ -46,6 +46,7 @@ from connector.nps import NpsSourceConfig
 from connector.retry import RetrySettings
 from connector.salesforce.settings import SalesforceSettings
 from connector.settings import RULE_ERROR, Section, problem
+from jobs.console.settings import ConsoleSection
 from jobs.serve.cron import crontab_trigger
 
 ENV_PREFIX = "AFTERCLOSE_"
@@ -262,6 +263,7 @@ class Settings(BaseSettings):
     retry: RetrySettings = Field(default_factory=RetrySettings, description="Retries of CRM calls.")
     log: LogSection = Field(default_factory=LogSection, description="Logging.")
     server: ServerSection = Field(default_factory=ServerSection, description="Metrics and health endpoint.")
+    console: ConsoleSection = Field(default_factory=ConsoleSection, description="The admin console (off unless on).")
 
     _source: str | None = PrivateAttr(default=None)
     _inline_secrets: tuple[str, ...] = PrivateAttr(default=())

@@ -31,15 +31,17 @@ from jobs.cli.runtime import CrmSession
 from jobs.config import Settings
 from jobs.core.nps import DETRACTOR_TOUCH_POINT, REFERRAL_ASK_TOUCH_POINT
 from jobs.playbooks import Playbooks, build_playbooks
+from jobs.scopes import resolve_scope
 from jobs.state import StateStore, open_store
 from jobs.sync import SyncJob, SyncReport, run_sync
-from jobs.wiring import wiring
+from jobs.wiring import address_of, wiring
 
 SHOWN = 6
 """Examples listed per section: enough to see the point, few enough to read."""
 
 
-def run_demo(provider: str, console: Console | None = None, anchor: dt.date | None = None) -> int:
+def run_demo(provider: str, console: Console | None = None, anchor: dt.date | None = None, *,
+             with_console: bool = False) -> int:
     logs.silence()
     console = console or Console(markup=False, emoji=False, highlight=False)
     data = demo_dataset(anchor)
@@ -52,7 +54,9 @@ def run_demo(provider: str, console: Console | None = None, anchor: dt.date | No
             open_store(f"sqlite:///{Path(tmp) / 'state.db'}") as store:
         _show_setup(console, _setup(session.adapter))
         playbooks = build_playbooks(_demo_settings(endpoint), fieldmap)
-        job = SyncJob(scope=f"{provider}:demo", adapter=session.adapter, store=store, fieldmap=fieldmap,
+        # The scope a config pointing at this sandbox finds (jobs/scopes.py): the console sees these runs.
+        scope = resolve_scope(store, session.adapter, provider=provider, address=address_of(_demo_settings(endpoint)))
+        job = SyncJob(scope=scope, adapter=session.adapter, store=store, fieldmap=fieldmap,
                       playbook=playbooks.set, clock=lambda: dt.datetime.now(dt.UTC),
                       on_page=session.observe)
         first = run_sync(job)
@@ -62,11 +66,65 @@ def run_demo(provider: str, console: Console | None = None, anchor: dt.date | No
         _show_one_task(console, first, _name_of(session), owners)
         second = run_sync(job)
         _show_second_run(console, second, session.adapter.call_stats().total - calls_first)
-        _show_nps(console, endpoint, session, store, fieldmap, data, Path(tmp))
+        _show_nps(console, endpoint, session, store, fieldmap, data, Path(tmp), scope)
+        if with_console:
+            return _serve_console(console, endpoint, Path(tmp))
     console.print(text("\nNext: ", (f"afterclose sandbox {provider}", "bold"), " starts this CRM for you to point a "
                        "config at; then ", ("afterclose check", "bold"), ", ", ("plan", "bold"), " and ",
                        ("run", "bold"), "."))
+    console.print(text("See it in a browser: ", (f"afterclose demo --provider {provider} --console", "bold"),
+                       " runs this demo, then opens the admin console on its sandbox (mappings, playbooks, a preview "
+                       "of the next run, runs and the handoff scorecard) and prints its address and a sign-in "
+                       "token."))
     return 0
+
+
+def _serve_console(console: Console, endpoint: SandboxEndpoint, tmp: Path) -> int:
+    """The admin console on the demo's sandbox and state, with editable copies of the built-in
+    mapping and playbooks, until Ctrl-C or SIGTERM."""
+    import secrets
+    import signal
+    import threading
+
+    from jobs.cli.console import console_running, sign_in_lines
+
+    config = write_demo_config(endpoint, tmp)
+    token = secrets.token_urlsafe(24)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    settings = Settings.load(config)
+    with console_running(config, settings.console, store_url=settings.state.url, one_time_token=token,
+                         port=0) as address:
+        console.print(text("\n", ("Admin console", "bold"), f" on this demo's sandbox ({config}):"))
+        for line in sign_in_lines(address, token):
+            console.print(text(f"  {line}"), soft_wrap=True)
+        console.file.flush()
+        stop.wait()
+    console.print(text("console and sandbox stopped"))
+    return 0
+
+
+def write_demo_config(endpoint: SandboxEndpoint, folder: Path) -> Path:
+    """A config pointing at the sandbox and the demo's state, with copies of the built-in mapping
+    and playbook files the console may edit."""
+    import shutil
+
+    import tomlkit
+
+    from jobs.playbooks import builtin_playbooks_file
+
+    provider = endpoint.provider
+    mapping = Path(shutil.copy(builtin_mapping(Provider(provider)), folder / f"{provider}.toml"))
+    playbooks = Path(shutil.copy(builtin_playbooks_file(provider), folder / f"{provider}.playbooks.toml"))
+    config = {"crm": {"provider": provider, "mapping": str(mapping)},
+              provider: wiring(provider).sandbox_settings(endpoint),
+              "state": {"url": f"sqlite:///{folder / 'state.db'}"},
+              "playbook": {"file": str(playbooks)}, "log": {"level": "warning"}}
+    path = folder / "afterclose.toml"
+    path.write_text(tomlkit.dumps(config), encoding="utf-8")
+    path.chmod(0o600)
+    return path
 
 
 @contextlib.contextmanager
@@ -185,14 +243,14 @@ def _show_second_run(console: Console, report: SyncReport, calls: int) -> None:
 
 
 def _show_nps(console: Console, endpoint: SandboxEndpoint, session: CrmSession, store: StateStore,
-              fieldmap: FieldMap, data: DemoDataset, tmp: Path) -> None:
+              fieldmap: FieldMap, data: DemoDataset, tmp: Path, scope: str) -> None:
     """The demo data's survey answers, from a CSV file, through the NPS job."""
     from jobs import nps
 
     csv_path = tmp / "nps.csv"
     nps.write_demo_csv(data, csv_path)
     settings = _demo_settings(endpoint, csv_path)
-    job = nps.build_nps_job(settings, session.adapter, store, fieldmap, f"{endpoint.provider}:demo",
+    job = nps.build_nps_job(settings, session.adapter, store, fieldmap, scope,
                             lambda: dt.datetime.now(dt.UTC))
     if job is None:
         return

@@ -1,7 +1,7 @@
 """The ``afterclose`` command line (``python -m jobs`` is the same): argument parsing only.
 
 Each command lives in its own module of this package (run.py, plan.py, check.py, setup.py,
-status.py, serve.py, demo.py, sandbox.py) and is imported when it runs, so ``--help`` stays fast.
+status.py, serve.py, console.py, demo.py, sandbox.py) and is imported when it runs, so ``--help`` stays fast.
 Exit codes are defined once, in exits.py.
 """
 
@@ -154,14 +154,31 @@ def serve(config_path: Path, run_now: bool) -> None:
     sys.exit(serve_command(config_path, run_now=run_now))
 
 
+@cli.command(epilog=EXIT_CODES_HELP)
+@CONFIG_OPTION
+@click.option("--host", default=None, help="Bind address (default: [console] host, the loopback address).")
+@click.option("--port", type=int, default=None, help="Port (default: [console] port; 0 picks a free one).")
+@user_errors
+def console(config_path: Path, host: str | None, port: int | None) -> None:
+    """The admin console alone: mappings, playbooks, a preview of the next run, runs and the handoff
+    scorecard in a browser (docs/console.md). Without a configured token it prints a sign-in token
+    made for this run. Runs until Ctrl-C or SIGTERM."""
+    from jobs.cli.console import console_command
+
+    sys.exit(console_command(config_path, host, port))
+
+
 @cli.command()
 @click.option("--provider", type=click.Choice(["hubspot", "salesforce"]), default="hubspot", show_default=True)
+@click.option("--console", "with_console", is_flag=True,
+              help="Then keep the sandbox running and open the admin console on it (prints its address and a "
+                   "sign-in token); Ctrl-C stops both.")
 @user_errors
-def demo(provider: str) -> None:
+def demo(provider: str, with_console: bool) -> None:
     """See AfterClose work end to end against a sandbox CRM: no account, no network, no config."""
     from jobs.cli.demo import run_demo
 
-    sys.exit(run_demo(provider))
+    sys.exit(run_demo(provider, with_console=with_console))
 
 
 @cli.command()

@@ -123,8 +123,14 @@ def load_runtime(config_path: Path | None, *, configure_logs: bool = True) -> Ru
     if configure_logs:
         logs.configure(settings.log.level, settings.log.format)
     logs.register_secrets([*settings.secret_values(), *proxy_passwords()])
+    return runtime_for(settings, load_mapping(settings.crm.mapping or builtin_mapping(settings.crm.provider)))
+
+
+def runtime_for(settings: Settings, fieldmap: FieldMap) -> Runtime:
+    """The runtime of ``settings`` with this mapping, checked as every command checks it: the
+    mapping is for the configured CRM, and the playbooks read with it (their conditions test
+    mapped fields). The admin console checks an edited mapping through here too."""
     provider = Provider(settings.crm.provider)
-    fieldmap = load_mapping(settings.crm.mapping or builtin_mapping(provider))
     if fieldmap.provider is not provider:
         raise ConfigError(f"this mapping is for {fieldmap.provider.value}, but crm.provider is {provider.value}",
                           source=fieldmap.source, key="provider")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from connector.serving import serve_app
@@ -14,6 +14,7 @@ from jobs.cli.exits import CommandFailed, ExitCode
 from jobs.cli.run import scheduled_run
 from jobs.cli.runtime import load_runtime
 from jobs.cli.stopping import GracefulStop
+from jobs.config import Settings
 from jobs.serve.cron import crontab_trigger
 from jobs.serve.schedule import (
     Health,
@@ -53,11 +54,19 @@ def serve_command(config_path: Path, *, run_now: bool = False) -> int:
             last_runs=lambda: last_finished_runs(store, scope(), list(schedules)),
         )
         # A tick that finds the lock held elsewhere waits for it until its job's next tick.
+        current = {"runtime": runtime}
+
+        def reload() -> None:
+            """The console wrote a mapping or playbook file (checked first): later ticks use it."""
+            current["runtime"] = load_runtime(config_path, configure_logs=False)
+            log.info("config_reloaded", reason="changed in the admin console")
+
         tick = Ticker(scope=scope, store=store, stop=stop, health=health, wait_limit=intervals,
-                      execute=lambda job, claim: scheduled_run(runtime, job, stop, claim))
+                      execute=lambda job, claim: scheduled_run(current["runtime"], job, stop, claim))
         scheduler = build_scheduler(schedules, settings.schedule.timezone, settings.schedule.misfire_grace_seconds,
                                     tick, run_now=run_now)
-        with _health_server(health, settings.server.host, settings.server.port) as base_url:
+        with _health_server(health, settings.server.host, settings.server.port) as base_url, \
+                _console(config_path, settings, reload):
             scheduler.start()
             log.info("serving", address=runtime.address, scope=scope(), schedules=schedules,
                      healthz=f"{base_url}/healthz", metrics=f"{base_url}/metrics")
@@ -66,6 +75,19 @@ def serve_command(config_path: Path, *, run_now: bool = False) -> int:
             scheduler.shutdown(wait=True)  # the running job records what landed within the grace
     log.info("stopped")
     stop.exit(ExitCode.OK)  # do not wait for writes the grace left behind
+
+
+@contextlib.contextmanager
+def _console(config_path: Path, settings: Settings, reload: Callable[[], None]) -> Iterator[None]:
+    """The admin console next to the jobs, when ``[console] enabled`` (docs/console.md)."""
+    if not settings.console.enabled:
+        yield
+        return
+    from jobs.cli.console import console_running
+
+    with console_running(config_path, settings.console, store_url=settings.state.url, on_change=reload) as address:
+        log.info("console_serving", address=address)
+        yield
 
 
 @contextlib.contextmanager

@@ -97,21 +97,36 @@ def build_playbooks(settings: Settings, fieldmap: FieldMap) -> Playbooks:
 # --- reading ---------------------------------------------------------------------------------------
 
 
+def playbooks_from_text(settings: Settings, fieldmap: FieldMap, text: str, source: str) -> Playbooks:
+    """What ``build_playbooks`` makes of a playbook file (``[playbook] file``) holding ``text``:
+    the admin console checks an edited file this way before it writes it."""
+    builtin = _read_file(builtin_playbooks_file(fieldmap.provider))
+    return _from_entries(settings.playbook, _parse_file(text, source), builtin, source, "", fieldmap, strict=True)
+
+
 def _read_file(path: Path) -> PlaybookFile:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("playbook file not found", source=str(path)) from None
     except OSError as exc:
         raise ConfigError(f"cannot read the playbook file: {exc.strerror or exc}", source=str(path)) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
+    return _parse_file(text, str(path))
+
+
+def _parse_file(text: str, source: str) -> PlaybookFile:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=source) from None
     try:
         return PlaybookFile(**data)
     except ValidationError as exc:
-        raise SettingsError(_describe(exc), source=str(path)) from None
+        raise SettingsError(_describe(exc), source=source) from None
     except TypeError:
-        raise ConfigError("a playbook file holds `touch_points` and `playbooks` tables", source=str(path)) from None
+        raise ConfigError("a playbook file holds `touch_points` and `playbooks` tables", source=source) from None
 
 
 def _from_entries(section: PlaybookSection, own: PlaybookFile, builtin: PlaybookFile, source: str, prefix: str,
@@ -202,4 +217,5 @@ def _guarded(make, source: str, key: str):
         raise ConfigError(str(exc), source=source, key=key) from exc
 
 
-__all__ = ["PlaybookFile", "Playbooks", "build_playbook", "build_playbooks", "builtin_playbooks_file"]
+__all__ = ["PlaybookFile", "Playbooks", "build_playbook", "build_playbooks", "builtin_playbooks_file",
+           "playbooks_from_text"]

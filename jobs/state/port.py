@@ -17,6 +17,7 @@ from connector.nps import RejectedRow
 from connector.port import CallStats
 from jobs.core.customers import CustomerDeal
 from jobs.core.ledger_view import LedgerEntry
+from jobs.state.console_changes import ConsoleChange
 from jobs.state.customers import StoredCustomerDeal
 from jobs.state.ledger import TouchPointOf
 from jobs.state.values import (
@@ -98,6 +99,11 @@ class StateStore(Protocol):
     def customer_deals(self, scope: str, company_ids: Iterable[str]) -> list[CustomerDeal]: ...
     def customer_deal(self, scope: str, deal_id: str) -> StoredCustomerDeal | None: ...
     def remember_customer_deals(self, scope: str, deals: Sequence[CustomerDeal]) -> None: ...
+
+    # -- the admin console's change log (jobs/state/console_changes.py) ---------------------------
+    def record_console_change(self, *, actor: str, role: str, kind: str, path: str, summary: str,
+                              diff: str) -> int: ...
+    def console_changes(self, limit: int = 50) -> list[ConsoleChange]: ...
 
     # -- schedule slots, and the store itself ------------------------------------------------
     def claim_slot(self, scope: str, job: str, fire_time: dt.datetime) -> bool: ...

@@ -224,6 +224,22 @@ create_intents = Table(
 """The create journal: task keys sent to the CRM whose results are not recorded yet (written
 before the call, deleted in the transaction that records the result; jobs/state/intents.py)."""
 
+console_changes = Table(
+    "afterclose_console_changes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("changed_at", UtcDateTime, nullable=False),
+    Column("actor", String, nullable=False),
+    Column("role", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("diff", Text, nullable=False),
+    Index("ix_afterclose_console_changes_at", "changed_at"),
+    sqlite_autoincrement=True,
+)
+"""Every change the admin console made to a mapping or playbook file: who, when, which file, and
+the diff (jobs/state/console_changes.py). Not scoped: a file serves every account a config reaches."""
+
 SCOPED_TABLES = (cursors, ledger, runs, rejected_records, revisits_table, flags, nps_responses, nps_source_rejects,
                  slots,
                  create_intents, customer_deals)
