@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from connector.actions import CloseTask, CreateTask, Plan, Skip, UpdateRecord, UpdateTask
+from connector.actions import CloseTask, CreateDeal, CreateTask, Plan, Skip, UpdateRecord, UpdateTask
 from connector.mapping import FieldMap, FieldSpec, FieldType, HandoffRule, RuleKind, TaskTemplate
 from connector.model import Company, Contact, Deal, FieldValue, Owner, Provider, RecordKind
 from jobs.core.handoff import Finding, HandoffReport
@@ -167,6 +167,11 @@ def apply_to_ledger(plan: Plan, ledger: Mapping[str, Sequence[LedgerEntry]],
             entries[action.key] = dataclasses.replace(entries[action.key], status=EntryStatus.COMPLETED)
         elif isinstance(action, Skip):
             entries[action.key] = _skipped(action)
+        elif isinstance(action, CreateDeal):
+            parsed = parse_key(action.key)
+            entries[action.key] = LedgerEntry(key=action.key, deal_id=action.deal_id, touch_point=parsed.touch_point,
+                                              cycle=parsed.cycle, crm_id=f"crm-{action.key}", due_at=None,
+                                              status=EntryStatus.COMPLETED)
     result: Ledger = {}
     for entry in entries.values():
         result.setdefault(entry.deal_id, []).append(entry)
