@@ -33,12 +33,12 @@ from connector.mapping.rules import suggest
 from connector.model import Provider, RecordKind
 from connector.settings import Section
 from jobs.config import PlaybookEntrySection, PlaybookSection, Settings, SettingsError, TouchPointSection, _describe
-from jobs.playbooks.renewal_deal import check_renewal_deals, renewal_deal_rule
 from jobs.core.conditions import ALWAYS, BUILT_IN_FACTS, field_names
 from jobs.core.playbook import DEFAULT_PLAYBOOK, Playbook, Repeat, TouchPointRule
 from jobs.core.playbook_set import PlaybookSet, Segment
 from jobs.core.renewal_deals import RenewalDealRule
 from jobs.playbooks.conditions import ConditionProblem, parse_condition
+from jobs.playbooks.renewal_deal import check_renewal_deals, renewal_deal_rule
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,7 +30,10 @@ CREATING = PlaybookSet(segments=(
 ))
 
 
-def deal(deal_id: str = "1", close: dt.date = D(2025, 6, 2), deal_type: str | None = "newbusiness", **kw):
+CLOSE = D(2025, 6, 2)
+
+
+def deal(deal_id: str = "1", close: dt.date = CLOSE, deal_type: str | None = "newbusiness", **kw):
     fields = complete_fields(handoff_status="complete", deal_type=deal_type, renewal_date=kw.pop("renewal", None))
     return make_deal(id=deal_id, close_date=close, company=make_company(id="acme"), fields=fields, **kw)
 
