@@ -44,6 +44,7 @@ def crm(request):
         if variant == "plain-deal-key":  # an admin made the property by hand, without unique values
             h.sandbox.define_property("deals", "afterclose_renewal_key")
         h.adapter.setup()
+        h.variant = variant
         yield h
 
 
@@ -139,3 +140,9 @@ def test_given_a_bad_owner_then_the_create_is_refused_with_the_crms_words_and_no
     [result] = crm.adapter.apply([bad])
     assert result.outcome is Outcome.REJECTED and result.message, result
     assert crm.renewal_deals() == []
+
+
+def test_hubspot_deal_keys_are_unique_where_setup_asked_and_plain_where_an_admin_made_the_property(crm):
+    if crm.provider != "hubspot":
+        pytest.skip("HubSpot only: the other CRMs enforce the key themselves")
+    assert crm.adapter._deal_keys_unique() is (crm.variant != "plain-deal-key")
