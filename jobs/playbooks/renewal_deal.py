@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from connector.errors import ConfigError
 from connector.mapping import FieldMap
 from connector.model import RENEWAL_DEAL_KEY, Deal, RecordKind
+from connector.port import SupportsDealCreation
 from jobs.config import PlaybookEntrySection
 from jobs.core.playbook_set import PlaybookSet
 from jobs.core.renewal_deals import BUILT_IN_AMOUNT, RenewalDealRule
@@ -81,3 +82,20 @@ def check_renewal_deals(playbooks: PlaybookSet, entries: Sequence[PlaybookEntryS
             "customer would get a second kickoff and renewal ladder: set deal_type (or pipeline) to what your "
             "renewal playbook's `when` tests",
             source=source, key=f"{prefix}playbooks[{index}].create_renewal_deal")
+
+
+def renewal_deal_target_problems(adapter: object, playbooks: PlaybookSet, source: str) -> list[str]:
+    """``afterclose check``: each playbook's renewal deal pipeline and stage against the live CRM,
+    one line per problem naming the file and the playbook."""
+    wanted = {p.id: (p.create_renewal_deal.pipeline, p.create_renewal_deal.stage)
+              for p in playbooks.playbooks if p.create_renewal_deal is not None}
+    if not wanted:
+        return []
+    if not isinstance(adapter, SupportsDealCreation):
+        return [f"{source}: playbook {pid!r}: create_renewal_deal: this CRM adapter cannot create deals"
+                for pid in wanted]
+    problems = []
+    for pid, target in wanted.items():
+        problems += [f"{source}: playbook {pid!r}: create_renewal_deal: {line}"
+                     for line in adapter.deal_target_problems([target])]
+    return problems
