@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 
 from connector.actions import (
@@ -160,8 +160,8 @@ class Writes:
                 raise Refused("UNKNOWN_OWNER", f"owner {owner_id} does not exist")
             if not owner.active:
                 raise Refused("INACTIVE_OWNER", f"owner {owner_id} is deactivated and cannot be assigned a {what}")
-        records = {RecordKind.DEAL: store.deals, RecordKind.COMPANY: store.companies,
-                   RecordKind.CONTACT: store.contacts}
+        records: dict[RecordKind, Mapping[str, object]] = {
+            RecordKind.DEAL: store.deals, RecordKind.COMPANY: store.companies, RecordKind.CONTACT: store.contacts}
         for kind, record_id in links.items():
             if record_id is not None and record_id not in records[kind]:
                 raise Refused("NOT_FOUND", f"cannot link the {what} to {kind} {record_id}: no such record")

@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from simple_salesforce import format_soql
@@ -61,21 +61,21 @@ def create(client: SalesforceClient, fieldmap: FieldMap, items: list[Item]) -> R
         return [(i, _refused(a, refused)) for i, a in items]
     existing = find(client, fieldmap, [a.key for _, a in items])
     out: Results = []
-    pending: list[writes.Pending] = []
+    pending: list[tuple[int, CreateDeal, dict[str, Any]]] = []
     for i, action in items:
         if action.key in existing:
             continue
         try:
-            pending.append(writes.Pending(i, action, _record(action.spec, fieldmap, field)))
+            pending.append((i, action, _record(action.spec, fieldmap, field)))
         except Refused as refused:
             out.append((i, _refused(action, refused)))
     made: dict[int, ActionResult] = {}
-    for chunk in writes.chunks(pending, lambda p: p.record[field]):
-        body = {"allOrNone": False, "records": [p.record for p in chunk]}
+    for chunk in writes.chunks(pending, lambda p: p[2][field]):
+        body = {"allOrNone": False, "records": [record for _, _, record in chunk]}
         path = f"composite/sobjects/Opportunity/{field}"
         reply = client.restful("composite/sobjects:upsert", path, method="PATCH", json=body)
-        for item, result in zip(chunk, writes.check_reply(reply, len(chunk), path), strict=True):
-            made[item.index] = _outcome(item.action, result)
+        for (index, action, _), answer in zip(chunk, writes.check_reply(reply, len(chunk), path), strict=True):
+            made[index] = _outcome(action, answer)
     ids = {a.key: existing[a.key] for _, a in items if a.key in existing}
     ids |= {r.action.key: r.crm_id for r in made.values() if r.crm_id and not r.rejected}
     roles = _add_contact_roles(client, [a.spec for _, a in items if a.key in ids], ids)
@@ -119,15 +119,16 @@ def _add_contact_roles(client: SalesforceClient, specs: list[DealSpec], ids: dic
         query = ("SELECT OpportunityId, ContactId FROM OpportunityContactRole WHERE "
                  f"{format_soql('OpportunityId IN {}', chunk)}")
         have |= {(r["OpportunityId"], r["ContactId"]) for r in _all(client, query)}
-    missing = [(opp, key, contact) for opp, (key, contact) in sorted(wanted.items()) if (opp, contact) not in have]
+    missing = [(opp, key, contact) for opp, (key, contact) in sorted(wanted.items())
+               if contact and (opp, contact) not in have]
     problems: dict[str, str] = {}
     for start in range(0, len(missing), writes.COLLECTION_MAX):
-        chunk = missing[start:start + writes.COLLECTION_MAX]
+        roles = missing[start:start + writes.COLLECTION_MAX]
         records = [{"attributes": {"type": "OpportunityContactRole"}, "OpportunityId": opp, "ContactId": contact,
-                    "IsPrimary": True} for opp, _, contact in chunk]
+                    "IsPrimary": True} for opp, _, contact in roles]
         reply = client.restful("composite/sobjects:create", "composite/sobjects", method="POST",
                                json={"allOrNone": False, "records": records})
-        for (_, key, contact), result in zip(chunk, writes.check_reply(reply, len(chunk), "composite/sobjects"),
+        for (_, key, contact), result in zip(roles, writes.check_reply(reply, len(roles), "composite/sobjects"),
                                              strict=True):
             if not result.get("success"):
                 errors = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in result.get("errors") or [])
@@ -144,7 +145,7 @@ def _with_role(result: ActionResult, problem: str | None) -> ActionResult:
                         message=f"the Opportunity was made, but {problem}", error_code="CONTACT_ROLE_REFUSED")
 
 
-def _outcome(action: CreateDeal, result: Any) -> ActionResult:
+def _outcome(action: CreateDeal, result: Mapping[str, Any]) -> ActionResult:
     if not result.get("success"):
         return writes.outcome_of(writes.Pending(0, action, {}), result)
     if result.get("created") is False:
