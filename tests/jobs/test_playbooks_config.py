@@ -205,6 +205,9 @@ def test_the_worked_example_in_the_docs_loads(tmp_path):
     assert [p.id for p in playbooks.set.playbooks] == ["renewal", "expansion", "enterprise", "smb"]
     big = make_deal(amount="120000", fields=complete_fields(deal_type="newbusiness"))
     assert playbooks.set.choose(big).id == "enterprise"
+    rule = playbooks.set.choose(big).playbook.create_renewal_deal
+    assert rule is not None and (rule.days_before, rule.stage, rule.deal_type) == (120, "appointmentscheduled",
+                                                                                  "renewal")
 
 
 def _credentials(provider: Provider) -> dict[str, str]:
