@@ -17,7 +17,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from connector.actions import CloseTask, CreateDeal, CreateTask, Plan, Skip, UpdateRecord, UpdateTask
-from connector.mapping import FieldMap, FieldSpec, FieldType, HandoffRule, RuleKind, TaskTemplate
+from connector.mapping import (
+    FieldMap,
+    FieldSpec,
+    FieldType,
+    HandoffRule,
+    RuleKind,
+    TaskTemplate,
+    builtin_mapping,
+    parse_mapping,
+)
 from connector.model import Company, Contact, Deal, FieldValue, Owner, Provider, RecordKind
 from jobs.core.handoff import Finding, HandoffReport
 from jobs.core.keys import parse_key
@@ -252,3 +261,17 @@ def settings_problems(**sections) -> dict[str, str]:
     except SettingsError as error:
         return dict(error.problems)
     return {}
+
+
+def renewal_deal_mapping_text(provider: Provider | str) -> str:
+    """The built-in mapping of ``provider`` with its commented-out ``[fields.renewal_deal_key]``
+    block uncommented, as an admin enabling renewal deals does (docs/playbooks.md)."""
+    lines = builtin_mapping(provider).read_text(encoding="utf-8").splitlines()
+    start = lines.index("# [fields.renewal_deal_key]")
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("# "))
+    lines[start:end] = [line[2:] for line in lines[start:end]]
+    return "\n".join(lines) + "\n"
+
+
+def renewal_deal_mapping(provider: Provider | str) -> FieldMap:
+    return parse_mapping(renewal_deal_mapping_text(provider), source=str(builtin_mapping(provider)))

@@ -39,7 +39,8 @@ def renewal_deal_rule(entry: PlaybookEntrySection, fieldmap: FieldMap, source: s
 
     if RENEWAL_DEAL_KEY not in deal_fields:
         raise refuse(f"creating renewal deals needs a deal field for their key: add [fields.{RENEWAL_DEAL_KEY}] "
-                     f"(record = \"deal\", type = \"text\") to {fieldmap.source}, as the built-in mapping has it")
+                     f"(record = \"deal\", type = \"text\") to {fieldmap.source} (the built-in mapping has it "
+                     "commented out, with the field to create), then run `afterclose setup` or create the field")
     if _PIPELINE in deal_fields and section.pipeline is None:
         raise refuse(f"name the pipeline the stage {section.stage!r} belongs to (its internal id)", ".pipeline")
     if _PIPELINE not in deal_fields and section.pipeline is not None:

@@ -15,13 +15,13 @@ import pytest
 
 from connector.actions import CreateDeal, Outcome
 from connector.hubspot import HubSpotAdapter
-from connector.mapping import builtin_mapping, load_mapping
 from connector.model import RENEWAL_DEAL_KEY, Deal
 from connector.port import SupportsDealCreation
 from jobs.config import Settings
 from jobs.core.planned import RenewalCycle
 from jobs.core.renewal_deals import RenewalDealRule, decide
 from jobs.playbooks import build_playbooks
+from tests.builders import renewal_deal_mapping
 from tests.contract.conftest import CRMS, open_crm_harness
 from tests.contract.hubspot_harness import FAST_RETRY
 from tests.jobs.test_playbooks_config import _credentials
@@ -39,7 +39,7 @@ TARGET = {  # where each CRM's renewal deal goes: (stage, pipeline, deal type)
 def crm(request):
     name, _, variant = request.param.partition("+")
     provider = name.partition("-")[0]
-    fieldmap = load_mapping(builtin_mapping("hubspot" if provider == "fake" else provider))
+    fieldmap = renewal_deal_mapping("hubspot" if provider == "fake" else provider)
     with open_crm_harness(name, fieldmap=fieldmap) as h:
         if variant == "plain-deal-key":  # an admin made the property by hand, without unique values
             h.sandbox.define_property("deals", "afterclose_renewal_key")

@@ -3,14 +3,25 @@ file, playbook and key before anything is read from or written to the CRM."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
-from connector.mapping import builtin_mapping, load_mapping
 from connector.model import Provider
 from jobs.core.renewal_deals import RenewalDealRule
-from tests.jobs.test_playbooks_config import FIELDMAP, built, clean_environment, refused  # noqa: F401
+from tests.builders import renewal_deal_mapping
+from tests.jobs.test_playbooks_config import FIELDMAP, clean_environment  # noqa: F401
+from tests.jobs.test_playbooks_config import built as built_with
+from tests.jobs.test_playbooks_config import refused as refused_with
+
+KEYED = renewal_deal_mapping(Provider.HUBSPOT)
+"""The built-in HubSpot mapping with the renewal deal key field uncommented."""
+
+
+def built(tmp_path, text, fieldmap=KEYED):
+    return built_with(tmp_path, text, fieldmap)
+
+
+def refused(tmp_path, text, fieldmap=KEYED):
+    return refused_with(tmp_path, text, fieldmap)
 
 PLAYBOOKS = '''
 [[playbook.playbooks]]
@@ -58,15 +69,14 @@ def test_given_days_before_negative_then_the_settings_refuse_it(tmp_path):
     assert "create_renewal_deal.days_before" in str(error)
 
 
-def test_given_a_mapping_without_the_key_field_then_it_says_what_to_map(tmp_path):
-    fieldmap = dataclasses.replace(FIELDMAP, fields={k: v for k, v in FIELDMAP.fields.items()
-                                                     if k != "renewal_deal_key"})
-    error = refused(tmp_path, PLAYBOOKS.format(setting=GOOD), fieldmap)
-    assert "add [fields.renewal_deal_key]" in str(error) and "playbook.playbooks[1].create_renewal_deal" in str(error)
+def test_given_the_built_in_mapping_with_the_key_field_commented_out_then_it_says_what_to_uncomment(tmp_path):
+    error = refused(tmp_path, PLAYBOOKS.format(setting=GOOD), FIELDMAP)
+    assert "add [fields.renewal_deal_key]" in str(error) and "commented out" in str(error)
+    assert "playbook.playbooks[1].create_renewal_deal" in str(error)
 
 
 def test_given_salesforce_then_a_pipeline_is_refused_and_type_renewal_is_a_renewal_deal(tmp_path):
-    fieldmap = load_mapping(builtin_mapping(Provider.SALESFORCE))
+    fieldmap = renewal_deal_mapping(Provider.SALESFORCE)
     text = PLAYBOOKS.replace('"renewal" }', '"Renewal" }')
     error = refused(tmp_path, text.format(setting=GOOD), fieldmap)
     assert "maps no pipeline field" in str(error) and "create_renewal_deal.pipeline" in str(error)

@@ -15,7 +15,6 @@ import pytest
 
 from connector.actions import CreateDeal
 from connector.errors import RetriableError
-from connector.mapping import builtin_mapping, load_mapping
 from jobs.config import Settings
 from jobs.core.playbook_set import PlaybookSet
 from jobs.core.renewal_deals import RenewalDealRule
@@ -23,6 +22,7 @@ from jobs.playbooks import build_playbooks
 from jobs.state import SqlStateStore
 from jobs.state import open_store as open_sqlite_store
 from jobs.sync import SyncJob, run_sync
+from tests.builders import renewal_deal_mapping
 from tests.contract.conftest import open_crm_harness
 from tests.contract.test_adapter_contract_renewal_deals import TARGET
 from tests.jobs.test_playbooks_config import _credentials
@@ -35,7 +35,7 @@ CRMS = ["fake", "hubspot-refuse", "hubspot-grant", "hubspot-refuse+plain-deal-ke
 def harness(request):
     name, _, variant = request.param.partition("+")
     provider = name.partition("-")[0]
-    fieldmap = load_mapping(builtin_mapping("hubspot" if provider == "fake" else provider))
+    fieldmap = renewal_deal_mapping("hubspot" if provider == "fake" else provider)
     with open_crm_harness(name, fieldmap=fieldmap, **({"page_size": 10} if name == "fake" else {})) as h:
         if variant:
             h.sandbox.define_property("deals", "afterclose_renewal_key")

@@ -44,8 +44,6 @@ DEFAULTS = {
     # Read only, for choosing a deal's playbook (docs/playbooks.md); Salesforce has no pipelines.
     "deal_type": (DEAL, "dealtype", "Type", TEXT, (), False),
     "pipeline": (DEAL, "pipeline", None, TEXT, (), False),
-    # The key of a renewal deal AfterClose created (create_renewal_deal), set on create only.
-    "renewal_deal_key": (DEAL, "afterclose_renewal_key", "AfterClose_Renewal_Key__c", TEXT, (), False),
 }
 ONLY_ON = {"pipeline": Provider.HUBSPOT}
 TOUCH_POINTS = ("kickoff", "onboarding_checkup", "value_review_30", "nps_checkin_60",
