@@ -9,7 +9,6 @@ claimed schedule slots. Each concern lives in its own module; this class puts th
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from jobs.config_file import process_user
 from jobs.state.console_changes import ConsoleChangesMixin
 from jobs.state.customers import CustomersMixin
 from jobs.state.damage import damaged_file_error, is_sqlite_damage
@@ -119,12 +119,7 @@ def _access_hint(url: URL, error: BaseException | None = None) -> str:
     path = Path(url.database)
     folder = path.parent if path.is_absolute() else Path.cwd() / path.parent
     relative = "" if path.is_absolute() else f" (state.url is relative to the working folder, {Path.cwd()})"
-    return (f". AfterClose runs as {_process_user()} and needs to create and write files in {folder}{relative}: "
+    return (f". AfterClose runs as {process_user()} and needs to create and write files in {folder}{relative}: "
             "give that user write access to it, or set [state] url to a folder it can write. The container "
             "image runs as uid 10001 and keeps its state in /var/lib/afterclose, a volume; a host folder "
             "mounted there must be writable by uid 10001")
-
-
-def _process_user() -> str:
-    getuid = getattr(os, "getuid", None)
-    return f"uid {getuid()}" if getuid else "the current user"
