@@ -275,3 +275,29 @@ def renewal_deal_mapping_text(provider: Provider | str) -> str:
 
 def renewal_deal_mapping(provider: Provider | str) -> FieldMap:
     return parse_mapping(renewal_deal_mapping_text(provider), source=str(builtin_mapping(provider)))
+
+
+RENEWAL_DEAL_TARGET = {  # where each CRM's renewal deal goes in the tests: (stage, pipeline, deal type)
+    "fake": ("open", "default", "renewal"),
+    "hubspot": ("appointmentscheduled", "default", "renewal"),
+    "salesforce": ("Prospecting", None, "Renewal"),
+}
+
+
+def renewal_deal_playbooks(crm: str, fieldmap: FieldMap, days_before: int = 365):
+    """The built-in playbook set of ``fieldmap``'s CRM, its new-business playbook creating renewal
+    deals ``days_before`` days ahead (``crm``: "fake", "hubspot" or "salesforce", for the target)."""
+    from jobs.config import Settings
+    from jobs.core.renewal_deals import RenewalDealRule
+    from jobs.playbooks import build_playbooks
+
+    provider = fieldmap.provider
+    credentials = ({"access_token": "pat-na1-token"} if provider is Provider.HUBSPOT
+                   else {"instance_url": "https://example.my.salesforce.com", "access_token": "00D-token"})
+    settings = Settings.from_mapping({"crm": {"provider": provider.value}, provider.value: credentials})
+    built = build_playbooks(settings, fieldmap).set
+    stage, pipeline, deal_type = RENEWAL_DEAL_TARGET[crm]
+    rule = RenewalDealRule(days_before=days_before, stage=stage, pipeline=pipeline, deal_type=deal_type)
+    segments = tuple(dataclasses.replace(s, playbook=dataclasses.replace(s.playbook, create_renewal_deal=rule))
+                     if s.playbook.id == "new_business" else s for s in built.segments)
+    return dataclasses.replace(built, segments=segments)

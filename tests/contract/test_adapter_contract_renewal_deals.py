@@ -21,18 +21,14 @@ from jobs.config import Settings
 from jobs.core.planned import RenewalCycle
 from jobs.core.renewal_deals import RenewalDealRule, decide
 from jobs.playbooks import build_playbooks
-from tests.builders import renewal_deal_mapping
+from tests.builders import RENEWAL_DEAL_TARGET, renewal_deal_mapping
 from tests.contract.conftest import CRMS, open_crm_harness
 from tests.contract.hubspot_harness import FAST_RETRY
 from tests.jobs.test_playbooks_config import _credentials
 
 VARIANTS = [*CRMS, "hubspot-refuse+plain-deal-key"]
 TODAY = dt.date(2026, 3, 2)
-TARGET = {  # where each CRM's renewal deal goes: (stage, pipeline, deal type)
-    "fake": ("open", "default", "renewal"),
-    "hubspot": ("appointmentscheduled", "default", "renewal"),
-    "salesforce": ("Prospecting", None, "Renewal"),
-}
+TARGET = RENEWAL_DEAL_TARGET
 
 
 @pytest.fixture(params=VARIANTS)

@@ -8,24 +8,18 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import dataclasses
 import datetime as dt
 
 import pytest
 
 from connector.actions import CreateDeal
 from connector.errors import RetriableError
-from jobs.config import Settings
 from jobs.core.playbook_set import PlaybookSet
-from jobs.core.renewal_deals import RenewalDealRule
-from jobs.playbooks import build_playbooks
 from jobs.state import SqlStateStore
 from jobs.state import open_store as open_sqlite_store
 from jobs.sync import SyncJob, run_sync
-from tests.builders import renewal_deal_mapping
+from tests.builders import renewal_deal_mapping, renewal_deal_playbooks
 from tests.contract.conftest import open_crm_harness
-from tests.contract.test_adapter_contract_renewal_deals import TARGET
-from tests.jobs.test_playbooks_config import _credentials
 
 NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 CRMS = ["fake", "hubspot-refuse", "hubspot-grant", "hubspot-refuse+plain-deal-key", "salesforce"]
@@ -46,14 +40,7 @@ def harness(request):
 def playbooks(h) -> PlaybookSet:
     """The built-in set, its new-business playbook creating renewal deals up to a year ahead (so
     most demo customers are in the window on the test's day)."""
-    provider = h.adapter.fieldmap.provider
-    settings = Settings.from_mapping({"crm": {"provider": provider.value}, provider.value: _credentials(provider)})
-    built = build_playbooks(settings, h.adapter.fieldmap).set
-    stage, pipeline, deal_type = TARGET[h.provider]
-    rule = RenewalDealRule(days_before=365, stage=stage, pipeline=pipeline, deal_type=deal_type)
-    segments = tuple(dataclasses.replace(s, playbook=dataclasses.replace(s.playbook, create_renewal_deal=rule))
-                     if s.playbook.id == "new_business" else s for s in built.segments)
-    return dataclasses.replace(built, segments=segments)
+    return renewal_deal_playbooks(h.provider, h.adapter.fieldmap)
 
 
 def new_job(h, store) -> SyncJob:
