@@ -133,3 +133,17 @@ def test_given_a_made_renewal_deal_is_won_then_it_gets_the_renewal_playbook_and_
     assert report.playbooks[made.crm_id] == "renewal"
     [deal] = [d for stamps in harness.adapter.scan_ids([made.crm_id]) for d in harness.adapter.enrich(stamps)]
     assert playbooks(harness).choose(deal).playbook.renewal_deal
+
+
+def test_given_the_state_store_is_lost_then_the_next_run_finds_the_renewal_deals_by_key_and_makes_none(harness,
+                                                                                                     tmp_path):
+    with open_store(tmp_path) as store:
+        run_sync(new_job(harness, store))
+    made = renewal_deal_keys(harness)
+    (tmp_path / "state.db").unlink()
+    with open_store(tmp_path) as store:
+        again = run_sync(new_job(harness, store))
+        final = run_sync(new_job(harness, store))
+    assert renewal_deal_keys(harness) == made and max(made.values()) == 1
+    assert planned_deals(again) == len(made)  # planned again, each found in the CRM by its key
+    assert planned_deals(final) == 0
