@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import datetime as dt
 
 import pytest
 
 from connector.actions import CreateDeal
-from connector.errors import RetriableError
+from connector.errors import ConfigError, RetriableError
 from jobs.core.playbook_set import PlaybookSet
 from jobs.state import SqlStateStore
 from jobs.state import open_store as open_sqlite_store
@@ -147,3 +148,17 @@ def test_given_the_state_store_is_lost_then_the_next_run_finds_the_renewal_deals
     assert renewal_deal_keys(harness) == made and max(made.values()) == 1
     assert planned_deals(again) == len(made)  # planned again, each found in the CRM by its key
     assert planned_deals(final) == 0
+
+
+def test_given_a_stage_the_crm_lacks_then_the_run_stops_before_any_write_naming_the_playbook(harness, tmp_path):
+    job = new_job(harness, open_store(tmp_path))
+    wrong = dataclasses.replace(job.playbook, segments=tuple(
+        dataclasses.replace(s, playbook=dataclasses.replace(s.playbook, create_renewal_deal=dataclasses.replace(
+            s.playbook.create_renewal_deal, stage="no_such_stage"))) if s.playbook.create_renewal_deal else s
+        for s in job.playbook.segments))
+    writes_before = harness.write_calls()
+    with job.store, pytest.raises(ConfigError) as stopped:
+        run_sync(dataclasses.replace(job, playbook=wrong))
+    assert "playbook 'new_business': create_renewal_deal:" in str(stopped.value)
+    assert "'no_such_stage'" in str(stopped.value)
+    assert harness.write_calls() == writes_before and not renewal_deal_keys(harness)
