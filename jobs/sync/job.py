@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from connector.actions import Action, ActionResult, CreateTask, Plan, Skip
+from connector.actions import Action, ActionResult, CreateTask, Plan, Skip, UpdateTask
 from connector.errors import ReadsNotSettled, SchemaError
 from connector.mapping import FieldMap
 from connector.model import Deal, DealPage, TaskRef, TaskStatus
@@ -33,6 +33,7 @@ from jobs import logs
 from jobs.core import handoff, planner
 from jobs.core.playbook import Playbook
 from jobs.core.playbook_set import PlaybookSet, as_set
+from jobs.core.task_specs import without_update_note
 from jobs.state import StateStore
 from jobs.state.intents import StoreJournal
 from jobs.sync.customers import LATER_ROUNDS, RunCustomers
@@ -337,8 +338,10 @@ def _decide(job: SyncJob, deals: Sequence[Deal], now: dt.datetime, customers: Ru
                             now, customers=book)
 
     result = plan()
-    if job.store.get_flag(job.scope, RELEARN) and _relearn(job, result):
+    if job.store.get_flag(job.scope, RELEARN) and (found := _relearn(job, result)):
         result = plan()
+        if _adopt_unchanged_text(job, result, found):
+            result = plan()
     if result.retiring and _learn_completed(job, result.retiring, ids):
         result = plan()
     customers.decided(result)
@@ -360,23 +363,42 @@ def _learn_completed(job: SyncJob, keys: frozenset[str], deal_ids: Sequence[str]
     return job.store.learn(job.scope, done) if done else 0
 
 
-def _relearn(job: SyncJob, result: planner.PlanResult) -> int:
-    """Look up the tasks this plan would create (or skip); adopt those that exist. A task found
-    is compared with the plan: when its text differs it is learnt without the plan's fingerprint,
-    so the planner rewrites it; a different due date is rescheduled by the planner as usual."""
+def _relearn(job: SyncJob, result: planner.PlanResult) -> dict[str, TaskRef]:
+    """Look up the tasks this plan would create (or skip); adopt those that exist (id, due date,
+    status), and return them. Their text is judged by ``_adopt_unchanged_text`` against the plan
+    made once they are known: some text depends on what the ledger knows (the handoff task names
+    the day its gap was first seen, read back from the task's due date)."""
     planned = {a.key: a for a in result.plan.actions if isinstance(a, CreateTask | Skip)}
     if not planned:
-        return 0
+        return {}
     if isinstance(job.adapter, SupportsTasksOnDeals):
         found = job.adapter.find_tasks_on_deals({k: a.deal_id for k, a in planned.items()},
                                                 quiet_seconds=_relearning_for(job))
     else:
         found = job.adapter.find_tasks(list(planned))
     refs = [_as_planned(ref, planned[key]) for key, ref in found.items() if key in planned]
-    fingerprints = {key: fp for key, fp in result.fingerprints.items()
-                    if not (key in found and isinstance(create := planned.get(key), CreateTask)
-                            and found[key].content_differs(create.spec))}
-    return job.store.learn(job.scope, refs, fingerprints=fingerprints)
+    job.store.learn(job.scope, refs)
+    return {ref.key: ref for ref in refs}
+
+
+def _adopt_unchanged_text(job: SyncJob, result: planner.PlanResult, found: dict[str, TaskRef]) -> int:
+    """The plan made once the found tasks are known rewrites each of them, its fingerprint being
+    unknown; a task whose text already reads as planned (or whose text the CRM does not tell) is
+    taken as written, so only a real difference is rewritten (a different due date is still
+    rescheduled). The note AfterClose appended to a task it rewrote does not count."""
+    same = [action for action in result.plan.actions
+            if isinstance(action, UpdateTask) and "content" in action.changes and action.key in found
+            and not _as_written(found[action.key]).content_differs(
+                dataclasses.replace(action.spec, body=without_update_note(action.spec.body) or ""))]
+    fingerprints = {a.key: result.fingerprints[a.key] for a in same if a.key in result.fingerprints}
+    if not fingerprints:
+        return 0
+    return job.store.learn(job.scope, [found[key] for key in fingerprints], fingerprints=fingerprints)
+
+
+def _as_written(ref: TaskRef) -> TaskRef:
+    """The task without the note AfterClose appended when it last rewrote it."""
+    return dataclasses.replace(ref, body=without_update_note(ref.body))
 
 
 def _relearning_for(job: SyncJob) -> float:
