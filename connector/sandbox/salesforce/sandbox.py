@@ -99,7 +99,7 @@ class SalesforceSandbox:
                  user_id: str = DEFAULT_USER_ID, org_name: str = "AfterClose Sandbox",
                  time_zone: str = DEFAULT_TIME_ZONE, week_start: str = "Sunday", fiscal_year_start_month: int = 1,
                  soap_login_enabled: bool = True, profile_grants_custom_fields: bool = True,
-                 permissions: UserPermissions | None = None):
+                 new_fields_need_grant: bool = True, permissions: UserPermissions | None = None):
         """``org_id`` (00D...) and ``user_id`` (the integration user, 005...) let a test run two
         orgs with different ids; ``time_zone`` is the integration user's (date literals are
         evaluated in it); ``week_start`` is the first day of the week of the user's locale (en_US:
@@ -107,6 +107,9 @@ class SalesforceSandbox:
         calendar); ``soap_login_enabled=False`` is an org created since Winter '26, where
         SOAP ``login()`` is off until an admin enables it; ``profile_grants_custom_fields=False``
         makes the seeded custom fields invisible until a permission set grants them (security.py);
+        ``new_fields_need_grant=False`` is the lenient reading for fields created through the Tooling
+        API: visible to the integration user at once, as if its profile were granted access (the
+        default, stricter reading hides them until a permission set grants them, facts §7 [2ND]);
         ``permissions`` are the integration user's system permissions (Customize Application, ...)."""
         _check_api_version(api_version)
         self.token = token
@@ -135,6 +138,7 @@ class SalesforceSandbox:
         self.engine = Engine(self.store, dates=self.date_context, tie_seed=seed)
         self.security = FieldSecurity(self.store, profile_grants_custom_fields=profile_grants_custom_fields)
         self.permissions = permissions or UserPermissions()
+        self.new_fields_need_grant = new_fields_need_grant
         self.tooling_store = new_tooling_store(ids, lambda: self.clock())
         self.tooling_engine = Engine(self.tooling_store, dates=self.date_context, tie_seed=seed)
         self.demo_ids: dict[str, dict[int, str]] = {}
@@ -185,7 +189,8 @@ class SalesforceSandbox:
                                f"There is already a field named {name[:-3]} on {table}.", ["FullName"])
             for obj in objects:
                 self.store.add_field(obj, fd)
-                self.security.require_grant(obj, fd.name)
+                if self.new_fields_need_grant:
+                    self.security.require_grant(obj, fd.name)
             return self.tooling_store.insert_raw("CustomField", tooling.tooling_record(table, fd))
 
     @property
