@@ -136,7 +136,7 @@ def wanted_grants(fieldmap: FieldMap) -> list[FieldGrant]:
         if "." not in name:
             want("Opportunity", name, False)
     for spec in fieldmap.fields.values():
-        want(SOBJECT[spec.record], spec.crm_name, spec.write or spec.afterclose_owned)
+        want(SOBJECT[spec.record], spec.crm_name, spec.write)
     for name in TASK_FIELDS_USED:
         want("Task", name, name != "IsClosed")
     want("Task", fieldmap.task_key_field, True)

@@ -48,7 +48,10 @@ def setup_command(config_path: Path, package_dir: Path | None = None) -> int:
 def still_missing(adapter: CrmAdapter) -> list[str]:
     """What the mapping needs and the CRM, described afresh, does not have: every schema problem
     (AfterClose's own fields and the admin's alike) and every missing permission."""
-    lines = [f"mapping key {p.mapping_key} -> CRM field {p.crm_field}: {p.problem}" for p in adapter.check_schema()]
+    problems = adapter.check_schema()
+    lines = [f"mapping key {p.mapping_key} -> CRM field {p.crm_field}: {p.problem}" for p in problems]
     if isinstance(adapter, SupportsPermissions):
-        lines += [f"missing permission: {p}" for p in adapter.missing_permissions()]
+        # A field that is missing altogether is named once, above, not again as "read" missing.
+        named = {p.crm_field for p in problems}
+        lines += [f"missing permission: {p}" for p in adapter.missing_permissions() if p.split(":")[0] not in named]
     return lines
