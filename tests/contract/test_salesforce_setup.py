@@ -73,9 +73,14 @@ def test_given_user_with_customize_application_when_setup_then_every_field_creat
 def test_given_setup_run_again_then_nothing_is_created_twice():
     with open_harness(afterclose_fields=False) as h:
         h.adapter.setup()
+        first = h.sandbox.controls.snapshot()
+        assert first == {"describe": 3, "resources": 1, "tooling_query": 1, "tooling_create": 11, "query": 3,
+                         "collections_create": 3}  # the figures in docs/salesforce-adapter.md
         counts, fields = _counts(h.sandbox), sorted(_custom_fields(h.sandbox))
         creates = h.sandbox.controls.snapshot()["tooling_create"]
         again = h.adapter.setup()
+        second = {k: v - first.get(k, 0) for k, v in h.sandbox.controls.snapshot().items()}
+        assert {k: v for k, v in second.items() if v} == {"describe": 3, "resources": 1, "query": 3}
         assert not [line for line in again if line.startswith(("created", "assigned"))]
         assert "exists permission set AfterClose_Integration" in again
         assert any("0 granted now" in line for line in again)
