@@ -25,7 +25,11 @@ def setup_command(config_path: Path, package_dir: Path | None = None) -> int:
             if not isinstance(adapter, SupportsSetupPackage):
                 raise CommandFailed(f"--write-package is for Salesforce; on {runtime.provider.value} `afterclose "
                                     "setup` creates the fields itself", ExitCode.CONFIG)
-            lines = adapter.write_setup_package(package_dir)
+            try:
+                lines = adapter.write_setup_package(package_dir)
+            except OSError as error:
+                raise CommandFailed(f"--write-package {package_dir}: cannot write there ({error.strerror or error}); "
+                                    "name a directory this user may write", ExitCode.CONFIG) from None
         elif isinstance(adapter, SupportsSetup):
             lines = adapter.setup()
         else:

@@ -85,6 +85,14 @@ def test_given_write_package_on_hubspot_or_onto_a_file_then_exit_2_one_line(hubs
     assert result.exit_code == 2 and "Traceback" not in result.stderr
 
 
+def test_given_package_directory_that_cannot_be_made_then_exit_2_naming_it(salesforce, tmp_path):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    result = invoke("setup", "--config", salesforce.config(), "--write-package", a_file / "pkg")
+    assert result.exit_code == 2, result.stderr
+    assert f"--write-package {a_file / 'pkg'}: cannot write there" in result.stderr and "Traceback" not in result.stderr
+
+
 @on("hubspot", "salesforce", "fake")
 def test_given_mapped_field_that_is_not_afterclose_own_and_missing_when_setup_then_exit_2_naming_it(crm, tmp_path):
     """Issue 17 item 4: setup creates what it may and still says what it cannot."""
