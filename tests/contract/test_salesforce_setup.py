@@ -100,7 +100,19 @@ def test_given_field_created_earlier_but_hidden_then_setup_grants_it_without_cre
         assert h.adapter.check_schema() == []
 
 
-def test_given_admin_narrowed_nothing_when_a_grant_lacks_edit_then_setup_widens_it():
+def test_given_profile_without_custom_field_access_then_setup_grants_every_existing_field_it_uses():
+    """An org whose profile grants no custom field: every field exists and is hidden, the admin's
+    as well as AfterClose's; setup finds them through the Tooling API and grants them, creating none."""
+    with open_harness(profile_grants_custom_fields=False) as h:
+        assert {p.crm_field for p in h.adapter.check_schema()} >= {"Opportunity.Decision_Criteria__c",
+                                                                   "Task.AfterClose_Key__c"}
+        lines = h.adapter.setup()
+        assert not [line for line in lines if line.startswith("created ") and "permission set" not in line]
+        assert h.sandbox.controls.snapshot().get("tooling_create", 0) == 0
+        assert h.adapter.check_schema() == [] and h.adapter.missing_permissions() == []
+
+
+def test_given_a_grant_that_lacks_edit_then_setup_widens_it():
     with open_harness(afterclose_fields=False) as h:
         h.adapter.setup()
         row = next(r for r in h.sandbox.records("FieldPermissions") if r["Field"] == "Opportunity.Handoff_Status__c")
