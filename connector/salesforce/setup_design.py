@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from connector.mapping import FieldMap, FieldSpec, FieldType
+from connector.mapping.model import humanize
 from connector.salesforce.schema import SOBJECT
 from connector.salesforce.soql import DEAL_FIELDS
 
@@ -105,7 +106,7 @@ def task_key_metadata() -> dict[str, object]:
 
 
 def field_metadata(spec: FieldSpec) -> dict[str, object]:
-    label = (spec.label or spec.canonical.replace("_", " ").capitalize())[:LABEL_MAX]
+    label = (spec.label or humanize(spec.canonical))[:LABEL_MAX]
     base: dict[str, object] = {"label": label, "required": False, "externalId": False,
                                "description": FIELD_DESCRIPTION}
     if spec.type is FieldType.TEXT:
@@ -117,8 +118,10 @@ def field_metadata(spec: FieldSpec) -> dict[str, object]:
     if spec.type is FieldType.DATETIME:
         return {**base, "type": "DateTime"}
     if spec.type is FieldType.BOOL:
-        return {**base, "type": "Checkbox", "defaultValue": False}
-    values = [{"fullName": value, "default": False, "label": value} for value in spec.options]
+        # A formula in Metadata, so text: "false" (the element Salesforce requires on checkboxes).
+        return {**base, "type": "Checkbox", "defaultValue": "false"}
+    # The API name is what AfterClose writes; the label is what a rep reads in the picklist.
+    values = [{"fullName": value, "default": False, "label": humanize(value)} for value in spec.options]
     return {**base, "type": "Picklist",
             "valueSet": {"restricted": True, "valueSetDefinition": {"sorted": False, "value": values}}}
 

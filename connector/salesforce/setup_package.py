@@ -31,6 +31,7 @@ name), so a diff against a retrieved org reads clean.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +51,9 @@ class Package:
     grants: tuple[design.FieldGrant, ...]
     api_version: str
 
-    def deploy_command(self, target_org: str = "<your-org-alias>") -> str:
-        return f"cd {self.root} && sf project deploy start --source-dir {SOURCE_DIR} --target-org {target_org}"
+    def deploy_command(self, target_org: str = "<your-org-alias>", *, where: str | None = None) -> str:
+        folder = where or shlex.quote(str(self.root))
+        return f"cd {folder} && sf project deploy start --source-dir {SOURCE_DIR} --target-org {target_org}"
 
     def assign_command(self, username: str, target_org: str = "<your-org-alias>") -> str:
         return (f"sf org assign permset --name {design.PERMISSION_SET_NAME} --on-behalf-of {username} "
@@ -136,7 +138,7 @@ def write(root: Path, fields: Sequence[design.FieldDesign], grants: Sequence[des
         "AfterClose set-up for Salesforce: AfterClose's own custom fields and the permission set\n"
         f"{design.PERMISSION_SET_NAME} (field access for every field AfterClose reads or writes).\n\n"
         "Deploy (Salesforce CLI, logged in to the org as an admin):\n"
-        f"  {package.deploy_command().replace(f'cd {root} && ', 'cd <this directory> && ')}\n"
+        f"  {package.deploy_command(where='<this directory>')}\n"
         "Then assign the permission set to AfterClose's integration user:\n"
         f"  {package.assign_command(username)}\n"
         "Then run `afterclose setup` (or `afterclose check`) again: it says what is still missing.\n",
