@@ -122,12 +122,19 @@ class SalesforceAdapter:
         # A field neither describe nor the Tooling API shows is missing; deploying one that exists
         # after all (hidden, and CustomField unreadable for this user) only updates it.
         missing = [f for f in wanted if f"{f.sobject}.{f.name}".lower() not in known]
+        mended = []  # own picklists that lack a value AfterClose writes: deployed with it added
+        for item in wanted:
+            live = described.get(item.sobject, {}).get(item.name)
+            if live is not None and design.missing_values(item, live):
+                mended.append(design.with_live_values(item, live))
         grants = setup_org.grants(self.fieldmap, described, known | {f"{f.sobject}.{f.name}".lower() for f in missing})
         username = self._username(user_id(self._client))
-        package = setup_package.write(directory, missing, grants, self.settings.api_version, username)
+        package = setup_package.write(directory, [*missing, *mended], grants, self.settings.api_version, username)
         lines = [f"cannot create {line}" for line in not_custom]
         lines += [f"exists {f.sobject}.{f.name}" for f in wanted if f not in missing]
         lines += [f"in the package: {f.sobject}.{f.name} ({setup_org.describe_kind(f)})" for f in missing]
+        lines += [f"in the package: {f.sobject}.{f.name} with the value(s) AfterClose writes added "
+                  f"({setup_org.describe_kind(f)})" for f in mended]
         lines += [f"in the package: permission set {design.PERMISSION_SET_NAME} with {len(grants)} field "
                   "permission(s)",
                   f"wrote the package to {directory} (SFDX source format; nothing was changed in the org)",

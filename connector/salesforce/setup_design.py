@@ -166,3 +166,45 @@ def edit_allowed(grant: FieldGrant, described: Mapping[str, Mapping[str, Mapping
     field-level security, which is what the grant is for."""
     live = described.get(grant.sobject, {}).get(grant.name)
     return grant.edit and not (live is not None and live.get("calculated"))
+
+
+def picklist_values(item: FieldDesign) -> list[str]:
+    """The values AfterClose writes to one of its own picklists ([] for other types)."""
+    value_set = item.metadata.get("valueSet")
+    if not isinstance(value_set, Mapping):
+        return []
+    return [str(v["fullName"]) for v in value_set["valueSetDefinition"]["value"]]
+
+
+def missing_values(item: FieldDesign, live: Mapping | None) -> list[str]:
+    """The values of an own picklist its live describe entry lacks (active ones count)."""
+    if live is None:
+        return []
+    have = {v.get("value") for v in live.get("picklistValues") or [] if v.get("active", True)}
+    return [value for value in picklist_values(item) if value not in have]
+
+
+def with_values_added(metadata: Mapping[str, object], values: list[str]) -> dict[str, object]:
+    """``metadata`` (a live field's, or a design's) with ``values`` appended to its picklist, the
+    values it has kept in their order with their labels."""
+    out = dict(metadata)
+    value_set = dict(out.get("valueSet") or {})  # type: ignore[call-overload]
+    definition = dict(value_set.get("valueSetDefinition") or {})
+    entries = list(definition.get("value") or [])
+    entries += [{"fullName": value, "default": False, "label": humanize(value)} for value in values]
+    definition["value"] = entries
+    value_set["valueSetDefinition"] = definition
+    out["valueSet"] = value_set
+    return out
+
+
+def with_live_values(item: FieldDesign, live: Mapping) -> FieldDesign:
+    """An own picklist as it is (its active values and their labels) plus the values AfterClose
+    writes that it lacks: what the package deploys so that no value an admin added is lost."""
+    kept = [{"fullName": v["value"], "default": bool(v.get("defaultValue")), "label": v.get("label") or v["value"]}
+            for v in live.get("picklistValues") or [] if v.get("active", True)]
+    base = dict(item.metadata)
+    base["valueSet"] = {**base["valueSet"], "valueSetDefinition": {  # type: ignore[dict-item]
+        **base["valueSet"]["valueSetDefinition"], "value": kept}}  # type: ignore[index]
+    metadata = with_values_added(base, missing_values(item, live))
+    return FieldDesign(sobject=item.sobject, name=item.name, metadata=metadata, mapping_key=item.mapping_key)

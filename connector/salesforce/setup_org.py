@@ -1,6 +1,7 @@
 """``afterclose setup`` against a live org: create AfterClose's own custom fields through the
-Tooling API, give the integration user access to every field AfterClose uses through the
-"AfterClose Integration" permission set, and assign it. Safe to repeat: everything is looked up
+Tooling API (and add the values AfterClose writes to its own picklists that lack them), give
+the integration user access to every field AfterClose uses through the "AfterClose
+Integration" permission set, and assign it. Safe to repeat: everything is looked up
 before it is created (facts §7; docs/salesforce-adapter.md, "Setup").
 
 - ``GET tooling/query?q=SELECT ... FROM CustomField WHERE TableEnumOrId IN (...) AND
@@ -48,6 +49,8 @@ class OrgSetup:
     """What the user may not do (the package, deployed by an admin, does it instead)."""
     known: set[str] = field(default_factory=set)
     """Custom fields known to exist, "object.field" in lower case (Task fields as task.x__c)."""
+    created: set[str] = field(default_factory=set)
+    """The fields this run created, the same way."""
 
 
 def may_not(error: CrmError) -> bool:
@@ -115,6 +118,7 @@ def create_fields(client: SalesforceClient, wanted: Sequence[design.FieldDesign]
                 raise
             continue
         report.known.add(key)
+        report.created.add(key)
         where = f"on {item.table}: " if item.table != item.sobject else ""
         report.lines.append(f"created {item.sobject}.{item.name} ({where}{describe_kind(item)})")
 
@@ -136,6 +140,66 @@ def describe_kind(item: design.FieldDesign) -> str:
     if m.get("unique"):
         flags.append("case-sensitive" if m.get("caseSensitive") else "case-insensitive")
     return ", ".join([kind, *flags])
+
+
+# -- values of AfterClose's own picklists ------------------------------------------------------------
+
+def add_picklist_values(client: SalesforceClient, wanted: Sequence[design.FieldDesign], described: Described,
+                        report: OrgSetup) -> None:
+    """An own picklist that exists without a value AfterClose writes gets it (Tooling API update of
+    the field's Metadata, the values it has kept). Read through the Tooling API, so a field hidden
+    from the integration user is mended too; fields created in this run have every value."""
+    for item in wanted:
+        wanted_values = design.picklist_values(item)
+        key = f"{item.sobject}.{item.name}".lower()
+        live = described.get(item.sobject, {}).get(item.name)
+        if not wanted_values or key in report.created or (live is None and key not in report.known):
+            continue
+        if live is not None and not design.missing_values(item, live):
+            continue
+        where = f"{item.sobject}.{item.name}"
+        unseen = ", ".join(design.missing_values(item, live) if live is not None else wanted_values)
+        if report.refused:
+            report.lines.append(f"not added to {where}: value(s) {unseen}")
+            continue
+        row = _field_row(client, item)
+        if row is None:
+            report.refused.append("read custom fields through the Tooling API (it needs View Setup and "
+                                  "Configuration)")
+            report.lines.append(f"not added to {where}: value(s) {unseen}")
+            continue
+        metadata = row.get("Metadata") or {}
+        have = {str(v.get("fullName")) for v in ((metadata.get("valueSet") or {}).get("valueSetDefinition") or {})
+                .get("value") or []}
+        absent = [value for value in wanted_values if value not in have]
+        if not absent:
+            continue
+        try:
+            client.restful("tooling update", f"tooling/sobjects/CustomField/{row['Id']}", method="PATCH",
+                           json={"Metadata": design.with_values_added(metadata, absent)})
+        except CrmError as error:
+            if not may_not(error) and error.status != 400:
+                raise
+            if may_not(error):
+                report.refused.append(f"change custom fields ({error.error_code or error.status}: the integration "
+                                      "user needs the Customize Application permission)")
+            report.lines.append(f"not added to {where}: value(s) {', '.join(absent)} ({error.error_code}: {error})")
+            continue
+        report.lines.append(f"added value(s) {', '.join(absent)} to {where}")
+
+
+def _field_row(client: SalesforceClient, item: design.FieldDesign) -> dict | None:
+    """The field's CustomField row with its Metadata (one row: the Tooling API's rule for Metadata)."""
+    soql = format_soql("SELECT Id, Metadata FROM CustomField WHERE TableEnumOrId = {} AND DeveloperName = {}",
+                       item.table, item.name[:-3])
+    try:
+        reply = client.restful("tooling query", "tooling/query/", params={"q": soql})
+    except CrmError as error:
+        if may_not(error) or error.status in (400, 404):
+            return None
+        raise
+    records = reply.get("records") or []
+    return records[0] if len(records) == 1 else None
 
 
 # -- the permission set -----------------------------------------------------------------------------
@@ -270,6 +334,7 @@ def run(client: SalesforceClient, fieldmap: FieldMap, described: Described, user
     report.known |= existing or set()
     report.known |= {f"{s}.{n}".lower() for s, n in used if n in described.get(s, {})}
     create_fields(client, wanted, described, report)
+    add_picklist_values(client, wanted, described, report)
     parent = permission_set(client, report)
     if parent is not None:
         field_permissions(client, parent, grants(fieldmap, described, report.known), report)

@@ -244,3 +244,38 @@ def test_given_package_fields_then_the_sandbox_tooling_api_accepts_their_metadat
         status = h.sandbox.catalog["Opportunity"].field("Handoff_Status__c")
         assert (status.type, status.picklist, status.restricted) == ("picklist", ("complete", "incomplete"), True)
         assert h.sandbox.catalog["Opportunity"].field("Handoff_Missing__c").length == design.LONG_TEXT_LENGTH
+
+
+def _older_referral_field(sandbox) -> None:
+    """Opportunity.Referral_Status__c as an admin left it: without "declined", with a value of theirs."""
+    [row] = [r for r in sandbox.tooling_store.all("CustomField") if r["FullName"] == "Opportunity.Referral_Status__c"]
+    values = ["not_eligible", "eligible", "asked", "referred", "partner_program"]
+    sandbox.update_custom_field(row["Id"], None, {"label": "Referral status", "type": "Picklist", "valueSet": {
+        "restricted": True, "valueSetDefinition": {"value": [{"fullName": v, "label": v} for v in values]}}})
+
+
+def test_given_own_picklist_without_a_value_afterclose_writes_then_setup_adds_it_and_keeps_the_admins():
+    with open_harness() as h:
+        _older_referral_field(h.sandbox)
+        assert any(p.crm_field == "Opportunity.Referral_Status__c" for p in h.adapter.check_schema())
+        lines = h.adapter.setup()
+        assert "added value(s) declined to Opportunity.Referral_Status__c" in lines
+        field = h.sandbox.catalog["Opportunity"].field("Referral_Status__c")
+        assert field.picklist == ("not_eligible", "eligible", "asked", "referred", "partner_program", "declined")
+        assert h.adapter.check_schema() == []
+        assert not [line for line in h.adapter.setup() if line.startswith("added")]  # once
+
+
+def test_given_own_picklist_without_a_value_and_no_rights_then_the_package_deploys_it_with_every_value(tmp_path):
+    with open_harness(permissions=NO_SETUP_RIGHTS) as h:
+        _older_referral_field(h.sandbox)
+        lines = h.adapter.setup()
+        assert "not added to Opportunity.Referral_Status__c: value(s) declined" in lines
+        assert any(line.startswith("Salesforce refused this user: read custom fields") for line in lines)
+        lines = h.adapter.write_setup_package(tmp_path)
+    assert any(line.startswith("in the package: Opportunity.Referral_Status__c with the value(s)") for line in lines)
+    root = _xml(tmp_path / "force-app/main/default/objects/Opportunity/fields/Referral_Status__c.field-meta.xml")
+    values = [v.find("md:fullName", NS).text for v in root.findall("md:valueSet/md:valueSetDefinition/md:value", NS)]
+    assert values == ["not_eligible", "eligible", "asked", "referred", "partner_program", "declined"]
+    members = {m.text for m in _xml(tmp_path / "package.xml").findall("md:types/md:members", NS)}
+    assert "Opportunity.Referral_Status__c" in members

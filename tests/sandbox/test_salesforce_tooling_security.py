@@ -269,3 +269,33 @@ def test_given_tooling_query_with_in_lists_then_hidden_fields_are_found_by_table
     assert {(r["TableEnumOrId"], r["DeveloperName"]) for r in rows["records"]} == {
         ("Activity", "Followup_Ref"), ("Account", "Partner_Key")}
     assert "Followup_Ref__c" not in _fields(sf_org, "Task")  # exists, hidden until granted
+
+
+def test_given_tooling_update_then_picklist_values_change_and_records_keep_theirs(sf_org):
+    status = {"label": "Status", "type": "Picklist", "valueSet": {"restricted": True, "valueSetDefinition": {
+        "value": [{"fullName": "new", "label": "New"}]}}}
+    field_id = _create_field(sf_org, "Account.Stage__c", status)["id"]
+    _grant(sf_org, "Account.Stage__c")
+    account = sf_org.sf.Account.create({"Name": "x", "Stage__c": "new"})["id"]
+    status["valueSet"]["valueSetDefinition"]["value"].append({"fullName": "done", "label": "Done"})
+    assert sf_org.sf.restful(f"tooling/sobjects/CustomField/{field_id}", method="PATCH",
+                             json={"Metadata": status}) is None  # 204
+    values = [v["value"] for v in _fields(sf_org, "Account")["Stage__c"]["picklistValues"]]
+    assert values == ["new", "done"]
+    sf_org.sf.Account.update(account, {"Stage__c": "done"})
+    assert sf_org.sf.Account.get(account)["Stage__c"] == "done"
+    row = _tooling_query(sf_org, f"SELECT Metadata FROM CustomField WHERE Id = '{field_id}'")["records"][0]
+    assert [v["fullName"] for v in row["Metadata"]["valueSet"]["valueSetDefinition"]["value"]] == ["new", "done"]
+    with pytest.raises(SalesforceMalformedRequest) as err:  # the type stays
+        sf_org.sf.restful(f"tooling/sobjects/CustomField/{field_id}", method="PATCH",
+                          json={"Metadata": {"label": "Status", "type": "Text", "length": 10}})
+    assert _error(err)["fields"] == ["type"]
+
+
+def test_given_user_without_customize_application_then_tooling_update_is_403(sf_org_factory):
+    org = sf_org_factory(demo=False, permissions=UserPermissions(customize_application=False))
+    [row] = _tooling_query(org, "SELECT Id FROM CustomField WHERE DeveloperName = 'Handoff_Status'")["records"]
+    with pytest.raises(SalesforceError) as err:
+        org.sf.restful(f"tooling/sobjects/CustomField/{row['Id']}", method="PATCH",
+                       json={"Metadata": {"label": "x", "type": "Picklist"}})
+    assert err.value.status == 403 and _error(err)["errorCode"] == "INSUFFICIENT_ACCESS"

@@ -29,7 +29,7 @@ from .identity import OrgSettings
 from .ids import KEY_PREFIXES, IdFactory, checked_id, make_id, normalize_id
 from .permissions import UserPermissions
 from .routes_tooling import new_tooling_store
-from .schema import DEFAULT_TIME_ZONE, STAGES, ObjectDef, build_catalog, find_object
+from .schema import ACTIVITY_OBJECTS, DEFAULT_TIME_ZONE, STAGES, ObjectDef, build_catalog, find_object
 from .security import FieldSecurity
 from .seed import load_dataset
 from .soql_dates import WEEKDAYS, DateContext
@@ -192,6 +192,31 @@ class SalesforceSandbox:
                 if self.new_fields_need_grant:
                     self.security.require_grant(obj, fd.name)
             return self.tooling_store.insert_raw("CustomField", tooling.tooling_record(table, fd))
+
+    def update_custom_field(self, record_id: str, full_name: object, metadata: object) -> None:
+        """Tooling API update: the Metadata replaces the field's definition (label, length,
+        picklist values ...); its type cannot change here [STRICT: Salesforce converts some types,
+        the sandbox converts none]. Field-level security and the values held stay as they are."""
+        with self.store.lock:
+            row = self.tooling_store.get("CustomField", record_id)
+            if row is None:
+                raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+            if full_name is not None and str(full_name).lower() != row["FullName"].lower():
+                raise ApiError(400, "FIELD_INTEGRITY_EXCEPTION", f"FullName {full_name!r} does not name this field "
+                               f"({row['FullName']}); a field cannot be renamed here", ["FullName"])
+            table, name = row["FullName"].split(".")
+            fd = tooling.field_from_metadata(name, metadata)
+            objects = list(ACTIVITY_OBJECTS) if table == "Activity" else [table]
+            old = self.catalog[objects[0]].field(name)
+            if old is not None and old.type != fd.type:
+                raise ApiError(400, "FIELD_INTEGRITY_EXCEPTION", f"not supported by this sandbox: changing "
+                               f"{row['FullName']} from {old.type} to {fd.type}", ["type"])
+            if old is not None and (old.unique, old.external_id) != (fd.unique, fd.external_id):
+                raise ApiError(400, "FIELD_INTEGRITY_EXCEPTION", f"not supported by this sandbox: changing "
+                               f"unique or externalId of {row['FullName']}", ["unique"])
+            for obj in objects:
+                self.store.replace_field(obj, fd)
+            self.tooling_store.put_raw("CustomField", record_id, tooling.tooling_record(table, fd))
 
     @property
     def org_id(self) -> str:
