@@ -115,10 +115,7 @@ class SalesforceAdapter:
         self._described = None
         described = self._describe()
         wanted, not_custom = design.own_fields(self.fieldmap)
-        used = [(g.sobject, g.name) for g in design.wanted_grants(self.fieldmap)]
-        existing = setup_org.existing_custom_fields(
-            self._client, [(s, n) for s, n in used if n not in described.get(s, {})])
-        known = {f"{s}.{n}".lower() for s, n in used if n in described.get(s, {})} | (existing or set())
+        known = setup_org.known_fields(self._client, self.fieldmap, described)
         # A field neither describe nor the Tooling API shows is missing; deploying one that exists
         # after all (hidden, and CustomField unreadable for this user) only updates it.
         missing = [f for f in wanted if f"{f.sobject}.{f.name}".lower() not in known]

@@ -85,6 +85,15 @@ def existing_custom_fields(client: SalesforceClient, fields: Iterable[tuple[str,
     return found
 
 
+def known_fields(client: SalesforceClient, fieldmap: FieldMap, described: Described) -> set[str]:
+    """The fields AfterClose uses that exist, "object.field" in lower case: the ones describe
+    shows, and the custom ones the Tooling API shows although field-level security hides them."""
+    used = [(g.sobject, g.name) for g in design.wanted_grants(fieldmap)]
+    visible = {f"{s}.{n}".lower() for s, n in used if n in described.get(s, {})}
+    return visible | (existing_custom_fields(client, [(s, n) for s, n in used if n not in described.get(s, {})])
+                      or set())
+
+
 def create_fields(client: SalesforceClient, wanted: Sequence[design.FieldDesign], described: Described,
                   report: OrgSetup) -> None:
     for item in wanted:
@@ -328,11 +337,7 @@ def run(client: SalesforceClient, fieldmap: FieldMap, described: Described, user
     report = OrgSetup()
     wanted, not_custom = design.own_fields(fieldmap)
     report.lines.extend(f"cannot create {line}" for line in not_custom)
-    used = [(g.sobject, g.name) for g in design.wanted_grants(fieldmap)]
-    hidden = [(s, n) for s, n in used if n not in described.get(s, {})]
-    existing = existing_custom_fields(client, hidden)
-    report.known |= existing or set()
-    report.known |= {f"{s}.{n}".lower() for s, n in used if n in described.get(s, {})}
+    report.known |= known_fields(client, fieldmap, described)
     create_fields(client, wanted, described, report)
     add_picklist_values(client, wanted, described, report)
     parent = permission_set(client, report)
