@@ -48,7 +48,8 @@ class OrgSetup:
     refused: list[str] = field(default_factory=list)
     """What the user may not do (the package, deployed by an admin, does it instead)."""
     known: set[str] = field(default_factory=set)
-    """Custom fields known to exist, "object.field" in lower case (Task fields as task.x__c)."""
+    """Fields AfterClose uses that are known to exist, "object.field" in lower case (Task fields
+    as task.x__c), hidden by field-level security or not."""
     created: set[str] = field(default_factory=set)
     """The fields this run created, the same way."""
 
@@ -264,7 +265,13 @@ def _records(client: SalesforceClient, soql: str) -> list[dict]:
 def permission_set(client: SalesforceClient, report: OrgSetup) -> str | None:
     """The permission set's id, created if missing; None when this user may not create it."""
     soql = format_soql("SELECT Id FROM PermissionSet WHERE Name = {}", design.PERMISSION_SET_NAME)
-    found = _records(client, soql)
+    try:
+        found = _records(client, soql)
+    except CrmError as error:  # PermissionSet unknown to this user (INVALID_TYPE), or refused
+        if not (may_not(error) or error.status == 400):
+            raise
+        report.refused.append(f"read permission sets ({error.error_code}: it needs View Setup and Configuration)")
+        return None
     if found:
         report.lines.append(f"exists permission set {design.PERMISSION_SET_NAME}")
         return str(found[0]["Id"])

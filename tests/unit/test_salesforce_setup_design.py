@@ -90,3 +90,17 @@ def test_given_builtin_mapping_then_grants_read_everything_used_and_edit_only_wh
     assert grants["Task.AfterClose_Key__c"] is True and grants["Task.IsClosed"] is False
     assert grants["Opportunity.Amount"] is False and grants["Account.NPS_Score__c"] is True
     assert not any(name.startswith("Activity.") for name in grants)
+
+
+def test_given_permission_sets_unreadable_for_this_user_then_setup_says_so_and_goes_on():
+    from connector.errors import FatalCrmError
+    from connector.salesforce import setup_org
+
+    class Refusing:
+        def query(self, soql):
+            raise FatalCrmError("sObject type 'PermissionSet' is not supported.", provider="salesforce", status=400,
+                                error_code="INVALID_TYPE")
+
+    report = setup_org.OrgSetup()
+    assert setup_org.permission_set(Refusing(), report) is None
+    assert report.refused == ["read permission sets (INVALID_TYPE: it needs View Setup and Configuration)"]
