@@ -31,6 +31,8 @@ from connector.actions import Action, ActionResult, WriteAction
 from connector.model import Cursor, Deal, DealStamp, FieldValue, NpsContact, Provider, TaskRef
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from connector.nps import NpsSource
 
 
@@ -132,6 +134,16 @@ class SupportsSetup(Protocol):
     field: created, already there, or precise instructions for an admin (name, type, uniqueness)."""
 
     def setup(self) -> list[str]:
+        ...
+
+
+@runtime_checkable
+class SupportsSetupPackage(Protocol):
+    """Write what ``setup`` would do as a package an admin deploys (Salesforce metadata), for an
+    integration user that may not change the CRM's schema. Reads the CRM, writes only files.
+    Returns one line per item and the commands that deploy it."""
+
+    def write_setup_package(self, directory: Path) -> list[str]:
         ...
 
 
