@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Mapping, Sequence
 
 from connector.model import Cursor, DealPage
 from connector.port import CrmAdapter
 from jobs.sync import DealStream
 
 
-def read_deals(adapter: CrmAdapter, since: Cursor | None = None) -> list[DealPage]:
-    """Every page of deals changed after ``since`` (one pass: nothing is written meanwhile)."""
+def read_deals(adapter: CrmAdapter, since: Cursor | None = None, *,
+               handled: Mapping[str, dt.datetime] | None = None) -> list[DealPage]:
+    """Every page of deals changed after ``since`` (one pass: nothing is written meanwhile);
+    with a look-back, also those before it not ``handled`` in their version (jobs/sync/lookback.py)."""
     stream = DealStream(adapter)
     try:
-        return list(stream.changed_since(since))
+        return list(stream.changed_since(since, handled=handled))
     finally:
         stream.close()
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from connector.actions import Action, ActionResult, CreateTask, Plan, Skip
 from connector.errors import ReadsNotSettled, SchemaError
 from connector.mapping import FieldMap
-from connector.model import Deal, DealPage, TaskRef, TaskStatus
+from connector.model import Cursor, Deal, DealPage, TaskRef, TaskStatus
 from connector.port import CrmAdapter, SupportsCreateJournal, SupportsTaskKeyMode, SupportsTasksOnDeals
 from jobs import logs
 from jobs.core import handoff, planner
@@ -234,7 +234,7 @@ def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport
         scope=job.scope, job=JOB, run_id=run_id, store=job.store, submit=stream.submit,
         outcomes=report.outcomes, rejected=report.rejected, record_by=job.record_by)
     try:
-        for page, advances_cursor, budgeted in _pages(job, stream, now, customers):
+        for page, advances_cursor, budgeted in _pages(job, stream, now, customers, dry_run=dry_run):
             if writer is not None and writer.writing_any(page):
                 writer.drain()  # a deal met again is decided from its stored ledger entries
             page = budget.take(page) if budgeted else page
@@ -303,8 +303,8 @@ def _account(report: SyncReport, result: planner.PlanResult, *, dry_run: bool, a
         }
 
 
-def _pages(job: SyncJob, stream: DealStream, now: dt.datetime,
-           customers: RunCustomers) -> Iterator[tuple[DealPage, bool, bool]]:
+def _pages(job: SyncJob, stream: DealStream, now: dt.datetime, customers: RunCustomers, *,
+           dry_run: bool) -> Iterator[tuple[DealPage, bool, bool]]:
     """Deals to look at again first (rejected last run, next renewal cycle due), then the
     incremental stream (every won deal while the customer book is incomplete), then the deals
     the customer book says to decide again. Only incremental pages move the cursor; the last
@@ -314,7 +314,7 @@ def _pages(job: SyncJob, stream: DealStream, now: dt.datetime,
         for page in stream.by_ids(again):
             yield page, False, True
     since = None if customers.reads_every_deal else job.store.get_cursor(job.scope, JOB)
-    for page in stream.changed_since(since):
+    for page in stream.changed_since(since, handled=_handled_versions(job, since, dry_run=dry_run)):
         yield page, True, True
     if job.should_stop():
         return  # a stopping run starts no later round: each begins with a read the stop would wait for
@@ -325,6 +325,18 @@ def _pages(job: SyncJob, stream: DealStream, now: dt.datetime,
             break
         for page in stream.by_ids(later):
             yield page, False, False
+
+
+def _handled_versions(job: SyncJob, since: Cursor | None, *, dry_run: bool) -> dict[str, dt.datetime]:
+    """The versions the deals in the look-back window were handled in (jobs/sync/lookback.py);
+    older ones are forgotten (a dry run leaves them), since no look-back reaches them any more."""
+    span = job.adapter.tuning.lookback
+    if since is None or not span:
+        return {}
+    oldest = since.modified - span
+    if not dry_run:
+        job.store.forget_deal_versions(job.scope, oldest)
+    return job.store.deal_versions(job.scope, oldest)
 
 
 def _decide(job: SyncJob, deals: Sequence[Deal], now: dt.datetime, customers: RunCustomers) -> planner.PlanResult:
