@@ -27,3 +27,8 @@ def read_deals_by_id(adapter: CrmAdapter, deal_ids: Sequence[str]) -> list[DealP
         return list(stream.by_ids(deal_ids))
     finally:
         stream.close()
+
+
+def handled_by(pages: Sequence[DealPage]) -> dict[str, dt.datetime]:
+    """The versions the sync would have recorded with these pages' cursors (for ``read_deals``)."""
+    return {deal_id: when for page in pages for deal_id, when in page.handled.items()}

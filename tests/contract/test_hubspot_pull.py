@@ -15,7 +15,7 @@ from connector.model import Cursor
 from connector.sandbox.demo import scaled_dataset
 from jobs.sync import DealStream
 from tests.contract.hubspot_harness import ANCHOR, hubspot_harness
-from tests.streams import read_deals, read_deals_by_id
+from tests.streams import handled_by, read_deals, read_deals_by_id
 
 UTC = dt.UTC
 
@@ -155,7 +155,7 @@ def test_given_our_own_write_back_when_pulled_again_then_the_deal_is_re_read_wit
     with hubspot_harness() as h:
         pages = list(read_deals(h.adapter, None))
         cursor = pages[-1].cursor
-        handled = {deal_id: when for page in pages for deal_id, when in page.handled.items()}
+        handled = handled_by(pages)
         deal_id = h.deal_id(0)
         h.adapter.apply([UpdateRecord(update=RecordUpdate(kind=RecordKind.DEAL, record_id=deal_id,
                                                           values={"handoff_status": "complete"}),
