@@ -69,14 +69,16 @@ class DealStream:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def changed_since(self, since: Cursor | None, *,
-                      handled: Mapping[str, dt.datetime] | None = None) -> Iterator[DealPage]:
+    def changed_since(self, since: Cursor | None, *, handled: Mapping[str, dt.datetime] | None = None,
+                      look_back: bool = True) -> Iterator[DealPage]:
         """Passes over the changed deals until one makes no write-back of its own. With a
-        look-back (``StreamTuning.lookback``) the first pass starts that far before ``since`` and
-        skips the deals met there in the version ``handled`` says the sync handled them in
-        (lookback.py); later passes read on from the cursor."""
+        look-back (``StreamTuning.lookback``; ``look_back=False`` when the window is known to be
+        settled) the first pass starts that far before ``since`` and skips the deals met there in
+        the version ``handled`` says the sync handled them in (lookback.py); later passes read on
+        from the cursor."""
         span = self._adapter.tuning.lookback
-        window = LookBack(since=since, span=span, handled=handled or {}) if since is not None and span else None
+        window = LookBack(since=since, span=span, handled=handled or {}) \
+            if look_back and since is not None and span else None
         try:
             cursor, wrote = since, True
             while wrote:

@@ -11,16 +11,18 @@ that window that did not change since AfterClose last handled them are skipped b
 from __future__ import annotations
 
 import contextlib
-import math
+import datetime as dt
 import time
 from collections import Counter
 
 import pytest
 
 from connector.mapping import builtin_mapping, load_mapping
+from connector.model import Cursor
 from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.state import open_store
 from jobs.sync import SyncJob, run_sync
+from jobs.sync import job as sync_job
 from tests.contract.harness import is_write_label
 from tests.contract.hubspot_harness import hubspot_harness
 from tests.jobs.test_sync_e2e import NOW
@@ -28,14 +30,19 @@ from tests.sandbox.hubspot_fixtures import FakeClock
 
 SEARCH = "POST /crm/v3/objects/deals/search"
 LATE = 8.0
+PAGE = 10
+"""Search page size for the tests that count search pages (the window then spans several)."""
 
 
 @contextlib.contextmanager
-def portal(tmp_path, *, lookback: float | None = None, **sandbox_options):
+def portal(tmp_path, *, lookback: float | None = None, page_size: int | None = None, **sandbox_options):
+    """The demo portal (36 won deals) on a clock that moves when told; ``page_size`` shrinks the
+    search pages so that a window spans several."""
     clock = FakeClock()
     settings = {} if lookback is None else {"search_lookback_seconds": lookback}
+    adapter_options = {} if page_size is None else {"page_size": page_size}
     with hubspot_harness(fieldmap=load_mapping(builtin_mapping("hubspot")), settings=settings,
-                         sandbox_options={"clock": clock, **sandbox_options}) as h, \
+                         sandbox_options={"clock": clock, **sandbox_options}, **adapter_options) as h, \
             open_store(f"sqlite:///{tmp_path / 'state.db'}") as store:
         h.adapter.setup()
         yield h, store, clock
@@ -111,24 +118,19 @@ def test_given_no_look_back_then_the_late_win_is_lost(tmp_path):
 
 
 def test_given_nothing_changed_then_a_rerun_costs_only_the_windows_search_pages_and_decides_nothing(tmp_path):
-    with portal(tmp_path) as (h, store, clock):
+    with portal(tmp_path, page_size=PAGE) as (h, store, clock):
         settled(h, store)  # its write-backs are the newest changes: inside the window
         cursor = store.get_cursor("hubspot:test", "sync")
-        lookback = h.adapter.settings.search_lookback_seconds
-        in_window = [r for r in h.sandbox.records("deals") if r["properties"].get("handoff_status")
-                     and (cursor.modified - _modified(r)).total_seconds() <= lookback]
+        window = Cursor(modified=cursor.modified - h.adapter.tuning.lookback)
+        stamps, scan = calls_of(h, lambda: [s for page in h.adapter.scan(window) for s in page])
         report, calls = calls_of(h, lambda: run(h, store))
-    assert in_window, "the test needs deals inside the look-back window"
+    assert len(stamps) > PAGE, "the window must span several search pages here"
     assert report.deals_seen == 0 and not report.outcomes
     assert sum(n for label, n in calls.items() if is_write_label(label)) == 0
-    window_pages = math.ceil((len(in_window) + 1) / 200)
-    assert calls[SEARCH] <= window_pages
-    assert set(calls) <= {SEARCH}, f"nothing but the window's search pages: {dict(calls)}"
-
-
-def _modified(record):
-    import datetime as dt
-    return dt.datetime.fromisoformat(record["updatedAt"].replace("Z", "+00:00"))
+    # The searches a walk over the window alone makes (keyset paging re-reads a page's last
+    # timestamp, so a page of 10 brings fewer than 10 new deals), and no other deal call.
+    assert calls[SEARCH] == scan[SEARCH]
+    assert set(calls) == {SEARCH}, f"nothing but the window's search pages: {dict(calls)}"
 
 
 @pytest.mark.parametrize("seed", [3, 11])
@@ -155,3 +157,29 @@ def test_given_every_write_indexed_with_a_random_lag_then_every_won_deal_gets_it
         clock.advance(LATE + 1)
         assert run(h, store).deals_seen == 0
         assert sum(n for label, n in h.sandbox.controls.snapshot().items() if is_write_label(label)) == writes
+
+
+def test_given_a_quiet_portal_then_the_window_is_read_until_it_has_settled_and_then_no_more(tmp_path, monkeypatch):
+    """A window read by a run that began two look-backs after its cursor saw every change before
+    that cursor; from then on, with nothing changed, a run costs one search again. A new change
+    moves the cursor and brings the window back."""
+    with portal(tmp_path, page_size=PAGE) as (h, store, clock):
+        settled(h, store)
+        _, reading = calls_of(h, lambda: run(h, store))
+        assert reading[SEARCH] > 1, "the first run's write-backs fill the window"
+        lookback = dt.timedelta(seconds=h.adapter.settings.search_lookback_seconds)
+        later = dt.datetime.now(dt.UTC) + 2 * lookback
+        monkeypatch.setattr(sync_job, "_wall_clock", lambda: later)
+        _, settling = calls_of(h, lambda: run(h, store))  # reads the window once more, late enough
+        quiet, calls = calls_of(h, lambda: run(h, store))
+        assert settling[SEARCH] == reading[SEARCH] and calls[SEARCH] == 1
+        assert quiet.deals_seen == 0 and set(calls) == {SEARCH}
+        monkeypatch.undo()
+        deal_a, deal_b = not_won(h)[0], sorted(h.won_deal_ids(), key=int)[0]
+        h.sandbox.delay_search_index("deals", deal_a, LATE)
+        h.mark_won(deal_a)
+        later_edit(h, deal_b)
+        run(h, store)
+        clock.advance(LATE + 1)
+        run(h, store)
+        assert deal_a in deals_with_tasks(h), "a moved cursor reads its window again"
