@@ -12,7 +12,9 @@ late has no such version, or an older one, and is decided.
 Why this is enough: a run's cursor is at most the newest modified stamp search showed it, so at
 most the CRM's time of that search. A deal modified at ``t`` and not yet searchable at that time
 was modified less than its index lag before it, so it lies within ``lookback`` before the cursor
-as long as ``lookback`` covers the lag, in every later run until search shows it.
+as long as ``lookback`` covers the lag, in every later run until search shows it. Once a run began
+long enough after its cursor, the window behind that cursor is settled and the next run from it
+skips the window (``LOOKBACK_SETTLED`` in jobs/sync/job.py).
 """
 
 from __future__ import annotations
