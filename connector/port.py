@@ -69,6 +69,9 @@ class StreamTuning:
     enrich_batch: int | None
     """Stamps per ``enrich`` call (HubSpot: 1,000, the association read maximum); None: one
     ``enrich`` per scan page, as the scan paged it."""
+    lookback: dt.timedelta = dt.timedelta(0)
+    """How far before the cursor each run reads again (HubSpot: its search index can show an
+    earlier edit after a later one); 0 for a CRM whose reads show every change in order."""
 
 
 @runtime_checkable

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from connector.actions import Action, ActionResult, CreateTask, Plan, Skip, UpdateTask
 from connector.errors import ReadsNotSettled, SchemaError
 from connector.mapping import FieldMap
-from connector.model import Deal, DealPage, TaskRef, TaskStatus
+from connector.model import Cursor, Deal, DealPage, TaskRef, TaskStatus
 from connector.port import CrmAdapter, SupportsCreateJournal, SupportsTaskKeyMode, SupportsTasksOnDeals
 from jobs import logs
 from jobs.core import handoff, planner
@@ -50,6 +50,12 @@ key before anything is written, so nothing is rewritten and no finished task is 
 RELEARN_SINCE = "relearn_since"
 """Scope flag: when re-learning began (wall clock, ISO). No create was sent for this scope
 between the state store's loss and then, so reads by deal are settled that long after it."""
+LOOKBACK_SETTLED = "lookback_settled"
+"""Scope flag: the cursor behind which every change was searchable when a run read (the run began
+at least ``SETTLED_AFTER`` look-backs after it); the next run from that cursor reads no window."""
+SETTLED_AFTER = 2
+"""Look-back spans between a cursor and a run's start before its window counts as settled: one
+covers the index lag, the second a host clock that runs ahead of the CRM's."""
 TASK_KEY_MODE = "task_key_mode"
 """Scope flag: how the CRM kept task creation exactly-once at the last run (``status`` shows it)."""
 KEPT_ACTIONS = 10_000
@@ -228,6 +234,7 @@ def _wall_clock() -> dt.datetime:
 def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport:
     report = SyncReport(run_id=run_id, dry_run=dry_run)
     now = job.clock()
+    started = _wall_clock()
     budget = DealBudget()
     customers = RunCustomers(job.store, job.scope, as_set(job.playbook), dry_run=dry_run)
     stream = DealStream(job.adapter, on_page=job.on_page, stopping=job.should_stop)
@@ -235,7 +242,7 @@ def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport
         scope=job.scope, job=JOB, run_id=run_id, store=job.store, submit=stream.submit,
         outcomes=report.outcomes, rejected=report.rejected, record_by=job.record_by)
     try:
-        for page, advances_cursor, budgeted in _pages(job, stream, now, customers):
+        for page, advances_cursor, budgeted in _pages(job, stream, now, customers, dry_run=dry_run):
             if writer is not None and writer.writing_any(page):
                 writer.drain()  # a deal met again is decided from its stored ledger entries
             page = budget.take(page) if budgeted else page
@@ -258,6 +265,8 @@ def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport
         report.stopped_early = job.should_stop()
         if not report.stopped_early and not report.deferred:
             customers.run_done()
+            if writer is not None:
+                _note_settled_window(job, started)
     finally:
         if writer is not None:
             writer.close()
@@ -304,8 +313,8 @@ def _account(report: SyncReport, result: planner.PlanResult, *, dry_run: bool, a
         }
 
 
-def _pages(job: SyncJob, stream: DealStream, now: dt.datetime,
-           customers: RunCustomers) -> Iterator[tuple[DealPage, bool, bool]]:
+def _pages(job: SyncJob, stream: DealStream, now: dt.datetime, customers: RunCustomers, *,
+           dry_run: bool) -> Iterator[tuple[DealPage, bool, bool]]:
     """Deals to look at again first (rejected last run, next renewal cycle due), then the
     incremental stream (every won deal while the customer book is incomplete), then the deals
     the customer book says to decide again. Only incremental pages move the cursor; the last
@@ -315,7 +324,8 @@ def _pages(job: SyncJob, stream: DealStream, now: dt.datetime,
         for page in stream.by_ids(again):
             yield page, False, True
     since = None if customers.reads_every_deal else job.store.get_cursor(job.scope, JOB)
-    for page in stream.changed_since(since):
+    window = _look_back(job, since, dry_run=dry_run)
+    for page in stream.changed_since(since, handled=window, look_back=window is not None):
         yield page, True, True
     if job.should_stop():
         return  # a stopping run starts no later round: each begins with a read the stop would wait for
@@ -326,6 +336,35 @@ def _pages(job: SyncJob, stream: DealStream, now: dt.datetime,
             break
         for page in stream.by_ids(later):
             yield page, False, False
+
+
+def _look_back(job: SyncJob, since: Cursor | None, *, dry_run: bool) -> dict[str, dt.datetime] | None:
+    """The versions the deals in the look-back window were handled in (jobs/sync/lookback.py), or
+    None when there is no window to read: none configured, no cursor, or settled (``LOOKBACK_SETTLED``).
+    Older versions are forgotten (a dry run leaves them): no look-back reaches them any more."""
+    span = job.adapter.tuning.lookback
+    if since is None or not span or job.store.get_flag(job.scope, LOOKBACK_SETTLED) == _cursor_text(since):
+        return None
+    oldest = since.modified - span
+    if not dry_run:
+        job.store.forget_deal_versions(job.scope, oldest)
+    return job.store.deal_versions(job.scope, oldest)
+
+
+def _note_settled_window(job: SyncJob, started: dt.datetime) -> None:
+    """After a complete pass that began long enough after the cursor it ended at, every change
+    before that cursor was searchable when the pass read: the next run from it needs no window,
+    so a quiet portal costs one search per run again."""
+    span = job.adapter.tuning.lookback
+    cursor = job.store.get_cursor(job.scope, JOB) if span else None
+    if cursor is None or started - cursor.modified < SETTLED_AFTER * span:
+        return
+    if job.store.get_flag(job.scope, LOOKBACK_SETTLED) != _cursor_text(cursor):
+        job.store.set_flag(job.scope, LOOKBACK_SETTLED, _cursor_text(cursor))
+
+
+def _cursor_text(cursor: Cursor) -> str:
+    return f"{cursor.modified.isoformat()} {cursor.deal_id}"
 
 
 def _decide(job: SyncJob, deals: Sequence[Deal], now: dt.datetime, customers: RunCustomers) -> planner.PlanResult:
