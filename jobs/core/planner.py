@@ -62,6 +62,7 @@ from jobs.core.playbook import (
     Playbook,
     RenewalCycle,
     handoff_touch_point,
+    handoff_touch_point_due,
     local_today,
     schedule,
     start_of_day,
@@ -244,8 +245,9 @@ def _plan_deal(deal: Deal, report: HandoffReport | None, entries: Sequence[Ledge
     if playbook.handoff:
         handoff_spec = functools.partial(_spec_for, deal, deal_owner(deal, playbook), values, ctx.fieldmap, playbook)
         update = functools.partial(_update_if_changed, ctx=ctx)
+        when_due = functools.partial(handoff_touch_point_due, playbook)
         for action, planned_handoff in handoff_task_actions(deal, report, by_key, ctx.handoff_planned, handoff_spec,
-                                                            update):
+                                                            update, when_due):
             out.add(action, planned_handoff.due_at if planned_handoff else _due_of(action, by_key),
                     content=_content_of(action, planned_handoff, handoff_spec))
     out.add(handoff_fields_action(deal, report, ctx.fieldmap), None)
