@@ -30,6 +30,7 @@ from connector.port import CallStats, NpsAccount, NpsContact, SchemaProblem, Str
 from connector.retry import RetrySettings
 from connector.salesforce import nps, schema, soql, writes
 from connector.salesforce.client import SalesforceClient
+from connector.salesforce.ids import record_id
 from connector.salesforce.paging import QueryPaginator
 from connector.salesforce.pull import stamp_of, stream_deals
 from connector.salesforce.settings import SalesforceSettings
@@ -77,6 +78,11 @@ class SalesforceAdapter:
 
             self._org_id = org_id(self._client)
         return self._org_id
+
+    # -- ids as users type them (connector.port.SupportsRecordIds) ------------------------------
+    def record_id(self, typed: str) -> str:
+        """A 15-character id (the UI's, a report's) in the 18-character form the API answers with."""
+        return record_id(typed)
 
     # -- schema ----------------------------------------------------------------------------------
     def _describe(self) -> dict[str, schema.Describe]:
