@@ -85,6 +85,12 @@ class SalesforceAdapter:
         return record_id(typed)
 
     # -- schema ----------------------------------------------------------------------------------
+    def _described_length(self, sobject: str, field: str) -> int | None:
+        """A field's length as the org's describe reports it (read by the preflight), None when
+        not described in this run: text write-backs are cut to it (limits.py)."""
+        length = ((self._described or {}).get(sobject) or {}).get(field, {}).get("length")
+        return length if isinstance(length, int) and length > 0 else None
+
     def _describe(self) -> dict[str, schema.Describe]:
         """One describe per sObject per run (cached on the adapter)."""
         if self._described is None:
@@ -194,7 +200,8 @@ class SalesforceAdapter:
                 elif isinstance(action, CloseTask):
                     closes_by_key.append((index, action))
                 elif isinstance(action, UpdateRecord):
-                    updates.append(Pending(index, action, writes.record_update(action, self.fieldmap)))
+                    updates.append(Pending(index, action, writes.record_update(action, self.fieldmap,
+                                                                               self._described_length)))
                 else:
                     results[index] = ActionResult(action=action, outcome=Outcome.SKIPPED,
                                                   message="not a write action")

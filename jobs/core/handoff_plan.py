@@ -12,7 +12,7 @@ from jobs.core.handoff import HandoffReport
 from jobs.core.keys import task_key
 from jobs.core.ledger_view import EntryStatus, LedgerEntry
 from jobs.core.playbook import PlannedTouchPoint
-from jobs.core.values import normalize_for_compare
+from jobs.core.values import differs
 
 HANDOFF_STATUS_FIELD = "handoff_status"
 HANDOFF_MISSING_FIELD = "handoff_missing"
@@ -83,5 +83,4 @@ def _writable(fieldmap: FieldMap, name: str) -> bool:
 
 
 def _differs(fieldmap: FieldMap, name: str, current: str | None, wanted: str) -> bool:
-    kind = fieldmap.spec(name).type
-    return normalize_for_compare(kind, current) != normalize_for_compare(kind, wanted)
+    return differs(fieldmap.spec(name).type, current, wanted)

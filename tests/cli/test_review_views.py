@@ -93,3 +93,19 @@ def test_given_an_nps_csv_with_salesforce_account_ids_of_either_length_then_each
     assert "1 responses read" in result.stdout and "unmatched" not in result.stdout.replace("0 responses unmatched", "")
     status = json.loads(invoke("status", "--config", config, "--format", "json").stdout)
     assert status["nps_waiting"] == []
+
+
+def test_given_a_salesforce_deal_id_of_15_characters_typed_into_the_console_preview_then_that_deal_is_shown(salesforce):
+    import html
+
+    from tests.console.conftest import console_on
+
+    deal_id = salesforce.deal_id("Oceanic Air")
+    name = next(d.name for d in demo_dataset().deals if d.name.startswith("Oceanic Air"))
+    with console_on(salesforce) as console:
+        client = console.signed_in()
+        for typed in (deal_id[:15], deal_id):
+            by_query = html.unescape(client.get(f"/preview?q={typed}").text)
+            by_link = html.unescape(client.get(f"/preview?deal={typed}").text)
+            for page in (by_query, by_link):
+                assert name in page and deal_id in page and "create task" in page, typed
