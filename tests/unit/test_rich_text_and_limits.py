@@ -115,7 +115,7 @@ def test_given_a_body_far_over_hubspots_limit_then_its_html_fits_stays_well_form
     found = parsed(markup)  # every tag closed: the text was cut before it was rendered
     assert {tag for tag, _ in found.tags} <= ALLOWED_TAGS
     back = from_html(markup)
-    assert back.endswith(MARKER) and same_text(back, plain(body))
+    assert MARKER in back and back.endswith("Why: end") and same_text(back, plain(body))  # the end is kept
 
 
 def _spec(subject: str, body: str) -> TaskSpec:
@@ -136,7 +136,7 @@ def test_salesforce_task_record_is_cut_to_subject_255_and_description_32000_and_
     spec = _spec("Kickoff " * 50, "Para\n\n" + "- long item text " * 3_000)
     record = task_record(spec, load_mapping(builtin_mapping("salesforce")))
     assert len(record["Subject"]) <= 255 and record["Subject"].endswith(MARKER)
-    assert len(record["Description"]) <= 32_000 and record["Description"].endswith(MARKER)
+    assert len(record["Description"]) <= 32_000 and record["Description"].endswith(MARKER)  # one paragraph: no end
     assert same_text(plain(record["Description"]), plain(spec.body))
     assert salesforce_limits.FIELD_LIMITS[("Task", "Subject")] == 255
 
@@ -151,3 +151,26 @@ def test_salesforce_text_write_back_is_cut_to_the_length_the_org_describes():
     assert len(short[crm_name]) <= 255 and short[crm_name].endswith(MARKER)
     undescribed = record_update(action, fieldmap)
     assert len(undescribed[crm_name]) <= salesforce_limits.WRITE_BACK_MAX
+
+
+def test_a_cut_keeps_the_end_of_a_body_where_a_task_says_why_and_what_afterclose_changed():
+    body = ("Intro\n\nWhat they said: " + "slow & <x> " * 9_000 + "\n\nWhy this task: a detractor answered."
+            "\n\nUpdated by AfterClose on 2026-12-06: moved from 2026-12-07 to 2026-12-09.")
+    for provider, markup in (("hubspot", hubspot_limits.task_body(body)),
+                             ("salesforce", salesforce_limits.field_text("Task", "Description", body))):
+        shown = from_html(markup) if provider == "hubspot" else markup
+        start, _, end = shown.partition(MARKER)
+        assert start.startswith("Intro") and "Why this task" in end and end.rstrip().endswith("2026-12-09."), provider
+        assert same_text(plain(shown), plain(body))
+        assert not same_text(plain(shown), plain(body.replace("2026-12-09", "2026-12-10")))
+
+
+def test_a_write_back_cut_by_the_adapter_counts_as_written():
+    from connector.mapping import FieldType
+    from jobs.core.values import differs
+
+    comment = "Support never answers. " * 5_000
+    stored = hubspot_limits.property_value("nps_comment", comment)
+    assert len(stored) <= hubspot_limits.STRING_MAX and MARKER in stored
+    assert not differs(FieldType.TEXT, stored, comment)
+    assert differs(FieldType.TEXT, stored, "A new comment. " * 5_000)
