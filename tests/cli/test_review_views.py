@@ -109,3 +109,19 @@ def test_given_a_salesforce_deal_id_of_15_characters_typed_into_the_console_prev
             by_link = html.unescape(client.get(f"/preview?deal={typed}").text)
             for page in (by_query, by_link):
                 assert name in page and deal_id in page and "create task" in page, typed
+
+
+def test_given_a_salesforce_fallback_owner_typed_with_15_characters_then_the_plan_names_that_user(salesforce):
+    """The config's user id is used in the form Salesforce answers with (18 characters), so the
+    plan names the user, and the ids AfterClose stores match the CRM's."""
+    users = salesforce.sandbox.demo_ids["User"]
+    key = next(iter(users))
+    user_id = users[key]
+    owner = next(o for o in demo_dataset().owners if o.key == key)
+    config = salesforce.config(f'[playbook]\nfallback_owner = "{user_id[:15]}"\n')
+    invoke("setup", "--config", config)
+    body = json.loads(invoke("plan", "--config", config, "--format", "json").stdout)
+    tasks = [a for a in body["actions"] if a["kind"] == "create_task"]
+    fallback = [a for a in tasks if a["owner_id"] and a["owner_id"].startswith(user_id[:15])]
+    assert fallback and {a["owner_id"] for a in fallback} == {user_id}
+    assert {a["owner_name"] for a in fallback} == {f"{owner.first_name} {owner.last_name}"}
