@@ -216,7 +216,7 @@ def _to_look_at(job: NpsJob, batch: SourceBatch | None, report: NpsReport) -> li
     fresh = _with_crm_ids(job, batch.responses) if batch else []
     seen = job.store.nps_statuses(job.scope, [r.response_id for r in fresh])
     new = [r for r in fresh if r.response_id not in seen]
-    again = [s.response for s in job.store.nps_to_retry(job.scope)]
+    again = _with_crm_ids(job, [s.response for s in job.store.nps_to_retry(job.scope)])
     report.new_responses, report.retried = len(new), len(again)
     return list({r.response_id: r for r in [*again, *new]}.values())
 
