@@ -31,6 +31,8 @@ from connector.actions import Action, ActionResult, WriteAction
 from connector.model import Cursor, Deal, DealStamp, FieldValue, NpsContact, Provider, TaskRef
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from connector.nps import NpsSource
 
 
@@ -67,6 +69,9 @@ class StreamTuning:
     enrich_batch: int | None
     """Stamps per ``enrich`` call (HubSpot: 1,000, the association read maximum); None: one
     ``enrich`` per scan page, as the scan paged it."""
+    lookback: dt.timedelta = dt.timedelta(0)
+    """How far before the cursor each run reads again (HubSpot: its search index can show an
+    earlier edit after a later one); 0 for a CRM whose reads show every change in order."""
 
 
 @runtime_checkable
@@ -142,6 +147,16 @@ class SupportsSetup(Protocol):
     field: created, already there, or precise instructions for an admin (name, type, uniqueness)."""
 
     def setup(self) -> list[str]:
+        ...
+
+
+@runtime_checkable
+class SupportsSetupPackage(Protocol):
+    """Write what ``setup`` would do as a package an admin deploys (Salesforce metadata), for an
+    integration user that may not change the CRM's schema. Reads the CRM, writes only files.
+    Returns one line per item and the commands that deploy it."""
+
+    def write_setup_package(self, directory: Path) -> list[str]:
         ...
 
 
