@@ -132,6 +132,16 @@ class SupportsInstanceId(Protocol):
 
 
 @runtime_checkable
+class SupportsRecordIds(Protocol):
+    """A CRM whose record ids have more than one written form (Salesforce: 15 case-sensitive or
+    18 case-insensitive characters). ``record_id`` turns an id a user typed or a file holds into
+    the form the adapter answers with, so it can be compared with the ids AfterClose stored."""
+
+    def record_id(self, typed: str) -> str:
+        ...
+
+
+@runtime_checkable
 class SupportsSetup(Protocol):
     """Create AfterClose's own CRM fields where the API allows. Idempotent. Returns one line per
     field: created, already there, or precise instructions for an admin (name, type, uniqueness)."""

@@ -36,6 +36,7 @@ from connector.actions import (
     WriteAction,
 )
 from connector.errors import FatalCrmError
+from connector.hubspot import limits
 from connector.hubspot.batch import Failure, Input, match
 from connector.hubspot.client import HubSpotClient, sdk_model
 from connector.hubspot.creates import WRITE_MAX, Creator
@@ -186,7 +187,8 @@ class Writer:
             if spec is None or spec.record is not action.update.kind:
                 unmapped.append(canonical)
             else:
-                properties[spec.crm_name] = "" if value is None else value  # "" clears a HubSpot property
+                # "" clears a HubSpot property; a text longer than the property holds is cut (limits.py)
+                properties[spec.crm_name] = "" if value is None else limits.property_value(spec.crm_name, value)
         return properties, unmapped
 
     def _update_records(self, object_type: str,

@@ -32,6 +32,7 @@ from connector.port import CallStats, NpsAccount, NpsContact, SchemaProblem, Str
 from connector.retry import RetrySettings
 from connector.salesforce import deal_creates, nps, schema, soql, writes
 from connector.salesforce.client import SalesforceClient
+from connector.salesforce.ids import record_id
 from connector.salesforce.paging import QueryPaginator
 from connector.salesforce.pull import stamp_of, stream_deals
 from connector.salesforce.settings import SalesforceSettings
@@ -80,7 +81,18 @@ class SalesforceAdapter:
             self._org_id = org_id(self._client)
         return self._org_id
 
+    # -- ids as users type them (connector.port.SupportsRecordIds) ------------------------------
+    def record_id(self, typed: str) -> str:
+        """A 15-character id (the UI's, a report's) in the 18-character form the API answers with."""
+        return record_id(typed)
+
     # -- schema ----------------------------------------------------------------------------------
+    def _described_length(self, sobject: str, field: str) -> int | None:
+        """A field's length as the org's describe reports it (read by the preflight), None when
+        not described in this run: text write-backs are cut to it (limits.py)."""
+        length = ((self._described or {}).get(sobject) or {}).get(field, {}).get("length")
+        return length if isinstance(length, int) and length > 0 else None
+
     def _describe(self) -> dict[str, schema.Describe]:
         """One describe per sObject per run (cached on the adapter)."""
         if self._described is None:
@@ -254,7 +266,8 @@ class SalesforceAdapter:
                 elif isinstance(action, CloseTask):
                     closes_by_key.append((index, action))
                 elif isinstance(action, UpdateRecord):
-                    updates.append(Pending(index, action, writes.record_update(action, self.fieldmap)))
+                    updates.append(Pending(index, action, writes.record_update(action, self.fieldmap,
+                                                                               self._described_length)))
                 elif not isinstance(action, CreateDeal):
                     results[index] = ActionResult(action=action, outcome=Outcome.SKIPPED,
                                                   message="not a write action")

@@ -53,7 +53,7 @@ from connector.mapping import FieldMap, humanize
 from connector.model import Deal, TaskSpec, require_aware
 from jobs.core.customers import CustomerBook, CustomerDeal, remembered
 from jobs.core.handoff import HandoffReport
-from jobs.core.handoff_plan import MAX_MISSING_CHARS, handoff_fields_action, handoff_task_actions
+from jobs.core.handoff_plan import handoff_fields_action, handoff_task_actions
 from jobs.core.keys import task_key
 from jobs.core.ledger_view import EntryStatus, LedgerEntry
 from jobs.core.plan_result import PlanResult, same_instant
@@ -80,7 +80,7 @@ from jobs.core.task_specs import (
     with_update_note,
 )
 
-__all__ = ["MAX_MISSING_CHARS", "PlanResult", "fingerprint", "plan", "same_instant"]
+__all__ = ["PlanResult", "fingerprint", "plan", "same_instant"]
 
 
 def plan(

@@ -75,7 +75,7 @@ def build_playbook(settings: Settings) -> Playbook:
 
 
 def build_playbooks(settings: Settings, fieldmap: FieldMap) -> Playbooks:
-    section = settings.playbook
+    section = _with_crm_ids(settings.playbook, fieldmap.provider)
     config = settings.source or "the config"
     builtin_path = builtin_playbooks_file(fieldmap.provider)
     builtin = _read_file(builtin_path)
@@ -104,7 +104,18 @@ def playbooks_from_text(settings: Settings, fieldmap: FieldMap, text: str, sourc
     """What ``build_playbooks`` makes of a playbook file (``[playbook] file``) holding ``text``:
     the admin console checks an edited file this way before it writes it."""
     builtin = _read_file(builtin_playbooks_file(fieldmap.provider))
-    return _from_entries(settings.playbook, _parse_file(text, source), builtin, source, "", fieldmap, strict=True)
+    return _from_entries(_with_crm_ids(settings.playbook, fieldmap.provider), _parse_file(text, source), builtin,
+                         source, "", fieldmap, strict=True)
+
+
+def _with_crm_ids(section: PlaybookSection, provider: Provider) -> PlaybookSection:
+    """``fallback_owner`` in the form the CRM answers with (a Salesforce user id typed with 15
+    characters as its 18), so the owner of a task read back compares equal to it."""
+    if not section.fallback_owner:
+        return section
+    from jobs.wiring import wiring  # the one place in jobs/ that names the CRMs
+
+    return section.model_copy(update={"fallback_owner": wiring(provider).record_id(section.fallback_owner)})
 
 
 def _read_file(path: Path) -> PlaybookFile:

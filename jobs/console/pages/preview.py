@@ -30,7 +30,11 @@ def preview_page(request: Request, who: Who, form: FormData) -> Response:
                       dry=None, matches=[], deal=None)
     matches = sorted((d for d in dry.deals.values() if query and query.casefold() in d.name.casefold()),
                      key=lambda d: d.name.casefold())
-    if chosen is None and len(matches) == 1:
+    if chosen is not None:
+        chosen = context_of(request).runtime().record_id(chosen)  # a Salesforce id typed with 15 characters
+    elif query and (typed := dry.deals.get(context_of(request).runtime().record_id(query))) is not None:
+        chosen = typed.id  # the deal's id typed into the search box
+    elif len(matches) == 1:
         chosen = matches[0].id
     return render(request, who, "preview.html", active="preview", query=query, unavailable=None, dry=dry,
                   matches=matches[:SHOWN], more=max(0, len(matches) - SHOWN),
