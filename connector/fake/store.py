@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from connector.errors import RetriableError
@@ -296,8 +296,9 @@ class FakeStore:
                 self.has_task_key = False
                 return
             del self.schema[(record, canonical)]
-            holders = {RecordKind.DEAL: self.deals, RecordKind.COMPANY: self.companies,
-                       RecordKind.CONTACT: self.contacts}[record]
+            by_kind: dict[RecordKind, Mapping[str, FakeDeal | FakeCompany | FakeContact]] = {
+                RecordKind.DEAL: self.deals, RecordKind.COMPANY: self.companies, RecordKind.CONTACT: self.contacts}
+            holders = by_kind[record]
             for item in holders.values():
                 item.fields.pop(canonical, None)
 

@@ -22,7 +22,7 @@ from connector.actions import (
     UpdateTask,
     WriteAction,
 )
-from connector.fake.store import ContactLink, FakeDeal, FakeField, FakeStore, FakeTask
+from connector.fake.store import ContactLink, FakeCompany, FakeContact, FakeDeal, FakeField, FakeStore, FakeTask
 from connector.mapping import FieldMap, FieldType
 from connector.model import RENEWAL_DEAL_KEY, DealSpec, FieldValue, RecordKind, TaskSpec, TaskStatus
 
@@ -202,16 +202,18 @@ class Writes:
 
     def _write_back(self, action: UpdateRecord, now: dt.datetime) -> ActionResult:
         update = action.update
-        records = {RecordKind.DEAL: self._store.deals, RecordKind.COMPANY: self._store.companies,
-                   RecordKind.CONTACT: self._store.contacts}[update.kind]
+        by_kind: dict[RecordKind, Mapping[str, FakeDeal | FakeCompany | FakeContact]] = {
+            RecordKind.DEAL: self._store.deals, RecordKind.COMPANY: self._store.companies,
+            RecordKind.CONTACT: self._store.contacts}
+        records = by_kind[update.kind]
         record = records.get(update.record_id)
         if record is None:
             raise Refused("NOT_FOUND", f"no {update.kind} {update.record_id}")
         for canonical, value in update.values.items():  # all checked before any is written
             self._check_value(update.kind, canonical, value)
         record.fields.update(update.values)
-        if update.kind is RecordKind.DEAL:
-            record.modified = now  # type: ignore[union-attr]
+        if isinstance(record, FakeDeal):
+            record.modified = now
         return ActionResult(action=action, outcome=Outcome.UPDATED, crm_id=update.record_id)
 
     def _check_value(self, kind: RecordKind, canonical: str, value: FieldValue, *, written: bool = True) -> None:

@@ -75,7 +75,7 @@ class HubSpotAdapter:
         creator = Creator(
             client=self._client, key_property=fieldmap.task_key_field, mode=self._key_mode,
             journal=lambda: self._journal, reconcile=self._tasks_on_deals, read_by_key=self._read_by_key,
-            update=lambda batch: self._writer._update_tasks(batch),
+            update=lambda batch: self._writer._update_tasks([*batch]),
             settle_seconds=settings.settle_seconds, max_wait_seconds=settings.settle_max_wait_seconds,
             rounds=retry.attempts, sleep=sleep,
         )

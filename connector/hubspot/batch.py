@@ -68,8 +68,8 @@ def _failures(rest: list[Input[ItemT]], errors: list[Any], by_trace: dict, by_re
     loose: list[Failure] = []
     for error in errors:
         failure = _failure(error)
-        named = [by_trace.get(v) or by_ref.get(v) for v in _context_values(error)]
-        named = [i for i in named if i is not None and i.trace not in failed]
+        named = [item for v in _context_values(error)
+                 if (item := by_trace.get(v) or by_ref.get(v)) is not None and item.trace not in failed]
         for item in named:
             failed[item.trace] = (item, failure)
         if not named:

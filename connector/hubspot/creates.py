@@ -25,6 +25,7 @@ next run looks it up. docs/hubspot-adapter.md says why each step is safe.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -95,12 +96,12 @@ class Creator:
         if not creates:
             return []
         if self.mode() is KeyMode.UNIQUE:
-            return [lambda batch=batch: self._create_unique(batch) for batch in chunks(creates, WRITE_MAX)]
+            return [functools.partial(self._create_unique, batch) for batch in chunks(creates, WRITE_MAX)]
         settled: Results = []
         doubt = self.journal().in_doubt(a.key for _, a in creates)
         if doubt:
             creates, settled = self._settle(creates, doubt, by_us=False)
-        jobs: list[Callable[[], Results]] = [lambda batch=batch: self._create_checked(batch, checked=True)
+        jobs: list[Callable[[], Results]] = [functools.partial(self._create_checked, batch, checked=True)
                                              for batch in chunks(creates, WRITE_MAX)]
         return [(lambda: settled), *jobs] if settled else jobs
 

@@ -49,7 +49,7 @@ def read_associations(client: HubSpotClient, from_type: str, to_type: str, ids: 
     """``from id -> [Link]`` for every id; ids without associations map to []."""
     label = f"POST /crm/v4/associations/{from_type}/{to_type}/batch/read"
     found: dict[str, list[Link]] = {i: [] for i in ids}
-    todo = [(i, None) for i in dict.fromkeys(ids)]
+    todo: list[tuple[str, str | None]] = [(i, None) for i in dict.fromkeys(ids)]
     while todo:
         batch, todo = todo[:ASSOCIATION_READ_MAX], todo[ASSOCIATION_READ_MAX:]
         body = sdk_model(BatchInputPublicFetchAssociationsBatchRequest,

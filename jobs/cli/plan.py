@@ -107,8 +107,8 @@ def _plan_job(runtime: Runtime, job: str, session: CrmSession, store: StateStore
             raise ConfigError('is "none": set a source to plan the NPS job', source=runtime.settings.source,
                               key="nps.source")
         return None, 0, None
-    report = run_nps(nps_job, dry_run=True)
-    return list(report.plan_actions), 0, None
+    nps_report = run_nps(nps_job, dry_run=True)
+    return list(nps_report.plan_actions), 0, None
 
 
 def plan_summary(actions: Sequence[Action], *, deals: int, reads: int, writes: int,

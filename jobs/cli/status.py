@@ -63,8 +63,8 @@ def status_command(config_path: Path, limit: int, fmt: str) -> int:
     if not_imported:
         out.print(text(f"{len(not_imported)} NPS row(s) the source holds that could not be used (fix them there; "
                        "the next NPS run reads them again):"))
-        for row in not_imported:
-            out.print(text(f"  {row.describe()} (run {row.run_id})"))
+        for reject in not_imported:
+            out.print(text(f"  {reject.describe()} (run {reject.run_id})"))
     return ExitCode.OK
 
 
@@ -88,7 +88,8 @@ def history_command(config_path: Path, fmt: str, *, run_id: int | None = None, d
             title = f"Deal {deal_id}: {len(records)} record(s) in the runs kept, newest run first"
         playbook = store.customer_deal(scope, deal_id) if deal_id is not None else None
     if fmt == "json":
-        body = {"scope": scope, "run": run_id, "deal": deal_id, "records": [jsonable(r) for r in records]}
+        body: dict[str, Any] = {"scope": scope, "run": run_id, "deal": deal_id,
+                                "records": [jsonable(r) for r in records]}
         if deal_id is not None:
             body["playbook"] = _playbook_json(playbook)
         echo(json.dumps(logs.redact_value(body), indent=2, ensure_ascii=False, default=str))

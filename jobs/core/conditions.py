@@ -16,10 +16,11 @@ A mapped field of the same name wins over a built-in fact.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 from connector.model import Deal, FieldValue
 from jobs.core.values import ValueProblem, clean_text, parse_number, shown
@@ -192,7 +193,7 @@ def _below(raw: str | None, wanted: Decimal) -> bool:
     return number is not None and number < wanted
 
 
-_PASSES = {
+_PASSES: Mapping[str, Callable[[str | None, Any], bool]] = {
     "equals": _equals,
     "one_of": _one_of,
     "not_one_of": lambda raw, wanted: not _one_of(raw, wanted),

@@ -14,6 +14,7 @@ No rule looks at today's date: a report depends on the deal and the mapping only
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable
@@ -136,7 +137,7 @@ def _date_after(rule: HandoffRule, spec: FieldSpec, deal: Deal, fieldmap: FieldM
     return f"must be after the {other_label.lower()} ({other.isoformat()}); it is {day.isoformat()}"
 
 
-def _other_day(rule: HandoffRule, deal: Deal, fieldmap: FieldMap):
+def _other_day(rule: HandoffRule, deal: Deal, fieldmap: FieldMap) -> tuple[dt.date | ValueProblem | None, str]:
     """The day a ``date_after`` rule compares with: the close date, or another mapped field."""
     name = rule.value if isinstance(rule.value, str) else CLOSE_DATE
     if name == CLOSE_DATE or not fieldmap.has(name):

@@ -79,6 +79,7 @@ from jobs.core.task_specs import (
     touch_point_owner,
     with_update_note,
 )
+from jobs.core.touch_points import TouchPointRule
 
 __all__ = ["PlanResult", "fingerprint", "plan", "same_instant"]
 
@@ -144,10 +145,10 @@ class _Context:
     """The incomplete-handoff task as if first detected now (the same for every deal)."""
     book: CustomerBook
     follows_customers: bool
-    memos: dict[str, dict[tuple, object]] = field(default_factory=dict)
+    memos: dict[str, dict[tuple[object, ...], object]] = field(default_factory=dict)
     """``playbook.schedule``'s memo per playbook for this call: deals closed on one day share their dates."""
 
-    def memo_for(self, playbook: Playbook) -> dict[tuple, object]:
+    def memo_for(self, playbook: Playbook) -> dict[tuple[object, ...], object]:
         return self.memos.setdefault(playbook.id, {})
 
     def tagged(self, reason: str, playbook: Playbook) -> str:
@@ -346,7 +347,7 @@ def _update_reason(entry: LedgerEntry, changes: list[str], why: str) -> str:
 
 
 def _retire_unwanted(out: _DealPlan, entries: Sequence[LedgerEntry], planned_keys: set[str],
-                     locate: Callable[[object, int], PlannedTouchPoint | str], choice: Choice,
+                     locate: Callable[[TouchPointRule, int], PlannedTouchPoint | str], choice: Choice,
                      spec_for: Callable[..., TaskSpec], ends: dt.date | None,
                      taker: CustomerDeal | None, ctx: _Context) -> None:
     playbook = choice.playbook

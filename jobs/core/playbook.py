@@ -192,7 +192,7 @@ DEFAULT_PLAYBOOK = Playbook(
 
 
 def schedule(deal: Deal, playbook: Playbook, now: dt.datetime, *,
-             memo: dict[tuple, object] | None = None, ends: dt.date | None = None) -> DealSchedule:
+             memo: dict[tuple[object, ...], object] | None = None, ends: dt.date | None = None) -> DealSchedule:
     """The touch points of ``deal`` to plan now: cycle 0 (close), the current renewal cycle, and
     the regular check-ups due next; nothing due on or after ``ends``.
 
@@ -212,7 +212,7 @@ def schedule(deal: Deal, playbook: Playbook, now: dt.datetime, *,
         return _unscheduled(f"dates out of range (close date {deal.close_date}): {exc}")
 
 
-def _schedule(deal: Deal, close: dt.date, playbook: Playbook, today: dt.date, memo: dict[tuple, object],
+def _schedule(deal: Deal, close: dt.date, playbook: Playbook, today: dt.date, memo: dict[tuple[object, ...], object],
               ends: dt.date | None) -> DealSchedule:
     first_renewal, from_field, notes = _first_renewal(deal, playbook)
     term = playbook.contract_term_months
@@ -246,7 +246,7 @@ Window = tuple[list[PlannedTouchPoint], dt.date | None, str | None]
 
 
 def _window(rule: TouchPointRule, close: dt.date, renewals: Renewals, playbook: Playbook, today: dt.date,
-            ends: dt.date | None, memo: dict[tuple, object]) -> Window:
+            ends: dt.date | None, memo: dict[tuple[object, ...], object]) -> Window:
     key = ("repeat", rule.id, close, renewals, ends)
     cached = memo.get(key)
     if cached is None:

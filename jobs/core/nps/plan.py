@@ -94,18 +94,18 @@ def _referrer_index(snapshot: NpsSnapshot, referrer_field: str) -> dict[str, str
     for account_id in snapshot.accounts:
         names[account_id.strip().lower()] = account_id
     for contact in snapshot.contacts:
-        if contact.company_id in snapshot.accounts:
-            names[contact.id.strip().lower()] = contact.company_id
+        if (company_id := contact.company_id) is not None and company_id in snapshot.accounts:
+            names[contact.id.strip().lower()] = company_id
             if email := normalise_email(contact.email):
-                names[email] = contact.company_id
+                names[email] = company_id
     found: dict[str, str] = {}
     for deal_id in sorted(snapshot.deals):
         deal = snapshot.deals[deal_id]
         named = (clean_text(deal.value(referrer_field)) or "").lower()
-        account_id = names.get(named)
+        referred = names.get(named)
         own = deal.company.id if deal.company else None
-        if account_id and account_id != own and deal.is_won:
-            found.setdefault(account_id, deal_id)
+        if referred and referred != own and deal.is_won:
+            found.setdefault(referred, deal_id)
     return found
 
 
