@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from connector.actions import Action, ActionResult, WriteAction
+from connector.mapping.model import FieldType
 from connector.model import Cursor, Deal, DealStamp, FieldValue, NpsContact, Provider, TaskRef
 
 if TYPE_CHECKING:
@@ -41,6 +42,10 @@ class SchemaProblem:
     mapping_key: str
     crm_field: str
     problem: str
+    note: bool = False
+    """Not a problem: a compatible pair that differs (connector/mapping/compat.py), said in one line."""
+    write_as: FieldType | None = None
+    """With ``note``: how a writer formats the value for this field (``FieldMap.fitted``)."""
 
     def __str__(self) -> str:
         return f"{self.mapping_key} -> {self.crm_field}: {self.problem}"

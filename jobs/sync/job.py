@@ -33,6 +33,7 @@ from jobs import logs
 from jobs.core import handoff, planner
 from jobs.core.playbook import Playbook
 from jobs.core.playbook_set import PlaybookSet, as_set
+from jobs.schema_fit import Skipped, fit, skipped_counts, skipped_note
 from jobs.state import StateStore
 from jobs.state.intents import StoreJournal
 from jobs.sync.customers import LATER_ROUNDS, RunCustomers
@@ -79,6 +80,8 @@ class SyncJob:
     """Told of every page as it is read (the CLI's progress and deal names)."""
     check_schema: bool = True
     """False when the caller checked the mapping against the live CRM already (the CLI does)."""
+    skipped: tuple[Skipped, ...] = ()
+    """Optional write-back targets the caller's check found unfit (left out of ``fieldmap``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +110,8 @@ class SyncReport:
     """A dry run's per-deal account: why its playbook, and its check-ups' next dates."""
     applied_later: set[str] = field(default_factory=set)
     """A dry run's actions (by key) that `run` would apply at its end, not with their deal's page."""
+    skipped: tuple[Skipped, ...] = ()
+    """Optional write-back targets this run left out, and why (kept with the run; `status`)."""
 
     @property
     def playbook_counts(self) -> Counter[str]:
@@ -124,10 +129,13 @@ class SyncReport:
         return 1 if self.rejected else 0
 
 
-def check_schema_or_raise(job: SyncJob) -> None:
-    problems = job.adapter.check_schema()
-    if problems:
-        raise SchemaError([str(p) for p in problems], source=job.fieldmap.source)
+def check_schema_or_raise(job: SyncJob) -> SyncJob:
+    """The job with its mapping fitted to the live CRM (jobs/schema_fit.py); SchemaError when
+    something the sync job needs does not fit."""
+    found = fit(job.adapter.check_schema(), job.fieldmap, JOB)
+    if found.blocking:
+        raise SchemaError([str(p) for p in found.blocking], source=job.fieldmap.source)
+    return dataclasses.replace(job, fieldmap=found.fieldmap, skipped=found.skipped, check_schema=False)
 
 
 def run_sync(job: SyncJob, *, dry_run: bool = False) -> SyncReport:
@@ -155,7 +163,7 @@ def _fewer_collector_pauses() -> Iterator[None]:
 
 def _run_sync(job: SyncJob, *, dry_run: bool) -> SyncReport:
     if job.check_schema:
-        check_schema_or_raise(job)
+        job = check_schema_or_raise(job)
     if dry_run:
         return _run_pages(job, None, dry_run=True)
     with job.store.lock(job.scope):
@@ -172,7 +180,8 @@ def _run_sync(job: SyncJob, *, dry_run: bool) -> SyncReport:
             job.store.finish_run(run_id, "failed", {}, job.adapter.call_stats(), error=logs.redact(str(exc)))
             raise
         outcome = "rejected" if report.rejected else "ok"
-        job.store.finish_run(run_id, outcome, dict(report.outcomes), job.adapter.call_stats())
+        job.store.finish_run(run_id, outcome, dict(report.outcomes) | skipped_counts(job.skipped),
+                             job.adapter.call_stats(), error=skipped_note(job.skipped))
         return report
 
 
@@ -225,7 +234,7 @@ def _wall_clock() -> dt.datetime:
 
 
 def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport:
-    report = SyncReport(run_id=run_id, dry_run=dry_run)
+    report = SyncReport(run_id=run_id, dry_run=dry_run, skipped=job.skipped)
     now = job.clock()
     budget = DealBudget()
     customers = RunCustomers(job.store, job.scope, as_set(job.playbook), dry_run=dry_run)
