@@ -94,7 +94,8 @@ OPTIONS = "options"
 @dataclass(frozen=True, slots=True)
 class Rule:
     read: str | None
-    """SAME, a note (fits, said in one line), or None (refused)."""
+    """For a field AfterClose only reads: SAME, a note (fits, said in one line), or None (refused).
+    A write-back target is judged by ``write`` alone: what AfterClose reads back is what it wrote."""
     write: str | None
     """SAME, OPTIONS, a note, or None (refused)."""
     write_as: FieldType | None = None
@@ -104,11 +105,12 @@ class Rule:
 
 _TEXT_ONLY = "the CRM checks this field's format (email, phone, URL), so free text could be refused"
 _NOT_OPTIONS = "free text is not a fixed set of options; map a text field"
+_FREE_TEXT = "a rep may type anything into a text field, so it is no source for this type"
 
 TABLE: Mapping[tuple[FieldType, CrmKind], Rule] = MappingProxyType({
     (FieldType.TEXT, CrmKind.TEXT): Rule(SAME, SAME),
     (FieldType.TEXT, CrmKind.FORMATTED_TEXT): Rule("read as text", None, why_not=_TEXT_ONLY),
-    (FieldType.TEXT, CrmKind.PICKLIST): Rule("the selected option is read as text", None, why_not=_NOT_OPTIONS),
+    (FieldType.TEXT, CrmKind.PICKLIST): Rule(SAME, None, why_not=_NOT_OPTIONS),  # the option's value is text
     (FieldType.TEXT, CrmKind.MULTIPICKLIST): Rule("the selected options are read as the CRM joins them", None,
                                                   why_not=_NOT_OPTIONS),
     (FieldType.TEXT, CrmKind.NUMBER): Rule("the number is read as text", None,
@@ -120,27 +122,26 @@ TABLE: Mapping[tuple[FieldType, CrmKind], Rule] = MappingProxyType({
     (FieldType.TEXT, CrmKind.BOOL): Rule("true/false is read as text", None,
                                          why_not="free text cannot be written to a checkbox"),
     (FieldType.NUMBER, CrmKind.NUMBER): Rule(SAME, SAME),
-    (FieldType.NUMBER, CrmKind.TEXT): Rule("text that is not a number counts as not readable",
-                                           "numbers are written as their text (9, 7.5)", write_as=FieldType.TEXT),
+    (FieldType.NUMBER, CrmKind.TEXT): Rule(None, "numbers are written as their text (9, 7.5)",
+                                           write_as=FieldType.TEXT, why_not=_FREE_TEXT),
     (FieldType.DATE, CrmKind.DATE): Rule(SAME, SAME),
     (FieldType.DATE, CrmKind.DATETIME): Rule("a date-time is read as its day in UTC",
                                              "dates are written as midnight in the playbook's time zone",
                                              write_as=FieldType.DATETIME),
-    (FieldType.DATE, CrmKind.TEXT): Rule("text that is not a date counts as not readable",
-                                         "dates are written as text, YYYY-MM-DD", write_as=FieldType.TEXT),
+    (FieldType.DATE, CrmKind.TEXT): Rule(None, "dates are written as text, YYYY-MM-DD", write_as=FieldType.TEXT,
+                                         why_not=_FREE_TEXT),
     (FieldType.DATETIME, CrmKind.DATETIME): Rule(SAME, SAME),
     (FieldType.DATETIME, CrmKind.DATE): Rule("a date is read as midnight UTC", None,
                                              why_not="a date field would lose the time of day"),
-    (FieldType.DATETIME, CrmKind.TEXT): Rule("text that is not a date-time counts as not readable",
-                                             "date-times are written as text, ISO 8601 in UTC",
-                                             write_as=FieldType.TEXT),
+    (FieldType.DATETIME, CrmKind.TEXT): Rule(None, "date-times are written as text, ISO 8601 in UTC",
+                                             write_as=FieldType.TEXT, why_not=_FREE_TEXT),
     (FieldType.ENUM, CrmKind.PICKLIST): Rule(SAME, OPTIONS),
     (FieldType.ENUM, CrmKind.TEXT): Rule("a value that is not one of the options counts as not readable",
                                          "the option values are written as text", write_as=FieldType.TEXT),
     (FieldType.BOOL, CrmKind.BOOL): Rule(SAME, SAME),
     (FieldType.BOOL, CrmKind.PICKLIST): Rule("the options true and false are read as a checkbox", OPTIONS),
-    (FieldType.BOOL, CrmKind.TEXT): Rule("text other than true or false counts as not readable",
-                                         "written as the text true or false", write_as=FieldType.TEXT),
+    (FieldType.BOOL, CrmKind.TEXT): Rule(None, "written as the text true or false", write_as=FieldType.TEXT,
+                                         why_not=_FREE_TEXT),
 })
 """(canonical type, CRM kind) -> how AfterClose may read and write it. A pair not listed is refused."""
 
@@ -193,17 +194,16 @@ def verdict(canonical_type: FieldType, values: tuple[str, ...] | None, crm_field
     """May AfterClose read (and, with ``write``, write) a ``canonical_type`` value in ``crm_field``?
     ``values``: every value it may write (an enum's options), None when that is not a fixed set."""
     rule = TABLE.get((canonical_type, crm_field.kind))
-    shown = f"a {crm_field.type} field"
-    if rule is None or rule.read is None:
-        return Refusal(text=f"{shown} cannot hold a {canonical_type} value; map a field that can "
-                            f"({', '.join(fitting_kinds(canonical_type, write=write))})")
+    shown = f"the {crm_field.type} field"
+    if rule is None or (rule.write if write else rule.read) is None:
+        why = f": {rule.why_not}" if rule is not None and rule.why_not else ""
+        doing = "writes" if write else "reads"
+        return Refusal(text=f"AfterClose {doing} a {canonical_type} value, which {shown} cannot hold{why}; map a "
+                            f"field that can ({', '.join(fitting_kinds(canonical_type, write=write))})")
     if not write:
         if rule.read == SAME:
             return Compatible()
         return Note(text=f"{shown} holds this {canonical_type} value: {rule.read}")
-    if rule.write is None:
-        return Refusal(text=f"AfterClose writes a {canonical_type} value, but {shown} cannot take it: "
-                            f"{rule.why_not}")
     if rule.write == OPTIONS:
         return _options_verdict(canonical_type, values, crm_field)
     if rule.write == SAME:

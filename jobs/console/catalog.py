@@ -103,6 +103,9 @@ class SchemaCheckCatalog:
         problems = checked.about(key.key)
         if problems:
             return Verdict(fits=False, note="; ".join(p.problem for p in problems))
+        notes = checked.notes_about(key.key)
+        if notes:
+            return Verdict(fits=True, note=f"fits: {'; '.join(p.problem for p in notes)}")
         kind = "AfterClose writes it" if key.write else "AfterClose reads it"
         return Verdict(fits=True, note=f"fits: {crm_name} exists in the live CRM and can hold this {key.type} value "
                                        f"({kind})")

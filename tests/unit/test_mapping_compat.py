@@ -27,16 +27,18 @@ T, N, D, DT, E, B = (FieldType.TEXT, FieldType.NUMBER, FieldType.DATE, FieldType
 K = CrmKind
 C, NOTE, R = "compatible", "note", "refused"
 
-# (canonical type, CRM kind) -> (reading it, writing it): the README's table, written out by hand.
+# (canonical type, CRM kind) -> (a field AfterClose only reads, a write-back target): the README's
+# table, written out by hand. A rep may type anything into a text field, so numbers, dates and
+# checkboxes are never read from one; AfterClose may write them there as text.
 EXPECTED = {
-    (T, K.TEXT): (C, C), (T, K.FORMATTED_TEXT): (NOTE, R), (T, K.PICKLIST): (NOTE, R),
+    (T, K.TEXT): (C, C), (T, K.FORMATTED_TEXT): (NOTE, R), (T, K.PICKLIST): (C, R),
     (T, K.MULTIPICKLIST): (NOTE, R), (T, K.NUMBER): (NOTE, R), (T, K.DATE): (NOTE, R), (T, K.DATETIME): (NOTE, R),
     (T, K.BOOL): (NOTE, R), (T, K.OTHER): (R, R),
-    (N, K.NUMBER): (C, C), (N, K.TEXT): (NOTE, NOTE),
-    (D, K.DATE): (C, C), (D, K.DATETIME): (NOTE, NOTE), (D, K.TEXT): (NOTE, NOTE),
-    (DT, K.DATETIME): (C, C), (DT, K.DATE): (NOTE, R), (DT, K.TEXT): (NOTE, NOTE),
+    (N, K.NUMBER): (C, C), (N, K.TEXT): (R, NOTE),
+    (D, K.DATE): (C, C), (D, K.DATETIME): (NOTE, NOTE), (D, K.TEXT): (R, NOTE),
+    (DT, K.DATETIME): (C, C), (DT, K.DATE): (NOTE, R), (DT, K.TEXT): (R, NOTE),
     (E, K.PICKLIST): (C, C), (E, K.TEXT): (NOTE, NOTE),
-    (B, K.BOOL): (C, C), (B, K.PICKLIST): (NOTE, NOTE), (B, K.TEXT): (NOTE, NOTE),
+    (B, K.BOOL): (C, C), (B, K.PICKLIST): (NOTE, NOTE), (B, K.TEXT): (R, NOTE),
 }
 OPTIONS = ("complete", "incomplete", "true", "false")
 
