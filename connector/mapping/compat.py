@@ -104,7 +104,7 @@ class Rule:
 
 
 _TEXT_ONLY = "the CRM checks this field's format (email, phone, URL), so free text could be refused"
-_NOT_OPTIONS = "free text is not a fixed set of options; map a text field"
+_NOT_OPTIONS = "free text is not a fixed set of options"
 _FREE_TEXT = "a rep may type anything into a text field, so it is no source for this type"
 
 TABLE: Mapping[tuple[FieldType, CrmKind], Rule] = MappingProxyType({

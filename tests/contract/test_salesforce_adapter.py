@@ -139,6 +139,8 @@ def test_given_mapping_pointing_at_wrong_fields_then_type_readonly_and_picklist_
                                           crm_name="ForecastCategory", type=FieldType.TEXT, write=True)
     fields["nps_category"] = FieldSpec(canonical="nps_category", record=RecordKind.DEAL, crm_name="Type",
                                        type=FieldType.ENUM, options=("promoter", "New Customer"), write=True)
+    fields["nps_score"] = FieldSpec(canonical="nps_score", record=RecordKind.DEAL, crm_name="CloseDate",
+                                    type=FieldType.NUMBER, write=True)
     mapping = type(h.fieldmap)(provider=h.fieldmap.provider, source="custom.toml", fields=fields,
                                handoff_rules=(), templates=h.fieldmap.templates,
                                task_key_field=h.fieldmap.task_key_field)
@@ -146,10 +148,12 @@ def test_given_mapping_pointing_at_wrong_fields_then_type_readonly_and_picklist_
         before = h.calls()
         problems = {p.mapping_key: str(p) for p in adapter.check_schema()}
         assert adapter.check_schema() is not None and h.calls() - before == 3  # describes cached per run
-    assert set(problems) == {"fields.nps_date", "fields.handoff_missing", "fields.nps_category"}
-    assert "Opportunity.LastModifiedDate" in problems["fields.nps_date"] and "datetime" in problems["fields.nps_date"]
-    assert "not updateable" in problems["fields.handoff_missing"]
-    assert "promoter" in problems["fields.nps_category"] and "New Customer" not in problems["fields.nps_category"]
+    assert set(problems) == {"fields.nps_date", "fields.handoff_missing", "fields.nps_category", "fields.nps_score"}
+    # A date fits a date-time field (connector/mapping/compat.py), but this one is read-only.
+    assert "Opportunity.LastModifiedDate" in problems["fields.nps_date"] and "not updateable" in problems["fields.nps_date"]
+    assert "mapped as number, the field is date" in problems["fields.nps_score"]
+    assert "free text is not a fixed set of options" in problems["fields.handoff_missing"]
+    assert "lacks option(s) AfterClose writes: promoter (has: " in problems["fields.nps_category"]
 
 
 # --- writes -------------------------------------------------------------------------------------
