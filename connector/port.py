@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from connector.actions import Action, ActionResult, WriteAction
+from connector.mapping.compat import CrmField
 from connector.mapping.model import FieldType
-from connector.model import Cursor, Deal, DealStamp, FieldValue, NpsContact, Provider, TaskRef
+from connector.model import Cursor, Deal, DealStamp, FieldValue, NpsContact, Provider, RecordKind, TaskRef
 
 if TYPE_CHECKING:
     from connector.nps import NpsSource
@@ -137,6 +138,15 @@ class SupportsSetup(Protocol):
     field: created, already there, or precise instructions for an admin (name, type, uniqueness)."""
 
     def setup(self) -> list[str]:
+        ...
+
+
+@runtime_checkable
+class SupportsFieldList(Protocol):
+    """The live fields of a record type, with their types and options (the console's field
+    picker), as ``connector.mapping.compat`` judges them. One schema read per record type."""
+
+    def crm_fields(self, record: RecordKind) -> list[CrmField]:
         ...
 
 

@@ -209,3 +209,21 @@ def test_given_task_key_of_another_type_when_setup_then_instructions_instead_of_
         assert "is number" in _problems(h)["task_key_field -> tasks.afterclose_key"]
     assert any(line.startswith("cannot fix tasks.afterclose_key: it exists as number") for line in report)
     assert report[-1].startswith("task keys: none until tasks.afterclose_key is fixed")
+
+
+def test_the_live_properties_are_listed_with_type_options_and_ownership_for_the_field_picker():
+    from connector.mapping.compat import CrmKind, verdict, writes_values
+    from connector.port import SupportsFieldList
+
+    with hubspot_harness() as h:
+        assert isinstance(h.adapter, SupportsFieldList)
+        h.sandbox.define_property("deals", "referral_note", type="string", field_type="text", label="Referral note")
+        fields = {f.name: f for f in h.adapter.crm_fields(RecordKind.DEAL)}
+        assert fields["referral_note"].kind is CrmKind.TEXT and fields["referral_note"].label == "Referral note"
+        assert fields["handoff_status"].own and fields["handoff_status"].options == ("complete", "incomplete")
+        assert not fields["dealname"].own
+        spec = hubspot_fieldmap().spec("referral_status")
+        fitting = {name for name, f in fields.items()
+                   if verdict(spec.type, writes_values(spec.type, spec.options), f).fits and f.writable}
+        assert {"referral_status", "referral_note", "description"} <= fitting
+        assert "amount" not in fitting and "closedate" not in fitting

@@ -380,3 +380,16 @@ def test_given_session_dies_again_right_after_renewal_then_auth_error_not_a_loop
             list(read_deals(adapter, None))
         assert adapter.call_stats().by_endpoint["login"] == 2
         assert h.sandbox.controls.snapshot()["query"] == 2
+
+
+def test_the_live_fields_are_listed_for_the_field_picker_as_describe_shows_them(h):
+    from connector.mapping.compat import CrmKind
+    from connector.port import SupportsFieldList
+
+    assert isinstance(h.adapter, SupportsFieldList)
+    fields = {f.name: f for f in h.adapter.crm_fields(RecordKind.DEAL)}
+    assert fields["Referral_Status__c"].kind is CrmKind.PICKLIST and fields["Referral_Status__c"].own
+    assert "declined" in fields["Referral_Status__c"].options
+    assert fields["CloseDate"].kind is CrmKind.DATE and not fields["CloseDate"].own
+    contacts = {f.name: f for f in h.adapter.crm_fields(RecordKind.CONTACT)}
+    assert contacts["Email"].kind is CrmKind.FORMATTED_TEXT
