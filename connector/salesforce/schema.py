@@ -8,6 +8,7 @@ Describe replies list each field's ``name``, ``type``, ``updateable``, ``externa
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from connector.mapping import FieldMap, FieldSpec, FieldType
 from connector.mapping.compat import CrmField, Note, Refusal, kind_of, verdict, writes_values
@@ -43,7 +44,7 @@ def problems(fieldmap: FieldMap, described: Mapping[str, Describe]) -> list[Sche
 
 
 def _field_problems(spec: FieldSpec, sobject: str, live: Mapping | None) -> list[SchemaProblem]:
-    where = dict(mapping_key=f"fields.{spec.canonical}", crm_field=f"{sobject}.{spec.crm_name}")
+    where: dict[str, Any] = dict(mapping_key=f"fields.{spec.canonical}", crm_field=f"{sobject}.{spec.crm_name}")
     if live is None:
         return [SchemaProblem(**where, problem="field does not exist (or this user cannot see it)")]
     found = verdict(spec.type, writes_values(spec.type, spec.options), crm_field(live, own=spec.afterclose_owned),
@@ -73,7 +74,7 @@ def _missing_values(live: Mapping, wanted: Iterable[str]) -> list[str]:
 
 
 def _task_key_problems(key_field: str, task: Describe) -> list[SchemaProblem]:
-    where = dict(mapping_key="task_key_field", crm_field=f"Task.{key_field}")
+    where: dict[str, Any] = dict(mapping_key="task_key_field", crm_field=f"Task.{key_field}")
     live = task.get(key_field)
     if live is None:
         return [SchemaProblem(**where, problem="field does not exist; create it as Text(255), External ID, "

@@ -109,8 +109,8 @@ class LiveFieldCatalog:
             try:
                 with self.fallback.runtime.crm() as session:
                     adapter = session.adapter
-                    lists = isinstance(adapter, SupportsFieldList)
-                    self._live = {record: adapter.crm_fields(record) for record in records} if lists else {}
+                    self._live = ({record: adapter.crm_fields(record) for record in records}
+                                  if isinstance(adapter, SupportsFieldList) else {})
             except AfterCloseError as exc:
                 # The page still offers the mapped names; the verdict says the CRM is unreachable.
                 log.warning("field_list_unavailable", error=logs.redact(str(exc)))

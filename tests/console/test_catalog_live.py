@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from jobs.cli.runtime import load_runtime
 from jobs.console.catalog import LiveFieldCatalog, field_catalog, mapping_keys
-from tests.cli.conftest import hubspot  # noqa: F401 - the fixture
 
 
-def test_given_a_live_portal_then_the_picker_lists_only_fields_that_can_hold_the_keys_type(hubspot):  # noqa: F811
+def test_given_a_live_portal_then_the_picker_lists_only_fields_that_can_hold_the_keys_type(hubspot):
     hubspot.sandbox.define_property("deals", "go_live", type="date", field_type="date", label="Go-live")
     runtime = load_runtime(hubspot.config(), configure_logs=False)
     catalog = field_catalog(runtime, runtime.fieldmap.source)
