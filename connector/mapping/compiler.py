@@ -233,8 +233,8 @@ class Compiler:
         for name, spec in fields.items():
             if spec.optional and name in inputs:
                 self.problem(("fields", name, "optional"),
-                             f"{name!r} is a handoff input ([[handoff.rules]]) and cannot be an optional target: "
-                             "remove optional = true, or the rules that test it")
+                             f"{name!r} ({spec.record} field {spec.crm_name}) is a handoff input ([[handoff.rules]]) "
+                             "and cannot be an optional target: remove optional = true, or the rules that test it")
 
     def options(self, type_: FieldType | None, options: list | None, path: KeyPath):
         path = (*path, "options")

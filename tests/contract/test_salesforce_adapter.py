@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import time
@@ -393,3 +394,21 @@ def test_the_live_fields_are_listed_for_the_field_picker_as_describe_shows_them(
     assert fields["CloseDate"].kind is CrmKind.DATE and not fields["CloseDate"].own
     contacts = {f.name: f for f in h.adapter.crm_fields(RecordKind.CONTACT)}
     assert contacts["Email"].kind is CrmKind.FORMATTED_TEXT
+
+
+def test_given_a_number_mapped_to_a_text_field_then_check_notes_it_and_the_write_sends_its_text(h):
+    """connector/mapping/compat.py: a number fits a text field, written as its text (``write_as``)."""
+    fields = dict(h.fieldmap.fields)
+    del fields["handoff_missing"]
+    fields["nps_score"] = dataclasses.replace(fields["nps_score"], crm_name="Handoff_Missing__c")
+    mapping = dataclasses.replace(h.fieldmap, fields=fields)
+    with h.new_adapter(fieldmap=mapping) as probe:
+        [note] = [p for p in probe.check_schema() if p.mapping_key == "fields.nps_score"]
+    assert note.note and note.write_as is FieldType.TEXT and "the textarea field takes this number value" in note.problem
+    deal = active_deals(h.adapter)[0]
+    with h.new_adapter(fieldmap=mapping.fitted(write_as={"nps_score": FieldType.TEXT})) as adapter:
+        [result] = adapter.apply([UpdateRecord(update=RecordUpdate(kind=RecordKind.DEAL, record_id=deal.id, values={
+            "nps_score": "9"}), deal_id=deal.id, reason="t")])
+    assert result.outcome is Outcome.UPDATED
+    opportunity = next(r for r in h.sandbox.records("Opportunity") if r["Id"] == deal.id)
+    assert opportunity["Handoff_Missing__c"] == "9"

@@ -38,7 +38,7 @@ def test_given_an_optional_target_that_is_also_a_handoff_input_then_it_is_refuse
     with pytest.raises(ConfigError) as refused:
         parse_mapping(text, source="mine.toml")
     message = str(refused.value)
-    assert "fields.customer_goal.optional: 'customer_goal' is a handoff input" in message
+    assert "fields.customer_goal.optional: 'customer_goal' (deal field customer_goal) is a handoff input" in message
     assert "remove optional = true, or the rules that test it" in message
 
 
