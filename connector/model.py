@@ -175,6 +175,9 @@ class DealPage:
 
     deals: tuple[Deal, ...]
     cursor: Cursor | None
+    handled: Mapping[str, dt.datetime] = field(default_factory=dict)
+    """Deal id -> modified stamp of each deal this page moves the cursor past as handled (decided,
+    or AfterClose's own write-back), for a CRM read with a look-back (jobs/sync/lookback.py)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -33,6 +33,8 @@ from connector.mapping.model import FieldType
 from connector.model import Cursor, Deal, DealStamp, FieldValue, NpsContact, Provider, RecordKind, TaskRef
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from connector.nps import NpsSource
 
 
@@ -73,6 +75,9 @@ class StreamTuning:
     enrich_batch: int | None
     """Stamps per ``enrich`` call (HubSpot: 1,000, the association read maximum); None: one
     ``enrich`` per scan page, as the scan paged it."""
+    lookback: dt.timedelta = dt.timedelta(0)
+    """How far before the cursor each run reads again (HubSpot: its search index can show an
+    earlier edit after a later one); 0 for a CRM whose reads show every change in order."""
 
 
 @runtime_checkable
@@ -147,6 +152,16 @@ class SupportsFieldList(Protocol):
     picker), as ``connector.mapping.compat`` judges them. One schema read per record type."""
 
     def crm_fields(self, record: RecordKind) -> list[CrmField]:
+        ...
+
+
+@runtime_checkable
+class SupportsSetupPackage(Protocol):
+    """Write what ``setup`` would do as a package an admin deploys (Salesforce metadata), for an
+    integration user that may not change the CRM's schema. Reads the CRM, writes only files.
+    Returns one line per item and the commands that deploy it."""
+
+    def write_setup_package(self, directory: Path) -> list[str]:
         ...
 
 

@@ -16,17 +16,12 @@ config.example.toml documents every key; tests/jobs/test_config_example.py keeps
 from __future__ import annotations
 
 import datetime as dt
-import difflib
-import os
-import stat
-import tomllib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BaseModel,
     Field,
     PrivateAttr,
     SecretStr,
@@ -45,12 +40,12 @@ from connector.model import Priority, Provider, TaskType
 from connector.nps import NpsSourceConfig
 from connector.retry import RetrySettings
 from connector.salesforce.settings import SalesforceSettings
-from connector.settings import RULE_ERROR, Section, problem
+from connector.settings import Section, problem
+from jobs.config_file import inline_secret_keys, read_toml, readable_secrets_warning
+from jobs.config_messages import ENV_DELIMITER, ENV_PREFIX, describe, env_hint, env_parse_problems
 from jobs.console.settings import ConsoleSection
 from jobs.serve.cron import crontab_trigger
 
-ENV_PREFIX = "AFTERCLOSE_"
-ENV_DELIMITER = "__"
 DEFAULT_STATE_URL = "sqlite:///.afterclose/state.db"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -287,7 +282,7 @@ class Settings(BaseSettings):
         """Read ``path`` (None: environment and defaults only), apply the environment, validate."""
         if path is None:
             return cls.from_mapping({}, source="environment")
-        settings = cls.from_mapping(_read_toml(Path(path)), source=str(path))
+        settings = cls.from_mapping(read_toml(Path(path)), source=str(path))
         settings._source = str(path)
         return settings
 
@@ -297,14 +292,12 @@ class Settings(BaseSettings):
         try:
             settings = cls(**data)
         except ValidationError as exc:
-            raise SettingsError(_describe(exc), source=source) from None
+            raise SettingsError(describe(exc, cls), source=source) from None
         except EnvParseError as exc:  # a variable pydantic-settings could not even read
-            from jobs.config_sources import env_parse_problems
-
-            raise SettingsError(env_parse_problems(exc), source=source) from None
+            raise SettingsError(env_parse_problems(exc, cls), source=source) from None
         except SettingsError as exc:  # from the cross-field validator, which cannot know the source
-            raise SettingsError([(k, m + _env_hint(k)) for k, m in exc.problems], source=source) from None
-        settings._inline_secrets = tuple(_inline_secret_keys(data))
+            raise SettingsError([(k, m + env_hint(k)) for k, m in exc.problems], source=source) from None
+        settings._inline_secrets = tuple(inline_secret_keys(data, cls))
         settings._file_values = data
         return settings
 
@@ -389,24 +382,7 @@ class Settings(BaseSettings):
 
     def file_warnings(self) -> list[str]:
         """Advice about the config file itself: inline secrets in a file others can read."""
-        if self._source is None or not self._inline_secrets:
-            return []
-        try:
-            mode = os.stat(self._source).st_mode
-        except OSError:
-            return []
-        if not mode & (stat.S_IRGRP | stat.S_IROTH):
-            return []
-        uid = _process_uid()
-        # Not just "chmod 600": a file only its owner can read is unreadable to the container's
-        # user (uid 10001) when it is bind-mounted from a host account (docs/operations.md §2).
-        return [
-            f"{self._source} holds secrets ({', '.join(self._inline_secrets)}) and others can read it "
-            f"(mode {stat.S_IMODE(mode):o}). Move the secrets out of the file: a *_file key naming a mounted "
-            f"secret file, or an {ENV_PREFIX}<SECTION>{ENV_DELIMITER}<KEY> variable; the file then needs no "
-            f"protection. To keep them in the file, make it readable by uid {uid} (the user AfterClose runs "
-            f"as) and nobody else: chown {uid} and chmod 600 it (where it is mounted from, for a container)."
-        ]
+        return readable_secrets_warning(self._source, self._inline_secrets) if self._source else []
 
     @property
     def file_values(self) -> dict[str, Any]:
@@ -418,34 +394,6 @@ class Settings(BaseSettings):
 # Helpers
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError("config file not found", source=str(path)) from None
-    except PermissionError as exc:
-        raise ConfigError(
-            f"cannot read the config file: {exc.strerror or exc}. AfterClose runs as {_process_user()}, which "
-            "may not read it; in the container that is uid 10001, so a host file mounted into it must be "
-            "readable by uid 10001 (docs/operations.md, section 2, shows the ownership that works)",
-            source=str(path)) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read the config file: {exc.strerror or exc}", source=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
-
-
-def _process_user() -> str:
-    uid = _process_uid()
-    return f"uid {uid}" if uid is not None else "the current user"
-
-
-def _process_uid() -> int | None:
-    getuid = getattr(os, "getuid", None)  # POSIX only
-    return getuid() if getuid else None
-
-
 def _secret_fields(settings: Settings) -> Iterator[tuple[str, Section, str]]:
     """(section name, section, secret field) for every secret that has a ``_file`` twin."""
     for section_name in type(settings).model_fields:
@@ -453,78 +401,6 @@ def _secret_fields(settings: Settings) -> Iterator[tuple[str, Section, str]]:
         if isinstance(section, Section):
             for name in section.secret_names():
                 yield section_name, section, name
-
-
-def _inline_secret_keys(data: dict[str, Any]) -> Iterator[str]:
-    for section_name, field_info in Settings.model_fields.items():
-        section_type = field_info.annotation
-        values = data.get(section_name)
-        if not isinstance(values, dict) or not isinstance(section_type, type):
-            continue
-        names = section_type.secret_names() if issubclass(section_type, Section) else ()
-        for name in names:
-            if values.get(name) is not None:
-                if (section_name, name) == ("state", "url") and not _has_password(values[name]):
-                    continue
-                yield f"{section_name}.{name}"
-
-
-def _has_password(url: Any) -> bool:
-    try:
-        return bool(make_url(str(url)).password)
-    except ArgumentError:
-        return False
-
-
-def _describe(exc: ValidationError) -> list[tuple[str, str]]:
-    problems = []
-    # Context is read only for a section's own rules (the key they name); no input is ever echoed.
-    for error in exc.errors(include_url=False, include_input=False):
-        key = _dotted(error["loc"])
-        if error["type"] == RULE_ERROR:  # a section's own rule names the key it is about
-            key = f"{key}.{error['ctx']['field']}" if key else error["ctx"]["field"]
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = _unknown_key_message(error["loc"])
-        problems.append((key, message + _env_hint(key)))
-    return problems
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    key = ""
-    for part in loc:
-        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
-    return key
-
-
-def _unknown_key_message(loc: tuple[Any, ...]) -> str:
-    known = _known_keys_at(loc[:-1])
-    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-    return "unknown key" + (f"; did you mean {close[0]!r}?" if close else f" (known here: {', '.join(sorted(known))})")
-
-
-def _known_keys_at(parent: tuple[Any, ...]) -> list[str]:
-    model: type[BaseModel] | None = Settings
-    for part in parent:
-        if isinstance(part, int):
-            continue
-        field_info = model.model_fields.get(str(part)) if model else None
-        model = _model_in(field_info.annotation) if field_info else None
-    return list(model.model_fields) if model else []
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The model inside an annotation such as ``list[TouchPointSection] | None``."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    return next((m for arg in getattr(annotation, "__args__", ()) if (m := _model_in(arg))), None)
-
-
-def _env_hint(key: str) -> str:
-    """Say when the value came from the environment, so nobody hunts for it in the file."""
-    name = ENV_PREFIX + ENV_DELIMITER.join(part.split("[")[0] for part in key.split(".")).upper()
-    present = {env.upper() for env in os.environ}
-    return f" (from {name})" if name in present else ""
 
 
 def _require_http_url(value: str) -> str:

@@ -2,8 +2,7 @@
 ``AFTERCLOSE_<SECTION>__<KEY>`` variable (which wins over the file), or the default.
 
 Shown for ``[server] host`` and ``port`` (what /healthz and /metrics listen on: an ops engineer's
-first question) and for every key the environment sets; a secret's value is never shown. Also
-the explanation of a variable the settings library cannot read at all (``env_parse_problems``).
+first question) and for every key the environment sets; a secret's value is never shown.
 """
 
 from __future__ import annotations
@@ -15,7 +14,8 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 
 from connector.settings import Section
-from jobs.config import ENV_DELIMITER, ENV_PREFIX, Settings, _model_in
+from jobs.config import Settings
+from jobs.config_messages import ENV_DELIMITER, ENV_PREFIX, model_in
 
 ALWAYS_SHOWN = (("server", ("host",)), ("server", ("port",)))
 
@@ -37,7 +37,7 @@ def keys_from_environment() -> dict[tuple[str, tuple[str, ...]], str]:
             continue
         section, _, rest = env.upper().removeprefix(ENV_PREFIX).partition(ENV_DELIMITER)
         field = Settings.model_fields.get(section.lower())
-        model = _model_in(field.annotation) if field is not None and rest else None
+        model = model_in(field.annotation) if field is not None and rest else None
         path = tuple(part.lower() for part in rest.split(ENV_DELIMITER))
         if model is not None and path[0] in model.model_fields:
             found[(section.lower(), path)] = env
@@ -75,22 +75,3 @@ def _value_at(container: Any, path: tuple[str, ...]) -> Any:
 
 def _shown(value: Any) -> str:
     return str(value.value) if isinstance(value, Enum) else str(value)
-
-
-def env_parse_problems(exc: Exception) -> list[tuple[str, str]]:
-    """``AFTERCLOSE_SERVER=x``: a variable named after a whole section, which pydantic-settings
-    reads as that section's JSON and cannot parse. Name the variable and the form that works."""
-    sections = {name.upper(): name for name in Settings.model_fields}
-    culprits = [(env, sections[env.upper().removeprefix(ENV_PREFIX)]) for env in os.environ
-                if env.upper().startswith(ENV_PREFIX) and env.upper().removeprefix(ENV_PREFIX) in sections]
-    if not culprits:
-        return [("environment", f"an {ENV_PREFIX}* variable cannot be read: {exc}")]
-    return [(section, f"{env} is set, but [{section}] is a section, not one value: set its keys one by one as "
-                      f"{ENV_PREFIX}{section.upper()}{ENV_DELIMITER}<KEY> (e.g. "
-                      f"{ENV_PREFIX}{section.upper()}{ENV_DELIMITER}{_first_key(section).upper()}), or unset {env}")
-            for env, section in culprits]
-
-
-def _first_key(section: str) -> str:
-    model = _model_in(Settings.model_fields[section].annotation)
-    return next(iter(model.model_fields)) if model else "KEY"

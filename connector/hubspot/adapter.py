@@ -82,7 +82,8 @@ class HubSpotAdapter:
         self._writer = Writer(client=self._client, fieldmap=fieldmap, executor=self._executor, mode=self._key_mode,
                               creator=creator, find_on_deals=self._tasks_on_deals)
         self._deal_page_size = deal_page_size or (ASSOCIATION_READ_MAX if page_size >= PAGE_SIZE else page_size)
-        self.tuning = StreamTuning(scan_pages_ahead=SEARCH_PAGES_AHEAD, enrich_batch=self._deal_page_size)
+        self.tuning = StreamTuning(scan_pages_ahead=SEARCH_PAGES_AHEAD, enrich_batch=self._deal_page_size,
+                                   lookback=dt.timedelta(seconds=settings.search_lookback_seconds))
         self._page_size = page_size
         self._result_cap = search_result_cap
         self._stages: DealStages | None = None

@@ -55,6 +55,12 @@ class HubSpotSettings(Section):
         60.0, ge=0, description="How long after a create HubSpot's reads are trusted to show it: a create without "
                                 "an answer is looked up no sooner (non-unique task keys). Covers a request still "
                                 "being carried out after the client gave up and association reads that lag.")
+    search_lookback_seconds: float = Field(
+        300.0, ge=0, description="Each run reads deals modified up to this long before its cursor again: HubSpot's "
+                                 "search index shows writes with a delay and in no promised order, so a deal edited "
+                                 "before one already read can show up later. Deals in that window that did not "
+                                 "change since AfterClose handled them cost no call beyond the window's search pages "
+                                 "(docs/hubspot-adapter.md). 0 turns the look-back off.")
     settle_max_wait_seconds: float = Field(
         120.0, ge=0, description="The longest a run waits for that; a longer wait leaves the deals concerned to the "
                                  "next run.")

@@ -55,9 +55,10 @@ KIND_OF: Mapping[Provider, Mapping[str, CrmKind]] = MappingProxyType({
         "picklist": CrmKind.PICKLIST, "multipicklist": CrmKind.MULTIPICKLIST, "boolean": CrmKind.BOOL,
     }),
 })
-OPTIONS_ADDABLE = frozenset({Provider.HUBSPOT})
+OPTIONS_ADDABLE = frozenset({Provider.HUBSPOT, Provider.SALESFORCE})
 """CRMs where ``afterclose setup`` adds missing options to AfterClose's own picklist (HubSpot:
-PATCH the property's options). Salesforce picklist values are metadata (setup's business there)."""
+PATCH the property's options; Salesforce: a Tooling API update of the custom field, or the
+package ``setup --write-package`` writes, connector/salesforce/setup_org.py)."""
 
 
 def kind_of(provider: Provider, crm_type: str, field_type: str | None = None) -> CrmKind:

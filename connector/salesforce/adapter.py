@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from connector.actions import (
     Action,
@@ -23,7 +24,7 @@ from connector.actions import (
     UpdateTask,
     WriteAction,
 )
-from connector.errors import ConfigError, FatalCrmError
+from connector.errors import ConfigError, CrmError, FatalCrmError
 from connector.mapping import FieldMap
 from connector.mapping.compat import CrmField
 from connector.model import Cursor, Deal, DealStamp, Provider, RecordKind, TaskRef
@@ -103,8 +104,62 @@ class SalesforceAdapter:
                       key=lambda f: f.name)
 
     def setup(self) -> list[str]:
-        """Custom fields need the Metadata API, so this only says what an admin must create."""
-        return schema.setup_instructions(self.fieldmap, self._describe())
+        """Create AfterClose's own fields through the Tooling API, grant the integration user every
+        field AfterClose uses through the "AfterClose Integration" permission set and assign it
+        (connector/salesforce/setup_org.py); what Salesforce refuses this user is said, with the
+        way out (``write_setup_package``). The next ``check_schema`` describes the org again."""
+        from connector.salesforce import setup_org
+        from connector.salesforce.org import user_id
+
+        self._described = None
+        report = setup_org.run(self._client, self.fieldmap, self._describe(), user_id(self._client))
+        self._described = None  # fields and grants changed: describe again
+        return report.lines
+
+    def write_setup_package(self, directory: Path) -> list[str]:
+        """connector.port.SupportsSetupPackage: the same set-up as a deployable metadata package
+        (connector/salesforce/setup_package.py) for an admin; reads only, writes nothing to the org."""
+        from connector.salesforce import setup_design as design
+        from connector.salesforce import setup_org, setup_package
+        from connector.salesforce.org import user_id
+
+        self._described = None
+        described = self._describe()
+        wanted, not_custom = design.own_fields(self.fieldmap)
+        known = setup_org.known_fields(self._client, self.fieldmap, described)
+        # A field neither describe nor the Tooling API shows is missing; deploying one that exists
+        # after all (hidden, and CustomField unreadable for this user) only updates it.
+        missing = [f for f in wanted if f"{f.sobject}.{f.name}".lower() not in known]
+        mended = []  # own picklists that lack a value AfterClose writes: deployed with it added
+        for item in wanted:
+            live = described.get(item.sobject, {}).get(item.name)
+            if live is not None and design.missing_values(item, live):
+                mended.append(design.with_live_values(item, live))
+        grants = setup_org.grants(self.fieldmap, described, known | {f"{f.sobject}.{f.name}".lower() for f in missing})
+        username = self._username(user_id(self._client))
+        package = setup_package.write(directory, [*missing, *mended], grants, self.settings.api_version, username)
+        lines = [f"cannot create {line}" for line in not_custom]
+        lines += [f"exists {f.sobject}.{f.name}" for f in wanted if f not in missing]
+        lines += [f"in the package: {f.sobject}.{f.name} ({setup_org.describe_kind(f)})" for f in missing]
+        lines += [f"in the package: {f.sobject}.{f.name} with the value(s) AfterClose writes added "
+                  f"({setup_org.describe_kind(f)})" for f in mended]
+        lines += [f"in the package: permission set {design.PERMISSION_SET_NAME} with {len(grants)} field "
+                  "permission(s)",
+                  f"wrote the package to {directory} (SFDX source format; nothing was changed in the org)",
+                  "An admin deploys it with the Salesforce CLI:",
+                  f"  {package.deploy_command()}",
+                  "and assigns the permission set to AfterClose's integration user:",
+                  f"  {package.assign_command(username)}"]
+        return lines
+
+    def _username(self, user: str) -> str:
+        from simple_salesforce import format_soql
+
+        try:
+            records = self._client.query(format_soql("SELECT Username FROM User WHERE Id = {}", user))["records"]
+        except CrmError:
+            records = []
+        return str(records[0]["Username"]) if records else "<integration user's username>"
 
     # -- reads -----------------------------------------------------------------------------------
     def scan(self, since: Cursor | None) -> Iterator[list[DealStamp]]:

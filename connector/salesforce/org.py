@@ -19,12 +19,21 @@ _SUFFIX = string.ascii_uppercase + "012345"
 
 
 def org_id(client: SalesforceClient) -> str:
+    return _identity_part(client, -2, "00D", "organization")
+
+
+def user_id(client: SalesforceClient) -> str:
+    """The integration user's 18-character id: the identity URL's last part."""
+    return _identity_part(client, -1, "005", "user")
+
+
+def _identity_part(client: SalesforceClient, index: int, prefix: str, what: str) -> str:
     resources = client.restful(LABEL, "")
     identity = resources.get("identity") if isinstance(resources, dict) else None
     parts = identity.rstrip("/").split("/") if isinstance(identity, str) else []
-    found = parts[-2] if len(parts) >= 3 and parts[-3] == "id" else ""
-    if not (found.startswith("00D") and len(found) in (15, 18) and found.isalnum()):
-        raise FatalCrmError(f"the REST resources answer names no organization id (identity {identity!r})",
+    found = parts[index] if len(parts) >= 3 and parts[-3] == "id" else ""
+    if not (found.startswith(prefix) and len(found) in (15, 18) and found.isalnum()):
+        raise FatalCrmError(f"the REST resources answer names no {what} id (identity {identity!r})",
                             provider="salesforce", endpoint=LABEL)
     return to_18(found)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from connector.mapping import FieldMap, FieldSpec, FieldType
+from connector.mapping import FieldMap, FieldSpec
 from connector.mapping.compat import CrmField, Note, Refusal, kind_of, verdict, writes_values
 from connector.model import Provider, RecordKind
 from connector.port import SchemaProblem
@@ -77,8 +77,9 @@ def _task_key_problems(key_field: str, task: Describe) -> list[SchemaProblem]:
     where: dict[str, Any] = dict(mapping_key="task_key_field", crm_field=f"Task.{key_field}")
     live = task.get(key_field)
     if live is None:
-        return [SchemaProblem(**where, problem="field does not exist; create it as Text(255), External ID, "
-                                               "Unique (see `afterclose setup`)")]
+        return [SchemaProblem(**where, problem="field does not exist (or this user cannot see it): `afterclose "
+                                               "setup` creates it as Text(255), External ID, Unique and grants "
+                                               "access, or writes the package an admin deploys")]
     out = []
     if not live.get("externalId"):
         out.append(SchemaProblem(**where, problem="is not marked External ID, so tasks cannot be upserted by key"))
@@ -100,37 +101,3 @@ def _task_picklist_problems(task: Describe, wanted: Mapping[str, tuple[str, ...]
             out.append(SchemaProblem(mapping_key=f"task.{field_name.lower()}", crm_field=f"Task.{field_name}",
                                      problem=f"picklist lacks values AfterClose writes: {', '.join(missing)}"))
     return out
-
-
-def setup_instructions(fieldmap: FieldMap, described: Mapping[str, Describe]) -> list[str]:
-    """One line per AfterClose-owned field: present, or what an admin must create. Salesforce
-    custom fields need the Metadata API, not the REST data API, so AfterClose cannot create them."""
-    lines = []
-    for spec in fieldmap.fields.values():
-        if not (spec.write or spec.afterclose_owned):
-            continue
-        sobject = SOBJECT[spec.record]
-        if spec.crm_name in described[sobject]:
-            lines.append(f"{sobject}.{spec.crm_name}: exists")
-        else:
-            lines.append(f"Create {sobject}.{spec.crm_name}: {_field_kind(spec)}; make it editable for "
-                         "AfterClose's integration user")
-    key = fieldmap.task_key_field
-    if key in described["Task"]:
-        lines.append(f"Task.{key}: exists")
-    else:
-        lines.append(f"Create Task.{key} (on Activity): Text(255), External ID, Unique, case sensitive; "
-                     "editable for AfterClose's integration user")
-    return lines
-
-
-def _field_kind(spec: FieldSpec) -> str:
-    if spec.type is FieldType.ENUM:
-        return f"Picklist with values {', '.join(spec.options)}"
-    return {
-        FieldType.TEXT: "Long Text Area(32768)",
-        FieldType.NUMBER: "Number(3, 0)",
-        FieldType.DATE: "Date",
-        FieldType.DATETIME: "Date/Time",
-        FieldType.BOOL: "Checkbox",
-    }[spec.type]

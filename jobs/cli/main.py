@@ -111,13 +111,17 @@ def check(config_path: Path) -> None:
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @CONFIG_OPTION
+@click.option("--write-package", "package_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Salesforce: write the fields and the permission set as a metadata package (SFDX source "
+                   "format) for an admin to deploy, instead of changing the org.")
 @user_errors
-def setup(config_path: Path) -> None:
-    """Create AfterClose's own CRM fields where the API allows (HubSpot); print exactly what an
-    admin must deploy where it does not (Salesforce). Safe to run again."""
+def setup(config_path: Path, package_dir: Path | None) -> None:
+    """Create AfterClose's own CRM fields and grant the integration user access to them where the
+    API and its permissions allow; then describe the CRM again. Exit 0 when nothing is missing,
+    2 with one line per field or permission still missing. Safe to run again."""
     from jobs.cli.setup import setup_command
 
-    sys.exit(setup_command(config_path))
+    sys.exit(setup_command(config_path, package_dir))
 
 
 @cli.command()

@@ -1,21 +1,61 @@
-"""`afterclose setup`: create AfterClose's own CRM fields where the API allows, or say how to."""
+"""`afterclose setup`: create AfterClose's own CRM fields and grant access to them where the API
+and the integration user's permissions allow, or write them as a package an admin deploys; then
+describe the CRM again and list what is still missing (exit 2 while anything is)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from connector.port import SupportsSetup
+import click
+
+from connector.port import CrmAdapter, SupportsPermissions, SupportsSetup, SupportsSetupPackage
 from jobs.cli.exits import CommandFailed, ExitCode
-from jobs.cli.output import echo
+from jobs.cli.output import echo, echo_err
 from jobs.cli.runtime import load_runtime
 
 
-def setup_command(config_path: Path) -> int:
+def setup_command(config_path: Path, package_dir: Path | None = None) -> int:
     runtime = load_runtime(config_path)
+    if package_dir is not None and package_dir.exists() and not package_dir.is_dir():
+        raise CommandFailed(f"--write-package {package_dir}: is a file; name a directory (it is created if "
+                            "missing)", ExitCode.CONFIG)
     with runtime.crm() as session:
-        if not isinstance(session.adapter, SupportsSetup):
+        adapter = session.adapter
+        if package_dir is not None:
+            if not isinstance(adapter, SupportsSetupPackage):
+                raise CommandFailed(f"--write-package is for Salesforce; on {runtime.provider.value} `afterclose "
+                                    "setup` creates the fields itself", ExitCode.CONFIG)
+            try:
+                lines = adapter.write_setup_package(package_dir)
+            except OSError as error:
+                raise CommandFailed(f"--write-package {package_dir}: cannot write there ({error.strerror or error}); "
+                                    "name a directory this user may write", ExitCode.CONFIG) from None
+        elif isinstance(adapter, SupportsSetup):
+            lines = adapter.setup()
+        else:
             raise CommandFailed(f"the {runtime.provider.value} adapter cannot set up fields", ExitCode.CONFIG)
-        lines = session.adapter.setup()
+        session.reached = True
+        missing = still_missing(adapter)
     for line in lines:
         echo(line)
+    if missing:
+        click.echo(f"Still missing in the {runtime.provider.value} CRM (described again after setup); AfterClose "
+                   "will not run until each is fixed:", err=True)
+        for line in missing:
+            echo_err(f"  {line}")
+        return ExitCode.CONFIG
+    echo(f"ok: every field the mapping {runtime.fieldmap.source} names exists and is usable; "
+         "`afterclose check` checks the rest")
     return ExitCode.OK
+
+
+def still_missing(adapter: CrmAdapter) -> list[str]:
+    """What the mapping needs and the CRM, described afresh, does not have: every schema problem
+    (AfterClose's own fields and the admin's alike) and every missing permission."""
+    problems = adapter.check_schema()
+    lines = [f"mapping key {p.mapping_key} -> CRM field {p.crm_field}: {p.problem}" for p in problems]
+    if isinstance(adapter, SupportsPermissions):
+        # A field that is missing altogether is named once, above, not again as "read" missing.
+        named = {p.crm_field for p in problems}
+        lines += [f"missing permission: {p}" for p in adapter.missing_permissions() if p.split(":")[0] not in named]
+    return lines

@@ -3,6 +3,7 @@ written back to the deal. Pure; the rules are listed in jobs/core/planner.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 
 from connector.actions import Action, CloseTask, CreateTask, UpdateRecord
@@ -23,11 +24,13 @@ MAX_MISSING_CHARS = 255
 SpecFor = Callable[[PlannedTouchPoint, str], TaskSpec]
 """(planned handoff touch point, key) -> the task as it should read."""
 Update = Callable[[TaskSpec, LedgerEntry, str, PlannedTouchPoint | None], Action | None]
+PlannedWhenDue = Callable[[dt.datetime], PlannedTouchPoint | None]
+"""due time -> the handoff task as planned on the day of first detection that leads to it."""
 
 
 def handoff_task_actions(deal: Deal, report: HandoffReport, by_key: Mapping[str, LedgerEntry],
-                         planned_now: PlannedTouchPoint, spec_for: SpecFor,
-                         update: Update) -> list[tuple[Action, PlannedTouchPoint | None]]:
+                         planned_now: PlannedTouchPoint, spec_for: SpecFor, update: Update,
+                         planned_when_due: PlannedWhenDue) -> list[tuple[Action, PlannedTouchPoint | None]]:
     """Create, rewrite or close the deal's handoff task (one per deal, cycle 0)."""
     key = task_key(deal.provider, deal.id, planned_now.rule.id, 0)
     entry = by_key.get(key)
@@ -36,7 +39,7 @@ def handoff_task_actions(deal: Deal, report: HandoffReport, by_key: Mapping[str,
             reason = "handoff complete: every required field is filled"
             return [(CloseTask(key=key, deal_id=deal.id, crm_id=entry.crm_id, reason=reason), None)]
         return []
-    planned = _kept_due(entry, planned_now)
+    planned = _kept_due(entry, planned_now, planned_when_due)
     spec = spec_for(planned, key)
     missing = MISSING_SEPARATOR.join(report.missing_labels)
     if entry is None:
@@ -47,13 +50,17 @@ def handoff_task_actions(deal: Deal, report: HandoffReport, by_key: Mapping[str,
     return []
 
 
-def _kept_due(entry: LedgerEntry | None, planned: PlannedTouchPoint) -> PlannedTouchPoint:
-    """Due one business day after first detection; once created, the ledger's due date stays."""
+def _kept_due(entry: LedgerEntry | None, planned: PlannedTouchPoint,
+              planned_when_due: PlannedWhenDue) -> PlannedTouchPoint:
+    """Due one business day after first detection; once created, the ledger's due date stays, and
+    so does the day of first detection its text names (read back from that due date, so a later
+    run or a fresh store does not re-date it and rewrite the task)."""
     if entry is None or entry.due_at is None:
         return planned
-    return PlannedTouchPoint(rule=planned.rule, cycle=0, due_at=entry.due_at, anchor_date=planned.anchor_date,
+    kept = planned_when_due(entry.due_at) or planned
+    return PlannedTouchPoint(rule=planned.rule, cycle=0, due_at=entry.due_at, anchor_date=kept.anchor_date,
                              reason=f"due {entry.due_at.date()}: {planned.rule.title}",
-                             counted_from=planned.counted_from)
+                             counted_from=kept.counted_from)
 
 
 def handoff_fields_action(deal: Deal, report: HandoffReport, fieldmap: FieldMap) -> UpdateRecord | None:

@@ -57,7 +57,15 @@ from jobs.core.handoff_plan import MAX_MISSING_CHARS, handoff_fields_action, han
 from jobs.core.keys import task_key
 from jobs.core.ledger_view import EntryStatus, LedgerEntry
 from jobs.core.plan_result import PlanResult, same_instant
-from jobs.core.playbook import PlannedTouchPoint, Playbook, handoff_touch_point, local_today, schedule, upcoming
+from jobs.core.playbook import (
+    PlannedTouchPoint,
+    Playbook,
+    handoff_touch_point,
+    handoff_touch_point_due,
+    local_today,
+    schedule,
+    upcoming,
+)
 from jobs.core.playbook_set import Choice, PlaybookSet, as_set
 from jobs.core.task_specs import (
     closing_spec,
@@ -232,8 +240,9 @@ def _plan_deal(deal: Deal, report: HandoffReport | None, entries: Sequence[Ledge
     if playbook.handoff:
         handoff_spec = functools.partial(_spec_for, deal, deal_owner(deal, playbook), values, ctx.fieldmap, playbook)
         update = functools.partial(_update_if_changed, ctx=ctx)
+        when_due = functools.partial(handoff_touch_point_due, playbook)
         for action, planned_handoff in handoff_task_actions(deal, report, by_key, ctx.handoff_planned, handoff_spec,
-                                                            update):
+                                                            update, when_due):
             out.add(action, planned_handoff.due_at if planned_handoff else _due_of(action, by_key),
                     content=_content_of(action, planned_handoff, handoff_spec))
     out.add(handoff_fields_action(deal, report, ctx.fieldmap), None)

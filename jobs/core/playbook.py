@@ -281,6 +281,24 @@ def handoff_touch_point(playbook: Playbook, now: dt.datetime) -> PlannedTouchPoi
     return _planned(rule, 0, today, _offset_day(rule, today, playbook), playbook)
 
 
+def handoff_touch_point_due(playbook: Playbook, due: dt.datetime) -> PlannedTouchPoint | None:
+    """The incomplete-handoff task that became due at ``due``, as planned on its day of first
+    detection: the latest workday whose offset lands on that due day (several days can lead to
+    one due day across a weekend; runs happen on workdays), else the latest such day. Its text
+    then names the same day on every run (and after a lost store), not the day the run happens;
+    None when no day fits (the playbook's offset or calendar changed since)."""
+    rule = playbook.handoff_task
+    # A CRM that keeps due dates, not times, reports the day as midnight UTC (connector.model).
+    date_only = due.utcoffset() == dt.timedelta(0) and due.time() == dt.time(0)
+    due_day = due.date() if date_only else due.astimezone(playbook.zone).date()
+    days = [due_day - dt.timedelta(days=back) for back in range(abs(rule.offset_days) + 14, -1, -1)]
+    fitting = [day for day in days if _offset_day(rule, day, playbook)[1] == due_day]
+    if not fitting:
+        return None
+    day = next((d for d in reversed(fitting) if is_workday(d, playbook)), fitting[-1])
+    return _planned(rule, 0, day, _offset_day(rule, day, playbook), playbook)
+
+
 def _first_renewal(deal: Deal, playbook: Playbook) -> tuple[dt.date, bool, tuple[str, ...]]:
     """(first renewal date, whether it came from the deal's field, notes on bad data)."""
     assert deal.close_date is not None

@@ -124,6 +124,16 @@ def with_update_note(spec: TaskSpec, entry: LedgerEntry, changes: tuple[str, ...
     return dataclasses.replace(spec, body=f"{spec.body.rstrip()}\n\n{note}\n")
 
 
+def without_update_note(body: str | None) -> str | None:
+    """A task's body as its template wrote it: without the note a rewrite appended at its end.
+    Re-learning compares a task with a fresh plan, which carries no note; the note is AfterClose's
+    own words about an earlier change, not a rep's edit, and must not cause another rewrite."""
+    if body is None:
+        return None
+    head, sep, note = body.rpartition(f"\n\n{UPDATE_NOTE} on ")
+    return head if sep and "\n\n" not in note.strip() else body
+
+
 def _when(due: dt.datetime | None, other: dt.datetime | None) -> str:
     """The due date in the task's zone; with the hour when the other due time is the same day."""
     if due is None:

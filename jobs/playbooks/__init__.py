@@ -32,7 +32,8 @@ from connector.mapping import FieldMap
 from connector.mapping.rules import suggest
 from connector.model import Provider, RecordKind
 from connector.settings import Section
-from jobs.config import PlaybookEntrySection, PlaybookSection, Settings, SettingsError, TouchPointSection, _describe
+from jobs.config import PlaybookEntrySection, PlaybookSection, Settings, SettingsError, TouchPointSection
+from jobs.config_messages import describe
 from jobs.core.conditions import ALWAYS, BUILT_IN_FACTS, field_names
 from jobs.core.playbook import DEFAULT_PLAYBOOK, Playbook, Repeat, TouchPointRule
 from jobs.core.playbook_set import PlaybookSet, Segment
@@ -124,7 +125,7 @@ def _parse_file(text: str, source: str) -> PlaybookFile:
     try:
         return PlaybookFile(**data)
     except ValidationError as exc:
-        raise SettingsError(_describe(exc), source=source) from None
+        raise SettingsError(describe(exc, PlaybookFile), source=source) from None
     except TypeError:
         raise ConfigError("a playbook file holds `touch_points` and `playbooks` tables", source=source) from None
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tenacity
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
@@ -91,7 +93,7 @@ def _sqlite_engine(url: URL) -> tuple[Engine, Backend]:
         db_path = Path(url.database or "")
         db_path.parent.mkdir(parents=True, exist_ok=True)
         # timeout: wait this long for another process's write transaction instead of failing.
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": SQLITE_WAIT_SECONDS})
         backend = Backend(name="sqlite", lock_dir=db_path.parent, lock_stem=db_path.name,
                           shown=str(db_path.absolute()))
         report_sqlite_damage(engine, db_path.absolute())
@@ -112,12 +114,36 @@ def _use_immediate_transactions(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+        _switch_to_wal(cursor)
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+SQLITE_WAIT_SECONDS = 30
+"""How long a SQLite connection waits for another process's lock (the driver's busy timeout)."""
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """WAL journal mode, so readers do not block the writer.
+
+    Switching a file that is not yet in WAL mode needs an exclusive lock, and SQLite answers
+    "database is locked" at once, without the busy timeout, while another connection holds a
+    write lock or is switching too (two runs started together on a new state file). So the
+    switch is retried for as long as any other lock would be waited for.
+    """
+    for attempt in tenacity.Retrying(
+        retry=tenacity.retry_if_exception(_is_locked), stop=tenacity.stop_after_delay(SQLITE_WAIT_SECONDS),
+        wait=tenacity.wait_random(0.01, 0.1), reraise=True,
+    ):
+        with attempt:
+            cursor.execute("PRAGMA journal_mode=WAL")
+
+
+def _is_locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
 def _postgres_engine(url: URL) -> tuple[Engine, Backend]:

@@ -19,6 +19,7 @@ from connector.actions import ActionResult, CreateTask
 from connector.model import Cursor, TaskRef
 from jobs.core.keys import touch_point_and_cycle
 from jobs.state.cursors import CursorsMixin
+from jobs.state.deal_versions import DealVersionsMixin
 from jobs.state.engine import chunks, execute_many
 from jobs.state.ledger import LedgerMixin, TouchPointOf
 from jobs.state.rows import rejected_row, run_record_row
@@ -26,7 +27,7 @@ from jobs.state.runs import RunsMixin
 from jobs.state.tables import ledger, rejected_records, run_records
 
 
-class RecordingMixin(LedgerMixin, RunsMixin, CursorsMixin):
+class RecordingMixin(LedgerMixin, RunsMixin, CursorsMixin, DealVersionsMixin):
     def record_results(
         self,
         scope: str,
@@ -56,6 +57,7 @@ class RecordingMixin(LedgerMixin, RunsMixin, CursorsMixin):
         processed_deal_ids: Iterable[str] = (),
         revisits: Mapping[str, dt.datetime | None] | None = None,
         unsettled_deal_ids: Iterable[str] = (),
+        handled: Mapping[str, dt.datetime] | None = None,
     ) -> None:
         """Record one page's results and advance the cursor past it, in one transaction.
 
@@ -69,6 +71,8 @@ class RecordingMixin(LedgerMixin, RunsMixin, CursorsMixin):
         their kept rejections are not cleared, only the keys this page wrote are.
         ``revisits``: deal id -> when to re-read it; a processed deal missing from it has no
         revisit any more (the planner gave none), so its old one is dropped.
+        ``handled``: deal id -> the modified stamp this page handled it in, kept with the cursor
+        for the next run's look-back (deal_versions.py); only stored when the cursor moves.
         A dry run records the run records only: no ledger, rejection, revisit or cursor change.
         """
         processed = set(processed_deal_ids)
@@ -82,6 +86,8 @@ class RecordingMixin(LedgerMixin, RunsMixin, CursorsMixin):
                 self._set_revisits(conn, scope, {**gone, **revisits})
             if cursor is not None:
                 self._set_cursor(conn, scope, job, cursor)
+                if handled:
+                    self._remember_deal_versions(conn, scope, handled)
 
     def _record(
         self, conn: Connection, scope: str, run_id: int, results: Sequence[ActionResult], *,

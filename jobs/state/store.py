@@ -9,7 +9,6 @@ claimed schedule slots. Each concern lives in its own module; this class puts th
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -19,10 +18,11 @@ from pydantic import SecretStr
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from jobs.config_file import process_user
 from jobs.state.console_changes import ConsoleChangesMixin
 from jobs.state.customers import CustomersMixin
 from jobs.state.damage import damaged_file_error, is_sqlite_damage
-from jobs.state.engine import DEFAULT_STATE_URL, current_revision, engine_for, migrate, parse_url
+from jobs.state.engine import DEFAULT_STATE_URL, SQLITE_WAIT_SECONDS, current_revision, engine_for, migrate, parse_url
 from jobs.state.instances import InstancesMixin
 from jobs.state.lock import LockMixin
 from jobs.state.nps import NpsMixin
@@ -79,7 +79,8 @@ def open_store(url: str | Any | None = None, *, clock: Callable[[], dt.datetime]
     try:
         engine, backend = engine_for(parsed)
     except OperationalError as exc:
-        raise StateStoreError(f"cannot open the state database {shown}: {exc.orig}{_access_hint(parsed)}") from None
+        raise StateStoreError(f"cannot open the state database {shown}: {exc.orig}{_access_hint(parsed, exc.orig)}"
+                              ) from None
     except OSError as exc:  # the SQLite folder cannot be made (permissions, a read-only filesystem)
         raise StateStoreError(f"cannot create the folder of the state database {shown} (state.url): "
                               f"{exc.strerror or exc}: {exc.filename or parsed.database}"
@@ -100,25 +101,25 @@ def open_store(url: str | Any | None = None, *, clock: Callable[[], dt.datetime]
             raise damaged_file_error(Path(backend.shown), exc.orig) from None
         if isinstance(exc, OperationalError):
             raise StateStoreError(f"cannot migrate the state database {shown}: {exc.orig}"
-                                  f"{_access_hint(parsed)}") from None
+                                  f"{_access_hint(parsed, exc.orig)}") from None
         raise
     return store
 
 
-def _access_hint(url: URL) -> str:
+def _access_hint(url: URL, error: BaseException | None = None) -> str:
     """For a SQLite file: who needs to write where (the usual cause is a folder or volume owned by
-    another user, e.g. a host folder mounted into the container, whose user is uid 10001)."""
+    another user, e.g. a host folder mounted into the container, whose user is uid 10001), or, when
+    the file stayed locked, who may be holding it."""
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return ""
+    if error is not None and "locked" in str(error):
+        return (f". Another process held the file locked for more than {SQLITE_WAIT_SECONDS} s: another AfterClose "
+                "command still running, or a tool with the file open in a write transaction. Let it finish "
+                "or close it, then run again")
     path = Path(url.database)
     folder = path.parent if path.is_absolute() else Path.cwd() / path.parent
     relative = "" if path.is_absolute() else f" (state.url is relative to the working folder, {Path.cwd()})"
-    return (f". AfterClose runs as {_process_user()} and needs to create and write files in {folder}{relative}: "
+    return (f". AfterClose runs as {process_user()} and needs to create and write files in {folder}{relative}: "
             "give that user write access to it, or set [state] url to a folder it can write. The container "
             "image runs as uid 10001 and keeps its state in /var/lib/afterclose, a volume; a host folder "
             "mounted there must be writable by uid 10001")
-
-
-def _process_user() -> str:
-    getuid = getattr(os, "getuid", None)
-    return f"uid {getuid()}" if getuid else "the current user"

@@ -240,7 +240,17 @@ console_changes = Table(
 """Every change the admin console made to a mapping or playbook file: who, when, which file, and
 the diff (jobs/state/console_changes.py). Not scoped: a file serves every account a config reaches."""
 
+deal_versions = Table(
+    "afterclose_deal_versions", metadata,
+    Column("scope", String, primary_key=True),
+    Column("deal_id", String, primary_key=True),
+    Column("modified", UtcDateTime, nullable=False),
+    Index("ix_afterclose_deal_versions_modified", "scope", "modified"),
+)
+"""The version (modified stamp) in which the sync last handled each deal modified shortly before
+its cursor: a read with a look-back skips a deal met again in that version (jobs/state/deal_versions.py)."""
+
 SCOPED_TABLES = (cursors, ledger, runs, rejected_records, revisits_table, flags, nps_responses, nps_source_rejects,
                  slots,
-                 create_intents, customer_deals)
+                 create_intents, customer_deals, deal_versions)
 """Every table whose rows belong to one scope (run records belong to their run)."""

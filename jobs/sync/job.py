@@ -24,15 +24,16 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from connector.actions import Action, ActionResult, CreateTask, Plan, Skip
+from connector.actions import Action, ActionResult, CreateTask, Plan, Skip, UpdateTask
 from connector.errors import ReadsNotSettled, SchemaError
 from connector.mapping import FieldMap
-from connector.model import Deal, DealPage, TaskRef, TaskStatus
+from connector.model import Cursor, Deal, DealPage, TaskRef, TaskStatus
 from connector.port import CrmAdapter, SupportsCreateJournal, SupportsTaskKeyMode, SupportsTasksOnDeals
 from jobs import logs
 from jobs.core import handoff, planner
 from jobs.core.playbook import Playbook
 from jobs.core.playbook_set import PlaybookSet, as_set
+from jobs.core.task_specs import without_update_note
 from jobs.schema_fit import Skipped, fit, skipped_counts, skipped_note
 from jobs.state import StateStore
 from jobs.state.intents import StoreJournal
@@ -50,6 +51,12 @@ key before anything is written, so nothing is rewritten and no finished task is 
 RELEARN_SINCE = "relearn_since"
 """Scope flag: when re-learning began (wall clock, ISO). No create was sent for this scope
 between the state store's loss and then, so reads by deal are settled that long after it."""
+LOOKBACK_SETTLED = "lookback_settled"
+"""Scope flag: the cursor behind which every change was searchable when a run read (the run began
+at least ``SETTLED_AFTER`` look-backs after it); the next run from that cursor reads no window."""
+SETTLED_AFTER = 2
+"""Look-back spans between a cursor and a run's start before its window counts as settled: one
+covers the index lag, the second a host clock that runs ahead of the CRM's."""
 TASK_KEY_MODE = "task_key_mode"
 """Scope flag: how the CRM kept task creation exactly-once at the last run (``status`` shows it)."""
 KEPT_ACTIONS = 10_000
@@ -236,6 +243,7 @@ def _wall_clock() -> dt.datetime:
 def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport:
     report = SyncReport(run_id=run_id, dry_run=dry_run, skipped=job.skipped)
     now = job.clock()
+    started = _wall_clock()
     budget = DealBudget()
     customers = RunCustomers(job.store, job.scope, as_set(job.playbook), dry_run=dry_run)
     stream = DealStream(job.adapter, on_page=job.on_page, stopping=job.should_stop)
@@ -243,7 +251,7 @@ def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport
         scope=job.scope, job=JOB, run_id=run_id, store=job.store, submit=stream.submit,
         outcomes=report.outcomes, rejected=report.rejected, record_by=job.record_by)
     try:
-        for page, advances_cursor, budgeted in _pages(job, stream, now, customers):
+        for page, advances_cursor, budgeted in _pages(job, stream, now, customers, dry_run=dry_run):
             if writer is not None and writer.writing_any(page):
                 writer.drain()  # a deal met again is decided from its stored ledger entries
             page = budget.take(page) if budgeted else page
@@ -266,6 +274,8 @@ def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport
         report.stopped_early = job.should_stop()
         if not report.stopped_early and not report.deferred:
             customers.run_done()
+            if writer is not None:
+                _note_settled_window(job, started)
     finally:
         if writer is not None:
             writer.close()
@@ -312,8 +322,8 @@ def _account(report: SyncReport, result: planner.PlanResult, *, dry_run: bool, a
         }
 
 
-def _pages(job: SyncJob, stream: DealStream, now: dt.datetime,
-           customers: RunCustomers) -> Iterator[tuple[DealPage, bool, bool]]:
+def _pages(job: SyncJob, stream: DealStream, now: dt.datetime, customers: RunCustomers, *,
+           dry_run: bool) -> Iterator[tuple[DealPage, bool, bool]]:
     """Deals to look at again first (rejected last run, next renewal cycle due), then the
     incremental stream (every won deal while the customer book is incomplete), then the deals
     the customer book says to decide again. Only incremental pages move the cursor; the last
@@ -323,7 +333,8 @@ def _pages(job: SyncJob, stream: DealStream, now: dt.datetime,
         for page in stream.by_ids(again):
             yield page, False, True
     since = None if customers.reads_every_deal else job.store.get_cursor(job.scope, JOB)
-    for page in stream.changed_since(since):
+    window = _look_back(job, since, dry_run=dry_run)
+    for page in stream.changed_since(since, handled=window, look_back=window is not None):
         yield page, True, True
     if job.should_stop():
         return  # a stopping run starts no later round: each begins with a read the stop would wait for
@@ -336,6 +347,35 @@ def _pages(job: SyncJob, stream: DealStream, now: dt.datetime,
             yield page, False, False
 
 
+def _look_back(job: SyncJob, since: Cursor | None, *, dry_run: bool) -> dict[str, dt.datetime] | None:
+    """The versions the deals in the look-back window were handled in (jobs/sync/lookback.py), or
+    None when there is no window to read: none configured, no cursor, or settled (``LOOKBACK_SETTLED``).
+    Older versions are forgotten (a dry run leaves them): no look-back reaches them any more."""
+    span = job.adapter.tuning.lookback
+    if since is None or not span or job.store.get_flag(job.scope, LOOKBACK_SETTLED) == _cursor_text(since):
+        return None
+    oldest = since.modified - span
+    if not dry_run:
+        job.store.forget_deal_versions(job.scope, oldest)
+    return job.store.deal_versions(job.scope, oldest)
+
+
+def _note_settled_window(job: SyncJob, started: dt.datetime) -> None:
+    """After a complete pass that began long enough after the cursor it ended at, every change
+    before that cursor was searchable when the pass read: the next run from it needs no window,
+    so a quiet portal costs one search per run again."""
+    span = job.adapter.tuning.lookback
+    cursor = job.store.get_cursor(job.scope, JOB) if span else None
+    if cursor is None or started - cursor.modified < SETTLED_AFTER * span:
+        return
+    if job.store.get_flag(job.scope, LOOKBACK_SETTLED) != _cursor_text(cursor):
+        job.store.set_flag(job.scope, LOOKBACK_SETTLED, _cursor_text(cursor))
+
+
+def _cursor_text(cursor: Cursor) -> str:
+    return f"{cursor.modified.isoformat()} {cursor.deal_id}"
+
+
 def _decide(job: SyncJob, deals: Sequence[Deal], now: dt.datetime, customers: RunCustomers) -> planner.PlanResult:
     reports = {d.id: handoff.check(d, job.fieldmap) for d in deals}
     ids = [d.id for d in deals]
@@ -346,8 +386,10 @@ def _decide(job: SyncJob, deals: Sequence[Deal], now: dt.datetime, customers: Ru
                             now, customers=book)
 
     result = plan()
-    if job.store.get_flag(job.scope, RELEARN) and _relearn(job, result):
+    if job.store.get_flag(job.scope, RELEARN) and (found := _relearn(job, result)):
         result = plan()
+        if _adopt_unchanged_text(job, result, found):
+            result = plan()
     if result.retiring and _learn_completed(job, result.retiring, ids):
         result = plan()
     customers.decided(result)
@@ -369,23 +411,42 @@ def _learn_completed(job: SyncJob, keys: frozenset[str], deal_ids: Sequence[str]
     return job.store.learn(job.scope, done) if done else 0
 
 
-def _relearn(job: SyncJob, result: planner.PlanResult) -> int:
-    """Look up the tasks this plan would create (or skip); adopt those that exist. A task found
-    is compared with the plan: when its text differs it is learnt without the plan's fingerprint,
-    so the planner rewrites it; a different due date is rescheduled by the planner as usual."""
+def _relearn(job: SyncJob, result: planner.PlanResult) -> dict[str, TaskRef]:
+    """Look up the tasks this plan would create (or skip); adopt those that exist (id, due date,
+    status), and return them. Their text is judged by ``_adopt_unchanged_text`` against the plan
+    made once they are known: some text depends on what the ledger knows (the handoff task names
+    the day its gap was first seen, read back from the task's due date)."""
     planned = {a.key: a for a in result.plan.actions if isinstance(a, CreateTask | Skip)}
     if not planned:
-        return 0
+        return {}
     if isinstance(job.adapter, SupportsTasksOnDeals):
         found = job.adapter.find_tasks_on_deals({k: a.deal_id for k, a in planned.items()},
                                                 quiet_seconds=_relearning_for(job))
     else:
         found = job.adapter.find_tasks(list(planned))
     refs = [_as_planned(ref, planned[key]) for key, ref in found.items() if key in planned]
-    fingerprints = {key: fp for key, fp in result.fingerprints.items()
-                    if not (key in found and isinstance(create := planned.get(key), CreateTask)
-                            and found[key].content_differs(create.spec))}
-    return job.store.learn(job.scope, refs, fingerprints=fingerprints)
+    job.store.learn(job.scope, refs)
+    return {ref.key: ref for ref in refs}
+
+
+def _adopt_unchanged_text(job: SyncJob, result: planner.PlanResult, found: dict[str, TaskRef]) -> int:
+    """The plan made once the found tasks are known rewrites each of them, its fingerprint being
+    unknown; a task whose text already reads as planned (or whose text the CRM does not tell) is
+    taken as written, so only a real difference is rewritten (a different due date is still
+    rescheduled). The note AfterClose appended to a task it rewrote does not count."""
+    same = [action for action in result.plan.actions
+            if isinstance(action, UpdateTask) and "content" in action.changes and action.key in found
+            and not _as_written(found[action.key]).content_differs(
+                dataclasses.replace(action.spec, body=without_update_note(action.spec.body) or ""))]
+    fingerprints = {a.key: result.fingerprints[a.key] for a in same if a.key in result.fingerprints}
+    if not fingerprints:
+        return 0
+    return job.store.learn(job.scope, [found[key] for key in fingerprints], fingerprints=fingerprints)
+
+
+def _as_written(ref: TaskRef) -> TaskRef:
+    """The task without the note AfterClose appended when it last rewrote it."""
+    return dataclasses.replace(ref, body=without_update_note(ref.body))
 
 
 def _relearning_for(job: SyncJob) -> float:

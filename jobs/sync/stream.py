@@ -12,6 +12,10 @@ It owns what used to be copied into each adapter:
 - **the repeat pass**: the last page's write-backs land after the pass that read it ended, so a
   pass that caused write-backs is followed by another from its cursor, after every submitted
   write has landed (``BackgroundWrites.wait_idle``);
+- **the look-back** (lookback.py): for a CRM whose reads can show an earlier change after a later
+  one (HubSpot's search index), the first pass starts ``StreamTuning.lookback`` before the cursor
+  and skips the deals met there in the version the sync already handled; pages carry the versions
+  they handle (``DealPage.handled``) for the next run;
 - **the decision limit** (``DealBudget``): a deal that keeps coming back (a CRM workflow undoing
   AfterClose's write-back) is decided at most ``DECISIONS_PER_DEAL`` times per run.
 
@@ -22,13 +26,16 @@ when met is merely read and decided again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 
 from connector.actions import ActionResult, Outcome, UpdateRecord, WriteAction
 from connector.model import Cursor, DealPage, DealStamp, RecordKind
 from connector.port import CrmAdapter
 from jobs import logs
+from jobs.sync.lookback import LookBack, recent
 from jobs.sync.overlap import BackgroundWrites, read_ahead
 from jobs.sync.own_writes import OwnWrites
 
@@ -62,15 +69,24 @@ class DealStream:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def changed_since(self, since: Cursor | None) -> Iterator[DealPage]:
-        """Passes over the changed deals until one makes no write-back of its own."""
+    def changed_since(self, since: Cursor | None, *, handled: Mapping[str, dt.datetime] | None = None,
+                      look_back: bool = True) -> Iterator[DealPage]:
+        """Passes over the changed deals until one makes no write-back of its own. With a
+        look-back (``StreamTuning.lookback``; ``look_back=False`` when the window is known to be
+        settled) the first pass starts that far before ``since`` and skips the deals met there in
+        the version ``handled`` says the sync handled them in (lookback.py); later passes read on
+        from the cursor."""
+        span = self._adapter.tuning.lookback
+        window = LookBack(since=since, span=span, handled=handled or {}) \
+            if look_back and since is not None and span else None
         try:
             cursor, wrote = since, True
             while wrote:
                 written_before = self._own.written
-                for page in read_ahead(self._one_pass(cursor), ENRICHED_PAGES_AHEAD, name="deals-ahead"):
+                for page in read_ahead(self._one_pass(cursor, window), ENRICHED_PAGES_AHEAD, name="deals-ahead"):
                     cursor = page.cursor or cursor
                     yield self._seen(page)
+                window = None
                 # The sync may still be writing the last page; a stopping run leaves the rest to the next.
                 if not self._writes.wait_idle(give_up=self._stopping):
                     return
@@ -84,29 +100,46 @@ class DealStream:
         for stamps in self._adapter.scan_ids(deal_ids):
             if self._stopping():
                 return
-            yield self._seen(self._page(stamps, cursor=None))
+            yield self._seen(self._enriched(stamps, cursor=None))
 
-    def _one_pass(self, since: Cursor | None) -> Iterator[DealPage]:
+    def _one_pass(self, since: Cursor | None, window: LookBack | None) -> Iterator[DealPage]:
         batch = self._adapter.tuning.enrich_batch
-        buffer: list[DealStamp] = []
+        # The stamps met since the last page, in stream order, each with whether to decide it
+        # (AfterClose's own write-backs are not decided; the cursor still passes them).
+        met: list[tuple[DealStamp, bool]] = []
+        wanted = 0
         last: DealStamp | None = None
-        scan = read_ahead(self._adapter.scan(since), self._adapter.tuning.scan_pages_ahead, name="scan-ahead")
+        scan = read_ahead(self._adapter.scan(window.scan_from if window else since),
+                          self._adapter.tuning.scan_pages_ahead, name="scan-ahead")
         for stamps in scan:
             if not stamps:
                 continue
             last = stamps[-1]
-            buffer += [s for s in stamps if not self._own.is_own(s)]
+            for stamp in stamps:
+                if window is not None and window.unchanged(stamp):
+                    continue
+                decide = not self._own.is_own(stamp)
+                met.append((stamp, decide))
+                wanted += decide
             if batch is None:
-                yield self._page(buffer, cursor=last.cursor)
-                buffer = []
-            while batch is not None and len(buffer) >= batch:
-                page, buffer = buffer[:batch], buffer[batch:]
-                yield self._page(page, cursor=page[-1].cursor)
-        if last is not None and (buffer or batch is not None):
-            # Also when every deal left was our own (an empty page): the cursor moves past them.
-            yield self._page(buffer, cursor=last.cursor)
+                yield self._page(met, through=last, window=window)
+                met, wanted = [], 0
+            while batch is not None and wanted >= batch:
+                cut = _after_nth_decided(met, batch)
+                yield self._page(met[:cut], through=met[cut - 1][0], window=window)
+                met, wanted = met[cut:], wanted - batch
+        if last is not None and (met or batch is not None):
+            # Also when every deal left was our own or unchanged (an empty page): the cursor moves past them.
+            yield self._page(met, through=last, window=window)
 
-    def _page(self, stamps: Sequence[DealStamp], *, cursor: Cursor | None) -> DealPage:
+    def _page(self, met: Sequence[tuple[DealStamp, bool]], *, through: DealStamp,
+              window: LookBack | None) -> DealPage:
+        cursor = window.cursor_after(through) if window else through.cursor
+        page = self._enriched([stamp for stamp, decide in met if decide], cursor=cursor)
+        handled = recent((stamp for stamp, _ in met), cursor, self._adapter.tuning.lookback)
+        return dataclasses.replace(page, handled=handled) if handled else page
+
+    def _enriched(self, stamps: Sequence[DealStamp], *, cursor: Cursor | None) -> DealPage:
         if not stamps:
             return DealPage(deals=(), cursor=cursor)
         for stamp in stamps:
@@ -139,6 +172,16 @@ class DealStream:
         self._writes.close(wait=wait)
 
 
+def _after_nth_decided(met: Sequence[tuple[DealStamp, bool]], n: int) -> int:
+    """How many of ``met`` to take for a page of ``n`` deals to decide."""
+    count = 0
+    for index, (_, decide) in enumerate(met, start=1):
+        count += decide
+        if count == n:
+            return index
+    return len(met)
+
+
 class DealBudget:
     """Counts decisions per deal for one run (``DECISIONS_PER_DEAL``)."""
 
@@ -166,4 +209,4 @@ class DealBudget:
                                "does not read back as written?); left for the next run, the cursor stays "
                                "before them")
         self.holding_cursor = True
-        return DealPage(deals=kept, cursor=page.cursor)
+        return dataclasses.replace(page, deals=kept)

@@ -138,11 +138,12 @@ class PageWriter:
                         detail=deferred[0].message)
             self._failed = True
         try:
+            # The versions handled go with the cursor: a deal whose page cannot move it is met again.
             self._store.commit_page(
                 self._scope, self._job, self._run_id, results, pending.result.fingerprints,
                 cursor=pending.page.cursor if pending.advance and not self._failed else None,
                 revisits=pending.result.revisit, processed_deal_ids=sorted(pending.deal_ids),
-                unsettled_deal_ids=sorted(unsettled),
+                unsettled_deal_ids=sorted(unsettled), handled=pending.page.handled,
             )
         except BaseException:
             self._failed = True  # this page is not recorded: no later page may move the cursor past it

@@ -61,16 +61,91 @@ def test_given_hubspot_when_setup_twice_then_fields_created_once_and_check_passe
     assert check.stdout.startswith("ok: ")
 
 
-def test_given_salesforce_org_without_afterclose_fields_when_setup_then_says_what_to_deploy_and_check_fails(open_crm):
+def test_given_salesforce_user_with_customize_application_when_setup_then_fields_created_visible_and_check_passes(
+        open_crm):
     org = open_crm("salesforce", afterclose_fields=False)
     config = org.config()
+    assert invoke("check", "--config", config).exit_code == 2
     setup = invoke("setup", "--config", config)
-    assert setup.exit_code == 0
-    assert "Task.AfterClose_Key__c" in setup.stdout and "Opportunity.Handoff_Status__c" in setup.stdout
-    assert org.write_calls() == 0  # custom fields need the Metadata API: an admin deploys them
+    assert setup.exit_code == 0, setup.stderr
+    assert "created Task.AfterClose_Key__c (on Activity: Text(255), External ID, Unique, case-insensitive)" in setup.stdout
+    assert "assigned AfterClose_Integration to the integration user" in setup.stdout
+    assert setup.stdout.rstrip().splitlines()[-1].startswith("ok: every field")
     check = invoke("check", "--config", config)
-    assert check.exit_code == 2
-    assert "CRM field Task.AfterClose_Key__c" in check.stderr
+    assert check.exit_code == 0, check.stderr
+    assert invoke("plan", "--config", config, "--job", "sync").exit_code == 0
+    again = invoke("setup", "--config", config)
+    assert again.exit_code == 0
+    assert not [line for line in again.stdout.splitlines() if line.startswith(("created", "assigned"))]
+    assert len(org.sandbox.records("PermissionSetAssignment")) == 1
+
+
+def test_given_salesforce_user_without_customize_application_when_setup_then_exit_2_and_the_package_is_written(
+        open_crm, tmp_path):
+    from connector.sandbox.salesforce.permissions import UserPermissions
+
+    org = open_crm("salesforce", afterclose_fields=False, permissions=UserPermissions(
+        customize_application=False, view_setup=False, manage_permission_sets=False, assign_permission_sets=False))
+    config = org.config()
+    setup = invoke("setup", "--config", config)
+    assert setup.exit_code == 2
+    assert "Customize Application" in setup.stdout and "--write-package" in setup.stdout
+    assert "Still missing in the salesforce CRM" in setup.stderr
+    assert "CRM field Task.AfterClose_Key__c" in setup.stderr and "CRM field Account.NPS_Score__c" in setup.stderr
+    assert "Traceback" not in setup.stderr
+
+    package = tmp_path / "afterclose-package"
+    writes = org.write_calls()  # the refused attempts above
+    written = invoke("setup", "--config", config, "--write-package", package)
+    assert written.exit_code == 2  # written, not deployed: the fields are still missing
+    assert f"cd {package} && sf project deploy start --source-dir force-app --target-org" in written.stdout
+    assert "sf org assign permset --name AfterClose_Integration" in written.stdout
+    assert (package / "package.xml").is_file()
+    assert (package / "force-app/main/default/objects/Activity/fields/AfterClose_Key__c.field-meta.xml").is_file()
+    assert "CRM field Task.AfterClose_Key__c" in written.stderr
+    assert org.write_calls() == writes and org.calls().get("tooling_create", 0) == 1  # the package writes nothing
+
+
+def test_given_write_package_on_hubspot_or_onto_a_file_then_exit_2_one_line(hubspot, tmp_path):
+    config = hubspot.config()
+    result = invoke("setup", "--config", config, "--write-package", tmp_path / "pkg")
+    assert result.exit_code == 2 and "--write-package is for Salesforce" in result.stderr
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    result = invoke("setup", "--config", config, "--write-package", a_file)
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+
+
+def test_given_package_directory_that_cannot_be_made_then_exit_2_naming_it(salesforce, tmp_path):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    result = invoke("setup", "--config", salesforce.config(), "--write-package", a_file / "pkg")
+    assert result.exit_code == 2, result.stderr
+    assert f"--write-package {a_file / 'pkg'}: cannot write there" in result.stderr and "Traceback" not in result.stderr
+
+
+@on("hubspot", "salesforce", "fake")
+def test_given_mapped_field_that_is_not_afterclose_own_and_missing_when_setup_then_exit_2_naming_it(crm, tmp_path):
+    """Issue 17 item 4: setup creates what it may and still says what it cannot."""
+    from connector.mapping import builtin_mapping
+
+    provider = "salesforce" if crm.config_provider == "salesforce" else "hubspot"
+    name = "Industry_Segment__c" if provider == "salesforce" else "industry_segment"
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(builtin_mapping(provider).read_text() + f"""
+[fields.industry_segment]
+record = "deal"
+crm = "{name}"
+type = "text"
+label = "Industry segment"
+""")
+    config = crm.config(crm_extra=f'mapping = "{mapping}"\n')
+    first = invoke("setup", "--config", config)
+    assert first.exit_code == 2, first.stdout
+    missing = [line for line in first.stderr.splitlines() if line.startswith("  ")]
+    assert len(missing) == 1 and "industry_segment" in missing[0] and name in missing[0], first.stderr
+    again = invoke("setup", "--config", config)
+    assert again.exit_code == 2 and again.stderr == first.stderr
 
 
 def test_given_config_with_inline_secret_readable_by_others_when_check_then_warns(salesforce):

@@ -93,9 +93,11 @@ def _date(value) -> dt.date | None:
 
 @contextlib.contextmanager
 def open_harness(*, page_size: int = 500, daily_limit: int | None = None, afterclose_fields: bool = True,
-                 retry: RetrySettings = FAST_RETRY, fieldmap: FieldMap | None = None) -> Iterator[SalesforceHarness]:
+                 retry: RetrySettings = FAST_RETRY, fieldmap: FieldMap | None = None,
+                 **sandbox_settings) -> Iterator[SalesforceHarness]:
+    """``sandbox_settings``: more SalesforceSandbox settings (the user's permissions, ...)."""
     sandbox = SalesforceSandbox(token=TOKEN, latency=0.0, page_size=page_size, daily_limit=daily_limit,
-                                afterclose_fields=afterclose_fields)
+                                afterclose_fields=afterclose_fields, **sandbox_settings)
     sandbox.load(demo_dataset(anchor=ANCHOR))
     with sandbox.serve() as endpoint:
         fieldmap = fieldmap or salesforce_fieldmap()

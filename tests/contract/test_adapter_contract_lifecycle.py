@@ -7,14 +7,14 @@ import dataclasses
 from connector.actions import CloseTask, CreateTask, Outcome, UpdateRecord, UpdateTask
 from connector.model import RecordKind, RecordUpdate
 from tests.contract.test_adapter_contract import active_won_deal, all_deals, task_spec
-from tests.streams import read_deals
+from tests.streams import handled_by, read_deals
 
 
 def test_given_won_deal_lost_before_afterclose_handled_it_then_it_is_not_pulled(harness):
-    last = list(read_deals(harness.adapter, None))[-1].cursor
+    pages = list(read_deals(harness.adapter, None))
     deal = active_won_deal(harness)
     harness.mark_lost(deal.id)
-    assert all_deals(read_deals(harness.adapter, last)) == []
+    assert all_deals(read_deals(harness.adapter, pages[-1].cursor, handled=handled_by(pages))) == []
 
 
 def test_given_task_known_only_by_key_then_reschedule_and_close_reach_the_same_task(harness):

@@ -15,7 +15,7 @@ from connector.model import Cursor
 from connector.sandbox.demo import scaled_dataset
 from jobs.sync import DealStream
 from tests.contract.hubspot_harness import ANCHOR, hubspot_harness
-from tests.streams import read_deals, read_deals_by_id
+from tests.streams import handled_by, read_deals, read_deals_by_id
 
 UTC = dt.UTC
 
@@ -84,15 +84,20 @@ def test_given_crash_after_any_page_when_resumed_from_its_cursor_then_nothing_lo
         for stop_after in (1, 4, 9):
             stream = DealStream(h.adapter)
             pages = stream.changed_since(None)
-            seen, cursor = [], None
+            seen, cursor, handled = [], None, {}
             for _ in range(stop_after):
                 page = next(pages)
                 seen += [d.id for d in page.deals]
                 cursor = page.cursor
+                handled |= page.handled  # what the sync records with the cursor
             pages.close()
             stream.close()
-            rest = _ids(read_deals(h.adapter, cursor))
-            assert seen + rest == everything
+            # The resumed read looks back past the cursor (all this data lies within the window)
+            # and skips exactly the deals handled before it.
+            resumed = read_deals(h.adapter, cursor, handled=handled)
+            assert seen + _ids(resumed) == everything
+            # Pages inside the window never move the cursor back before where the read began.
+            assert all(p.cursor == cursor or p.cursor.modified > cursor.modified for p in resumed)
 
 
 def test_given_more_results_than_the_search_cap_when_pulled_then_window_restarts_cover_all_once():
@@ -119,7 +124,8 @@ def test_given_cursor_inside_a_burst_larger_than_a_window_when_resumed_then_rest
     burst = dt.datetime(2026, 2, 27, 12, 0, tzinfo=UTC)
     many = scaled_dataset(250, anchor=ANCHOR)
     data = dataclasses.replace(many, deals=tuple(dataclasses.replace(d, modified_at=burst) for d in many.deals))
-    with hubspot_harness(data, page_size=20, search_result_cap=100) as h:
+    # The walk's own resume inside a tie group: no look-back (tests/jobs/test_sync_lookback.py has it).
+    with hubspot_harness(data, page_size=20, search_result_cap=100, settings={"search_lookback_seconds": 0}) as h:
         everything = _ids(read_deals(h.adapter, None))
         middle = everything[150]
         rest = _ids(read_deals(h.adapter, Cursor(modified=burst, deal_id=middle)))
@@ -151,11 +157,12 @@ def test_given_our_own_write_back_when_pulled_again_then_the_deal_is_re_read_wit
     with hubspot_harness() as h:
         pages = list(read_deals(h.adapter, None))
         cursor = pages[-1].cursor
+        handled = handled_by(pages)
         deal_id = h.deal_id(0)
         h.adapter.apply([UpdateRecord(update=RecordUpdate(kind=RecordKind.DEAL, record_id=deal_id,
                                                           values={"handoff_status": "complete"}),
                                       deal_id=deal_id, reason="handoff checked")])
-        again = [d for p in read_deals(h.adapter, cursor) for d in p.deals]
+        again = [d for p in read_deals(h.adapter, cursor, handled=handled) for d in p.deals]
         assert [d.id for d in again] == [deal_id]
         assert again[0].fields["handoff_status"] == "complete"
 

@@ -113,7 +113,7 @@ def test_given_deal_then_owner_company_roles_and_typed_values_arrive_as_text(h):
 
 # --- schema -------------------------------------------------------------------------------------
 
-def test_given_org_without_afterclose_fields_then_each_missing_field_is_named_and_setup_says_what_to_create():
+def test_given_org_without_afterclose_fields_then_each_missing_field_is_named_and_setup_creates_it():
     with open_harness(afterclose_fields=False) as h:
         problems = h.adapter.check_schema()
         named = {(p.mapping_key, p.crm_field) for p in problems}
@@ -122,14 +122,20 @@ def test_given_org_without_afterclose_fields_then_each_missing_field_is_named_an
         assert ("task_key_field", "Task.AfterClose_Key__c") in named
         steps = h.adapter.setup()
         assert any("Task.AfterClose_Key__c" in s and "External ID" in s and "Unique" in s for s in steps)
-        assert any("Opportunity.Handoff_Status__c: Picklist with values complete, incomplete" in s for s in steps)
-        assert "Opportunity.Decision_Criteria__c: exists" in steps
+        assert "created Opportunity.Handoff_Status__c (Picklist: complete, incomplete)" in steps
+        assert "exists Opportunity.Decision_Criteria__c" in steps
+        assert h.adapter.check_schema() == []
 
 
-def test_given_org_with_afterclose_fields_then_setup_reports_every_field_present(h):
-    lines = h.adapter.setup()
-    assert lines and all(line.endswith(": exists") for line in lines)
-    assert "Task.AfterClose_Key__c: exists" in lines
+def test_given_org_with_afterclose_fields_then_setup_reports_every_field_present_and_only_grants_access():
+    with open_harness() as h:  # its own org: setup writes the permission set
+        lines = h.adapter.setup()
+        fields = [line for line in lines if line.startswith(("exists ", "created "))
+                  and "permission set" not in line]
+        assert fields and all(line.startswith("exists ") for line in fields)
+        assert "exists Task.AfterClose_Key__c" in lines
+        assert "created permission set AfterClose_Integration (AfterClose Integration)" in lines
+        assert h.sandbox.controls.snapshot().get("tooling_create", 0) == 0
 
 
 def test_given_mapping_pointing_at_wrong_fields_then_type_readonly_and_picklist_problems_are_reported(h):

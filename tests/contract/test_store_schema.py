@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -51,6 +52,27 @@ def test_given_two_processes_opening_a_fresh_database_at_once_then_both_succeed(
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_given_another_process_is_writing_a_fresh_sqlite_file_then_opening_waits_instead_of_failing(
+    tmp_path: Path,
+) -> None:
+    # Switching a fresh file to WAL needs an exclusive lock, and SQLite answers "database is locked"
+    # at once (without the busy timeout) while another connection holds a write lock or is
+    # switching too: two runs started together on a new state file failed with "cannot migrate".
+    path = tmp_path / "state.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE other_tool (x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO other_tool VALUES (1)")
+    release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        with open_store(f"sqlite:///{path}") as store:
+            assert store.schema_revision() == schema_head()
+    finally:
+        release.join()
+        other.close()
 
 
 def test_given_no_url_then_sqlite_file_under_dot_afterclose_in_working_dir_is_created(

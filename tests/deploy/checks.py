@@ -14,7 +14,8 @@ import kubernetes_validate
 from pydantic import BaseModel
 
 from jobs.cli import cli
-from jobs.config import ENV_DELIMITER, ENV_PREFIX, Settings
+from jobs.config import Settings
+from jobs.config_messages import ENV_DELIMITER, ENV_PREFIX
 from tests.deploy.conftest import KUBERNETES_VERSION
 
 EXIT_REJECTED, EXIT_CONFIG, EXIT_LOCKED, EXIT_FAILED = 1, 2, 3, 4

@@ -10,7 +10,8 @@ import pytest
 from pydantic import BaseModel
 
 from connector.nps import NpsSourceConfig
-from jobs.config import Settings, _model_in
+from jobs.config import Settings
+from jobs.config_messages import model_in as _model_in
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 TABLE = re.compile(r"^#?\s*\[\[?([a-z_.]+)\]\]?\s*$")

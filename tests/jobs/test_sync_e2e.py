@@ -136,6 +136,29 @@ def test_given_state_store_deleted_when_run_again_then_no_duplicate_and_no_rewri
     assert write_calls(harness) - writes_before <= 1  # at most the inactive owner's retry batch
 
 
+@on("fake", "hubspot", "salesforce")
+def test_given_tasks_rewritten_by_afterclose_when_state_store_deleted_then_relearnt_without_a_rewrite(
+        harness, store_path):
+    # A task AfterClose rewrote ends with its "Updated by AfterClose on <day>" note, which the plan
+    # of a fresh store does not carry: re-learning must not take that note for a rep's edit and
+    # rewrite the task (the same text, the note re-dated) on the day after.
+    with open_store(store_path) as store:
+        run_sync(new_job(harness, store))
+        deal_id = next(d for d in sorted(harness.won_deal_ids())
+                       if "Decision criteria" in (harness.field(d, "handoff_missing") or ""))
+        harness.set_field(deal_id, "decision_criteria", "Total cost over three years, SSO and audit logs")
+        rewritten = run_sync(new_job(harness, store))
+    assert rewritten.outcomes.get("updated", 0) >= 1  # rewritten, each with the note at its end
+    before = crm_state(harness)
+    store_path.unlink()
+    writes_before = write_calls(harness)
+    with open_store(store_path) as store:
+        again = run_sync(new_job(harness, store, clock=lambda: NOW + dt.timedelta(days=1)))
+    assert again.outcomes.get("updated", 0) == 0 and again.outcomes.get("created", 0) == 0
+    assert crm_state(harness) == before
+    assert write_calls(harness) - writes_before <= 1  # at most the inactive owner's retry batch
+
+
 @on("fake", "hubspot")
 def test_given_crash_after_crm_write_before_ledger_write_when_run_again_then_same_state_as_clean_run(
         harness, store_path, monkeypatch):

@@ -221,3 +221,81 @@ def test_given_user_who_cannot_manage_or_assign_permission_sets_then_writes_are_
         {"attributes": {"type": "PermissionSetAssignment"}, "AssigneeId": org.sandbox.user_id,
          "PermissionSetId": "0PSDn0000000001AAA"}]})
     assert results[0]["errors"][0]["statusCode"] == "INSUFFICIENT_ACCESS_OR_READONLY"
+
+
+# ------------------------------------------------------------------ what `afterclose setup` relies on
+def test_given_describe_then_permissionable_says_which_fields_a_permission_set_may_name(sf_org):
+    task = _fields(sf_org, "Task")
+    assert task["AfterClose_Key__c"]["permissionable"] is True and task["Description"]["permissionable"] is True
+    assert task["Status"]["permissionable"] is False  # required
+    assert task["OwnerId"]["permissionable"] is False and task["IsClosed"]["permissionable"] is False
+    with pytest.raises(SalesforceMalformedRequest) as err:  # the same rule refuses the row
+        _grant(sf_org, "Task.Status")
+    assert _error(err)["errorCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+
+
+def test_given_long_text_area_without_visible_lines_then_refused_naming_it(sf_org):
+    with pytest.raises(SalesforceMalformedRequest) as err:
+        _create_field(sf_org, "Account.Notes__c", {"label": "Notes", "type": "LongTextArea", "length": 32768})
+    assert _error(err)["fields"] == ["visibleLines"]
+    _create_field(sf_org, "Account.Notes__c", {"label": "Notes", "type": "LongTextArea", "length": 32768,
+                                               "visibleLines": 3})
+    assert sf_org.sandbox.catalog["Account"].field("Notes__c").length == 32768
+
+
+def test_given_lenient_setting_then_a_new_field_is_visible_at_once(sf_org_factory):
+    org = sf_org_factory(demo=False, new_fields_need_grant=False)
+    _create_field(org, "Account.Partner_Key__c", TEXT_KEY)
+    assert _fields(org, "Account")["Partner_Key__c"]["updateable"] is True
+    assert org.sf.Account.create({"Name": "x", "Partner_Key__c": "p-1"})["success"] is True
+
+
+def test_given_permission_set_name_taken_or_invalid_then_refused(sf_org):
+    sf_org.sf.PermissionSet.create({"Name": "AfterClose_Integration", "Label": "AfterClose Integration"})
+    with pytest.raises(SalesforceMalformedRequest) as err:
+        sf_org.sf.PermissionSet.create({"Name": "afterclose_integration", "Label": "Again"})
+    assert _error(err)["errorCode"] == "DUPLICATE_DEVELOPER_NAME"
+    with pytest.raises(SalesforceMalformedRequest) as err:
+        sf_org.sf.PermissionSet.create({"Name": "Two Words", "Label": "x"})
+    assert _error(err)["fields"] == ["Name"]
+
+
+def test_given_tooling_query_with_in_lists_then_hidden_fields_are_found_by_table_and_name(sf_org):
+    _create_field(sf_org, "Activity.Followup_Ref__c", {"label": "Followup Ref", "type": "Text", "length": 40})
+    _create_field(sf_org, "Account.Partner_Key__c", TEXT_KEY)
+    rows = _tooling_query(sf_org, "SELECT DeveloperName, TableEnumOrId FROM CustomField WHERE TableEnumOrId IN "
+                                  "('Activity', 'Account') AND DeveloperName IN ('Followup_Ref', 'Partner_Key', "
+                                  "'Nothing')")
+    assert {(r["TableEnumOrId"], r["DeveloperName"]) for r in rows["records"]} == {
+        ("Activity", "Followup_Ref"), ("Account", "Partner_Key")}
+    assert "Followup_Ref__c" not in _fields(sf_org, "Task")  # exists, hidden until granted
+
+
+def test_given_tooling_update_then_picklist_values_change_and_records_keep_theirs(sf_org):
+    status = {"label": "Status", "type": "Picklist", "valueSet": {"restricted": True, "valueSetDefinition": {
+        "value": [{"fullName": "new", "label": "New"}]}}}
+    field_id = _create_field(sf_org, "Account.Stage__c", status)["id"]
+    _grant(sf_org, "Account.Stage__c")
+    account = sf_org.sf.Account.create({"Name": "x", "Stage__c": "new"})["id"]
+    status["valueSet"]["valueSetDefinition"]["value"].append({"fullName": "done", "label": "Done"})
+    assert sf_org.sf.restful(f"tooling/sobjects/CustomField/{field_id}", method="PATCH",
+                             json={"Metadata": status}) is None  # 204
+    values = [v["value"] for v in _fields(sf_org, "Account")["Stage__c"]["picklistValues"]]
+    assert values == ["new", "done"]
+    sf_org.sf.Account.update(account, {"Stage__c": "done"})
+    assert sf_org.sf.Account.get(account)["Stage__c"] == "done"
+    row = _tooling_query(sf_org, f"SELECT Metadata FROM CustomField WHERE Id = '{field_id}'")["records"][0]
+    assert [v["fullName"] for v in row["Metadata"]["valueSet"]["valueSetDefinition"]["value"]] == ["new", "done"]
+    with pytest.raises(SalesforceMalformedRequest) as err:  # the type stays
+        sf_org.sf.restful(f"tooling/sobjects/CustomField/{field_id}", method="PATCH",
+                          json={"Metadata": {"label": "Status", "type": "Text", "length": 10}})
+    assert _error(err)["fields"] == ["type"]
+
+
+def test_given_user_without_customize_application_then_tooling_update_is_403(sf_org_factory):
+    org = sf_org_factory(demo=False, permissions=UserPermissions(customize_application=False))
+    [row] = _tooling_query(org, "SELECT Id FROM CustomField WHERE DeveloperName = 'Handoff_Status'")["records"]
+    with pytest.raises(SalesforceError) as err:
+        org.sf.restful(f"tooling/sobjects/CustomField/{row['Id']}", method="PATCH",
+                       json={"Metadata": {"label": "x", "type": "Picklist"}})
+    assert err.value.status == 403 and _error(err)["errorCode"] == "INSUFFICIENT_ACCESS"

@@ -86,7 +86,10 @@ def test_given_a_picklist_lacking_options_then_the_missing_ones_are_listed_and_w
     assert isinstance(theirs, Refusal) and not theirs.fixable_by_setup
     assert "not AfterClose's own field" in theirs.text and "not_eligible, asked" in theirs.text
     salesforce = verdict(E, values, _field(K.PICKLIST, options=(), own=True, provider=Provider.SALESFORCE))
-    assert isinstance(salesforce, Refusal) and not salesforce.fixable_by_setup
+    assert isinstance(salesforce, Refusal) and salesforce.fixable_by_setup
+    unknown_crm = verdict(E, values, _field(K.PICKLIST, options=(), own=True))
+    assert isinstance(unknown_crm, Refusal) and not unknown_crm.fixable_by_setup
+    assert "add them to the field in the CRM" in unknown_crm.text
 
 
 def test_each_crm_names_its_own_types():

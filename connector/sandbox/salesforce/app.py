@@ -48,7 +48,8 @@ def build_app(sb) -> Router:
          collections.collections_upsert, True),
         (f"{DATA}/tooling/query", {"GET": "tooling_query"}, tooling.tooling_query, True),
         (f"{DATA}/tooling/sobjects/{{sobject}}", {"POST": "tooling_create"}, tooling.tooling_create, True),
-        (f"{DATA}/tooling/sobjects/{{sobject}}/{{record_id}}", {"GET": "tooling_get"}, tooling.tooling_get, True),
+        (f"{DATA}/tooling/sobjects/{{sobject}}/{{record_id}}", {"GET": "tooling_get", "PATCH": "tooling_update"},
+         tooling.tooling_record, True),
         ("/services/oauth2/token", {"POST": "oauth_token"}, login.oauth_token, False),
         ("/services/oauth2/revoke", {"POST": "oauth_revoke", "GET": "oauth_revoke"}, login.oauth_revoke, False),
         # One label per route: SOAP logout() calls count under soap_login too.

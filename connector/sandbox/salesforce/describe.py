@@ -2,13 +2,14 @@
 
 Keys follow the DescribeSObjectResult / Field shapes (facts §4, jsforce types 2ND): name, label,
 type, length, nillable, createable, updateable, custom, externalId, unique, picklistValues
-[{value, label, active, defaultValue}], referenceTo, relationshipName; childRelationships
+[{value, label, active, defaultValue}], referenceTo, relationshipName, permissionable; childRelationships
 [{childSObject, field, relationshipName, cascadeDelete}].
 """
 
 from __future__ import annotations
 
 from .schema import FieldDef, ObjectDef
+from .setup_rules import field_permissionable
 
 _SOAP_TYPES = {"id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "date": "xsd:date",
                "datetime": "xsd:dateTime", "double": "xsd:double", "currency": "xsd:double",
@@ -20,7 +21,9 @@ def _urls(version: str, name: str) -> dict:
     return {"sobject": base, "describe": f"{base}/describe", "rowTemplate": f"{base}/{{ID}}"}
 
 
-def describe_field(fd: FieldDef) -> dict:
+def describe_field(fd: FieldDef, odef: ObjectDef | None = None) -> dict:
+    """``odef``: the field's object, for ``permissionable`` (whether a FieldPermissions row may name
+    it: setup_rules.py)."""
     picklist = [{"value": v, "label": v, "active": True, "defaultValue": v == fd.default, "validFor": None}
                 for v in fd.picklist]
     return {
@@ -37,6 +40,7 @@ def describe_field(fd: FieldDef) -> dict:
         "picklistValues": picklist, "restrictedPicklist": fd.restricted,
         "referenceTo": list(fd.reference_to), "relationshipName": fd.relationship_name,
         "soapType": _SOAP_TYPES.get(fd.type, "xsd:string"), "deprecatedAndHidden": False,
+        "permissionable": odef is not None and field_permissionable(odef, fd),
     }
 
 
@@ -45,7 +49,7 @@ def describe_object(odef: ObjectDef, version: str) -> dict:
         "name": odef.name, "label": odef.label, "labelPlural": odef.label_plural, "keyPrefix": odef.key_prefix,
         "custom": odef.custom, "createable": odef.createable, "updateable": odef.updateable,
         "deletable": odef.deletable, "queryable": True, "retrieveable": True, "searchable": True,
-        "undeletable": odef.deletable, "fields": [describe_field(f) for f in odef.fields.values()],
+        "undeletable": odef.deletable, "fields": [describe_field(f, odef) for f in odef.fields.values()],
         "childRelationships": [
             {"childSObject": c.child_sobject, "field": c.field, "relationshipName": c.relationship_name,
              "cascadeDelete": c.cascade_delete, "restrictedDelete": False, "deprecatedAndHidden": False}

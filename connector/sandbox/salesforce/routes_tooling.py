@@ -1,4 +1,4 @@
-"""Tooling API routes: create, read and query ``CustomField`` (tooling.py), with the permission
+"""Tooling API routes: create, read, update and query ``CustomField`` (tooling.py), with the permission
 checks of permissions.py. The Tooling API has its own objects: its query endpoint knows only
 them (here, CustomField), and its sobjects endpoint serves only those the sandbox models.
 """
@@ -58,6 +58,21 @@ async def tooling_create(sb, request: Request, session, version: str) -> Respons
     return json_response({"id": record_id, "success": True, "errors": [], "warnings": [], "infos": []}, 201)
 
 
+async def tooling_update(sb, request: Request, session, version: str) -> Response:
+    """PATCH with ``{"Metadata": {...}}`` (and optionally the same FullName): 204, as sObject updates."""
+    _tooling_object(request.path_params["sobject"])
+    if not sb.permissions.customize_application:
+        raise _insufficient_access()
+    body = await read_json(request)
+    if not isinstance(body, dict) or "Metadata" not in body:
+        raise ApiError(400, "JSON_PARSER_ERROR", 'The request body must be {"Metadata": {...}}')
+    record_id = normalize_id(request.path_params["record_id"])
+    if record_id is None:
+        raise not_found()
+    sb.update_custom_field(record_id, body.get("FullName"), body.get("Metadata"))
+    return Response(status_code=204)
+
+
 async def tooling_get(sb, request: Request, session, version: str) -> Response:
     _tooling_object(request.path_params["sobject"])
     if not sb.permissions.can_view_setup:
@@ -87,6 +102,11 @@ async def tooling_query(sb, request: Request, session, version: str) -> Response
                        f"specify no more than one row for retrieval. Result size: {result.total_size}")
     return json_response({"size": result.total_size, "totalSize": result.total_size, "done": True,
                           "queryLocator": None, "entityTypeName": "CustomField", "records": result.records})
+
+
+async def tooling_record(sb, request: Request, session, version: str) -> Response:
+    handler = tooling_update if request.method == "PATCH" else tooling_get
+    return await handler(sb, request, session, version)
 
 
 def _selects_metadata(ast: Query) -> bool:

@@ -29,7 +29,7 @@ from .identity import OrgSettings
 from .ids import KEY_PREFIXES, IdFactory, checked_id, make_id, normalize_id
 from .permissions import UserPermissions
 from .routes_tooling import new_tooling_store
-from .schema import DEFAULT_TIME_ZONE, STAGES, ObjectDef, build_catalog, find_object
+from .schema import ACTIVITY_OBJECTS, DEFAULT_TIME_ZONE, STAGES, ObjectDef, build_catalog, find_object
 from .security import FieldSecurity
 from .seed import load_dataset
 from .soql_dates import WEEKDAYS, DateContext
@@ -99,7 +99,7 @@ class SalesforceSandbox:
                  user_id: str = DEFAULT_USER_ID, org_name: str = "AfterClose Sandbox",
                  time_zone: str = DEFAULT_TIME_ZONE, week_start: str = "Sunday", fiscal_year_start_month: int = 1,
                  soap_login_enabled: bool = True, profile_grants_custom_fields: bool = True,
-                 permissions: UserPermissions | None = None):
+                 new_fields_need_grant: bool = True, permissions: UserPermissions | None = None):
         """``org_id`` (00D...) and ``user_id`` (the integration user, 005...) let a test run two
         orgs with different ids; ``time_zone`` is the integration user's (date literals are
         evaluated in it); ``week_start`` is the first day of the week of the user's locale (en_US:
@@ -107,6 +107,9 @@ class SalesforceSandbox:
         calendar); ``soap_login_enabled=False`` is an org created since Winter '26, where
         SOAP ``login()`` is off until an admin enables it; ``profile_grants_custom_fields=False``
         makes the seeded custom fields invisible until a permission set grants them (security.py);
+        ``new_fields_need_grant=False`` is the lenient reading for fields created through the Tooling
+        API: visible to the integration user at once, as if its profile were granted access (the
+        default, stricter reading hides them until a permission set grants them, facts §7 [2ND]);
         ``permissions`` are the integration user's system permissions (Customize Application, ...)."""
         _check_api_version(api_version)
         self.token = token
@@ -135,6 +138,7 @@ class SalesforceSandbox:
         self.engine = Engine(self.store, dates=self.date_context, tie_seed=seed)
         self.security = FieldSecurity(self.store, profile_grants_custom_fields=profile_grants_custom_fields)
         self.permissions = permissions or UserPermissions()
+        self.new_fields_need_grant = new_fields_need_grant
         self.tooling_store = new_tooling_store(ids, lambda: self.clock())
         self.tooling_engine = Engine(self.tooling_store, dates=self.date_context, tie_seed=seed)
         self.demo_ids: dict[str, dict[int, str]] = {}
@@ -185,8 +189,34 @@ class SalesforceSandbox:
                                f"There is already a field named {name[:-3]} on {table}.", ["FullName"])
             for obj in objects:
                 self.store.add_field(obj, fd)
-                self.security.require_grant(obj, fd.name)
+                if self.new_fields_need_grant:
+                    self.security.require_grant(obj, fd.name)
             return self.tooling_store.insert_raw("CustomField", tooling.tooling_record(table, fd))
+
+    def update_custom_field(self, record_id: str, full_name: object, metadata: object) -> None:
+        """Tooling API update: the Metadata replaces the field's definition (label, length,
+        picklist values ...); its type cannot change here [STRICT: Salesforce converts some types,
+        the sandbox converts none]. Field-level security and the values held stay as they are."""
+        with self.store.lock:
+            row = self.tooling_store.get("CustomField", record_id)
+            if row is None:
+                raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+            if full_name is not None and str(full_name).lower() != row["FullName"].lower():
+                raise ApiError(400, "FIELD_INTEGRITY_EXCEPTION", f"FullName {full_name!r} does not name this field "
+                               f"({row['FullName']}); a field cannot be renamed here", ["FullName"])
+            table, name = row["FullName"].split(".")
+            fd = tooling.field_from_metadata(name, metadata)
+            objects = list(ACTIVITY_OBJECTS) if table == "Activity" else [table]
+            old = self.catalog[objects[0]].field(name)
+            if old is not None and old.type != fd.type:
+                raise ApiError(400, "FIELD_INTEGRITY_EXCEPTION", f"not supported by this sandbox: changing "
+                               f"{row['FullName']} from {old.type} to {fd.type}", ["type"])
+            if old is not None and (old.unique, old.external_id) != (fd.unique, fd.external_id):
+                raise ApiError(400, "FIELD_INTEGRITY_EXCEPTION", f"not supported by this sandbox: changing "
+                               f"unique or externalId of {row['FullName']}", ["unique"])
+            for obj in objects:
+                self.store.replace_field(obj, fd)
+            self.tooling_store.put_raw("CustomField", record_id, tooling.tooling_record(table, fd))
 
     @property
     def org_id(self) -> str:

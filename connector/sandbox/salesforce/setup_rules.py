@@ -6,6 +6,7 @@
   [DOC: object reference, FieldPermissions].
 - Edit needs read (facts §7): PermissionsEdit without PermissionsRead is refused
   (FIELD_INTEGRITY_EXCEPTION, [STRICT]: Salesforce's wording for this case is not documented).
+- ``PermissionSet.Name`` is an API name, unique in the org (DUPLICATE_DEVELOPER_NAME).
 - One FieldPermissions row per permission set and field, one assignment per user and permission
   set: a second is DUPLICATE_VALUE (the message Salesforce gives for duplicate setup rows:
   "duplicate value found: <unknown> duplicates value on record with id: <unknown>" [2ND]).
@@ -13,9 +14,12 @@
 
 from __future__ import annotations
 
-from .errors import RecordError
-from .schema import ObjectDef
+import re
 
+from .errors import RecordError
+from .schema import FieldDef, ObjectDef
+
+API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}")
 SETUP_OBJECTS = frozenset({"PermissionSet", "FieldPermissions", "PermissionSetAssignment"})
 
 
@@ -24,7 +28,12 @@ def permissionable(catalog: dict[str, ObjectDef], obj: str, field: str) -> bool:
     system ones (their access cannot be taken away)."""
     odef = next((o for n, o in catalog.items() if n.lower() == obj.lower()), None)
     fd = odef.field(field) if odef is not None else None
-    if fd is None or odef.name in SETUP_OBJECTS or fd.name == "OwnerId" or fd.type == "id":
+    return odef is not None and fd is not None and field_permissionable(odef, fd)
+
+
+def field_permissionable(odef: ObjectDef, fd: FieldDef) -> bool:
+    """Describe's ``permissionable`` for one field (the same rule)."""
+    if odef.name in SETUP_OBJECTS or fd.name == "OwnerId" or fd.type == "id":
         return False
     return fd.custom or (fd.nillable and (fd.createable or fd.updateable) and not fd.calculated)
 
@@ -35,7 +44,9 @@ def _duplicate(fields: list[str]) -> RecordError:
 
 
 def check(store, odef: ObjectDef, record: dict) -> None:
-    if odef.name == "FieldPermissions":
+    if odef.name == "PermissionSet":
+        _check_permission_set(store, record)
+    elif odef.name == "FieldPermissions":
         _check_field_permissions(store, record)
     elif odef.name == "PermissionSetAssignment":
         key = (record["AssigneeId"], record["PermissionSetId"])
@@ -61,3 +72,17 @@ def _check_field_permissions(store, record: dict) -> None:
     if any(not p["IsDeleted"] and p["Id"] != record.get("Id") and (p["ParentId"], p["Field"].lower()) == key
            for p in store.tables["FieldPermissions"].values()):
         raise _duplicate(["Field"])
+
+
+def _check_permission_set(store, record: dict) -> None:
+    """``Name`` is the API name: letters, digits and single underscores, unique in the org
+    (DUPLICATE_DEVELOPER_NAME, the code Salesforce gives a second component with one developer
+    name [DOC: SOAP API StatusCode list]; [STRICT] for permission sets)."""
+    name = record["Name"] or ""
+    if not API_NAME.fullmatch(name) or "__" in name or name.endswith("_"):
+        raise RecordError("FIELD_INTEGRITY_EXCEPTION", f"Name: {name!r} is not a valid API name (letters, digits and "
+                          "single underscores, starting with a letter, at most 80 characters)", ["Name"])
+    if any(not p["IsDeleted"] and p["Id"] != record.get("Id") and p["Name"].lower() == name.lower()
+           for p in store.tables["PermissionSet"].values()):
+        raise RecordError("DUPLICATE_DEVELOPER_NAME", f"The API name {name} is already in use by another permission "
+                          "set", ["Name"])

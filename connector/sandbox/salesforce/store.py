@@ -194,6 +194,18 @@ class Store:
             if fd.unique:
                 self._unique[(obj, fd.name)] = {}
 
+    def put_raw(self, obj: str, record_id: str, values: dict) -> None:
+        """Change a record as the platform does (no API checks): Setup rewriting its metadata rows."""
+        with self.lock:
+            old = self._existing(obj, record_id)
+            stamp = now_ms(self.clock)
+            self._put(obj, record_id, old, {**old, **values, "LastModifiedDate": stamp, "SystemModstamp": stamp})
+
+    def replace_field(self, obj: str, fd: FieldDef) -> None:
+        """A field's definition changed by Setup (same name and type): the records keep their values."""
+        with self.lock:
+            self.catalog[obj] = self.catalog[obj].with_field(fd)
+
     def delete(self, obj: str, record_id: str) -> None:
         """Moves the record to the recycle bin (IsDeleted, visible to queryAll), with cascades."""
         with self.lock:

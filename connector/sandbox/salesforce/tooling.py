@@ -14,7 +14,9 @@ routine creates and queries (facts §7).
   object's API name for standard objects (``Activity`` for activity fields). FullName and Metadata
   can be selected only when the result has at most one row (the Tooling API's rule).
 - Names: letters, digits and underscores, starting with a letter, no double underscore, not ending
-  with an underscore, at most 40 characters; Text 1..255 characters; Number precision 1..18 and
+  with an underscore, at most 40 characters; Text 1..255 characters; LongTextArea 256..131,072
+  characters and visibleLines 2..50 (required [DOC: Metadata API CustomField, visibleLines:
+  "required for long text areas"]); Number precision 1..18 and
   scale 0..precision; externalId on Text, Number and Email; unique on Text, Number and Email.
 Types served: Text, TextArea, LongTextArea, Number, Currency, Percent, Checkbox, Date, DateTime,
 Email, Phone, Url, Picklist. Others (Lookup, formulas, ...) answer "not supported by this sandbox".
@@ -106,6 +108,7 @@ def field_from_metadata(field: str, metadata: object) -> FieldDef:
         options["length"] = _int(metadata, "length", 1, 255, kind)
     elif kind == "LongTextArea":
         options["length"] = _int(metadata, "length", 256, 131072, kind)
+        _int(metadata, "visibleLines", 2, 50, kind)  # required by the Metadata API for long text areas
     elif kind in FIXED_LENGTH:
         options["length"] = FIXED_LENGTH[kind]
     elif kind in ("Number", "Currency", "Percent"):
