@@ -79,9 +79,21 @@ def _without_account_nps_fields(salesforce) -> None:
 
 
 def test_given_salesforce_without_the_account_nps_fields_then_sync_runs_and_nps_reports_the_skipped_targets(
-        salesforce):
+        open_crm):
+    """Done-when of issue 16 on Salesforce, for an integration user who may not change the schema:
+    the documented Opportunity fields exist, the Account NPS fields do not (optional targets)."""
+    from connector.sandbox.salesforce.permissions import UserPermissions
+
+    salesforce = open_crm("salesforce", permissions=UserPermissions(
+        customize_application=False, view_setup=False, manage_permission_sets=False, assign_permission_sets=False))
     _without_account_nps_fields(salesforce)
     config = _nps_config(salesforce)
+    setup = invoke("setup", "--config", config)
+    assert setup.exit_code == 0, setup.stdout + setup.stderr
+    assert "optional target fields.company_nps_score -> Account.NPS_Score__c" in setup.stdout
+    plan = invoke("plan", "--config", config, "--format", "json")
+    assert plan.exit_code == 0, plan.stderr
+    assert len(json.loads(plan.stdout)["summary"]["skipped_optional_targets"]) == 4
     check = invoke("check", "--config", config)
     assert check.exit_code == 0, check.stderr
     assert "job sync: ready" in check.stdout and "job nps: ready" in check.stdout
