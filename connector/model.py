@@ -259,6 +259,35 @@ def _text_body(text: str | None) -> str:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class DealSpec:
+    """A deal AfterClose wants created: a customer's next renewal deal (docs/playbooks.md).
+
+    ``key`` identifies it, like a task's, and is stored on the deal in the mapping's
+    ``renewal_deal_key`` field, so a lost answer or a lost state store never makes it twice.
+    ``fields``: other mapped deal fields to set, by canonical name (``deal_type``), raw."""
+
+    key: str
+    from_deal_id: str
+    """The won deal whose renewal this is."""
+    name: str
+    close_date: dt.date
+    stage: str
+    pipeline: str | None = None
+    owner_id: str | None = None
+    amount: FieldValue = None
+    company_id: str | None = None
+    contact_id: str | None = None
+    fields: Mapping[str, FieldValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", _frozen_mapping(self.fields))
+
+
+RENEWAL_DEAL_KEY = "renewal_deal_key"
+"""The canonical deal field (mappings/<crm>.toml) that holds a created renewal deal's key."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RecordUpdate:
     """Field values to write onto one CRM record, by canonical field name."""
 

@@ -232,6 +232,21 @@ class SupportsNativeNps(Protocol):
         ...
 
 
+@runtime_checkable
+class SupportsDealCreation(Protocol):
+    """Create renewal deals: ``apply`` carries out ``CreateDeal`` (once per key, which the CRM holds
+    on the deal, in the mapping's ``renewal_deal_key`` field), and where they go can be checked."""
+
+    def deal_target_problems(self, targets: Sequence[tuple[str | None, str]]) -> list[str]:
+        """(pipeline or None, stage) pairs: one line per pair the CRM cannot create a deal in (no
+        such pipeline, no such stage, a stage of another pipeline, a closed stage)."""
+        ...
+
+    def find_deals(self, keys: Iterable[str]) -> dict[str, str]:
+        """Renewal deal key -> the deal's id, for the keys a deal in the CRM carries."""
+        ...
+
+
 # -- task creation on a CRM that does not enforce unique task keys --------------------------
 
 

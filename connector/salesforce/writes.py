@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from connector.actions import ActionResult, CloseTask, CreateTask, Outcome, UpdateRecord, UpdateTask
+from connector.actions import ActionResult, CloseTask, CreateDeal, CreateTask, Outcome, UpdateRecord, UpdateTask
 from connector.errors import ConfigError, FatalCrmError
 from connector.mapping import FieldMap, FieldSpec, FieldType
 from connector.model import Priority, RecordKind, TaskRef, TaskSpec, TaskStatus, TaskType
@@ -174,7 +174,7 @@ def chunks(items: Sequence[T], identity: Callable[[T], str], size: int = COLLECT
 @dataclass(frozen=True)
 class Pending:
     index: int
-    action: CreateTask | UpdateTask | CloseTask | UpdateRecord
+    action: CreateTask | UpdateTask | CloseTask | UpdateRecord | CreateDeal
     record: dict[str, Any]
 
 

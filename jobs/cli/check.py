@@ -13,6 +13,7 @@ from jobs.cli.output import echo, echo_err
 from jobs.cli.run import JOBS
 from jobs.cli.runtime import Runtime, load_runtime
 from jobs.config_sources import value_sources
+from jobs.playbooks.renewal_deal import renewal_deal_target_problems
 from jobs.schema_fit import JobFit, fit
 from jobs.state import StateCorruptError, StateStore
 from jobs.wiring import wiring
@@ -51,6 +52,7 @@ def _check(runtime: Runtime) -> int:
         configured = runtime.configured_jobs(JOBS)
         blocked = [job for job in configured if not fits[job].ready]
         task_keys = adapter.task_key_mode() if isinstance(adapter, SupportsTaskKeyMode) and not blocked else None
+        targets = renewal_deal_target_problems(adapter, runtime.playbooks.set, runtime.playbooks.source)
     per_job = _print_fits(runtime, fits, configured, setup_hint=isinstance(adapter, SupportsSetup))
     if missing:
         click.echo("The credentials lack permissions the jobs need (docs/permissions.md):", err=True)
@@ -60,7 +62,11 @@ def _check(runtime: Runtime) -> int:
         click.echo(f"The state database {location} needs attention:", err=True)
         for problem in state:
             echo_err(f"  {problem}")
-    if blocked or missing or state:
+    if targets:
+        click.echo("Where the playbooks create renewal deals does not exist in the live CRM:", err=True)
+        for line in targets:
+            echo_err(f"  {line}")
+    if blocked or missing or state or targets:
         for line in per_job:
             echo(line)
         return ExitCode.CONFIG

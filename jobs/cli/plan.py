@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.table import Table
 
-from connector.actions import Action, ActionKind, CloseTask, CreateTask, UpdateRecord, UpdateTask
+from connector.actions import Action, ActionKind, CloseTask, CreateDeal, CreateTask, UpdateRecord, UpdateTask
 from connector.errors import ConfigError
 from connector.port import SupportsEstimate
 from jobs.cli.exits import ExitCode
@@ -143,6 +143,11 @@ def action_json(action: Action, *, job: str = "sync", deal_name: str | None = No
     if isinstance(action, UpdateRecord):
         out |= {"record": action.update.kind.value, "record_id": action.update.record_id,
                 "values": dict(action.update.values)}
+    if isinstance(action, CreateDeal):
+        deal = action.spec
+        out |= {"name": deal.name, "close_date": deal.close_date.isoformat(), "stage": deal.stage,
+                "pipeline": deal.pipeline, "owner_id": deal.owner_id, "amount": deal.amount,
+                "company_id": deal.company_id, "contact_id": deal.contact_id, "values": dict(deal.fields)}
     return out
 
 
@@ -191,8 +196,12 @@ def _what(action: Action) -> str:
         return action.spec.subject
     if isinstance(action, UpdateRecord):
         return ", ".join(f"{k}={v!r}" for k, v in action.update.values.items())
+    if isinstance(action, CreateDeal):
+        return f"{action.spec.name} (stage {action.spec.stage}, amount {action.spec.amount or 'none'})"
     return getattr(action, "key", "")
 
 
 def _due(action: Action) -> str:
+    if isinstance(action, CreateDeal):
+        return action.spec.close_date.isoformat()
     return action.spec.due_date.isoformat() if isinstance(action, CreateTask | UpdateTask) else ""

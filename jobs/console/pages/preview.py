@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from connector.actions import Action, CloseTask, CreateTask, UpdateRecord, UpdateTask
+from connector.actions import Action, CloseTask, CreateDeal, CreateTask, UpdateRecord, UpdateTask
 from jobs.console.auth import Who
 from jobs.console.crm_reads import DryRun, Unavailable
 from jobs.console.web import context_of, page, reads_of, render
@@ -61,6 +61,8 @@ def _action(action: Action, later: bool) -> dict[str, object]:
     if isinstance(action, UpdateRecord):
         view["what"] = f"{action.update.kind.value} {action.update.record_id}"
         view["values"] = dict(action.update.values)
+    if isinstance(action, CreateDeal):
+        view["what"] = f"{action.spec.name} (stage {action.spec.stage}, closing {action.spec.close_date})"
     return view
 
 
