@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from connector.actions import Action, ActionResult, WriteAction
-from connector.model import Cursor, Deal, DealStamp, FieldValue, NpsContact, Provider, TaskRef
+from connector.mapping.compat import CrmField
+from connector.mapping.model import FieldType
+from connector.model import Cursor, Deal, DealStamp, FieldValue, NpsContact, Provider, RecordKind, TaskRef
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -43,6 +45,10 @@ class SchemaProblem:
     mapping_key: str
     crm_field: str
     problem: str
+    note: bool = False
+    """Not a problem: a compatible pair that differs (connector/mapping/compat.py), said in one line."""
+    write_as: FieldType | None = None
+    """With ``note``: how a writer formats the value for this field (``FieldMap.fitted``)."""
 
     def __str__(self) -> str:
         return f"{self.mapping_key} -> {self.crm_field}: {self.problem}"
@@ -147,6 +153,15 @@ class SupportsSetup(Protocol):
     field: created, already there, or precise instructions for an admin (name, type, uniqueness)."""
 
     def setup(self) -> list[str]:
+        ...
+
+
+@runtime_checkable
+class SupportsFieldList(Protocol):
+    """The live fields of a record type, with their types and options (the console's field
+    picker), as ``connector.mapping.compat`` judges them. One schema read per record type."""
+
+    def crm_fields(self, record: RecordKind) -> list[CrmField]:
         ...
 
 

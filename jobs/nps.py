@@ -67,6 +67,7 @@ from jobs.core.nps import (
 from jobs.core.values import clean_text
 from jobs.outcomes import tally
 from jobs.playbooks import build_playbook
+from jobs.schema_fit import Skipped, fit, skipped_counts, skipped_note
 from jobs.state import NpsRecord, NpsStatus, RunOutcome, StateStore
 from jobs.state.intents import StoreJournal
 
@@ -92,6 +93,8 @@ class NpsJob:
     policy: NpsPolicy = NpsPolicy()
     check_schema: bool = True
     """False when the caller checked the mapping against the live CRM already (the CLI does)."""
+    skipped: tuple[Skipped, ...] = ()
+    """Optional write-back targets the caller's check found unfit (left out of ``fieldmap``)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.adapter, SupportsNps):
@@ -118,6 +121,8 @@ class NpsReport:
     """Rows the source could not import (file, line, reason): to fix at the source."""
     source_error: str | None = None
     """Why the source was stopped this run (its cursor is kept)."""
+    skipped: tuple[Skipped, ...] = ()
+    """Optional write-back targets this run left out, and why (kept with the run; `status`)."""
 
     @property
     def exit_code(self) -> int:
@@ -128,7 +133,8 @@ class NpsReport:
 
 
 def build_nps_job(settings, adapter: CrmAdapter, store: StateStore, fieldmap: FieldMap, scope: str,
-                  clock: Callable[[], dt.datetime], *, check_schema: bool = True) -> NpsJob | None:
+                  clock: Callable[[], dt.datetime], *, check_schema: bool = True,
+                  skipped: tuple[Skipped, ...] = ()) -> NpsJob | None:
     """The NPS job ``settings`` ask for (``settings``: ``jobs.config.Settings``); None when
     ``[nps] source = "none"``."""
     config = settings.nps_source_config()
@@ -138,15 +144,16 @@ def build_nps_job(settings, adapter: CrmAdapter, store: StateStore, fieldmap: Fi
     source = build_source(config, retry=settings.retry,
                           hubspot_native=native if config.kind == "hubspot-native" else None)
     return NpsJob(scope=scope, adapter=adapter, store=store, fieldmap=fieldmap, source=source, clock=clock,
-                  policy=NpsPolicy(playbook=build_playbook(settings)), check_schema=check_schema)
+                  policy=NpsPolicy(playbook=build_playbook(settings)), check_schema=check_schema, skipped=skipped)
 
 
 def run_nps(job: NpsJob, dry_run: bool = False) -> NpsReport:
     """One pass. ``dry_run`` reads the source and the CRM, makes no write call, stores nothing."""
     if job.check_schema:
-        problems = job.adapter.check_schema()
-        if problems:
-            raise SchemaError([str(p) for p in problems], source=job.fieldmap.source)
+        found = fit(job.adapter.check_schema(), job.fieldmap, JOB)
+        if found.blocking:
+            raise SchemaError([str(p) for p in found.blocking], source=job.fieldmap.source)
+        job = replace(job, fieldmap=found.fieldmap, skipped=found.skipped, check_schema=False)
     if dry_run:
         return _run(job, None)
     with job.store.lock(job.scope):
@@ -160,8 +167,9 @@ def run_nps(job: NpsJob, dry_run: bool = False) -> NpsReport:
             raise
         outcome = (RunOutcome.FAILED if report.source_error else
                    RunOutcome.REJECTED if report.rejected or report.source_rejected else RunOutcome.OK)
-        job.store.finish_run(run_id, outcome, dict(report.outcomes), job.adapter.call_stats(),
-                             error=report.source_error)
+        note = "; ".join(n for n in (report.source_error, skipped_note(job.skipped)) if n) or None
+        job.store.finish_run(run_id, outcome, dict(report.outcomes) | skipped_counts(job.skipped),
+                             job.adapter.call_stats(), error=note)
         return report
 
 
@@ -169,7 +177,7 @@ def run_nps(job: NpsJob, dry_run: bool = False) -> NpsReport:
 
 
 def _run(job: NpsJob, run_id: int | None) -> NpsReport:
-    report = NpsReport(run_id=run_id, dry_run=run_id is None, source=job.source.name)
+    report = NpsReport(run_id=run_id, dry_run=run_id is None, source=job.source.name, skipped=job.skipped)
     now = job.clock()
     batch = _fetch(job, report)
     responses = _to_look_at(job, batch, report)

@@ -8,11 +8,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from connector.actions import Action, ActionResult, Skip, UpdateRecord, WriteAction
 from connector.fake.store import TASK_KEY, WON, FakeDeal, FakeField, FakeStore
 from connector.fake.writes import Writes, write_calls
-from connector.mapping import FieldMap, FieldSpec
+from connector.mapping import FieldMap, FieldSpec, FieldType
+from connector.mapping.compat import CrmField, CrmKind, Note, Refusal, verdict, writes_values
 from connector.model import Company, Contact, Cursor, Deal, DealStamp, Owner, RecordKind, TaskRef
 from connector.port import CallStats, NpsAccount, NpsContact, SchemaProblem, StreamTuning
 
 PAGE_SIZE = 100
+FAKE_KINDS = {FieldType.TEXT: CrmKind.TEXT, FieldType.NUMBER: CrmKind.NUMBER, FieldType.DATE: CrmKind.DATE,
+              FieldType.DATETIME: CrmKind.DATETIME, FieldType.ENUM: CrmKind.PICKLIST, FieldType.BOOL: CrmKind.BOOL}
+"""The fake's schema holds canonical types; as CRM kinds they are the obvious ones."""
 READ_BATCH = 100
 """Ids, keys or emails per read call."""
 TUNING = StreamTuning(scan_pages_ahead=1, enrich_batch=None)
@@ -53,23 +57,43 @@ class FakeCrm:
         problems = []
         with self.store.lock:
             for spec in self.fieldmap.fields.values():
-                problem = self._field_problem(spec)
-                if problem:
-                    where = f"{spec.record}.{spec.crm_name}"
-                    problems.append(SchemaProblem(mapping_key=spec.canonical, crm_field=where, problem=problem))
+                where = f"{spec.record}.{spec.crm_name}"
+                found = self._field_problem(spec)
+                if isinstance(found, Note):
+                    problems.append(SchemaProblem(mapping_key=spec.canonical, crm_field=where, problem=found.text,
+                                                  note=True, write_as=found.write_as))
+                elif found:
+                    problems.append(SchemaProblem(mapping_key=spec.canonical, crm_field=where, problem=found))
             if not self.store.has_task_key:
                 problems.append(SchemaProblem(mapping_key=TASK_KEY, crm_field=f"task.{self.fieldmap.task_key_field}",
                                               problem="task key field does not exist (run `afterclose setup`)"))
         return problems
 
-    def _field_problem(self, spec: FieldSpec) -> str | None:
+    def _field_problem(self, spec: FieldSpec) -> str | Note | None:
         field = self.store.schema.get((spec.record, spec.canonical))
         if field is None:
             return "field does not exist in the CRM" + (" (run `afterclose setup`)" if spec.afterclose_owned else "")
-        if field.type is not spec.type:
-            return f"mapped as {spec.type} but the field is a {field.type}"
-        missing = sorted(set(spec.options) - set(field.options)) if spec.write else []
-        return f"lacks options AfterClose writes: {', '.join(missing)}" if missing else None
+        found = verdict(spec.type, writes_values(spec.type, spec.options), self._crm_field(spec, field),
+                        write=spec.write)
+        if isinstance(found, Refusal):
+            return f"mapped as {spec.type}, the field is a {field.type}: {found.text}"
+        return found if isinstance(found, Note) else None
+
+    @staticmethod
+    def _crm_field(spec: FieldSpec, field: FakeField) -> CrmField:
+        """The fake holds fields by canonical type; it reads them through the same table as a CRM."""
+        return CrmField(name=spec.crm_name, label=spec.label, type=field.type.value, kind=FAKE_KINDS[field.type],
+                        options=field.options, own=spec.afterclose_owned)
+
+    def crm_fields(self, record: RecordKind) -> list[CrmField]:
+        """The live fields of ``record`` (the console's picker; ``SupportsFieldList``)."""
+        self._count("read_schema")
+        by_canonical = {spec.canonical: spec for spec in self.fieldmap.for_record(record)}
+        with self.store.lock:
+            return [self._crm_field(by_canonical[name], field) if name in by_canonical else
+                    CrmField(name=name, label=name, type=field.type.value, kind=FAKE_KINDS[field.type],
+                             options=field.options)
+                    for (kind, name), field in sorted(self.store.schema.items()) if kind is record]
 
     def setup(self) -> list[str]:
         """Create AfterClose's own fields (and the task key field) where missing; say what an

@@ -25,14 +25,15 @@ from connector.hubspot.native_nps import HubSpotNativeSource
 from connector.hubspot.pull import SEARCH_PAGES_AHEAD, DealReader, RunCache
 from connector.hubspot.reconcile import tasks_on_deals
 from connector.hubspot.related import ASSOCIATION_READ_MAX, chunks, read_associations, read_owners
-from connector.hubspot.schema import TASK_KEY_MAPPING, PortalSchema, check, setup
+from connector.hubspot.schema import OBJECT_TYPE, TASK_KEY_MAPPING, PortalSchema, check, setup
 from connector.hubspot.search import PAGE_SIZE
 from connector.hubspot.settings import HubSpotSettings
 from connector.hubspot.stages import DealStages, deal_target_problems, read_deal_stages
 from connector.hubspot.taskprops import READ_PROPERTIES, KeyMode, describe, key_mode, task_ref
 from connector.hubspot.writes import Writer
 from connector.mapping import FieldMap
-from connector.model import RENEWAL_DEAL_KEY, Cursor, Deal, DealStamp, Owner, Provider, TaskRef
+from connector.mapping.compat import CrmField
+from connector.model import RENEWAL_DEAL_KEY, Cursor, Deal, DealStamp, Owner, Provider, RecordKind, TaskRef
 from connector.port import CallStats, CreateJournal, NpsAccount, NpsContact, SchemaProblem, StreamTuning
 from connector.retry import RetrySettings
 
@@ -109,6 +110,12 @@ class HubSpotAdapter:
 
     def check_schema(self) -> list[SchemaProblem]:
         return check(self._schema, self.fieldmap)
+
+    def crm_fields(self, record: RecordKind) -> list[CrmField]:
+        """The live properties of ``record`` (``SupportsFieldList``), AfterClose's own marked."""
+        own = {spec.crm_name for spec in self.fieldmap.for_record(record) if spec.afterclose_owned}
+        live = self._schema.properties(OBJECT_TYPE[record]).values()
+        return sorted((prop.as_crm_field(own=prop.name in own) for prop in live), key=lambda f: f.name)
 
     def setup(self) -> list[str]:
         """Create AfterClose's own properties and the task key property where missing (asking for

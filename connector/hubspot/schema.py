@@ -23,7 +23,8 @@ from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyGroupCre
 from connector.errors import FatalCrmError
 from connector.hubspot.client import HubSpotClient
 from connector.mapping import FieldMap, FieldSpec, FieldType
-from connector.model import RENEWAL_DEAL_KEY, RecordKind
+from connector.mapping.compat import CrmField, Note, Refusal, Verdict, kind_of, verdict, writes_values
+from connector.model import RENEWAL_DEAL_KEY, Provider, RecordKind
 from connector.port import SchemaProblem
 
 GROUP_NAME = "afterclose"
@@ -32,16 +33,7 @@ TASK_KEY_MAPPING = "task_key_field"
 
 OBJECT_TYPE = {RecordKind.DEAL: "deals", RecordKind.COMPANY: "companies", RecordKind.CONTACT: "contacts"}
 
-# Which live HubSpot types can hold each canonical type (reading raw text is always possible,
-# so text accepts anything textual; numbers, dates and enums must match to be written safely).
-_COMPATIBLE = {
-    FieldType.TEXT: {"string", "enumeration", "phone_number"},
-    FieldType.NUMBER: {"number"},
-    FieldType.DATE: {"date"},
-    FieldType.DATETIME: {"datetime"},
-    FieldType.ENUM: {"enumeration"},
-    FieldType.BOOL: {"bool", "enumeration"},
-}
+# Which live property types can hold each canonical type: the one table, connector/mapping/compat.py.
 _CREATE_AS = {
     FieldType.TEXT: ("string", "textarea"),
     FieldType.NUMBER: ("number", "number"),
@@ -60,12 +52,18 @@ class LiveProperty:
     options: tuple[str, ...]
     read_only: bool
     unique: bool
+    field_type: str = ""
+
+    def as_crm_field(self, *, own: bool = False) -> CrmField:
+        return CrmField(name=self.name, label=self.label, type=self.type,
+                        kind=kind_of(Provider.HUBSPOT, self.type, self.field_type), options=self.options,
+                        writable=not self.read_only, own=own, provider=Provider.HUBSPOT)
 
 
 def _live(p: Any) -> LiveProperty:
     metadata = p.modification_metadata
     return LiveProperty(
-        name=p.name, label=p.label or "", type=p.type or "",
+        name=p.name, label=p.label or "", type=p.type or "", field_type=getattr(p, "field_type", None) or "",
         options=tuple(o.value for o in p.options or [] if not getattr(o, "hidden", False)),
         read_only=bool(p.calculated) or bool(metadata and metadata.read_only_value),
         unique=bool(p.has_unique_value),
@@ -109,18 +107,22 @@ def _check_field(spec: FieldSpec, object_type: str, live: dict[str, LiveProperty
         yield SchemaProblem(mapping_key=spec.canonical, crm_field=where,
                             problem=f"property does not exist on {object_type}{_suggest(spec.crm_name, live)}")
         return
-    if prop.type not in _COMPATIBLE[spec.type]:
+    found = fit(spec, prop.as_crm_field(own=spec.afterclose_owned))
+    if isinstance(found, Refusal):
         yield SchemaProblem(mapping_key=spec.canonical, crm_field=where,
-                            problem=f"mapped as {spec.type} but the property's type is {prop.type}")
+                            problem=f"mapped as {spec.type}, the property is {prop.type}: {found.text}")
+        return
     if spec.write and prop.read_only:
         yield SchemaProblem(mapping_key=spec.canonical, crm_field=where,
                             problem="AfterClose writes this field but the property is read-only (calculated)")
-    if spec.write and prop.type == "enumeration":
-        missing = [o for o in spec.options if o not in prop.options]
-        if missing:
-            yield SchemaProblem(mapping_key=spec.canonical, crm_field=where,
-                                problem=f"enumeration lacks option(s) AfterClose writes: {', '.join(missing)}"
-                                        f" (has: {', '.join(prop.options) or 'none'})")
+    elif isinstance(found, Note):
+        yield SchemaProblem(mapping_key=spec.canonical, crm_field=where, problem=found.text, note=True,
+                            write_as=found.write_as)
+
+
+def fit(spec: FieldSpec, live: CrmField) -> Verdict:
+    """The table's verdict on ``spec`` held in ``live`` (connector/mapping/compat.py)."""
+    return verdict(spec.type, writes_values(spec.type, spec.options), live, write=spec.write)
 
 
 def _check_task_key(name: str, live: dict[str, LiveProperty]) -> Iterable[SchemaProblem]:
@@ -153,10 +155,10 @@ def setup(client: HubSpotClient, schema: PortalSchema, fieldmap: FieldMap, *, as
     ``ask_unique``: ask for unique values on the task key property (not when the setting forces
     the non-unique mode)."""
     report: list[str] = []
-    wanted: dict[str, list[tuple[PropertyCreate, set[str]]]] = {}
+    wanted: dict[str, list[tuple[PropertyCreate, FieldSpec]]] = {}
     for spec in fieldmap.fields.values():
         if spec.afterclose_owned:
-            wanted.setdefault(OBJECT_TYPE[spec.record], []).append((_definition(spec), _COMPATIBLE[spec.type]))
+            wanted.setdefault(OBJECT_TYPE[spec.record], []).append((_definition(spec), spec))
     for object_type, definitions in wanted.items():
         report.extend(_setup_object(client, schema, object_type, definitions))
     report.extend(_setup_task_key(client, schema, fieldmap.task_key_field, ask_unique=ask_unique))
@@ -200,11 +202,11 @@ def _create_property(client: HubSpotClient, object_type: str, definition: Proper
 
 
 def _setup_object(client: HubSpotClient, schema: PortalSchema, object_type: str,
-                  definitions: list[tuple[PropertyCreate, set[str]]]) -> list[str]:
+                  definitions: list[tuple[PropertyCreate, FieldSpec]]) -> list[str]:
     live = schema.properties(object_type)
     missing = [d for d, _ in definitions if d.name not in live]
-    report = [line for d, accepted in definitions if d.name in live
-              for line in _reconcile(client, object_type, d, accepted, live[d.name])]
+    report = [line for d, spec in definitions if d.name in live
+              for line in _reconcile(client, object_type, d, spec, live[d.name])]
     if missing:
         report.extend(_ensure_group(client, object_type))
     for definition in missing:
@@ -226,15 +228,18 @@ def _setup_object(client: HubSpotClient, schema: PortalSchema, object_type: str,
     return report
 
 
-def _reconcile(client: HubSpotClient, object_type: str, wanted: PropertyCreate, accepted: set[str],
+def _reconcile(client: HubSpotClient, object_type: str, wanted: PropertyCreate, spec: FieldSpec,
                live: LiveProperty) -> list[str]:
     """An existing property: add enumeration options AfterClose writes, report what cannot be fixed."""
     where = f"{object_type}.{wanted.name}"
-    if live.type not in accepted:
-        return [f"cannot fix {where}: it exists as {live.type}, AfterClose expects {wanted.type}"]
-    absent = [o for o in wanted.options or [] if o.value not in live.options]
-    if live.type != "enumeration" or wanted.type != "enumeration" or not absent:
+    found = fit(spec, live.as_crm_field(own=True))
+    if isinstance(found, Note):
+        return [f"exists {where} ({found.text})"]
+    if not isinstance(found, Refusal):
         return [f"exists {where}"]
+    if not found.fixable_by_setup:
+        return [f"cannot fix {where}: it exists as {live.type}, AfterClose expects {wanted.type}: {found.text}"]
+    absent = [o for o in wanted.options or [] if o.value in found.missing_options]
     # PATCH replaces the option list: send the live options too, so none is lost.
     keep = [OptionInput(label=v, value=v, hidden=False, display_order=i) for i, v in enumerate(live.options)]
     options = keep + [OptionInput(label=o.label, value=o.value, hidden=False, display_order=len(keep) + i)

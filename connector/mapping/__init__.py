@@ -12,6 +12,7 @@ file format is explained key by key in mappings/README.md.
 The package uses the standard library only (tomllib, string.Formatter): the pure core imports
 its types, and the design keeps the pure core free of third-party imports. Its rooms: model.py
 (the values), templates.py (the placeholder table and filling), compiler.py (checking a file),
+compat.py (which canonical types fit which CRM field types),
 lines.py (naming a key and its line in messages).
 """
 
@@ -22,6 +23,7 @@ import tomllib
 from pathlib import Path
 
 from connector.errors import ConfigError
+from connector.mapping.compat import date_as_datetime
 from connector.mapping.compiler import Compiler
 from connector.mapping.lines import format_key, toml_error
 from connector.mapping.model import FieldMap, FieldSpec, FieldType, HandoffRule, RuleKind, TaskTemplate, humanize
@@ -69,6 +71,6 @@ def parse_mapping(text: str, *, source: str = "<mapping>") -> FieldMap:
 
 __all__ = [
     "CLOSE_DATE", "NOT_RECORDED", "PLACEHOLDERS", "RESERVED_NAMES", "FieldMap", "FieldSpec", "FieldType",
-    "HandoffRule", "RuleKind", "TaskTemplate", "builtin_mapping", "format_key", "format_stakeholders", "humanize",
-    "load_mapping", "parse_mapping", "render_template",
+    "HandoffRule", "RuleKind", "TaskTemplate", "builtin_mapping", "date_as_datetime", "format_key",
+    "format_stakeholders", "humanize", "load_mapping", "parse_mapping", "render_template",
 ]

@@ -47,6 +47,7 @@ _FIELD = {
     "options": _Key(list, items=str),
     "write": _Key(bool),
     "afterclose": _Key(bool),
+    "optional": _Key(bool),
 }
 _HANDOFF = {"min_stakeholders": _Key(int), "stakeholder_role": _Key(str), "rules": _Key(list, items=dict)}
 _RULE = {"field": _Key(str, required=True), "kind": _Key(str, required=True),
@@ -95,6 +96,7 @@ class Compiler:
         key_field = self.task(top.get("task"))
         fields = self.fields(top.get("fields"))
         rules = self.handoff(top.get("handoff"), fields, declared=set(top.get("fields") or ()))
+        self.check_optional(fields, rules)
         templates = self.templates(top.get("templates"), fields)
         extras = self.extras(top, provider)
         self.raise_if_any()
@@ -213,7 +215,26 @@ class Compiler:
         return FieldSpec(canonical=canonical, record=record, crm_name=crm, type=type_,
                          options=options, write=keys.get("write", False),
                          afterclose_owned=keys.get("afterclose", False),
-                         label=keys.get("label", "").strip() or humanize(canonical))
+                         label=keys.get("label", "").strip() or humanize(canonical),
+                         optional=self.optional(keys, path))
+
+    def optional(self, keys: dict, path: KeyPath) -> bool:
+        optional = keys.get("optional", False)
+        if optional and not keys.get("write", False):
+            self.problem((*path, "optional"), "only a write-back target (write = true) can be optional: "
+                         "AfterClose reads this field, so it must exist; remove optional = true")
+        return bool(optional)
+
+    def check_optional(self, fields: Mapping[str, FieldSpec], rules: Iterable[HandoffRule]) -> None:
+        """An optional target that is also a handoff input: skipping it when it is missing would
+        make every handoff incomplete (or silently pass), so the pair is refused."""
+        inputs = {rule.field for rule in rules if rule.field} | {
+            rule.value for rule in rules if rule.kind is RuleKind.DATE_AFTER and isinstance(rule.value, str)}
+        for name, spec in fields.items():
+            if spec.optional and name in inputs:
+                self.problem(("fields", name, "optional"),
+                             f"{name!r} ({spec.record} field {spec.crm_name}) is a handoff input ([[handoff.rules]]) "
+                             "and cannot be an optional target: remove optional = true, or the rules that test it")
 
     def options(self, type_: FieldType | None, options: list | None, path: KeyPath):
         path = (*path, "options")
@@ -251,7 +272,8 @@ class Compiler:
             if slot in seen:
                 self.problem(("fields", canonical, "crm"),
                              f"{spec.crm_name!r} on the {spec.record} is already mapped by "
-                             f"fields.{seen[slot]}; each CRM field may hold one canonical field")
+                             f"fields.{seen[slot]}; each CRM field may hold one canonical field: point one "
+                             "of them at another field, or delete one")
             else:
                 seen[slot] = canonical
 

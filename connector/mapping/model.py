@@ -3,8 +3,8 @@ templates. Pure values; the compiler (compiler.py) builds them from mappings/<cr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -35,6 +35,12 @@ class FieldSpec:
     label: str = ""
     """How a rep reads the field's name ("Decision criteria"); ``FieldMap.label`` falls back
     to the canonical name when empty."""
+    optional: bool = False
+    """A write-back target AfterClose may do without: when the CRM field is missing or does not
+    fit, the job writes the others and reports this one as skipped (never silently)."""
+    write_as: FieldType | None = None
+    """Set by the schema check (``FieldMap.fitted``) when the live field holds this value in
+    another compatible type (connector/mapping/compat.py): how the writers format it."""
 
 
 class RuleKind(StrEnum):
@@ -81,6 +87,17 @@ class FieldMap:
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", MappingProxyType(dict(self.fields)))
         object.__setattr__(self, "templates", MappingProxyType(dict(self.templates)))
+
+    def fitted(self, skipped: Iterable[str] = (), write_as: Mapping[str, FieldType] | None = None) -> FieldMap:
+        """This mapping as one job uses it against the live CRM: the optional targets that do not
+        fit left out (the job reports them), and each field's ``write_as`` from the check."""
+        skipped = set(skipped)
+        write_as = write_as or {}
+        if not skipped and not write_as:
+            return self
+        fields = {name: replace(spec, write_as=write_as.get(name, spec.write_as))
+                  for name, spec in self.fields.items() if name not in skipped}
+        return replace(self, fields=fields)
 
     def spec(self, canonical: str) -> FieldSpec:
         return self.fields[canonical]

@@ -27,7 +27,8 @@ from connector.actions import (
 )
 from connector.errors import ConfigError, CrmError, FatalCrmError
 from connector.mapping import FieldMap
-from connector.model import Cursor, Deal, DealStamp, Provider, TaskRef
+from connector.mapping.compat import CrmField
+from connector.model import Cursor, Deal, DealStamp, Provider, RecordKind, TaskRef
 from connector.port import CallStats, NpsAccount, NpsContact, SchemaProblem, StreamTuning
 from connector.retry import RetrySettings
 from connector.salesforce import deal_creates, nps, schema, soql, writes
@@ -104,6 +105,16 @@ class SalesforceAdapter:
 
     def check_schema(self) -> list[SchemaProblem]:
         return schema.problems(self.fieldmap, self._describe())
+
+    def crm_fields(self, record: RecordKind) -> list[CrmField]:
+        """The fields of ``record``'s sObject this user can see (``SupportsFieldList``)."""
+        sobject = schema.SOBJECT[record]
+        described = self._describe().get(sobject)
+        if described is None:
+            described = schema.fields_by_name(self._client.restful("describe", f"sobjects/{sobject}/describe"))
+        own = {spec.crm_name for spec in self.fieldmap.for_record(record) if spec.afterclose_owned}
+        return sorted((schema.crm_field(live, own=name in own) for name, live in described.items()),
+                      key=lambda f: f.name)
 
     def setup(self) -> list[str]:
         """Create AfterClose's own fields through the Tooling API, grant the integration user every

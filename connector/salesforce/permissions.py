@@ -27,6 +27,8 @@ def required(fieldmap: FieldMap) -> dict[str, dict[str, tuple[str, ...]]]:
     for field in (*TASK_FIELDS_WRITTEN, fieldmap.task_key_field):
         needs["Task"][field] = ("read", "edit")
     for spec in fieldmap.fields.values():
+        if spec.optional:
+            continue  # the jobs write around it; the schema check reports it as skipped, and why
         sobject = SOBJECT[spec.record]
         needs.setdefault(sobject, {"object": ("read",)})
         needs[sobject][spec.crm_name] = ("read", "edit") if spec.write else ("read",)

@@ -8,25 +8,17 @@ Describe replies list each field's ``name``, ``type``, ``updateable``, ``externa
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
-from connector.mapping import FieldMap, FieldSpec, FieldType
-from connector.model import RecordKind
+from connector.mapping import FieldMap, FieldSpec
+from connector.mapping.compat import CrmField, Note, Refusal, kind_of, verdict, writes_values
+from connector.model import Provider, RecordKind
 from connector.port import SchemaProblem
 from connector.salesforce import writes
 
 SOBJECT = {RecordKind.DEAL: "Opportunity", RecordKind.COMPANY: "Account", RecordKind.CONTACT: "Contact"}
 
-# Salesforce field types that can hold each canonical type. Reading is lenient where the text
-# form parses (a date held in a datetime field); writing needs the exact kind.
-_READABLE = {
-    FieldType.TEXT: {"string", "textarea", "picklist", "multipicklist", "combobox", "email", "phone", "url"},
-    FieldType.NUMBER: {"double", "int", "long", "currency", "percent"},
-    FieldType.DATE: {"date", "datetime"},
-    FieldType.DATETIME: {"datetime"},
-    FieldType.ENUM: {"picklist", "combobox", "string"},
-    FieldType.BOOL: {"boolean"},
-}
-_WRITABLE = {**_READABLE, FieldType.DATE: {"date"}, FieldType.ENUM: {"picklist", "combobox", "string", "textarea"}}
+# Which describe types can hold each canonical type: the one table, connector/mapping/compat.py.
 
 Describe = Mapping[str, Mapping]
 """Field name -> its describe entry, for one sObject."""
@@ -52,22 +44,28 @@ def problems(fieldmap: FieldMap, described: Mapping[str, Describe]) -> list[Sche
 
 
 def _field_problems(spec: FieldSpec, sobject: str, live: Mapping | None) -> list[SchemaProblem]:
-    where = dict(mapping_key=f"fields.{spec.canonical}", crm_field=f"{sobject}.{spec.crm_name}")
+    where: dict[str, Any] = dict(mapping_key=f"fields.{spec.canonical}", crm_field=f"{sobject}.{spec.crm_name}")
     if live is None:
         return [SchemaProblem(**where, problem="field does not exist (or this user cannot see it)")]
-    allowed = _WRITABLE[spec.type] if spec.write else _READABLE[spec.type]
-    if live.get("type") not in allowed:
-        return [SchemaProblem(**where, problem=f"is a {live.get('type')} field; a {spec.type} value "
-                                               f"needs one of {', '.join(sorted(allowed))}")]
-    out = []
+    found = verdict(spec.type, writes_values(spec.type, spec.options), crm_field(live, own=spec.afterclose_owned),
+                    write=spec.write)
+    if isinstance(found, Refusal):
+        return [SchemaProblem(**where, problem=f"mapped as {spec.type}, the field is {live.get('type')}: {found.text}")]
     if spec.write and not live.get("updateable"):
-        out.append(SchemaProblem(**where, problem="is not updateable for this user (read-only, formula, "
-                                                  "or field-level security); AfterClose writes it back"))
-    if spec.write and spec.type is FieldType.ENUM and live.get("type") in ("picklist", "combobox"):
-        missing = _missing_values(live, spec.options)
-        if missing:
-            out.append(SchemaProblem(**where, problem=f"picklist lacks values AfterClose writes: {', '.join(missing)}"))
-    return out
+        return [SchemaProblem(**where, problem="is not updateable for this user (read-only, formula, "
+                                               "or field-level security); AfterClose writes it back")]
+    if isinstance(found, Note):
+        return [SchemaProblem(**where, problem=found.text, note=True, write_as=found.write_as)]
+    return []
+
+
+def crm_field(live: Mapping, *, own: bool = False) -> CrmField:
+    """A describe entry as the compatibility table sees it (active picklist values only)."""
+    active = tuple(entry.get("value") for entry in live.get("picklistValues") or [] if entry.get("active", True))
+    return CrmField(name=str(live.get("name", "")), label=str(live.get("label") or live.get("name", "")),
+                    type=str(live.get("type", "")), kind=kind_of(Provider.SALESFORCE, str(live.get("type", ""))),
+                    options=active, writable=bool(live.get("updateable", True)), own=own,
+                    provider=Provider.SALESFORCE)
 
 
 def _missing_values(live: Mapping, wanted: Iterable[str]) -> list[str]:
@@ -76,7 +74,7 @@ def _missing_values(live: Mapping, wanted: Iterable[str]) -> list[str]:
 
 
 def _task_key_problems(key_field: str, task: Describe) -> list[SchemaProblem]:
-    where = dict(mapping_key="task_key_field", crm_field=f"Task.{key_field}")
+    where: dict[str, Any] = dict(mapping_key="task_key_field", crm_field=f"Task.{key_field}")
     live = task.get(key_field)
     if live is None:
         return [SchemaProblem(**where, problem="field does not exist (or this user cannot see it): `afterclose "

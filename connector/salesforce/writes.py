@@ -138,9 +138,13 @@ def _not_described(sobject: str, field: str) -> int | None:
 
 
 def typed_value(spec: FieldSpec, value: str | None) -> Any:
-    """Neutral text -> the JSON type the Salesforce field takes; None clears the field."""
+    """Neutral text -> the JSON type the Salesforce field takes; None clears the field. A field
+    that holds the value as another compatible type (``write_as``: a number in a text field, a
+    date in a date-time field) takes the text as the planner wrote it for that type."""
     if value is None:
         return None
+    if spec.write_as is not None and spec.write_as is not spec.type:
+        return value
     try:
         if spec.type is FieldType.NUMBER:
             number = Decimal(value.strip())

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 
-from connector.port import SupportsPermissions, SupportsSetup, SupportsTaskKeyMode
+from connector.port import SchemaProblem, SupportsPermissions, SupportsSetup, SupportsTaskKeyMode
 from jobs.cli.exits import ExitCode
 from jobs.cli.output import echo, echo_err
 from jobs.cli.run import JOBS
 from jobs.cli.runtime import Runtime, load_runtime
 from jobs.config_sources import value_sources
 from jobs.playbooks.renewal_deal import renewal_deal_target_problems
+from jobs.schema_fit import JobFit, fit
 from jobs.state import StateCorruptError, StateStore
 from jobs.wiring import wiring
 
@@ -40,21 +41,19 @@ def check_command(config_path: Path) -> int:
 def _check(runtime: Runtime) -> int:
     # Opening the store migrates it and proves it is usable (exit 2 naming the file if not).
     with runtime.store() as store, runtime.crm() as session:
-        problems = session.adapter.check_schema()
+        found = session.adapter.check_schema()
         session.reached = True
         adapter = session.adapter
         missing = adapter.missing_permissions() if isinstance(adapter, SupportsPermissions) else []
         scope = runtime.scope_of(session, store)
         state = state_problems(store, scope, runtime.clock())
         location = store.location
-        task_keys = adapter.task_key_mode() if isinstance(adapter, SupportsTaskKeyMode) and not problems else None
+        fits = {job: fit(found, runtime.fieldmap, job) for job in JOBS}
+        configured = runtime.configured_jobs(JOBS)
+        blocked = [job for job in configured if not fits[job].ready]
+        task_keys = adapter.task_key_mode() if isinstance(adapter, SupportsTaskKeyMode) and not blocked else None
         targets = renewal_deal_target_problems(adapter, runtime.playbooks.set, runtime.playbooks.source)
-    if problems:
-        click.echo(f"The mapping ({runtime.fieldmap.source}) does not fit the live CRM:", err=True)
-        for problem in problems:
-            echo_err(f"  mapping key {problem.mapping_key} -> CRM field {problem.crm_field}: {problem.problem}")
-        if isinstance(adapter, SupportsSetup):
-            click.echo("`afterclose setup` creates AfterClose's own fields, or says how to.", err=True)
+    per_job = _print_fits(runtime, fits, configured, setup_hint=isinstance(adapter, SupportsSetup))
     if missing:
         click.echo("The credentials lack permissions the jobs need (docs/permissions.md):", err=True)
         for permission in missing:
@@ -67,14 +66,50 @@ def _check(runtime: Runtime) -> int:
         click.echo("Where the playbooks create renewal deals does not exist in the live CRM:", err=True)
         for line in targets:
             echo_err(f"  {line}")
-    if problems or missing or state or targets:
+    if blocked or missing or state or targets:
+        for line in per_job:
+            echo(line)
         return ExitCode.CONFIG
     url, _ = wiring(runtime.provider).endpoint(runtime.settings)
     echo(f"ok: config {runtime.settings.source or '(environment)'}, credentials, state database and mapping "
          f"{runtime.fieldmap.source} fit the live {runtime.provider.value} CRM at {url} ({scope})")
+    for line in per_job:
+        echo(line)
     if task_keys:
         echo(f"task keys: {task_keys}")
     return ExitCode.OK
+
+
+def _print_fits(runtime: Runtime, fits: dict[str, JobFit], configured: tuple[str, ...], *,
+                setup_hint: bool) -> list[str]:
+    """Prints what does not fit; returns the per-job lines (ready or not, the optional targets a
+    run would skip, the notes on compatible pairs that differ) to print after the verdict. One
+    code path with `run` and `plan` (jobs/schema_fit.py)."""
+    lines: list[str] = []
+    notes = {str(p): p for job_fit in fits.values() for p in job_fit.notes}
+    blocking: dict[SchemaProblem, list[str]] = {}
+    for job in configured:
+        for problem in fits[job].blocking:
+            blocking.setdefault(problem, []).append(job)
+    if blocking:
+        click.echo(f"The mapping ({runtime.fieldmap.source}) does not fit the live CRM:", err=True)
+        for problem, jobs in blocking.items():
+            echo_err(f"  mapping key {problem.mapping_key} -> CRM field {problem.crm_field}: {problem.problem} "
+                     f"(needed by: {', '.join(jobs)})")
+    for job, job_fit in fits.items():
+        if job not in configured:
+            state = "ready" if job_fit.ready else f"{len(job_fit.blocking)} problem(s) to fix before it can run"
+            lines.append(f"job {job}: not configured ([nps] source = \"none\"); once configured: {state}")
+            lines += [f"  mapping key {p.mapping_key} -> CRM field {p.crm_field}: {p.problem}"
+                      for p in job_fit.blocking]
+            continue
+        lines.append(f"job {job}: {'ready' if job_fit.ready else 'NOT ready (see above)'}")
+        lines += [f"  {job} skips optional target {skipped} (reported by every run until fixed)"
+                  for skipped in job_fit.skipped]
+    lines += [f"note: mapping key {n.mapping_key} -> CRM field {n.crm_field}: {n.problem}" for n in notes.values()]
+    if setup_hint and (blocking or any(f.skipped for f in fits.values())):
+        click.echo("`afterclose setup` creates AfterClose's own fields, or says how to.", err=True)
+    return lines
 
 
 def state_problems(store: StateStore, scope: str, now: dt.datetime) -> list[str]:

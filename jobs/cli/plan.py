@@ -42,7 +42,7 @@ def plan_command(config_path: Path, fmt: str, job: str) -> int:
     skipped_jobs = []
     sync_report: SyncReport | None = None
     with runtime.store() as store, runtime.crm() as session:
-        session.preflight()
+        session.preflight(runtime.configured_jobs(jobs_of(job)))
         with progress_for(session, "plan"):
             for name in jobs_of(job):
                 actions, seen, report = _plan_job(runtime, name, session, store, required=job != "all")
@@ -64,6 +64,9 @@ def plan_command(config_path: Path, fmt: str, job: str) -> int:
         summary["playbooks"] = dict(sorted(sync_report.playbook_counts.items()))
     if skipped_jobs:
         summary["not_configured"] = skipped_jobs
+    skipped_targets = {str(s): s for name in jobs_of(job) for s in session.skipped_of(name)}
+    if skipped_targets:
+        summary["skipped_optional_targets"] = list(skipped_targets)
     choices = playbook_rows(sync_report, session.deal_names) if sync_report else []
     if fmt == "json":
         body = {"actions": [action_json(p.action, job=p.job, deal_name=p.deal_name, owner_name=p.owner_name)
@@ -172,6 +175,8 @@ def _print_plan_table(planned: list[PlannedAction], summary: dict[str, Any]) -> 
     out.print(text(f"{summary['deals']} deals read; {kinds or 'no actions'}."))
     out.print(text(f"API calls: {summary['api_calls_reads']} spent reading for this plan; `run` would make about "
                    f"{summary['api_calls_estimate']} ({summary['api_calls_writes_estimate']} of them writes)."))
+    for skipped in summary.get("skipped_optional_targets", ()):
+        out.print(text(f"skipped optional target {skipped}; `run` writes the other fields"))
 
 
 def _print_playbooks(rows: list[dict[str, Any]], runtime: Runtime) -> None:

@@ -19,6 +19,7 @@ from jobs.cli.output import echo
 from jobs.cli.runtime import CrmSession, Runtime, load_runtime, progress_for, stop_on_sigterm
 from jobs.cli.stopping import GracefulStop
 from jobs.nps import NpsReport, run_nps
+from jobs.schema_fit import Skipped
 from jobs.state import RunOutcome, StateStore
 from jobs.sync import SyncReport, run_sync
 
@@ -47,6 +48,8 @@ class JobResult:
     source_rejected: list[RejectedRow] = field(default_factory=list)
     """NPS: rows or items the source could not use (file, line, why)."""
     calls: CallStats | None = None
+    skipped: tuple[Skipped, ...] = ()
+    """Optional write-back targets the run left out, and why."""
     stopped_early: bool = False
     deal_names: dict[str, str] = field(default_factory=dict)
 
@@ -90,7 +93,7 @@ def run_job(runtime: Runtime, job: str, should_stop: Callable[[], bool], *, prog
         attempt = _Attempt(runtime, store, job)
         with attempt.kept(record_lock_held=record_lock_held), runtime.crm(stopping=should_stop) as session:
             attempt.scope = runtime.scope_of(session, store)
-            session.preflight()
+            session.preflight((job,))
             if claim is not None and not claim(attempt.scope):
                 return JobResult(job=job, exit_code=ExitCode.OK, outcome="claimed_elsewhere")
             prepared = _prepare(runtime, job, session, store, should_stop, record_by, required)
@@ -160,7 +163,8 @@ def _prune_history(runtime: Runtime, store: StateStore) -> None:
 def _sync_result(report: SyncReport, session: CrmSession) -> JobResult:
     return JobResult(job="sync", exit_code=report.exit_code, outcome="rejected" if report.rejected else "ok",
                      run_id=report.run_id, deals=report.deals_seen, outcomes=report.outcomes,
-                     rejected=report.rejected, stopped_early=report.stopped_early, deal_names=session.deal_names)
+                     rejected=report.rejected, stopped_early=report.stopped_early, deal_names=session.deal_names,
+                     skipped=report.skipped)
 
 
 def _nps_not_configured(runtime: Runtime, required: bool) -> JobResult:
@@ -175,7 +179,7 @@ def _nps_result(report: NpsReport) -> JobResult:
     return JobResult(job="nps", exit_code=report.exit_code, outcome=outcome, run_id=report.run_id,
                      responses=report.responses_read, outcomes=report.outcomes, rejected=report.rejected,
                      unmatched=len(report.unmatched), error=report.source_error,
-                     source_rejected=list(report.source_rejected))
+                     source_rejected=list(report.source_rejected), skipped=report.skipped)
 
 
 def _log_result(result: JobResult, started: dt.datetime, finished: dt.datetime) -> None:
@@ -199,6 +203,8 @@ def echo_result(result: JobResult) -> None:
     unmatched = f"; {result.unmatched} responses unmatched (kept, retried next run)" if result.unmatched else ""
     calls = result.calls.total if result.calls else 0
     echo(f"{result.job}{run}: {deals}{unusable}{counts}{unmatched}; {calls} API calls")
+    for skipped in result.skipped:
+        echo(f"  {skipped_line(skipped)}")
     for row in result.source_rejected:
         echo(f"  not usable: {row.describe()} (not imported; fix it at the source)")
     for rejected in result.rejected:
@@ -212,6 +218,11 @@ def echo_result(result: JobResult) -> None:
              "made moments ago (hubspot.settle_seconds); left for the next run, the cursor stays before them")
     if result.stopped_early:
         echo(f"{result.job}: stopped early (SIGTERM) after recording the current page; the next run resumes")
+
+
+def skipped_line(skipped: Skipped) -> str:
+    return (f"skipped optional target {skipped}; the other fields were written (create or fix the field, or "
+            "remove the key from the mapping)")
 
 
 def scheduled_run(runtime: Runtime, job: str, stop: GracefulStop,

@@ -8,7 +8,7 @@ import datetime as dt
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -28,6 +28,7 @@ from jobs.cli.stopping import GracefulStop
 from jobs.config import Settings
 from jobs.nps import NpsJob, build_nps_job
 from jobs.playbooks import Playbooks, build_playbooks
+from jobs.schema_fit import NPS, SYNC, JobFit, Skipped, fit
 from jobs.scopes import resolve_scope
 from jobs.state import StateStore, open_store
 from jobs.sync import SyncJob
@@ -66,7 +67,8 @@ class Runtime:
         still under way, which the process drops when it exits right after (jobs/cli/stopping.py)."""
         session: CrmSession | None = None
         with explain_crm_errors(self.settings, lambda: session is not None and session.reached):
-            session = CrmSession(adapter=build_adapter(self.settings, self.fieldmap), fieldmap=self.fieldmap)
+            session = CrmSession(adapter=build_adapter(self.settings, self.fieldmap), fieldmap=self.fieldmap,
+                                 rebuild=lambda fitted: build_adapter(self.settings, fitted))
             try:
                 yield session
             finally:
@@ -114,13 +116,18 @@ class Runtime:
     def sync_job(self, session: CrmSession, store: StateStore, should_stop: Callable[[], bool] = lambda: False,
                  record_by: Callable[[], float | None] = lambda: None) -> SyncJob:
         return SyncJob(scope=self.scope_of(session, store), adapter=session.adapter, store=store,
-                       fieldmap=self.fieldmap, playbook=self.playbooks.set, clock=self.clock, should_stop=should_stop,
-                       record_by=record_by, on_page=session.observe, check_schema=not session.reached)
+                       fieldmap=session.fieldmap, playbook=self.playbooks.set, clock=self.clock,
+                       should_stop=should_stop, record_by=record_by, on_page=session.observe,
+                       check_schema=not session.reached, skipped=session.skipped_of(SYNC))
 
     def nps_job(self, session: CrmSession, store: StateStore) -> NpsJob | None:
         """The NPS job, or None when ``[nps] source = "none"``."""
-        return build_nps_job(self.settings, session.adapter, store, self.fieldmap, self.scope_of(session, store),
-                             self.clock, check_schema=not session.reached)
+        return build_nps_job(self.settings, session.adapter, store, session.fieldmap, self.scope_of(session, store),
+                             self.clock, check_schema=not session.reached, skipped=session.skipped_of(NPS))
+
+    def configured_jobs(self, jobs: Iterable[str]) -> tuple[str, ...]:
+        """Of ``jobs``, those that would run: the NPS job only with a source."""
+        return tuple(job for job in jobs if job != NPS or self.settings.nps.kind != "none")
 
 
 def load_runtime(config_path: Path | None, *, configure_logs: bool = True) -> Runtime:
@@ -153,6 +160,11 @@ class CrmSession:
 
     adapter: CrmAdapter
     fieldmap: FieldMap
+    """The mapping as the jobs use it against this CRM (after ``preflight``: ``JobFit.fieldmap``)."""
+    rebuild: Callable[[FieldMap], CrmAdapter] | None = None
+    """A new adapter for a fitted mapping (optional targets left out, values written as the CRM holds them)."""
+    fits: dict[str, JobFit] = field(default_factory=dict)
+    """What ``preflight`` found, per job."""
     deal_names: dict[str, str] = field(default_factory=dict)
     owner_names: dict[str, str] = field(default_factory=dict)
     """CRM user id -> name (or email), from the owners of the deals read: whom a task goes to."""
@@ -164,12 +176,25 @@ class CrmSession:
     """The account's scope, once asked (``Runtime.scope_of``)."""
     on_progress: Callable[[int], None] | None = None
 
-    def preflight(self) -> None:
-        """Check the mapping against the live CRM before anything else (SchemaError, exit 2)."""
+    def preflight(self, jobs: Iterable[str]) -> None:
+        """Check the mapping against the live CRM for ``jobs`` before anything else: what a job
+        needs and does not fit is a SchemaError (exit 2, nothing written); optional targets that do
+        not fit are left out of the mapping the jobs use, and reported by each run."""
         problems = self.adapter.check_schema()
         self.reached = True
-        if problems:
-            raise SchemaError([str(p) for p in problems], source=self.fieldmap.source)
+        self.fits = {job: fit(problems, self.fieldmap, job) for job in jobs}
+        blocking = [p for job_fit in self.fits.values() for p in job_fit.blocking]
+        if blocking:
+            raise SchemaError([str(p) for p in dict.fromkeys(blocking)], source=self.fieldmap.source)
+        fitted = next(iter(self.fits.values())).fieldmap if self.fits else self.fieldmap
+        if fitted is not self.fieldmap and self.rebuild is not None:
+            # The adapter reads and writes what its mapping names: give it the one the jobs use.
+            old, self.adapter = self.adapter, self.rebuild(fitted)
+            old.close()
+        self.fieldmap = fitted
+
+    def skipped_of(self, job: str) -> tuple[Skipped, ...]:
+        return self.fits[job].skipped if job in self.fits else ()
 
     def observe(self, page: DealPage) -> None:
         self.reached = True

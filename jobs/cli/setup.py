@@ -8,10 +8,13 @@ from pathlib import Path
 
 import click
 
+from connector.mapping import FieldMap
 from connector.port import CrmAdapter, SupportsPermissions, SupportsSetup, SupportsSetupPackage
 from jobs.cli.exits import CommandFailed, ExitCode
 from jobs.cli.output import echo, echo_err
+from jobs.cli.run import JOBS
 from jobs.cli.runtime import load_runtime
+from jobs.schema_fit import fit
 
 
 def setup_command(config_path: Path, package_dir: Path | None = None) -> int:
@@ -35,8 +38,10 @@ def setup_command(config_path: Path, package_dir: Path | None = None) -> int:
         else:
             raise CommandFailed(f"the {runtime.provider.value} adapter cannot set up fields", ExitCode.CONFIG)
         session.reached = True
-        missing = still_missing(adapter)
+        missing, notes = still_missing(adapter, runtime.fieldmap)
     for line in lines:
+        echo(line)
+    for line in notes:
         echo(line)
     if missing:
         click.echo(f"Still missing in the {runtime.provider.value} CRM (described again after setup); AfterClose "
@@ -49,13 +54,21 @@ def setup_command(config_path: Path, package_dir: Path | None = None) -> int:
     return ExitCode.OK
 
 
-def still_missing(adapter: CrmAdapter) -> list[str]:
-    """What the mapping needs and the CRM, described afresh, does not have: every schema problem
-    (AfterClose's own fields and the admin's alike) and every missing permission."""
-    problems = adapter.check_schema()
+def still_missing(adapter: CrmAdapter, fieldmap: FieldMap) -> tuple[list[str], list[str]]:
+    """What the mapping needs and the CRM, described afresh, does not have: every problem that
+    blocks a job (AfterClose's own fields and the admin's alike, for every job, configured or
+    not) and every missing permission; and, not blocking, the compatible pairs that differ and
+    the optional targets the runs will skip (jobs/schema_fit.py, one code path with `check`)."""
+    found = adapter.check_schema()
+    fits = [fit(found, fieldmap, job) for job in JOBS]
+    problems = list(dict.fromkeys(p for job_fit in fits for p in job_fit.blocking))
     lines = [f"mapping key {p.mapping_key} -> CRM field {p.crm_field}: {p.problem}" for p in problems]
+    skipped = dict.fromkeys(f"optional target {s} (the {job_fit.job} job skips it and reports it)"
+                            for job_fit in fits for s in job_fit.skipped)
+    notes = [*skipped, *dict.fromkeys(f"note: mapping key {p.mapping_key} -> CRM field {p.crm_field}: {p.problem}"
+                                      for job_fit in fits for p in job_fit.notes)]
     if isinstance(adapter, SupportsPermissions):
         # A field that is missing altogether is named once, above, not again as "read" missing.
         named = {p.crm_field for p in problems}
         lines += [f"missing permission: {p}" for p in adapter.missing_permissions() if p.split(":")[0] not in named]
-    return lines
+    return lines, notes

@@ -3,14 +3,15 @@
 This is the console's one seam to the CRM's field list. ``field_catalog`` chooses how it is
 answered:
 
-- today (``SchemaCheckCatalog``): the port has no way to list a CRM's fields, so the picker offers
-  the fields the mappings name (this file's and the built-in one's, for the key's record), any
-  other internal name may be typed, and the verdict on a pick is the whole `afterclose check`
-  path run on the mapping with that pick (mapping_check.py), narrowed to the key;
-- once the port can list the live fields with their types (an optional capability on the
-  adapter) and the mapping package has the one type-compatibility verdict `check` uses, a catalog
-  built on those two replaces it here, and the picker lists only the compatible fields. Nothing
-  else in the console changes: pages ask ``choices`` and ``verdict`` only.
+- ``LiveFieldCatalog`` (when the adapter can list its fields, ``connector.port.SupportsFieldList``):
+  the picker lists the live CRM fields of the key's record that can hold the key's type, by the
+  one compatibility table `check` uses (connector/mapping/compat.py), with their labels and types;
+- ``SchemaCheckCatalog`` (otherwise, for the task key, or when the CRM cannot be asked): the
+  fields the mappings name (this file's and the built-in one's, for the key's record).
+
+Any other internal name may be typed, and the verdict on a pick is always the whole
+`afterclose check` path run on the mapping with that pick (mapping_check.py), narrowed to the
+key. Pages ask ``choices`` and ``verdict`` only.
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from connector.mapping import builtin_mapping, load_mapping
+from connector.errors import AfterCloseError
+from connector.mapping import builtin_mapping, compat, load_mapping
 from connector.model import RecordKind
+from connector.port import SupportsFieldList
+from jobs import logs
 from jobs.cli.runtime import Runtime
 from jobs.console.mapping_check import TASK_KEY, check_mapping, with_picks
+
+log = logs.get_logger("afterclose.console")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -76,7 +82,40 @@ def mapping_keys(runtime: Runtime) -> list[MappingKey]:
 
 def field_catalog(runtime: Runtime, mapping_path: Path) -> FieldCatalog:
     """The seam: how the console learns which CRM fields a key may take."""
-    return SchemaCheckCatalog(runtime=runtime, mapping_path=mapping_path)
+    return LiveFieldCatalog(fallback=SchemaCheckCatalog(runtime=runtime, mapping_path=mapping_path))
+
+
+@dataclass(kw_only=True)
+class LiveFieldCatalog:
+    fallback: SchemaCheckCatalog
+    _live: dict[RecordKind, list[compat.CrmField]] | None = None
+    """The live fields per record, read once per catalog (one page)."""
+
+    def choices(self, key: MappingKey) -> list[CrmField]:
+        spec = self.fallback.runtime.fieldmap.fields.get(key.key.removeprefix("fields."))
+        live = self._fields().get(RecordKind(key.record)) if spec is not None else None
+        if spec is None or live is None:
+            return self.fallback.choices(key)
+        values = compat.writes_values(spec.type, spec.options)
+        return [CrmField(name=f.name, label=f.label, type=f.type) for f in live
+                if compat.verdict(spec.type, values, f, write=spec.write).fits and (f.writable or not spec.write)]
+
+    def verdict(self, key: MappingKey, crm_name: str) -> Verdict:
+        return self.fallback.verdict(key, crm_name)
+
+    def _fields(self) -> dict[RecordKind, list[compat.CrmField]]:
+        if self._live is None:
+            records = {spec.record for spec in self.fallback.runtime.fieldmap.fields.values()}
+            try:
+                with self.fallback.runtime.crm() as session:
+                    adapter = session.adapter
+                    self._live = ({record: adapter.crm_fields(record) for record in records}
+                                  if isinstance(adapter, SupportsFieldList) else {})
+            except AfterCloseError as exc:
+                # The page still offers the mapped names; the verdict says the CRM is unreachable.
+                log.warning("field_list_unavailable", error=logs.redact(str(exc)))
+                self._live = {}
+        return self._live
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +142,9 @@ class SchemaCheckCatalog:
         problems = checked.about(key.key)
         if problems:
             return Verdict(fits=False, note="; ".join(p.problem for p in problems))
+        notes = checked.notes_about(key.key)
+        if notes:
+            return Verdict(fits=True, note=f"fits: {'; '.join(p.problem for p in notes)}")
         kind = "AfterClose writes it" if key.write else "AfterClose reads it"
         return Verdict(fits=True, note=f"fits: {crm_name} exists in the live CRM and can hold this {key.type} value "
                                        f"({kind})")

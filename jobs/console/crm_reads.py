@@ -24,6 +24,7 @@ from connector.model import Deal, DealPage
 from jobs import logs
 from jobs.cli.runtime import Runtime
 from jobs.console.context import ConsoleContext
+from jobs.schema_fit import SYNC
 from jobs.sync import SyncReport, run_sync
 from jobs.sync.stream import DealStream
 
@@ -101,7 +102,7 @@ class CrmReads:
 def _dry_run(runtime: Runtime, ctx: ConsoleContext) -> DryRun:
     deals: dict[str, Deal] = {}
     with runtime.crm() as session:
-        session.preflight()
+        session.preflight((SYNC,))
 
         def seen(page: DealPage) -> None:
             session.observe(page)
@@ -115,7 +116,7 @@ def _dry_run(runtime: Runtime, ctx: ConsoleContext) -> DryRun:
 
 def _won_deals(runtime: Runtime) -> WonDeals:
     with runtime.crm() as session:
-        session.preflight()
+        session.preflight((SYNC,))
         stream = DealStream(session.adapter)
         try:
             deals = tuple(deal for page in stream.changed_since(None) for deal in page.deals if deal.is_won)

@@ -15,7 +15,9 @@ from tomlkit.exceptions import TOMLKitError
 from connector.errors import AfterCloseError, ConfigError
 from connector.mapping import FieldMap, parse_mapping
 from jobs import logs
+from jobs.cli.run import JOBS
 from jobs.cli.runtime import Runtime, runtime_for
+from jobs.schema_fit import fit
 
 TASK_KEY = "task.key_field"
 """The form's name for the task key field (every other key is ``fields.<canonical>``)."""
@@ -36,10 +38,16 @@ class KeyProblem:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class MappingCheck:
     problems: tuple[KeyProblem, ...]
+    """What `check` refuses for the jobs that run (jobs/schema_fit.py)."""
     fieldmap: FieldMap | None
+    notes: tuple[KeyProblem, ...] = ()
+    """What `check` passes with a note: compatible pairs that differ, optional targets a run skips."""
 
     def about(self, key: str) -> list[KeyProblem]:
         return [p for p in self.problems if p.key in (key, "(file)")]
+
+    def notes_about(self, key: str) -> list[KeyProblem]:
+        return [p for p in self.notes if p.key == key]
 
 
 class CrmUnavailable(AfterCloseError):
@@ -69,8 +77,16 @@ def check_mapping(runtime: Runtime, path: Path, text: str) -> MappingCheck:
             found = session.adapter.check_schema()
     except AfterCloseError as exc:
         raise CrmUnavailable(logs.redact(str(exc))) from None
-    problems = tuple(KeyProblem(key=_form_key(p.mapping_key), crm_field=p.crm_field, problem=p.problem) for p in found)
-    return MappingCheck(problems=problems, fieldmap=candidate.fieldmap)
+    fits = [fit(found, candidate.fieldmap, job) for job in candidate.configured_jobs(JOBS)]
+    blocking = dict.fromkeys(p for job_fit in fits for p in job_fit.blocking)
+    problems = tuple(KeyProblem(key=_form_key(p.mapping_key), crm_field=p.crm_field, problem=p.problem)
+                     for p in blocking)
+    notes = dict.fromkeys([*(KeyProblem(key=_form_key(p.mapping_key), crm_field=p.crm_field, problem=p.problem)
+                             for job_fit in fits for p in job_fit.notes),
+                           *(KeyProblem(key=f"fields.{s.key}", crm_field=s.crm_field,
+                                        problem=f"optional target: the {job_fit.job} job skips it ({s.why})")
+                             for job_fit in fits for s in job_fit.skipped)])
+    return MappingCheck(problems=problems, fieldmap=candidate.fieldmap, notes=tuple(notes))
 
 
 def _form_key(mapping_key: str) -> str:

@@ -35,6 +35,7 @@ from jobs.core.playbook import Playbook
 from jobs.core.playbook_set import PlaybookSet, as_set
 from jobs.core.task_specs import without_update_note
 from jobs.playbooks.renewal_deal import renewal_deal_target_problems
+from jobs.schema_fit import Skipped, fit, skipped_counts, skipped_note
 from jobs.state import StateStore
 from jobs.state.intents import StoreJournal
 from jobs.sync.customers import LATER_ROUNDS, RunCustomers
@@ -87,6 +88,8 @@ class SyncJob:
     """Told of every page as it is read (the CLI's progress and deal names)."""
     check_schema: bool = True
     """False when the caller checked the mapping against the live CRM already (the CLI does)."""
+    skipped: tuple[Skipped, ...] = ()
+    """Optional write-back targets the caller's check found unfit (left out of ``fieldmap``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +118,8 @@ class SyncReport:
     """A dry run's per-deal account: why its playbook, and its check-ups' next dates."""
     applied_later: set[str] = field(default_factory=set)
     """A dry run's actions (by key) that `run` would apply at its end, not with their deal's page."""
+    skipped: tuple[Skipped, ...] = ()
+    """Optional write-back targets this run left out, and why (kept with the run; `status`)."""
 
     @property
     def playbook_counts(self) -> Counter[str]:
@@ -132,10 +137,13 @@ class SyncReport:
         return 1 if self.rejected else 0
 
 
-def check_schema_or_raise(job: SyncJob) -> None:
-    problems = job.adapter.check_schema()
-    if problems:
-        raise SchemaError([str(p) for p in problems], source=job.fieldmap.source)
+def check_schema_or_raise(job: SyncJob) -> SyncJob:
+    """The job with its mapping fitted to the live CRM (jobs/schema_fit.py); SchemaError when
+    something the sync job needs does not fit."""
+    found = fit(job.adapter.check_schema(), job.fieldmap, JOB)
+    if found.blocking:
+        raise SchemaError([str(p) for p in found.blocking], source=job.fieldmap.source)
+    return dataclasses.replace(job, fieldmap=found.fieldmap, skipped=found.skipped, check_schema=False)
 
 
 def check_renewal_deal_targets(job: SyncJob) -> None:
@@ -171,7 +179,7 @@ def _fewer_collector_pauses() -> Iterator[None]:
 
 def _run_sync(job: SyncJob, *, dry_run: bool) -> SyncReport:
     if job.check_schema:
-        check_schema_or_raise(job)
+        job = check_schema_or_raise(job)
     if not dry_run:
         check_renewal_deal_targets(job)
     if dry_run:
@@ -190,7 +198,8 @@ def _run_sync(job: SyncJob, *, dry_run: bool) -> SyncReport:
             job.store.finish_run(run_id, "failed", {}, job.adapter.call_stats(), error=logs.redact(str(exc)))
             raise
         outcome = "rejected" if report.rejected else "ok"
-        job.store.finish_run(run_id, outcome, dict(report.outcomes), job.adapter.call_stats())
+        job.store.finish_run(run_id, outcome, dict(report.outcomes) | skipped_counts(job.skipped),
+                             job.adapter.call_stats(), error=skipped_note(job.skipped))
         return report
 
 
@@ -243,7 +252,7 @@ def _wall_clock() -> dt.datetime:
 
 
 def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport:
-    report = SyncReport(run_id=run_id, dry_run=dry_run)
+    report = SyncReport(run_id=run_id, dry_run=dry_run, skipped=job.skipped)
     now = job.clock()
     started = _wall_clock()
     budget = DealBudget()

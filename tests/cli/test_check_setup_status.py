@@ -4,17 +4,48 @@ from __future__ import annotations
 
 import json
 
+from connector.mapping import builtin_mapping
+from connector.sandbox.demo import demo_dataset
+from jobs.nps import write_demo_csv
 from jobs.state import open_store
 from tests.cli.conftest import invoke, on
 
 
-def test_given_hubspot_without_afterclose_company_fields_when_check_then_exit_2_one_line_per_field(hubspot):
+def test_given_hubspot_without_afterclose_company_fields_when_check_then_each_job_says_if_it_is_ready(hubspot):
+    """The company fields are optional NPS targets in the built-in mapping: the sync job does not
+    use them, and the NPS job skips them (issue 16, items 2 and 3)."""
     result = invoke("check", "--config", hubspot.config())
+    assert result.exit_code == 0, result.stderr
+    assert "job sync: ready" in result.stdout
+    assert 'job nps: not configured ([nps] source = "none"); once configured: ready' in result.stdout
+    csv = write_demo_csv(demo_dataset(), hubspot.tmp / "nps.csv")
+    with_nps = invoke("check", "--config", hubspot.config(f'[nps]\nsource = "csv"\npath = "{csv}"\n'))
+    assert with_nps.exit_code == 0, with_nps.stderr
+    skipped = [line for line in with_nps.stdout.splitlines() if "nps skips optional target" in line]
+    assert len(skipped) == 4
+    assert "fields.company_nps_score -> companies.nps_score: property does not exist on companies" in with_nps.stdout
+    assert "afterclose setup" in with_nps.stderr
+
+
+def test_given_a_mapping_whose_company_fields_are_required_when_check_then_exit_2_one_line_per_field(hubspot):
+    text = builtin_mapping("hubspot").read_text(encoding="utf-8").replace("optional = true", "")
+    mapping = hubspot.tmp / "required.toml"
+    mapping.write_text(text)
+    csv = write_demo_csv(demo_dataset(), hubspot.tmp / "nps.csv")
+    config = hubspot.config(f'[nps]\nsource = "csv"\npath = "{csv}"\n', crm_extra=f'mapping = "{mapping}"\n')
+    result = invoke("check", "--config", config)
     assert result.exit_code == 2
     problems = [line for line in result.stderr.splitlines() if line.strip().startswith("mapping key")]
     assert len(problems) == 4
     assert "mapping key company_nps_score -> CRM field companies.nps_score" in result.stderr
+    assert all(line.endswith("(needed by: nps)") for line in problems)
+    assert "job sync: ready" in result.stdout and "job nps: NOT ready" in result.stdout
     assert "afterclose setup" in result.stderr
+    sync = invoke("run", "--job", "sync", "--config", config)
+    # A field only the NPS job uses never blocks the sync job (exit 1: the demo's deactivated owner).
+    assert sync.exit_code == 1 and sync.stdout.startswith("sync run 1: 42 deals"), sync.stderr
+    nps = invoke("run", "--job", "nps", "--config", config)
+    assert nps.exit_code == 2 and "company_nps_score" in nps.stderr
 
 
 def test_given_hubspot_when_setup_twice_then_fields_created_once_and_check_passes(hubspot):
@@ -60,7 +91,10 @@ def test_given_salesforce_user_without_customize_application_when_setup_then_exi
     assert setup.exit_code == 2
     assert "Customize Application" in setup.stdout and "--write-package" in setup.stdout
     assert "Still missing in the salesforce CRM" in setup.stderr
-    assert "CRM field Task.AfterClose_Key__c" in setup.stderr and "CRM field Account.NPS_Score__c" in setup.stderr
+    assert "CRM field Task.AfterClose_Key__c" in setup.stderr
+    # An optional target blocks nothing: said as what the NPS job will skip (issue 16.3).
+    assert "CRM field Account.NPS_Score__c" not in setup.stderr
+    assert "optional target fields.company_nps_score -> Account.NPS_Score__c" in setup.stdout
     assert "Traceback" not in setup.stderr
 
     package = tmp_path / "afterclose-package"

@@ -45,10 +45,12 @@ def test_given_every_record_accepted_when_run_then_exit_0(fake):
     assert "rejected" not in result.stdout
 
 
-def test_given_hubspot_without_setup_when_run_then_exit_2_names_mapping_keys_and_fields_and_writes_nothing(hubspot):
+def test_given_hubspot_without_a_field_sync_needs_when_run_then_exit_2_names_mapping_key_and_field_writes_nothing(
+        hubspot):
+    hubspot.sandbox.delete_property("deals", "decision_criteria")
     result = invoke("run", "--config", hubspot.config())
     assert result.exit_code == 2
-    assert "company_nps_score -> companies.nps_score" in result.stderr
+    assert "decision_criteria -> deals.decision_criteria" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert hubspot.write_calls() == 0
 

@@ -105,7 +105,7 @@ def test_an_incompatible_field_is_refused_as_it_is_picked_and_on_review(page, li
     picker.fill("dealname")
     picker.dispatch_event("change")
     refused = page.locator("#verdict-fields-renewal_date [data-verdict=refused]")
-    assert "the property's type is string" in refused.inner_text()
+    assert "mapped as date, the property is string" in refused.inner_text()
     page.get_by_role("button", name="Review changes").click()
     assert "Not saved" in page.get_by_role("alert").inner_text()
     assert page.get_by_role("button", name=re.compile("Save to")).count() == 0

@@ -50,7 +50,7 @@ def test_given_an_incompatible_field_then_the_pick_is_refused_as_check_words_it_
     page = client.get("/mappings").text
     verdict = Page(client.post("/mappings/verdict", data={"csrf_token": csrf_of(page), "key": "fields.renewal_date",
                                                      "crm:fields.renewal_date": "dealname"}))
-    assert "data-verdict=\"refused\"" in verdict.text and "mapped as date but the property's type is string" in verdict.text
+    assert "data-verdict=\"refused\"" in verdict.text and "mapped as date, the property is string" in verdict.text
     fits = client.post("/mappings/verdict", data={"csrf_token": csrf_of(page), "key": "fields.decision_criteria",
                                                   "crm:fields.decision_criteria": "description"})
     assert "data-verdict=\"fits\"" in fits.text

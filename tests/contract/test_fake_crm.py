@@ -166,3 +166,15 @@ def test_given_survey_emails_then_contacts_match_without_regard_to_case_and_acco
     assert set(account) == {deal.company.id}
     assert deal.id in {d.id for d in account[deal.company.id].won_deals}
     assert all(d.is_won for d in account[deal.company.id].won_deals)
+
+
+def test_the_fake_lists_its_fields_for_the_field_picker_as_the_table_sees_them(fake):
+    from connector.mapping.compat import CrmKind
+    from connector.port import SupportsFieldList
+
+    assert isinstance(fake.adapter, SupportsFieldList)
+    fields = {f.name: f for f in fake.adapter.crm_fields(RecordKind.DEAL)}
+    assert fields["handoff_status"].kind is CrmKind.PICKLIST and fields["handoff_status"].options == (
+        "complete", "incomplete")
+    assert fields["renewal_date"].kind is CrmKind.DATE
+    assert {f.name for f in fake.adapter.crm_fields(RecordKind.COMPANY)} >= {"nps_score", "referral_status"}

@@ -50,16 +50,60 @@ def test_given_enumeration_without_a_value_afterclose_writes_when_checked_then_m
         assert "not_eligible" in message and "referred" in message and "declined" in message
 
 
-def test_given_number_mapped_onto_text_and_date_onto_datetime_when_checked_then_type_mismatch():
+def test_given_number_written_to_text_and_date_read_from_datetime_when_checked_then_compatible_with_notes():
     fieldmap = hubspot_fieldmap()
     fields = dict(fieldmap.fields)
     fields["nps_score"] = dataclasses.replace(fields["nps_score"], crm_name="handoff_missing")
+    fields["handoff_missing"] = dataclasses.replace(fields["handoff_missing"], crm_name="description")
     fields["close_day"] = FieldSpec(canonical="close_day", record=RecordKind.DEAL, crm_name="closedate",
                                     type=FieldType.DATE)
     with hubspot_harness(fieldmap=dataclasses.replace(fieldmap, fields=fields)) as h:
+        found = {p.mapping_key: p for p in h.adapter.check_schema()}
+        assert set(found) == {"nps_score", "close_day"} and all(p.note for p in found.values())
+        assert found["nps_score"].write_as is FieldType.TEXT and "written as their text" in found["nps_score"].problem
+        assert found["close_day"].write_as is None and "day in UTC" in found["close_day"].problem
+
+
+def test_given_types_that_cannot_hold_the_value_when_checked_then_refusal_names_key_field_and_both_types():
+    fieldmap = hubspot_fieldmap()
+    fields = dict(fieldmap.fields)
+    fields["nps_score"] = dataclasses.replace(fields["nps_score"], crm_name="tier")
+    fields["renewal_date"] = dataclasses.replace(fields["renewal_date"], crm_name="dealname")
+    with hubspot_harness(fieldmap=dataclasses.replace(fieldmap, fields=fields)) as h:
+        h.sandbox.define_property("deals", "tier", type="enumeration", field_type="select",
+                                  options=(("Gold", "gold"), ("Silver", "silver")))
         problems = _problems(h)
-        assert "mapped as number but the property's type is string" in problems["nps_score -> deals.handoff_missing"]
-        assert "mapped as date but the property's type is datetime" in problems["close_day -> deals.closedate"]
+        assert problems["nps_score -> deals.tier"].startswith("mapped as number, the property is enumeration:")
+        assert problems["renewal_date -> deals.dealname"].startswith("mapped as date, the property is string:")
+
+
+def test_given_referral_status_pre_created_as_single_line_text_when_checked_then_it_fits_with_a_note():
+    """Issue 16: an admin created ``referral_status`` as text before AfterClose came; every value
+    AfterClose writes is valid text."""
+    with hubspot_harness(sandbox_options={"afterclose_properties": False}) as h:
+        h.sandbox.define_property("deals", "referral_status", type="string", field_type="text")
+        setup = h.adapter.setup()
+        assert any(line.startswith("exists deals.referral_status (the string field takes this enum value")
+                   for line in setup), setup
+        found = {p.mapping_key: p for p in h.adapter.check_schema()}
+        assert found["referral_status"].note and found["referral_status"].write_as is FieldType.TEXT
+        assert [p for p in found.values() if not p.note] == []
+
+
+def test_given_an_enumeration_afterclose_does_not_own_lacking_options_then_setup_leaves_it_and_check_says_what_to_do():
+    fieldmap = hubspot_fieldmap()
+    fields = dict(fieldmap.fields)
+    fields["referral_status"] = dataclasses.replace(fields["referral_status"], afterclose_owned=False)
+    with hubspot_harness(fieldmap=dataclasses.replace(fieldmap, fields=fields),
+                         sandbox_options={"afterclose_properties": False}) as h:
+        h.sandbox.define_property("deals", "referral_status", type="enumeration", field_type="select",
+                                  options=(("Eligible", "eligible"),))
+        h.adapter.setup()
+        problem = _problems(h)["referral_status -> deals.referral_status"]
+        assert "lacks option(s) AfterClose writes: not_eligible, asked, referred, declined" in problem
+        assert "not AfterClose's own field" in problem and "add them in the CRM" in problem
+        live = h.sandbox.backend.store.schema["deals"]["referral_status"]
+        assert [o.value for o in live.options] == ["eligible"]  # AfterClose left the admin's field alone
 
 
 def test_given_write_back_onto_calculated_property_when_checked_then_read_only_problem():
@@ -165,3 +209,21 @@ def test_given_task_key_of_another_type_when_setup_then_instructions_instead_of_
         assert "is number" in _problems(h)["task_key_field -> tasks.afterclose_key"]
     assert any(line.startswith("cannot fix tasks.afterclose_key: it exists as number") for line in report)
     assert report[-1].startswith("task keys: none until tasks.afterclose_key is fixed")
+
+
+def test_the_live_properties_are_listed_with_type_options_and_ownership_for_the_field_picker():
+    from connector.mapping.compat import CrmKind, verdict, writes_values
+    from connector.port import SupportsFieldList
+
+    with hubspot_harness() as h:
+        assert isinstance(h.adapter, SupportsFieldList)
+        h.sandbox.define_property("deals", "referral_note", type="string", field_type="text", label="Referral note")
+        fields = {f.name: f for f in h.adapter.crm_fields(RecordKind.DEAL)}
+        assert fields["referral_note"].kind is CrmKind.TEXT and fields["referral_note"].label == "Referral note"
+        assert fields["handoff_status"].own and fields["handoff_status"].options == ("complete", "incomplete")
+        assert not fields["dealname"].own
+        spec = hubspot_fieldmap().spec("referral_status")
+        fitting = {name for name, f in fields.items()
+                   if verdict(spec.type, writes_values(spec.type, spec.options), f).fits and f.writable}
+        assert {"referral_status", "referral_note", "description"} <= fitting
+        assert "amount" not in fitting and "closedate" not in fitting

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import time
@@ -145,6 +146,8 @@ def test_given_mapping_pointing_at_wrong_fields_then_type_readonly_and_picklist_
                                           crm_name="ForecastCategory", type=FieldType.TEXT, write=True)
     fields["nps_category"] = FieldSpec(canonical="nps_category", record=RecordKind.DEAL, crm_name="Type",
                                        type=FieldType.ENUM, options=("promoter", "New Customer"), write=True)
+    fields["nps_score"] = FieldSpec(canonical="nps_score", record=RecordKind.DEAL, crm_name="CloseDate",
+                                    type=FieldType.NUMBER, write=True)
     mapping = type(h.fieldmap)(provider=h.fieldmap.provider, source="custom.toml", fields=fields,
                                handoff_rules=(), templates=h.fieldmap.templates,
                                task_key_field=h.fieldmap.task_key_field)
@@ -152,10 +155,12 @@ def test_given_mapping_pointing_at_wrong_fields_then_type_readonly_and_picklist_
         before = h.calls()
         problems = {p.mapping_key: str(p) for p in adapter.check_schema()}
         assert adapter.check_schema() is not None and h.calls() - before == 3  # describes cached per run
-    assert set(problems) == {"fields.nps_date", "fields.handoff_missing", "fields.nps_category"}
-    assert "Opportunity.LastModifiedDate" in problems["fields.nps_date"] and "datetime" in problems["fields.nps_date"]
-    assert "not updateable" in problems["fields.handoff_missing"]
-    assert "promoter" in problems["fields.nps_category"] and "New Customer" not in problems["fields.nps_category"]
+    assert set(problems) == {"fields.nps_date", "fields.handoff_missing", "fields.nps_category", "fields.nps_score"}
+    # A date fits a date-time field (connector/mapping/compat.py), but this one is read-only.
+    assert "Opportunity.LastModifiedDate" in problems["fields.nps_date"] and "not updateable" in problems["fields.nps_date"]
+    assert "mapped as number, the field is date" in problems["fields.nps_score"]
+    assert "free text is not a fixed set of options" in problems["fields.handoff_missing"]
+    assert "lacks option(s) AfterClose writes: promoter (has: " in problems["fields.nps_category"]
 
 
 # --- writes -------------------------------------------------------------------------------------
@@ -382,3 +387,34 @@ def test_given_session_dies_again_right_after_renewal_then_auth_error_not_a_loop
             list(read_deals(adapter, None))
         assert adapter.call_stats().by_endpoint["login"] == 2
         assert h.sandbox.controls.snapshot()["query"] == 2
+
+
+def test_the_live_fields_are_listed_for_the_field_picker_as_describe_shows_them(h):
+    from connector.mapping.compat import CrmKind
+    from connector.port import SupportsFieldList
+
+    assert isinstance(h.adapter, SupportsFieldList)
+    fields = {f.name: f for f in h.adapter.crm_fields(RecordKind.DEAL)}
+    assert fields["Referral_Status__c"].kind is CrmKind.PICKLIST and fields["Referral_Status__c"].own
+    assert "declined" in fields["Referral_Status__c"].options
+    assert fields["CloseDate"].kind is CrmKind.DATE and not fields["CloseDate"].own
+    contacts = {f.name: f for f in h.adapter.crm_fields(RecordKind.CONTACT)}
+    assert contacts["Email"].kind is CrmKind.FORMATTED_TEXT
+
+
+def test_given_a_number_mapped_to_a_text_field_then_check_notes_it_and_the_write_sends_its_text(h):
+    """connector/mapping/compat.py: a number fits a text field, written as its text (``write_as``)."""
+    fields = dict(h.fieldmap.fields)
+    del fields["handoff_missing"]
+    fields["nps_score"] = dataclasses.replace(fields["nps_score"], crm_name="Handoff_Missing__c")
+    mapping = dataclasses.replace(h.fieldmap, fields=fields)
+    with h.new_adapter(fieldmap=mapping) as probe:
+        [note] = [p for p in probe.check_schema() if p.mapping_key == "fields.nps_score"]
+    assert note.note and note.write_as is FieldType.TEXT and "the textarea field takes this number value" in note.problem
+    deal = active_deals(h.adapter)[0]
+    with h.new_adapter(fieldmap=mapping.fitted(write_as={"nps_score": FieldType.TEXT})) as adapter:
+        [result] = adapter.apply([UpdateRecord(update=RecordUpdate(kind=RecordKind.DEAL, record_id=deal.id, values={
+            "nps_score": "9"}), deal_id=deal.id, reason="t")])
+    assert result.outcome is Outcome.UPDATED
+    opportunity = next(r for r in h.sandbox.records("Opportunity") if r["Id"] == deal.id)
+    assert opportunity["Handoff_Missing__c"] == "9"

@@ -261,3 +261,16 @@ def test_given_repeated_run_with_written_values_then_plan_is_empty():
 
 
 # --- shape -----------------------------------------------------------------------------------------
+
+
+def test_given_the_nps_date_field_holds_date_times_then_the_day_is_written_as_its_midnight_in_the_playbook_zone():
+    """The schema check found ``nps_date`` to be a date-time field (connector/mapping/compat.py):
+    the day the customer answered, in the team's zone, at midnight there."""
+    import dataclasses
+
+    fieldmap = nps_fieldmap().fitted(write_as={"nps_date": FieldType.DATETIME})
+    default = NpsPolicy()
+    policy = dataclasses.replace(default, playbook=dataclasses.replace(default.playbook, timezone="Europe/Berlin"))
+    late_evening = at(2026, 3, 9, 23, 30)  # UTC: already 10 March in Berlin
+    actions = plan_nps(matched(response(7, when=late_evening)), snapshot(), fieldmap, policy, NOW)
+    assert updates(actions)[(RecordKind.DEAL, "1001")]["nps_date"] == "2026-03-09T23:00:00Z"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from connector.actions import Action, CreateTask, Skip, UpdateRecord
-from connector.mapping import FieldMap, FieldType
+from connector.mapping import FieldMap, FieldType, date_as_datetime
 from connector.model import (
     Deal,
     FieldValue,
@@ -310,7 +310,8 @@ def _update(fieldmap: FieldMap, kind: RecordKind, record_id: str, anchor: str, w
     for name, value in wanted.items():
         if not _writable(fieldmap, name, kind):
             continue
-        text = _as_field_text(fieldmap.spec(name).type, value, zone)
+        spec = fieldmap.spec(name)
+        text = _as_field_text(spec.type, value, zone, write_as=spec.write_as)
         if not known or _differs(fieldmap, name, current.get(name), text):
             changed[name] = text
     if not changed:
@@ -329,12 +330,17 @@ def _writable(fieldmap: FieldMap, name: str, kind: RecordKind) -> bool:
     return spec.write and spec.record is kind
 
 
-def _as_field_text(kind: FieldType, value: object, zone: dt.tzinfo) -> FieldValue:
+def _as_field_text(kind: FieldType, value: object, zone: dt.tzinfo, *,
+                   write_as: FieldType | None = None) -> FieldValue:
     """The value as text for a field of ``kind``: an instant becomes its day in the playbook's
     zone for a date field (the day the customer answered, where the team works), and UTC for a
-    datetime field."""
+    datetime field. A date written to a date-time field (``write_as``, from the schema check) is
+    that day's midnight in the playbook's zone (connector/mapping/compat.py)."""
     if value is None:
         return None
+    if kind is FieldType.DATE and write_as is FieldType.DATETIME and isinstance(value, dt.date):
+        day = value.astimezone(zone).date() if isinstance(value, dt.datetime) else value
+        return date_as_datetime(day, zone)
     if isinstance(value, dt.datetime):
         if kind is FieldType.DATETIME:
             return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
