@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any, TypeVar
 
 from connector.errors import ConfigError
 from connector.mapping.lines import KeyPath, format_key, line_of
@@ -19,6 +20,8 @@ from connector.mapping.model import FieldMap, FieldSpec, FieldType, HandoffRule,
 from connector.mapping.rules import RULE_VALUE_CHECKS, placeholder_problem, suggest
 from connector.mapping.templates import PLACEHOLDERS, RESERVED_NAMES
 from connector.model import Provider, RecordKind
+
+EnumT = TypeVar("EnumT", bound=StrEnum)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +93,7 @@ class Compiler:
         self.text = text
         self.problems: list[tuple[KeyPath, str]] = []
 
-    def compile(self, data: dict) -> FieldMap:
+    def compile(self, data: dict[str, Any]) -> FieldMap:
         top = self.table(data, _TOP, ())
         provider = self.provider(top)
         key_field = self.task(top.get("task"))
@@ -100,6 +103,7 @@ class Compiler:
         templates = self.templates(top.get("templates"), fields)
         extras = self.extras(top, provider)
         self.raise_if_any()
+        assert provider is not None, "a missing provider is a problem raised above"
         return FieldMap(provider=provider, source=self.source, fields=fields,
                         handoff_rules=rules, templates=templates,
                         task_key_field=key_field, extras=extras)
@@ -126,12 +130,12 @@ class Compiler:
 
     # generic structure
 
-    def table(self, value: object, schema: Mapping[str, _Key], path: KeyPath) -> dict:
+    def table(self, value: object, schema: Mapping[str, _Key], path: KeyPath) -> dict[str, Any]:
         """The well-typed entries of a table; every unknown, missing or mistyped key is a problem."""
         if not isinstance(value, dict):
             self.problem(path, f"expected a table, got {_toml_type(value)}")
             return {}
-        good = {}
+        good: dict[str, Any] = {}
         for key, item in value.items():
             spec = schema.get(key)
             if spec is None:
@@ -150,14 +154,15 @@ class Compiler:
             return False
         if spec.items is None:
             return True
-        bad = [i for i, item in enumerate(value) if not _is(item, spec.items)]
+        items = value if isinstance(value, list) else []
+        bad = [i for i, item in enumerate(items) if not _is(item, spec.items)]
         for i in bad:
             self.problem((*path, i), f"expected {_TOML_TYPE_NAMES[spec.items]}, "
-                         f"got {_toml_type(value[i])}")
+                         f"got {_toml_type(items[i])}")
         return not bad
 
-    def choice(self, value: str, enum: type[StrEnum], path: KeyPath,
-               allowed: Iterable[StrEnum] | None = None):
+    def choice(self, value: str, enum: type[EnumT], path: KeyPath,
+               allowed: Iterable[EnumT] | None = None) -> EnumT | None:
         """``value`` as a member of ``enum`` (limited to ``allowed``), or None and a problem."""
         names = [member.value for member in (allowed or enum)]
         if value in names:
@@ -168,7 +173,7 @@ class Compiler:
 
     # sections
 
-    def provider(self, top: dict) -> Provider | None:
+    def provider(self, top: dict[str, Any]) -> Provider | None:
         raw = top.get("provider")
         return None if raw is None else self.choice(raw, Provider, ("provider",))
 
@@ -176,7 +181,7 @@ class Compiler:
         if value is None:
             return ""
         keys = self.table(value, _TASK, ("task",))
-        key_field = keys.get("key_field", "")
+        key_field: str = keys.get("key_field", "")
         if "key_field" in keys and not _API_NAME.fullmatch(key_field):
             self.problem(("task", "key_field"), _api_name_problem(key_field))
         return key_field
@@ -218,7 +223,7 @@ class Compiler:
                          label=keys.get("label", "").strip() or humanize(canonical),
                          optional=self.optional(keys, path))
 
-    def optional(self, keys: dict, path: KeyPath) -> bool:
+    def optional(self, keys: dict[str, Any], path: KeyPath) -> bool:
         optional = keys.get("optional", False)
         if optional and not keys.get("write", False):
             self.problem((*path, "optional"), "only a write-back target (write = true) can be optional: "
@@ -236,7 +241,7 @@ class Compiler:
                              f"{name!r} ({spec.record} field {spec.crm_name}) is a handoff input ([[handoff.rules]]) "
                              "and cannot be an optional target: remove optional = true, or the rules that test it")
 
-    def options(self, type_: FieldType | None, options: list | None, path: KeyPath):
+    def options(self, type_: FieldType | None, options: list[str] | None, path: KeyPath) -> tuple[str, ...] | None:
         path = (*path, "options")
         if type_ is None:
             return None  # the type's own problem is reported; options cannot be judged yet
@@ -290,12 +295,12 @@ class Compiler:
                 self.problem(("handoff", "rules", i), f"a {rule.kind} rule for {rule.field!r} "
                              "is already declared above")
             elif rule is not None:
-                seen.add((rule.kind, rule.field))
+                seen.add((rule.kind, rule.field or ""))
                 rules.append(rule)
         rules.extend(self.stakeholder_rules(keys))
         return tuple(rules)
 
-    def stakeholder_rules(self, keys: dict) -> list[HandoffRule]:
+    def stakeholder_rules(self, keys: dict[str, Any]) -> list[HandoffRule]:
         rules = []
         count = keys.get("min_stakeholders", 0)
         if count < 0:
@@ -309,7 +314,7 @@ class Compiler:
                                      label=f"Stakeholder: {role}"))
         return rules
 
-    def rule(self, entry: dict, path: KeyPath, fields: Mapping[str, FieldSpec],
+    def rule(self, entry: dict[str, Any], path: KeyPath, fields: Mapping[str, FieldSpec],
              declared: set[str]) -> HandoffRule | None:
         keys = self.table(entry, _RULE, path)
         kind = self.rule_kind(keys["kind"], (*path, "kind")) if "kind" in keys else None
@@ -324,7 +329,7 @@ class Compiler:
         if kind is None or spec is None:
             return None  # the field's own problem is reported where it is declared
         value = self.rule_value(kind, spec, keys.get("value"), "value" in keys, path, fields)
-        if value is _INVALID:
+        if value is _INVALID or not isinstance(value, int | str | tuple | None):  # narrows for mypy
             return None
         label = keys.get("label", "").strip() or spec.label
         return HandoffRule(kind=kind, field=name, value=value, label=label)
@@ -336,7 +341,8 @@ class Compiler:
         return self.choice(raw, RuleKind, path, _RULE_KINDS_IN_FILE)
 
     def rule_value(self, kind: RuleKind, spec: FieldSpec, value: object, given: bool,
-                   path: KeyPath, fields: Mapping[str, FieldSpec]):
+                   path: KeyPath, fields: Mapping[str, FieldSpec]) -> object:
+        """The rule's value as HandoffRule holds it, or ``_INVALID`` (its problem reported)."""
         path = (*path, "value")
         check = RULE_VALUE_CHECKS[kind]
         problem = check(spec, value, given, fields)
@@ -385,7 +391,7 @@ class Compiler:
             self.problem(path, problem)
         return not any(problems)
 
-    def extras(self, top: dict, provider: Provider | None) -> Mapping[str, object]:
+    def extras(self, top: dict[str, Any], provider: Provider | None) -> Mapping[str, object]:
         if provider is None:
             return MappingProxyType({})
         for other in Provider:

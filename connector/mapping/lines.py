@@ -64,7 +64,7 @@ def _headers(lines: Sequence[str]) -> list[tuple[int, tuple[str, ...], bool]]:
     return found
 
 
-def _header_line(headers, prefix: KeyPath) -> int | None:
+def _header_line(headers: Sequence[tuple[int, tuple[str, ...], bool]], prefix: KeyPath) -> int | None:
     """Line of the table header for ``prefix`` (the n-th ``[[a.b]]`` for ('a', 'b', n))."""
     if prefix and isinstance(prefix[-1], int):
         names, index = prefix[:-1], prefix[-1]

@@ -37,19 +37,19 @@ def placeholder_problem(name: str, spec: str | None, conversion: str | None,
     return None
 
 
-def _check_required(spec: FieldSpec, value: object, given: bool, fields) -> str | None:
+def _check_required(spec: FieldSpec, value: object, given: bool, fields: Mapping[str, FieldSpec]) -> str | None:
     return "a required rule takes no value" if given else None
 
 
-def _check_min_length(spec: FieldSpec, value: object, given: bool, fields) -> str | None:
+def _check_min_length(spec: FieldSpec, value: object, given: bool, fields: Mapping[str, FieldSpec]) -> str | None:
     if spec.type is not FieldType.TEXT:
         return f"min_length applies to text fields; {spec.canonical} is {spec.type}"
-    if not _is_whole_number(value) or value < 1:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         return "min_length needs value = a whole number of characters, 1 or more"
     return None
 
 
-def _check_allowed_values(spec: FieldSpec, value: object, given: bool, fields) -> str | None:
+def _check_allowed_values(spec: FieldSpec, value: object, given: bool, fields: Mapping[str, FieldSpec]) -> str | None:
     if spec.type not in (FieldType.TEXT, FieldType.ENUM):
         return f"allowed_values applies to text and enum fields; {spec.canonical} is {spec.type}"
     if not isinstance(value, list) or not value or not all(
@@ -60,7 +60,7 @@ def _check_allowed_values(spec: FieldSpec, value: object, given: bool, fields) -
     return None
 
 
-def _check_date_after(spec: FieldSpec, value: object, given: bool, fields) -> str | None:
+def _check_date_after(spec: FieldSpec, value: object, given: bool, fields: Mapping[str, FieldSpec]) -> str | None:
     if spec.type not in _DATE_TYPES:
         return f"date_after applies to date fields; {spec.canonical} is {spec.type}"
     if not isinstance(value, str):
