@@ -6,6 +6,7 @@ Runs the demo's story on a HubSpot sandbox (two runs, a refused owner), opens th
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import sys
 import tempfile
@@ -30,16 +31,24 @@ OUT = Path(__file__).resolve().parents[2] / "docs" / "console"
 TOKEN = "screenshot-token-0123456789"
 
 
+def _relative(config: Path) -> Path:
+    """The demo config with its mapping and playbook files named relative to its folder."""
+    text = config.read_text(encoding="utf-8").replace(f"{config.parent}{os.sep}", "")
+    config.write_text(text, encoding="utf-8")
+    return Path(config.name)
+
+
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        os.chdir(folder)  # the pages then name the files as an admin's own folder would: hubspot.toml
         sandbox = wiring("hubspot").new_sandbox("sandbox-token")
         sandbox.load(demo_dataset())
         with sandbox.serve() as endpoint:
-            config = write_demo_config(endpoint, folder)
+            config = _relative(write_demo_config(endpoint, folder))
             settings = Settings.load(config)
             fieldmap = load_mapping(builtin_mapping("hubspot"))
             adapter = wiring("hubspot").build_adapter(settings, fieldmap)

@@ -143,3 +143,26 @@ def test_given_an_unreachable_crm_then_those_parts_say_so_and_runs_and_playbooks
         playbooks = client.get("/playbooks")
     assert "cannot be reached" in mappings and "cannot be asked right now" in preview
     assert runs.status_code == 200 and playbooks.status_code == 200 and "Kickoff call" in playbooks.text
+
+
+def test_mappings_page_offers_each_key_only_the_live_fields_that_can_hold_its_type(on_hubspot):
+    client = on_hubspot.signed_in(name="Ada Admin")
+    page = client.get("/mappings")
+    assert page.status_code == 200
+    lists = _datalists(page.text)
+    renewal = lists["fields-fields-renewal_date"]
+    assert "closedate" in renewal and "renewal_date" in renewal  # date and date-time fields
+    assert "dealname" not in renewal and "amount" not in renewal  # text and number fields cannot hold a date
+    assert "description" in lists["fields-fields-handoff_status"]  # enum values may be written as text
+    assert 'list="fields-fields-renewal_date"' in page.text  # the input uses its own key's list
+    assert "Close Date (datetime)" in page.text or "Close date (datetime)" in page.text  # label and type shown
+
+
+def _datalists(text: str) -> dict[str, set[str]]:
+    """datalist id -> the field names it offers."""
+    import re
+
+    found: dict[str, set[str]] = {}
+    for ident, body in re.findall(r'<datalist id="([^"]+)">(.*?)</datalist>', text, flags=re.S):
+        found[ident] = set(re.findall(r'<option value="([^"]+)"', body))
+    return found
