@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -228,3 +229,26 @@ def test_given_refusals_on_a_deal_decided_again_at_the_end_of_the_run_then_every
     status = json.loads(invoke("status", "--config", config, "--format", "json").stdout)
     kept = {row["key"] for row in status["rejected"]}
     assert refused and refused <= kept, (refused, kept)
+
+
+def test_given_state_lost_moments_after_a_run_on_a_non_unique_portal_then_run_says_it_deferred_the_deals(open_crm):
+    # A portal without unique task keys is read back only once its reads have settled: a run
+    # right after the state database was lost must not re-create tasks it cannot see yet, and
+    # must say what it left for the next run rather than pass over it in silence.
+    crm = open_crm("hubspot")
+    connection = (f'[hubspot]\nbase_url = "{crm.endpoint.base_url}"\naccess_token = "{crm.endpoint.token}"\n'
+                  "settle_seconds = 60\nsettle_max_wait_seconds = 0\n")
+    config = crm.config(connection=connection)
+    assert invoke("setup", "--config", config).exit_code == 0
+    first = invoke("run", "--config", config)
+    assert first.exit_code in (0, 1), first.stderr
+    tasks_before = crm.sandbox.records("tasks")
+    Path(crm.state_url.removeprefix("sqlite:///")).unlink()
+    writes = crm.write_calls()
+    deferred = invoke("run", "--config", config)
+    assert "deferred" in deferred.stdout and "hubspot.settle_seconds" in deferred.stdout, deferred.stdout
+    # Nothing failed: the deals wait for the next run, which writes them once reads settle.
+    assert deferred.exit_code == 0
+    assert crm.write_calls() == writes  # nothing written while the reads cannot be trusted
+    assert len(crm.sandbox.records("tasks")) == len(tasks_before)
+    assert "Traceback" not in deferred.stderr
