@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from connector.model import RecordUpdate, TaskSpec
+from connector.model import DealSpec, RecordUpdate, TaskSpec
 
 
 class ActionKind(StrEnum):
@@ -19,6 +19,7 @@ class ActionKind(StrEnum):
     UPDATE_TASK = "update_task"
     CLOSE_TASK = "close_task"
     UPDATE_RECORD = "update_record"
+    CREATE_DEAL = "create_deal"
     SKIP = "skip"
 
 
@@ -80,6 +81,25 @@ class UpdateRecord:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class CreateDeal:
+    """Create a customer's next renewal deal, once per key (``DealSpec``); adapters that can do it
+    implement ``connector.port.SupportsDealCreation``."""
+
+    spec: DealSpec
+    reason: str
+    kind: ActionKind = ActionKind.CREATE_DEAL
+
+    @property
+    def deal_id(self) -> str:
+        """The won deal it renews: the one it is planned, recorded and retried under."""
+        return self.spec.from_deal_id
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Skip:
     """A touch point or write deliberately not made, recorded with its reason."""
 
@@ -89,8 +109,8 @@ class Skip:
     kind: ActionKind = ActionKind.SKIP
 
 
-Action = CreateTask | UpdateTask | CloseTask | UpdateRecord | Skip
-WriteAction = CreateTask | UpdateTask | CloseTask | UpdateRecord
+Action = CreateTask | UpdateTask | CloseTask | UpdateRecord | CreateDeal | Skip
+WriteAction = CreateTask | UpdateTask | CloseTask | UpdateRecord | CreateDeal
 
 
 class Outcome(StrEnum):

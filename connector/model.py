@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from connector.rich_text import plain
+from connector.text_limits import same_text
+
 FieldValue = str | None
 """A mapped field's raw value as the CRM holds it, normalised to text (None when empty)."""
 
@@ -189,6 +192,8 @@ class TaskSpec:
     touch_point: str
     subject: str
     body: str
+    """Structured text (connector/rich_text.py): paragraphs separated by a blank line, ``- ``
+    list items; each adapter renders it for its CRM (HubSpot: HTML; Salesforce: plain text)."""
     due_at: dt.datetime
     owner_id: str | None
     priority: Priority = Priority.NORMAL
@@ -234,12 +239,14 @@ class TaskRef:
 
     def content_differs(self, spec: TaskSpec) -> bool | None:
         """Whether subject, body, owner, priority or type differ from ``spec``; None when the
-        adapter did not read them. Line endings and surrounding blanks of the body do not count
-        (a CRM may store ``\r\n`` or trim)."""
+        adapter did not read them. Bodies are compared as canonical structured text
+        (``connector.rich_text.plain``: an adapter reads an HTML body back to it; line endings,
+        blanks and list markers do not count), and a text the adapter cut to the CRM's limit
+        equals the planned text it was cut from (``connector.text_limits.same_text``)."""
         if not self.content_known:
             return None
-        return ((self.subject or "").strip() != spec.subject.strip()
-                or _text_body(self.body) != _text_body(spec.body)
+        return (not same_text((self.subject or "").strip(), spec.subject.strip())
+                or not same_text(plain(self.body or ""), plain(spec.body))
                 or (self.owner_id or None) != (spec.owner_id or None)
                 or self.priority is not spec.priority or self.type is not spec.type)
 
@@ -254,8 +261,33 @@ class TaskRef:
         return tuple(changes)
 
 
-def _text_body(text: str | None) -> str:
-    return (text or "").replace("\r\n", "\n").strip()
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DealSpec:
+    """A deal AfterClose wants created: a customer's next renewal deal (docs/playbooks.md).
+
+    ``key`` identifies it, like a task's, and is stored on the deal in the mapping's
+    ``renewal_deal_key`` field, so a lost answer or a lost state store never makes it twice.
+    ``fields``: other mapped deal fields to set, by canonical name (``deal_type``), raw."""
+
+    key: str
+    from_deal_id: str
+    """The won deal whose renewal this is."""
+    name: str
+    close_date: dt.date
+    stage: str
+    pipeline: str | None = None
+    owner_id: str | None = None
+    amount: FieldValue = None
+    company_id: str | None = None
+    contact_id: str | None = None
+    fields: Mapping[str, FieldValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", _frozen_mapping(self.fields))
+
+
+RENEWAL_DEAL_KEY = "renewal_deal_key"
+"""The canonical deal field (mappings/<crm>.toml) that holds a created renewal deal's key."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -132,6 +132,16 @@ class SupportsInstanceId(Protocol):
 
 
 @runtime_checkable
+class SupportsRecordIds(Protocol):
+    """A CRM whose record ids have more than one written form (Salesforce: 15 case-sensitive or
+    18 case-insensitive characters). ``record_id`` turns an id a user typed or a file holds into
+    the form the adapter answers with, so it can be compared with the ids AfterClose stored."""
+
+    def record_id(self, typed: str) -> str:
+        ...
+
+
+@runtime_checkable
 class SupportsSetup(Protocol):
     """Create AfterClose's own CRM fields where the API allows. Idempotent. Returns one line per
     field: created, already there, or precise instructions for an admin (name, type, uniqueness)."""
@@ -214,6 +224,21 @@ class SupportsNativeNps(Protocol):
         ...
 
     def nps_native_source(self) -> NpsSource:
+        ...
+
+
+@runtime_checkable
+class SupportsDealCreation(Protocol):
+    """Create renewal deals: ``apply`` carries out ``CreateDeal`` (once per key, which the CRM holds
+    on the deal, in the mapping's ``renewal_deal_key`` field), and where they go can be checked."""
+
+    def deal_target_problems(self, targets: Sequence[tuple[str | None, str]]) -> list[str]:
+        """(pipeline or None, stage) pairs: one line per pair the CRM cannot create a deal in (no
+        such pipeline, no such stage, a stage of another pipeline, a closed stage)."""
+        ...
+
+    def find_deals(self, keys: Iterable[str]) -> dict[str, str]:
+        """Renewal deal key -> the deal's id, for the keys a deal in the CRM carries."""
         ...
 
 

@@ -146,6 +146,21 @@ class TouchPointSection(Section):
     repeat: RepeatSection | None = Field(None, description="Makes it a regular check-up (anchor must be 'close').")
 
 
+class RenewalDealSection(Section):
+    """``create_renewal_deal`` on a playbook: create each deal's next renewal deal (docs/playbooks.md)."""
+
+    days_before: int = Field(ge=0, le=3660, description="Days before the renewal date the renewal deal is created.")
+    stage: str = Field(min_length=1, description="Stage it is created in (HubSpot stage id, Salesforce stage name).")
+    pipeline: str | None = Field(None, min_length=1, description="HubSpot: the pipeline id the stage belongs to.")
+    owner: str = Field("deal_owner", min_length=1, description='"deal_owner" (the won deal\'s owner) or a CRM user id.')
+    amount_field: str = Field("amount", min_length=1,
+                              description='"amount" (the won deal\'s amount) or a mapped deal field to take it from.')
+    deal_type: str | None = Field(
+        None, min_length=1, description="Value written to the mapped deal_type field, so that the deal gets the "
+                                        "renewal playbook once it is won.",
+    )
+
+
 class PlaybookEntrySection(Section):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="Stable id, shown in the plan and in `status`.")
     title: str = Field(min_length=1, description="How reps see the playbook named in their tasks.")
@@ -160,6 +175,9 @@ class PlaybookEntrySection(Section):
     )
     roll_forward: bool = Field(
         True, description="Plan the renewal ladder again every contract term; false: only the first renewal.",
+    )
+    create_renewal_deal: RenewalDealSection | None = Field(
+        None, description="Create each deal's next renewal deal some days before its renewal date.",
     )
 
 

@@ -45,6 +45,7 @@ from connector.port import (
     SupportsCreateJournal,
     SupportsNativeNps,
     SupportsNps,
+    SupportsRecordIds,
     SupportsTasksOnDeals,
 )
 from jobs import logs
@@ -212,12 +213,22 @@ def _fetch(job: NpsJob, report: NpsReport) -> SourceBatch | None:
 
 def _to_look_at(job: NpsJob, batch: SourceBatch | None, report: NpsReport) -> list[NpsResponse]:
     """New responses, then stored ones still to write back (each once, by response id)."""
-    fresh = list(batch.responses) if batch else []
+    fresh = _with_crm_ids(job, batch.responses) if batch else []
     seen = job.store.nps_statuses(job.scope, [r.response_id for r in fresh])
     new = [r for r in fresh if r.response_id not in seen]
-    again = [s.response for s in job.store.nps_to_retry(job.scope)]
+    again = _with_crm_ids(job, [s.response for s in job.store.nps_to_retry(job.scope)])
     report.new_responses, report.retried = len(new), len(again)
     return list({r.response_id: r for r in [*again, *new]}.values())
+
+
+def _with_crm_ids(job: NpsJob, responses: Sequence[NpsResponse]) -> list[NpsResponse]:
+    """Account ids in the form the CRM answers with: a survey export may hold Salesforce's
+    15-character ids (the UI's), the API answers with 18 (connector.port.SupportsRecordIds)."""
+    adapter = job.adapter
+    if not isinstance(adapter, SupportsRecordIds):
+        return list(responses)
+    return [replace(r, account_id=adapter.record_id(r.account_id)) if r.account_id else r
+            for r in responses]
 
 
 def _history(job: NpsJob, matched: Sequence[MatchedResponse], current: set[str]) -> list[MatchedResponse]:

@@ -33,6 +33,9 @@ class Wiring:
     """The URL or name the config points at (the address's second part)."""
     instance_kind: str
     """What the CRM calls one account: the scope is ``<provider>:<kind>-<the CRM's own id>``."""
+    record_id: Callable[[str], str] = str.strip
+    """A record id as a user typed it, in the form the adapter answers with (the adapter's
+    ``SupportsRecordIds``, for commands that read only the state store: ``status --deal``)."""
 
 
 def _hubspot_adapter(settings: Settings, fieldmap: FieldMap) -> CrmAdapter:
@@ -51,6 +54,12 @@ def _salesforce_endpoint(settings: Settings) -> tuple[str, str]:
     if settings.salesforce.instance_url:
         return settings.salesforce.instance_url, "salesforce.instance_url"
     return f"{settings.salesforce.domain} login", "salesforce.domain"
+
+
+def _salesforce_record_id(typed: str) -> str:
+    from connector.salesforce.ids import record_id
+
+    return record_id(typed)
 
 
 def _hubspot_sandbox(token: str) -> Any:
@@ -85,7 +94,7 @@ WIRINGS = {
                                            "ca_bundle": str(endpoint.ca_path)},
         demo_owner_ids="User",
         instance=lambda settings: settings.salesforce.instance_url or settings.salesforce.domain,
-        instance_kind="org",
+        instance_kind="org", record_id=_salesforce_record_id,
     ),
 }
 

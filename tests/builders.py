@@ -16,8 +16,17 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from connector.actions import CloseTask, CreateTask, Plan, Skip, UpdateRecord, UpdateTask
-from connector.mapping import FieldMap, FieldSpec, FieldType, HandoffRule, RuleKind, TaskTemplate
+from connector.actions import CloseTask, CreateDeal, CreateTask, Plan, Skip, UpdateRecord, UpdateTask
+from connector.mapping import (
+    FieldMap,
+    FieldSpec,
+    FieldType,
+    HandoffRule,
+    RuleKind,
+    TaskTemplate,
+    builtin_mapping,
+    parse_mapping,
+)
 from connector.model import Company, Contact, Deal, FieldValue, Owner, Provider, RecordKind
 from jobs.core.handoff import Finding, HandoffReport
 from jobs.core.keys import parse_key
@@ -167,6 +176,11 @@ def apply_to_ledger(plan: Plan, ledger: Mapping[str, Sequence[LedgerEntry]],
             entries[action.key] = dataclasses.replace(entries[action.key], status=EntryStatus.COMPLETED)
         elif isinstance(action, Skip):
             entries[action.key] = _skipped(action)
+        elif isinstance(action, CreateDeal):
+            parsed = parse_key(action.key)
+            entries[action.key] = LedgerEntry(key=action.key, deal_id=action.deal_id, touch_point=parsed.touch_point,
+                                              cycle=parsed.cycle, crm_id=f"crm-{action.key}", due_at=None,
+                                              status=EntryStatus.COMPLETED)
     result: Ledger = {}
     for entry in entries.values():
         result.setdefault(entry.deal_id, []).append(entry)
@@ -247,3 +261,43 @@ def settings_problems(**sections) -> dict[str, str]:
     except SettingsError as error:
         return dict(error.problems)
     return {}
+
+
+def renewal_deal_mapping_text(provider: Provider | str) -> str:
+    """The built-in mapping of ``provider`` with its commented-out ``[fields.renewal_deal_key]``
+    block uncommented, as an admin enabling renewal deals does (docs/playbooks.md)."""
+    lines = builtin_mapping(provider).read_text(encoding="utf-8").splitlines()
+    start = lines.index("# [fields.renewal_deal_key]")
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("# "))
+    lines[start:end] = [line[2:] for line in lines[start:end]]
+    return "\n".join(lines) + "\n"
+
+
+def renewal_deal_mapping(provider: Provider | str) -> FieldMap:
+    return parse_mapping(renewal_deal_mapping_text(provider), source=str(builtin_mapping(provider)))
+
+
+RENEWAL_DEAL_TARGET = {  # where each CRM's renewal deal goes in the tests: (stage, pipeline, deal type)
+    "fake": ("open", "default", "renewal"),
+    "hubspot": ("appointmentscheduled", "default", "renewal"),
+    "salesforce": ("Prospecting", None, "Renewal"),
+}
+
+
+def renewal_deal_playbooks(crm: str, fieldmap: FieldMap, days_before: int = 365):
+    """The built-in playbook set of ``fieldmap``'s CRM, its new-business playbook creating renewal
+    deals ``days_before`` days ahead (``crm``: "fake", "hubspot" or "salesforce", for the target)."""
+    from jobs.config import Settings
+    from jobs.core.renewal_deals import RenewalDealRule
+    from jobs.playbooks import build_playbooks
+
+    provider = fieldmap.provider
+    credentials = ({"access_token": "pat-na1-token"} if provider is Provider.HUBSPOT
+                   else {"instance_url": "https://example.my.salesforce.com", "access_token": "00D-token"})
+    settings = Settings.from_mapping({"crm": {"provider": provider.value}, provider.value: credentials})
+    built = build_playbooks(settings, fieldmap).set
+    stage, pipeline, deal_type = RENEWAL_DEAL_TARGET[crm]
+    rule = RenewalDealRule(days_before=days_before, stage=stage, pipeline=pipeline, deal_type=deal_type)
+    segments = tuple(dataclasses.replace(s, playbook=dataclasses.replace(s.playbook, create_renewal_deal=rule))
+                     if s.playbook.id == "new_business" else s for s in built.segments)
+    return dataclasses.replace(built, segments=segments)

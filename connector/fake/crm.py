@@ -187,6 +187,18 @@ class FakeCrm:
     def apply(self, actions: Sequence[WriteAction]) -> list[ActionResult]:
         return self._writes.apply(actions)
 
+    def deal_target_problems(self, targets: Sequence[tuple[str | None, str]]) -> list[str]:
+        """connector.port.SupportsDealCreation: the (pipeline, stage) pairs this CRM lacks."""
+        self._count("read_schema")
+        return self.store.deal_target_problems(targets)
+
+    def find_deals(self, keys: Iterable[str]) -> dict[str, str]:
+        """connector.port.SupportsDealCreation: renewal deal key -> deal id, for the keys that exist."""
+        wanted = [k for k in dict.fromkeys(keys) if k]
+        self._count("read_deals", math.ceil(len(wanted) / READ_BATCH))
+        with self.store.lock:
+            return {k: deal.id for k in wanted if (deal := self.store.deal_by_renewal_key(k)) is not None}
+
     def estimate_write_calls(self, actions: Sequence[Action]) -> int:
         """The write calls ``apply`` makes, plus the scan pages that meet the written deals again."""
         writes = [a for a in actions if not isinstance(a, Skip)]

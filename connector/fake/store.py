@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 
 from connector.errors import RetriableError
 from connector.mapping import FieldMap, FieldType
-from connector.model import FieldValue, Owner, Priority, RecordKind, TaskStatus, TaskType
+from connector.model import RENEWAL_DEAL_KEY, FieldValue, Owner, Priority, RecordKind, TaskStatus, TaskType
 
 UTC = dt.UTC
 WON, OPEN, LOST = "won", "open", "lost"
 TASK_KEY = "task_key_field"
 """The schema entry of the task key field (its mapping key, as both adapters name it)."""
-WRITE_ENDPOINTS = frozenset({"create_tasks", "update_tasks", "update_records", "create_fields"})
+WRITE_ENDPOINTS = frozenset({"create_deals", "create_tasks", "update_tasks", "update_records", "create_fields"})
 EMPTY_CRM_EPOCH = dt.datetime(2020, 1, 1, tzinfo=UTC)
 
 
@@ -307,6 +307,24 @@ class FakeStore:
         with self.lock:
             self.tasks[task.id] = task
             self._task_by_key[task.key] = task.id
+
+    def add_deal(self, deal: FakeDeal) -> None:
+        with self.lock:
+            self.deals[deal.id] = deal
+
+    def deal_by_renewal_key(self, key: str) -> FakeDeal | None:
+        with self.lock:
+            return next((d for d in self.deals.values() if d.fields.get(RENEWAL_DEAL_KEY) == key), None)
+
+    def deal_target_problems(self, targets: Iterable[tuple[str | None, str]]) -> list[str]:
+        """This CRM has one pipeline, ``default``, and one open stage, ``open``: where a deal can be created."""
+        problems = []
+        for pipeline, stage in dict.fromkeys(targets):
+            if pipeline not in (None, "default"):
+                problems.append(f"no deal pipeline {pipeline!r} (this CRM has: default)")
+            elif stage != OPEN:
+                problems.append(f"no open deal stage {stage!r} (this CRM has: {OPEN})")
+        return problems
 
     def task_by_key(self, key: str) -> FakeTask | None:
         with self.lock:

@@ -1,7 +1,7 @@
 """How the in-memory CRM carries out AfterClose's writes, refusing a record the way a CRM does: per
 record, with a message and a code, while the rest of the batch goes on.
 
-Creates go first, then task updates and closes, then record write-backs (so an update by key
+Deal creates go first, then task creates, then task updates and closes, then record write-backs (so an update by key
 finds a task created in the same ``apply``), each phase in calls of at most ``WRITE_BATCH``.
 """
 
@@ -9,16 +9,26 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 
-from connector.actions import ActionResult, CloseTask, CreateTask, Outcome, UpdateRecord, UpdateTask, WriteAction
-from connector.fake.store import FakeField, FakeStore, FakeTask
+from connector.actions import (
+    ActionResult,
+    CloseTask,
+    CreateDeal,
+    CreateTask,
+    Outcome,
+    UpdateRecord,
+    UpdateTask,
+    WriteAction,
+)
+from connector.fake.store import ContactLink, FakeDeal, FakeField, FakeStore, FakeTask
 from connector.mapping import FieldMap, FieldType
-from connector.model import FieldValue, RecordKind, TaskSpec, TaskStatus
+from connector.model import RENEWAL_DEAL_KEY, DealSpec, FieldValue, RecordKind, TaskSpec, TaskStatus
 
 WRITE_BATCH = 100
 PHASES: tuple[tuple[str, tuple[type, ...]], ...] = (
+    ("create_deals", (CreateDeal,)),
     ("create_tasks", (CreateTask,)),
     ("update_tasks", (UpdateTask, CloseTask)),
     ("update_records", (UpdateRecord,)),
@@ -67,6 +77,8 @@ class Writes:
         return results  # type: ignore[return-value]
 
     def _one(self, action: WriteAction, now: dt.datetime) -> ActionResult:
+        if isinstance(action, CreateDeal):
+            return self._create_deal(action, now)
         if isinstance(action, CreateTask):
             return self._create(action)
         if isinstance(action, UpdateTask):
@@ -137,18 +149,54 @@ class Writes:
         return self._store.tasks.get(crm_id) if crm_id else self._store.task_by_key(key)
 
     def _check_task(self, spec: TaskSpec) -> None:
+        self._check_links(spec.owner_id, {RecordKind.DEAL: spec.deal_id, RecordKind.COMPANY: spec.company_id,
+                                          RecordKind.CONTACT: spec.contact_id}, "task")
+
+    def _check_links(self, owner_id: str | None, links: dict[RecordKind, str | None], what: str) -> None:
         store = self._store
-        if spec.owner_id is not None:
-            owner = store.owners.get(spec.owner_id)
+        if owner_id is not None:
+            owner = store.owners.get(owner_id)
             if owner is None:
-                raise Refused("UNKNOWN_OWNER", f"owner {spec.owner_id} does not exist")
+                raise Refused("UNKNOWN_OWNER", f"owner {owner_id} does not exist")
             if not owner.active:
-                raise Refused("INACTIVE_OWNER", f"owner {spec.owner_id} is deactivated and cannot be assigned a task")
-        for kind, record_id, records in ((RecordKind.DEAL, spec.deal_id, store.deals),
-                                         (RecordKind.COMPANY, spec.company_id, store.companies),
-                                         (RecordKind.CONTACT, spec.contact_id, store.contacts)):
-            if record_id is not None and record_id not in records:
-                raise Refused("NOT_FOUND", f"cannot link the task to {kind} {record_id}: no such record")
+                raise Refused("INACTIVE_OWNER", f"owner {owner_id} is deactivated and cannot be assigned a {what}")
+        records: dict[RecordKind, Mapping[str, object]] = {
+            RecordKind.DEAL: store.deals, RecordKind.COMPANY: store.companies, RecordKind.CONTACT: store.contacts}
+        for kind, record_id in links.items():
+            if record_id is not None and record_id not in records[kind]:
+                raise Refused("NOT_FOUND", f"cannot link the {what} to {kind} {record_id}: no such record")
+
+    # -- renewal deals -------------------------------------------------------------------------
+
+    def _create_deal(self, action: CreateDeal, now: dt.datetime) -> ActionResult:
+        """One deal per key, as the key field is unique: a repeated create finds the first deal."""
+        store, spec = self._store, action.spec
+        if not store.has_field(RecordKind.DEAL, RENEWAL_DEAL_KEY):
+            raise Refused("UNKNOWN_FIELD", f"deal field {RENEWAL_DEAL_KEY} does not exist (run `afterclose setup`)")
+        existing = store.deal_by_renewal_key(spec.key)
+        if existing is not None:
+            return ActionResult(action=action, outcome=Outcome.UNCHANGED, crm_id=existing.id,
+                                message="a deal with this key already exists")
+        self._check_deal(spec)
+        store.faults.before_create()
+        fields = {**spec.fields, RENEWAL_DEAL_KEY: spec.key}
+        if spec.pipeline is not None:
+            fields["pipeline"] = spec.pipeline
+        links = (ContactLink(contact_id=spec.contact_id, role=None, primary=True),) if spec.contact_id else ()
+        deal = FakeDeal(id=store.new_id("deal"), name=spec.name, stage=spec.stage, close_date=spec.close_date,
+                        amount=spec.amount, owner_id=spec.owner_id, company_id=spec.company_id, contacts=links,
+                        fields=fields, modified=now)
+        store.add_deal(deal)
+        return ActionResult(action=action, outcome=Outcome.CREATED, crm_id=deal.id)
+
+    def _check_deal(self, spec: DealSpec) -> None:
+        problems = self._store.deal_target_problems([(spec.pipeline, spec.stage)])
+        if problems:
+            raise Refused("INVALID_STAGE", problems[0])
+        self._check_links(spec.owner_id, {RecordKind.COMPANY: spec.company_id, RecordKind.CONTACT: spec.contact_id},
+                          "deal")
+        for canonical, value in spec.fields.items():
+            self._check_value(RecordKind.DEAL, canonical, value, written=False)
 
     # -- record write-backs ------------------------------------------------------------------
 
@@ -166,9 +214,11 @@ class Writes:
             record.modified = now  # type: ignore[union-attr]
         return ActionResult(action=action, outcome=Outcome.UPDATED, crm_id=update.record_id)
 
-    def _check_value(self, kind: RecordKind, canonical: str, value: FieldValue) -> None:
+    def _check_value(self, kind: RecordKind, canonical: str, value: FieldValue, *, written: bool = True) -> None:
+        """``written``: a write-back (the field must be mapped with ``write = true``); else a value
+        set on a record AfterClose creates, which any mapped field of that record may take."""
         spec = self._fieldmap.fields.get(canonical)
-        if spec is None or spec.record is not kind or not spec.write:
+        if spec is None or spec.record is not kind or (written and not spec.write):
             raise Refused("UNMAPPED_FIELD", f"fields.{canonical} is not a {kind} write-back field in "
                                             f"{self._fieldmap.source}")
         field = self._store.schema.get((kind, canonical))

@@ -20,6 +20,7 @@ from connector.errors import ConfigError, ReadsNotSettled
 from connector.hubspot import nps
 from connector.hubspot.client import HubSpotClient
 from connector.hubspot.creates import Creator, MemoryJournal
+from connector.hubspot.deal_creates import DealCreator
 from connector.hubspot.native_nps import HubSpotNativeSource
 from connector.hubspot.pull import SEARCH_PAGES_AHEAD, DealReader, RunCache
 from connector.hubspot.reconcile import tasks_on_deals
@@ -27,11 +28,11 @@ from connector.hubspot.related import ASSOCIATION_READ_MAX, chunks, read_associa
 from connector.hubspot.schema import TASK_KEY_MAPPING, PortalSchema, check, setup
 from connector.hubspot.search import PAGE_SIZE
 from connector.hubspot.settings import HubSpotSettings
-from connector.hubspot.stages import DealStages, read_deal_stages
+from connector.hubspot.stages import DealStages, deal_target_problems, read_deal_stages
 from connector.hubspot.taskprops import READ_PROPERTIES, KeyMode, describe, key_mode, task_ref
 from connector.hubspot.writes import Writer
 from connector.mapping import FieldMap
-from connector.model import Cursor, Deal, DealStamp, Owner, Provider, TaskRef
+from connector.model import RENEWAL_DEAL_KEY, Cursor, Deal, DealStamp, Owner, Provider, TaskRef
 from connector.port import CallStats, CreateJournal, NpsAccount, NpsContact, SchemaProblem, StreamTuning
 from connector.retry import RetrySettings
 
@@ -78,8 +79,13 @@ class HubSpotAdapter:
             settle_seconds=settings.settle_seconds, max_wait_seconds=settings.settle_max_wait_seconds,
             rounds=retry.attempts, sleep=sleep,
         )
+        self._deal_creator = DealCreator(
+            client=self._client, fieldmap=fieldmap, key_property=self._deal_key_property,
+            unique=self._deal_keys_unique, journal=lambda: self._journal, settle_seconds=settings.settle_seconds,
+            max_wait_seconds=settings.settle_max_wait_seconds, sleep=sleep,
+        )
         self._writer = Writer(client=self._client, fieldmap=fieldmap, executor=self._executor, mode=self._key_mode,
-                              creator=creator, find_on_deals=self._tasks_on_deals)
+                              creator=creator, find_on_deals=self._tasks_on_deals, deal_creator=self._deal_creator)
         self._deal_page_size = deal_page_size or (ASSOCIATION_READ_MAX if page_size >= PAGE_SIZE else page_size)
         self.tuning = StreamTuning(scan_pages_ahead=SEARCH_PAGES_AHEAD, enrich_batch=self._deal_page_size,
                                    lookback=dt.timedelta(seconds=settings.search_lookback_seconds))
@@ -129,6 +135,30 @@ class HubSpotAdapter:
     def task_key_mode(self) -> str:
         """connector.port.SupportsTaskKeyMode: the mode in a user's words."""
         return describe(self._key_mode(), self.fieldmap.task_key_field, self.settings.task_key_mode)
+
+    # -- renewal deals (connector.port.SupportsDealCreation; deal_creates.py) -------------------
+
+    def _deal_key_property(self) -> str:
+        spec = self.fieldmap.fields.get(RENEWAL_DEAL_KEY)
+        if spec is None:
+            raise ConfigError(f"creating renewal deals needs [fields.{RENEWAL_DEAL_KEY}] in the mapping",
+                              source=self.fieldmap.source, key=f"fields.{RENEWAL_DEAL_KEY}")
+        prop = self._schema.properties("deals").get(spec.crm_name)
+        if prop is None or prop.type != "string":
+            raise ConfigError(f"deal property {spec.crm_name} {'does not exist' if prop is None else 'is not text'}: "
+                              "run `afterclose setup`", source=self.fieldmap.source, key=f"fields.{RENEWAL_DEAL_KEY}")
+        return spec.crm_name
+
+    def _deal_keys_unique(self) -> bool:
+        return self._schema.properties("deals")[self._deal_key_property()].unique
+
+    def deal_target_problems(self, targets: Sequence[tuple[str | None, str]]) -> list[str]:
+        return deal_target_problems(self._client, list(targets))
+
+    def find_deals(self, keys: Iterable[str]) -> dict[str, str]:
+        """Renewal deals by key: by ``idProperty`` where the key property is unique; else {} (a key
+        alone could only be searched for, and search lags: the creator reads by company instead)."""
+        return self._deal_creator.find(list(dict.fromkeys(keys)))
 
     def use_journal(self, journal: CreateJournal) -> None:
         """connector.port.SupportsCreateJournal: the state store's write-ahead record of creates."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from connector.actions import CloseTask, CreateTask, UpdateRecord, UpdateTask, WriteAction
+from connector.actions import CloseTask, CreateDeal, CreateTask, UpdateRecord, UpdateTask, WriteAction
 from connector.hubspot.search import PAGE_SIZE
 from connector.hubspot.writes import WRITE_MAX, _rounds
 from connector.mapping import FieldMap
@@ -34,7 +34,7 @@ def estimate_write_calls(actions: Sequence[WriteAction], fieldmap: FieldMap) -> 
     creates = [a for a in actions if isinstance(a, CreateTask)]
     task_updates = [a for a in actions if isinstance(a, UpdateTask | CloseTask)]
     records = [a for a in actions if isinstance(a, UpdateRecord) and _mapped(a, fieldmap)]
-    calls = _batches(len(creates))
+    calls = _batches(len(creates)) + _batches(sum(isinstance(a, CreateDeal) for a in actions))
     calls += sum(_batches(len(r)) for r in _rounds(task_updates, lambda a: a.crm_id or a.key))
     by_kind: dict[str, list[UpdateRecord]] = {}
     for action in records:

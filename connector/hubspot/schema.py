@@ -23,7 +23,7 @@ from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyGroupCre
 from connector.errors import FatalCrmError
 from connector.hubspot.client import HubSpotClient
 from connector.mapping import FieldMap, FieldSpec, FieldType
-from connector.model import RecordKind
+from connector.model import RENEWAL_DEAL_KEY, RecordKind
 from connector.port import SchemaProblem
 
 GROUP_NAME = "afterclose"
@@ -208,7 +208,17 @@ def _setup_object(client: HubSpotClient, schema: PortalSchema, object_type: str,
     if missing:
         report.extend(_ensure_group(client, object_type))
     for definition in missing:
-        _create_property(client, object_type, definition)
+        try:
+            _create_property(client, object_type, definition)
+        except FatalCrmError as refused:
+            if not definition.has_unique_value or refused.status != 400:
+                raise
+            # Deal properties may have unique values (documented, facts §7), but a portal at its
+            # limit of 10 refuses: the renewal deal key then works without (deal_creates.py).
+            report.append(f"HubSpot refused unique values on {object_type}.{definition.name} ({refused}); "
+                          "creating it as plain text")
+            definition.has_unique_value = False
+            _create_property(client, object_type, definition)
         report.append(f"created {object_type}.{definition.name} ({definition.type}"
                       f"{', unique' if definition.has_unique_value else ''})")
     if missing or any(r.startswith("added") for r in report):
@@ -260,7 +270,8 @@ def _definition(spec: FieldSpec) -> PropertyCreate:
                    OptionInput(label="No", value="false", hidden=False, display_order=1)]
     return PropertyCreate(
         name=spec.crm_name, label=getattr(spec, "label", "") or _humanize(spec.canonical), type=type_,
-        field_type=field_type, group_name=GROUP_NAME, options=options, has_unique_value=False,
+        field_type=field_type, group_name=GROUP_NAME, options=options,
+        has_unique_value=spec.canonical == RENEWAL_DEAL_KEY,  # one renewal deal per key (deal_creates.py)
         description="Written by AfterClose.", form_field=False,
     )
 

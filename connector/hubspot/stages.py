@@ -37,6 +37,29 @@ def read_deal_stages(client: HubSpotClient) -> DealStages:
     return DealStages(won=frozenset(won), pipelines=len(pipelines))
 
 
+def deal_target_problems(client: HubSpotClient, targets: list[tuple[str | None, str]]) -> list[str]:
+    """(pipeline id, stage id) pairs a deal cannot be created in: no such pipeline, a stage that is
+    not one of that pipeline's (a stage id belongs to one pipeline), or a closed stage."""
+    reply = client.call(LABEL, "crm.pipelines.pipelines_api", "get_all", object_type="deals")
+    pipelines = {p.id: p for p in reply.results or [] if not p.archived}
+    problems = []
+    for pipeline_id, stage_id in dict.fromkeys(targets):
+        pipeline = pipelines.get(pipeline_id or "default")
+        if pipeline is None:
+            problems.append(f"no deal pipeline with id {pipeline_id!r} (the portal has: "
+                            f"{', '.join(f'{p.id} ({p.label})' for p in pipelines.values())})")
+            continue
+        stages = {s.id: s for s in pipeline.stages or [] if not s.archived}
+        stage = stages.get(stage_id)
+        if stage is None:
+            problems.append(f"pipeline {pipeline.id} ({pipeline.label}) has no stage with id {stage_id!r} (it has: "
+                            f"{', '.join(f'{s.id} ({s.label})' for s in stages.values())})")
+        elif str((stage.metadata or {}).get("isClosed", "")).lower() == "true":
+            problems.append(f"stage {stage_id!r} of pipeline {pipeline.id} is a closed stage: a renewal deal is "
+                            "created open, in a stage before the decision")
+    return problems
+
+
 def _is_won(metadata: dict[str, str]) -> bool:
     closed = str(metadata.get("isClosed", "")).lower() == "true"
     try:

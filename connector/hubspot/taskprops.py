@@ -1,8 +1,10 @@
 """AfterClose's tasks as HubSpot task properties, both ways, and how the portal keeps task keys.
 
-``TaskSpec`` -> properties for a create or an update; a task read back (batch read reply) ->
-``TaskRef`` with its content, so a task found in HubSpot can be compared with the plan
-(``TaskRef.differences``) instead of being taken as already written. Property names and options:
+``TaskSpec`` -> properties for a create or an update (the body rendered as HTML, subject and
+body cut to HubSpot's limits: limits.py); a task read back (batch read reply) -> ``TaskRef``
+with its content, the body read back from HTML to structured text, so a task found in HubSpot
+can be compared with the plan like with like (``TaskRef.differences``) instead of being taken
+as already written. Property names and options:
 https://developers.hubspot.com/docs/api/crm/tasks.
 
 **Task key modes.** The key is always a plain text task property written on every task. Whether
@@ -21,9 +23,11 @@ from typing import Any
 
 from hubspot.crm.objects import AssociationSpec, PublicAssociationsForObject, PublicObjectId
 
+from connector.hubspot import limits
 from connector.hubspot.client import sdk_model
 from connector.hubspot.search import parse_instant, to_epoch_ms
 from connector.model import Priority, TaskRef, TaskSpec, TaskStatus, TaskType
+from connector.rich_text import from_html
 
 TASK_TO_DEAL, TASK_TO_COMPANY, TASK_TO_CONTACT = 216, 192, 204
 """HubSpot-defined association types (hubspot.crm.association_type.AssociationType, facts §2)."""
@@ -68,8 +72,8 @@ def describe(mode: KeyMode, key_property: str, setting: str) -> str:
 def task_properties(spec: TaskSpec, key_property: str) -> dict[str, str]:
     properties = {
         key_property: spec.key,
-        "hs_task_subject": spec.subject,
-        "hs_task_body": spec.body,
+        "hs_task_subject": limits.task_subject(spec.subject),
+        "hs_task_body": limits.task_body(spec.body),  # HTML: hs_task_body is a rich-text property
         "hs_timestamp": str(to_epoch_ms(spec.due_at)),
         "hs_task_priority": PRIORITY[spec.priority],
         "hs_task_type": TYPE[spec.type],
@@ -99,6 +103,6 @@ def task_ref(task_id: str, properties: dict[str, Any], key_property: str, deal_i
         due_at=parse_instant(p.get("hs_timestamp")),
         status=TaskStatus.COMPLETED if p.get("hs_task_status") == STATUS[TaskStatus.COMPLETED] else TaskStatus.OPEN,
         owner_id=p.get("hubspot_owner_id") or None,
-        subject=p.get("hs_task_subject") or "", body=p.get("hs_task_body") or "",
+        subject=p.get("hs_task_subject") or "", body=from_html(p.get("hs_task_body") or ""),
         priority=_PRIORITY_OF.get(p.get("hs_task_priority") or ""), type=_TYPE_OF.get(p.get("hs_task_type") or ""),
     )

@@ -25,11 +25,22 @@ from hubspot.crm.objects import (
     SimplePublicObjectId,
 )
 
-from connector.actions import ActionResult, CloseTask, CreateTask, Outcome, UpdateRecord, UpdateTask, WriteAction
+from connector.actions import (
+    ActionResult,
+    CloseTask,
+    CreateDeal,
+    CreateTask,
+    Outcome,
+    UpdateRecord,
+    UpdateTask,
+    WriteAction,
+)
 from connector.errors import FatalCrmError
+from connector.hubspot import limits
 from connector.hubspot.batch import Failure, Input, match
 from connector.hubspot.client import HubSpotClient, sdk_model
 from connector.hubspot.creates import WRITE_MAX, Creator
+from connector.hubspot.deal_creates import DealCreator
 from connector.hubspot.related import BATCH_READ_MAX, chunks
 from connector.hubspot.schema import OBJECT_TYPE
 from connector.hubspot.taskprops import READ_PROPERTIES, STATUS, KeyMode, task_properties, task_ref
@@ -59,6 +70,7 @@ class Writer:
     mode: Callable[[], KeyMode]
     creator: Creator
     find_on_deals: Callable[[Mapping[str, str]], dict[str, TaskRef]]
+    deal_creator: DealCreator | None = None
 
     @property
     def key_property(self) -> str:
@@ -72,6 +84,11 @@ class Writer:
         creates = [(i, a) for i, a in indexed if isinstance(a, CreateTask)]
         task_updates = [(i, a) for i, a in indexed if isinstance(a, UpdateTask | CloseTask)]
         records = [(i, a) for i, a in indexed if isinstance(a, UpdateRecord)]
+        deals = [(i, a) for i, a in indexed if isinstance(a, CreateDeal)]
+        if deals:
+            if self.deal_creator is None:
+                raise TypeError("this writer creates no deals")
+            results.update(self.deal_creator.create(deals))
         # Creates first: an update in the same apply must find its task. Within a phase, batches
         # run in parallel, except that a record written twice is written in two rounds.
         self._run_parallel(self.creator.jobs(creates), results)
@@ -170,7 +187,8 @@ class Writer:
             if spec is None or spec.record is not action.update.kind:
                 unmapped.append(canonical)
             else:
-                properties[spec.crm_name] = "" if value is None else value  # "" clears a HubSpot property
+                # "" clears a HubSpot property; a text longer than the property holds is cut (limits.py)
+                properties[spec.crm_name] = "" if value is None else limits.property_value(spec.crm_name, value)
         return properties, unmapped
 
     def _update_records(self, object_type: str,

@@ -17,6 +17,7 @@ from connector.actions import (
     Action,
     ActionResult,
     CloseTask,
+    CreateDeal,
     CreateTask,
     Outcome,
     Skip,
@@ -29,8 +30,9 @@ from connector.mapping import FieldMap
 from connector.model import Cursor, Deal, DealStamp, Provider, TaskRef
 from connector.port import CallStats, NpsAccount, NpsContact, SchemaProblem, StreamTuning
 from connector.retry import RetrySettings
-from connector.salesforce import nps, schema, soql, writes
+from connector.salesforce import deal_creates, nps, schema, soql, writes
 from connector.salesforce.client import SalesforceClient
+from connector.salesforce.ids import record_id
 from connector.salesforce.paging import QueryPaginator
 from connector.salesforce.pull import stamp_of, stream_deals
 from connector.salesforce.settings import SalesforceSettings
@@ -79,7 +81,18 @@ class SalesforceAdapter:
             self._org_id = org_id(self._client)
         return self._org_id
 
+    # -- ids as users type them (connector.port.SupportsRecordIds) ------------------------------
+    def record_id(self, typed: str) -> str:
+        """A 15-character id (the UI's, a report's) in the 18-character form the API answers with."""
+        return record_id(typed)
+
     # -- schema ----------------------------------------------------------------------------------
+    def _described_length(self, sobject: str, field: str) -> int | None:
+        """A field's length as the org's describe reports it (read by the preflight), None when
+        not described in this run: text write-backs are cut to it (limits.py)."""
+        length = ((self._described or {}).get(sobject) or {}).get(field, {}).get("length")
+        return length if isinstance(length, int) and length > 0 else None
+
     def _describe(self) -> dict[str, schema.Describe]:
         """One describe per sObject per run (cached on the adapter)."""
         if self._described is None:
@@ -205,6 +218,9 @@ class SalesforceAdapter:
     # -- writes ----------------------------------------------------------------------------------
     def apply(self, actions: Sequence[WriteAction]) -> list[ActionResult]:
         results: list[ActionResult | None] = [None] * len(actions)
+        deals = [(i, a) for i, a in enumerate(actions) if isinstance(a, CreateDeal)]
+        for index, result in deal_creates.create(self._client, self.fieldmap, deals):
+            results[index] = result  # first: nothing else in a plan names the deals it makes
         upserts, updates, closes_by_key = self._sort_out(actions, results)
         updates += self._resolve_closes(closes_by_key, results)
         key_field = self.fieldmap.task_key_field
@@ -216,6 +232,13 @@ class SalesforceAdapter:
         missing = [i for i, r in enumerate(results) if r is None]
         assert not missing, f"no result for actions {missing}"  # every branch fills one
         return results  # type: ignore[return-value]
+
+    # -- renewal deals (connector.port.SupportsDealCreation; deal_creates.py) -----------------------
+    def deal_target_problems(self, targets: Sequence[tuple[str | None, str]]) -> list[str]:
+        return deal_creates.target_problems(self._client, targets)
+
+    def find_deals(self, keys: Iterable[str]) -> dict[str, str]:
+        return deal_creates.find(self._client, self.fieldmap, list(keys))
 
     def estimate_write_calls(self, actions: Sequence[Action]) -> int:
         """Write calls ``apply`` would make for these actions (skips cost nothing); no call is made."""
@@ -243,8 +266,9 @@ class SalesforceAdapter:
                 elif isinstance(action, CloseTask):
                     closes_by_key.append((index, action))
                 elif isinstance(action, UpdateRecord):
-                    updates.append(Pending(index, action, writes.record_update(action, self.fieldmap)))
-                else:
+                    updates.append(Pending(index, action, writes.record_update(action, self.fieldmap,
+                                                                               self._described_length)))
+                elif not isinstance(action, CreateDeal):
                     results[index] = ActionResult(action=action, outcome=Outcome.SKIPPED,
                                                   message="not a write action")
             except Refused as refused:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from connector.actions import CloseTask, CreateTask, UpdateRecord, UpdateTask, WriteAction
+from connector.actions import CloseTask, CreateDeal, CreateTask, UpdateRecord, UpdateTask, WriteAction
 from connector.mapping import FieldMap
 from connector.model import RecordKind
 from connector.salesforce import soql, writes
@@ -48,8 +48,10 @@ def estimate_write_calls(actions: Sequence[WriteAction], fieldmap: FieldMap) -> 
     updates.sort(key=lambda item: item[0])
     deals_written = {record_id for kind, record_id in updates if kind == writes.SOBJECT[RecordKind.DEAL]}
     own_write_pass = len(deals_written) // QUERY_BATCH + 1 if deals_written else 0
+    # Renewal deals (deal_creates.py): the key query, the upsert, the contact role query and create.
+    renewal_deals = 4 * -(-sum(isinstance(a, CreateDeal) for a in actions) // writes.COLLECTION_MAX)
     return (len(writes.chunks(upserts, lambda key: key)) + lookups
-            + len(writes.chunks(updates, lambda item: item[1])) + own_write_pass)
+            + len(writes.chunks(updates, lambda item: item[1])) + own_write_pass + renewal_deals)
 
 
 def _expressible(build: Callable[..., object], *args: object) -> bool:

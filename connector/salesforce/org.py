@@ -9,13 +9,11 @@ the org, but simple-salesforce's login helpers drop everything but the session i
 
 from __future__ import annotations
 
-import string
-
 from connector.errors import FatalCrmError
 from connector.salesforce.client import SalesforceClient
+from connector.salesforce.ids import to_18
 
 LABEL = "resources"
-_SUFFIX = string.ascii_uppercase + "012345"
 
 
 def org_id(client: SalesforceClient) -> str:
@@ -37,11 +35,3 @@ def _identity_part(client: SalesforceClient, index: int, prefix: str, what: str)
                             provider="salesforce", endpoint=LABEL)
     return to_18(found)
 
-
-def to_18(record_id: str) -> str:
-    """The case-insensitive 18-character form of a 15- or 18-character Salesforce id."""
-    id15 = record_id[:15]
-    suffix = ""
-    for chunk in (id15[0:5], id15[5:10], id15[10:15]):
-        suffix += _SUFFIX[sum(1 << i for i, ch in enumerate(chunk) if ch in string.ascii_uppercase)]
-    return id15 + suffix

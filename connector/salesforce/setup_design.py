@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from connector.mapping import FieldMap, FieldSpec, FieldType
 from connector.mapping.model import humanize
+from connector.model import RENEWAL_DEAL_KEY
 from connector.salesforce.schema import SOBJECT
 from connector.salesforce.soql import DEAL_FIELDS
 
@@ -90,8 +91,9 @@ def own_fields(fieldmap: FieldMap) -> tuple[list[FieldDesign], list[str]]:
                            "is not a custom field name (ending in __c): AfterClose can only create custom fields; "
                            "set afterclose = false or map it to a custom field")
             continue
+        metadata = renewal_key_metadata(spec) if spec.canonical == RENEWAL_DEAL_KEY else field_metadata(spec)
         designs.setdefault((sobject, spec.crm_name.lower()), FieldDesign(
-            sobject=sobject, name=spec.crm_name, metadata=field_metadata(spec), mapping_key=f"fields.{spec.canonical}"))
+            sobject=sobject, name=spec.crm_name, metadata=metadata, mapping_key=f"fields.{spec.canonical}"))
     key = fieldmap.task_key_field
     designs.setdefault(("Task", key.lower()), FieldDesign(sobject="Task", name=key, metadata=task_key_metadata(),
                                                           mapping_key="task_key_field"))
@@ -103,6 +105,12 @@ def task_key_metadata() -> dict[str, object]:
     AfterClose's own; Salesforce then refuses a second task with the same key in any case)."""
     return {"label": TASK_KEY_LABEL, "type": "Text", "length": 255, "externalId": True, "unique": True,
             "caseSensitive": False, "required": False, "description": FIELD_DESCRIPTION}
+
+
+def renewal_key_metadata(spec: FieldSpec) -> dict[str, object]:
+    """The renewal deal key on Opportunity: like the task key, Text(255), External ID (renewal
+    Opportunities are upserted by it, deal_creates.py) and Unique."""
+    return {**task_key_metadata(), "label": (spec.label or humanize(spec.canonical))[:LABEL_MAX]}
 
 
 def field_metadata(spec: FieldSpec) -> dict[str, object]:
@@ -143,6 +151,11 @@ def wanted_grants(fieldmap: FieldMap) -> list[FieldGrant]:
     for name in TASK_FIELDS_USED:
         want("Task", name, name != "IsClosed")
     want("Task", fieldmap.task_key_field, True)
+    if RENEWAL_DEAL_KEY in fieldmap.fields:  # renewal Opportunities are created with these (deal_creates.py)
+        deal_type = fieldmap.fields.get("deal_type")
+        for name in ("Amount", "AccountId", fieldmap.fields[RENEWAL_DEAL_KEY].crm_name,
+                     *([deal_type.crm_name] if deal_type else [])):
+            want("Opportunity", name, True)
     return list(grants.values())
 
 

@@ -22,15 +22,14 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from connector.actions import ActionResult, CloseTask, CreateTask, Outcome, UpdateRecord, UpdateTask
+from connector.actions import ActionResult, CloseTask, CreateDeal, CreateTask, Outcome, UpdateRecord, UpdateTask
 from connector.errors import ConfigError, FatalCrmError
 from connector.mapping import FieldMap, FieldSpec, FieldType
 from connector.model import Priority, RecordKind, TaskRef, TaskSpec, TaskStatus, TaskType
+from connector.salesforce import limits
 from connector.salesforce.errors import PROVIDER
 
 COLLECTION_MAX = 200
-SUBJECT_MAX = 255        # Task.Subject is a 255-character combobox
-DESCRIPTION_MAX = 32_000  # Task.Description is a 32 KB long text area
 SOBJECT = {RecordKind.DEAL: "Opportunity", RecordKind.COMPANY: "Account", RecordKind.CONTACT: "Contact"}
 
 # Standard Task picklist values (facts §4 "Task"); an org that renamed them overrides them in the
@@ -74,17 +73,14 @@ def task_picklist_values(fieldmap: FieldMap) -> dict[str, tuple[str, ...]]:
     return {name: tuple(values.values()) for name, values in task_values(fieldmap).items()}
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def task_record(spec: TaskSpec, fieldmap: FieldMap) -> dict[str, Any]:
     values = task_values(fieldmap)
     record: dict[str, Any] = {
         "attributes": {"type": "Task"},
         fieldmap.task_key_field: spec.key,
-        "Subject": _clip(spec.subject, SUBJECT_MAX),
-        "Description": _clip(spec.body, DESCRIPTION_MAX),
+        # Cut to the field's limit with a visible marker (limits.py); the body is plain text here.
+        "Subject": limits.field_text("Task", "Subject", spec.subject),
+        "Description": limits.field_text("Task", "Description", spec.body),
         "ActivityDate": spec.due_date.isoformat(),
         "Priority": values["Priority"][spec.priority],
         "Status": values["Status"][spec.status],
@@ -118,7 +114,9 @@ class Refused(Exception):
         self.code = code
 
 
-def record_update(action: UpdateRecord, fieldmap: FieldMap) -> dict[str, Any]:
+def record_update(action: UpdateRecord, fieldmap: FieldMap, lengths: limits.Lengths | None = None) -> dict[str, Any]:
+    """The record of a write-back; a text longer than its field holds (``lengths``: what the
+    org's describe says) is cut with a visible marker."""
     update = action.update
     record: dict[str, Any] = {"attributes": {"type": SOBJECT[update.kind]}, "Id": update.record_id}
     for canonical, value in update.values.items():
@@ -128,8 +126,15 @@ def record_update(action: UpdateRecord, fieldmap: FieldMap) -> dict[str, Any]:
         if spec.record is not update.kind or not spec.write:
             raise Refused("NOT_A_WRITE_BACK_FIELD",
                           f"fields.{canonical} is not a {update.kind} write-back field in {fieldmap.source}")
-        record[spec.crm_name] = typed_value(spec, value)
+        typed = typed_value(spec, value)
+        if isinstance(typed, str) and spec.type is FieldType.TEXT:
+            typed = limits.field_text(SOBJECT[update.kind], spec.crm_name, typed, lengths or _not_described)
+        record[spec.crm_name] = typed
     return record
+
+
+def _not_described(sobject: str, field: str) -> int | None:
+    return None
 
 
 def typed_value(spec: FieldSpec, value: str | None) -> Any:
@@ -170,7 +175,7 @@ def chunks(items: Sequence[T], identity: Callable[[T], str], size: int = COLLECT
 @dataclass(frozen=True)
 class Pending:
     index: int
-    action: CreateTask | UpdateTask | CloseTask | UpdateRecord
+    action: CreateTask | UpdateTask | CloseTask | UpdateRecord | CreateDeal
     record: dict[str, Any]
 
 

@@ -13,6 +13,7 @@ from jobs.cli.output import echo, echo_err
 from jobs.cli.run import JOBS
 from jobs.cli.runtime import Runtime, load_runtime
 from jobs.config_sources import value_sources
+from jobs.playbooks.renewal_deal import renewal_deal_target_problems
 from jobs.state import StateCorruptError, StateStore
 from jobs.wiring import wiring
 
@@ -47,6 +48,7 @@ def _check(runtime: Runtime) -> int:
         state = state_problems(store, scope, runtime.clock())
         location = store.location
         task_keys = adapter.task_key_mode() if isinstance(adapter, SupportsTaskKeyMode) and not problems else None
+        targets = renewal_deal_target_problems(adapter, runtime.playbooks.set, runtime.playbooks.source)
     if problems:
         click.echo(f"The mapping ({runtime.fieldmap.source}) does not fit the live CRM:", err=True)
         for problem in problems:
@@ -61,7 +63,11 @@ def _check(runtime: Runtime) -> int:
         click.echo(f"The state database {location} needs attention:", err=True)
         for problem in state:
             echo_err(f"  {problem}")
-    if problems or missing or state:
+    if targets:
+        click.echo("Where the playbooks create renewal deals does not exist in the live CRM:", err=True)
+        for line in targets:
+            echo_err(f"  {line}")
+    if problems or missing or state or targets:
         return ExitCode.CONFIG
     url, _ = wiring(runtime.provider).endpoint(runtime.settings)
     echo(f"ok: config {runtime.settings.source or '(environment)'}, credentials, state database and mapping "

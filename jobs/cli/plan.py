@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.table import Table
 
-from connector.actions import Action, ActionKind, CloseTask, CreateTask, UpdateRecord, UpdateTask
+from connector.actions import Action, ActionKind, CloseTask, CreateDeal, CreateTask, UpdateRecord, UpdateTask
 from connector.errors import ConfigError
 from connector.port import SupportsEstimate
 from jobs.cli.exits import ExitCode
@@ -29,6 +29,8 @@ class PlannedAction:
     job: str
     action: Action
     deal_name: str | None
+    owner_name: str | None = None
+    """Whom the task goes to, by name, when the owner is a deal owner read in this plan."""
     later: bool = False
     """`run` applies it at its end, with the deals decided again (jobs/sync/customers.py)."""
 
@@ -51,7 +53,8 @@ def plan_command(config_path: Path, fmt: str, job: str) -> int:
                 sync_report = report or sync_report
                 later = report.applied_later if report else set()
                 planned += [PlannedAction(job=name, action=a, deal_name=session.deal_names.get(a.deal_id),
-                                          later=a.key in later) for a in actions]
+                                          owner_name=_owner_name(a, session.owner_names), later=a.key in later)
+                            for a in actions]
         reads = session.adapter.call_stats().total
         writes = _estimate_writes(session, planned)
         extra_reads = _first_run_reads(runtime.scope_of(session, store), store) if "sync" in jobs_of(job) else 0
@@ -63,7 +66,8 @@ def plan_command(config_path: Path, fmt: str, job: str) -> int:
         summary["not_configured"] = skipped_jobs
     choices = playbook_rows(sync_report, session.deal_names) if sync_report else []
     if fmt == "json":
-        body = {"actions": [action_json(p.action, job=p.job, deal_name=p.deal_name) for p in planned],
+        body = {"actions": [action_json(p.action, job=p.job, deal_name=p.deal_name, owner_name=p.owner_name)
+                            for p in planned],
                 "deals": choices, "summary": summary}
         echo(json.dumps(body, indent=2, ensure_ascii=False, default=str))
     else:
@@ -125,14 +129,15 @@ def _first_run_reads(scope: str, store: StateStore) -> int:
     return 1 if fresh else 0
 
 
-def action_json(action: Action, *, job: str = "sync", deal_name: str | None = None) -> dict[str, Any]:
+def action_json(action: Action, *, job: str = "sync", deal_name: str | None = None,
+                owner_name: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": action.kind.value, "job": job, "deal_id": action.deal_id, "deal_name": deal_name,
                            "key": getattr(action, "key", None), "reason": action.reason}
     if isinstance(action, CreateTask | UpdateTask):
         spec = action.spec
         out |= {"touch_point": spec.touch_point, "subject": spec.subject, "due": spec.due_at.isoformat(),
-                "owner_id": spec.owner_id, "priority": spec.priority.value, "type": spec.type.value,
-                "company_id": spec.company_id, "contact_id": spec.contact_id}
+                "owner_id": spec.owner_id, "owner_name": owner_name, "priority": spec.priority.value,
+                "type": spec.type.value, "company_id": spec.company_id, "contact_id": spec.contact_id}
     if isinstance(action, UpdateTask | CloseTask):
         out["crm_id"] = action.crm_id
     if isinstance(action, UpdateTask):
@@ -140,19 +145,24 @@ def action_json(action: Action, *, job: str = "sync", deal_name: str | None = No
     if isinstance(action, UpdateRecord):
         out |= {"record": action.update.kind.value, "record_id": action.update.record_id,
                 "values": dict(action.update.values)}
+    if isinstance(action, CreateDeal):
+        deal = action.spec
+        out |= {"name": deal.name, "close_date": deal.close_date.isoformat(), "stage": deal.stage,
+                "pipeline": deal.pipeline, "owner_id": deal.owner_id, "amount": deal.amount,
+                "company_id": deal.company_id, "contact_id": deal.contact_id, "values": dict(deal.fields)}
     return out
 
 
 def _print_plan_table(planned: list[PlannedAction], summary: dict[str, Any]) -> None:
     out = console()
     table = Table(title="What `afterclose run` would do (nothing has been written)", title_justify="left")
-    for column in ("deal", "action", "what", "due", "why"):
+    for column in ("deal", "action", "task title / what", "owner", "due", "why"):
         table.add_column(column, overflow="fold")
     previous = None
     for item in planned:
         deal = item.deal_name or item.action.deal_id
         add_text_row(table, deal if deal != previous else "", item.action.kind.value.replace("_", " "),
-                     _what(item.action), _due(item.action), item.action.reason)
+                     _what(item.action), _owner(item), _due(item.action), item.action.reason)
         previous = deal
     if planned:
         out.print(table)
@@ -186,8 +196,29 @@ def _what(action: Action) -> str:
         return action.spec.subject
     if isinstance(action, UpdateRecord):
         return ", ".join(f"{k}={v!r}" for k, v in action.update.values.items())
+    if isinstance(action, CreateDeal):
+        return f"{action.spec.name} (stage {action.spec.stage}, amount {action.spec.amount or 'none'})"
     return getattr(action, "key", "")
 
 
+def _owner_name(action: Action, names: dict[str, str]) -> str | None:
+    if not isinstance(action, CreateTask | UpdateTask) or action.spec.owner_id is None:
+        return None
+    return names.get(action.spec.owner_id)
+
+
+def _owner(item: PlannedAction) -> str:
+    """The task's owner by name (its CRM id when it owns no deal read here, a CSM field's user);
+    a task without one goes to the CRM's default (the integration user)."""
+    action = item.action
+    if not isinstance(action, CreateTask | UpdateTask):
+        return ""
+    if action.spec.owner_id is None:
+        return "(the CRM's default user)"
+    return item.owner_name or action.spec.owner_id
+
+
 def _due(action: Action) -> str:
+    if isinstance(action, CreateDeal):
+        return action.spec.close_date.isoformat()
     return action.spec.due_date.isoformat() if isinstance(action, CreateTask | UpdateTask) else ""

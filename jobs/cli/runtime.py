@@ -53,6 +53,11 @@ class Runtime:
     def provider(self) -> Provider:
         return Provider(self.settings.crm.provider)
 
+    def record_id(self, typed: str) -> str:
+        """A record id as a user typed it, in the form the CRM answers with and AfterClose stores
+        (a Salesforce 15-character id as its 18 characters)."""
+        return wiring(self.provider).record_id(typed)
+
     @contextlib.contextmanager
     def crm(self, stopping: Callable[[], bool] = lambda: False) -> Iterator[CrmSession]:
         """The adapter for this config, with CRM errors explained in the config's terms.
@@ -149,6 +154,8 @@ class CrmSession:
     adapter: CrmAdapter
     fieldmap: FieldMap
     deal_names: dict[str, str] = field(default_factory=dict)
+    owner_names: dict[str, str] = field(default_factory=dict)
+    """CRM user id -> name (or email), from the owners of the deals read: whom a task goes to."""
     page_of_deal: dict[str, int] = field(default_factory=dict)
     """Which page (0, 1, ...) each deal was first read in: `run` applies one page at a time."""
     pages: int = 0
@@ -167,6 +174,8 @@ class CrmSession:
     def observe(self, page: DealPage) -> None:
         self.reached = True
         self.deal_names.update((deal.id, deal.name) for deal in page.deals)
+        self.owner_names.update((deal.owner.id, deal.owner.name or deal.owner.email or deal.owner.id)
+                                for deal in page.deals if deal.owner is not None)
         for deal in page.deals:
             self.page_of_deal.setdefault(deal.id, self.pages)
         self.pages += 1

@@ -71,6 +71,7 @@ def status_command(config_path: Path, limit: int, fmt: str) -> int:
 def history_command(config_path: Path, fmt: str, *, run_id: int | None = None, deal_id: str | None = None) -> int:
     """``status --run N`` / ``status --deal ID``: the per-record outcomes the store keeps."""
     runtime = load_runtime(config_path)
+    deal_id = runtime.record_id(deal_id) if deal_id is not None else None
     with runtime.store() as store:
         scope = runtime.scope_for_reading(store)
         if run_id is not None:

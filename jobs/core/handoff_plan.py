@@ -13,13 +13,11 @@ from jobs.core.handoff import HandoffReport
 from jobs.core.keys import task_key
 from jobs.core.ledger_view import EntryStatus, LedgerEntry
 from jobs.core.playbook import PlannedTouchPoint
-from jobs.core.values import normalize_for_compare
+from jobs.core.values import differs
 
 HANDOFF_STATUS_FIELD = "handoff_status"
 HANDOFF_MISSING_FIELD = "handoff_missing"
 MISSING_SEPARATOR = "; "
-MAX_MISSING_CHARS = 255
-"""Salesforce Text fields hold at most 255 characters; a longer list is cut with an ellipsis."""
 
 SpecFor = Callable[[PlannedTouchPoint, str], TaskSpec]
 """(planned handoff touch point, key) -> the task as it should read."""
@@ -81,8 +79,9 @@ def handoff_fields_action(deal: Deal, report: HandoffReport, fieldmap: FieldMap)
 
 
 def _missing_text(report: HandoffReport) -> str:
-    text = MISSING_SEPARATOR.join(report.missing_labels)
-    return text if len(text) <= MAX_MISSING_CHARS else text[: MAX_MISSING_CHARS - 1] + "…"
+    """The whole list: the adapter cuts it to the length of the CRM field it goes to, with a
+    visible marker (connector/text_limits.py), and a value it cut compares equal to it."""
+    return MISSING_SEPARATOR.join(report.missing_labels)
 
 
 def _writable(fieldmap: FieldMap, name: str) -> bool:
@@ -90,5 +89,4 @@ def _writable(fieldmap: FieldMap, name: str) -> bool:
 
 
 def _differs(fieldmap: FieldMap, name: str, current: str | None, wanted: str) -> bool:
-    kind = fieldmap.spec(name).type
-    return normalize_for_compare(kind, current) != normalize_for_compare(kind, wanted)
+    return differs(fieldmap.spec(name).type, current, wanted)

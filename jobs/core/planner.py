@@ -53,20 +53,23 @@ from connector.mapping import FieldMap, humanize
 from connector.model import Deal, TaskSpec, require_aware
 from jobs.core.customers import CustomerBook, CustomerDeal, remembered
 from jobs.core.handoff import HandoffReport
-from jobs.core.handoff_plan import MAX_MISSING_CHARS, handoff_fields_action, handoff_task_actions
+from jobs.core.handoff_plan import handoff_fields_action, handoff_task_actions
 from jobs.core.keys import task_key
 from jobs.core.ledger_view import EntryStatus, LedgerEntry
 from jobs.core.plan_result import PlanResult, same_instant
 from jobs.core.playbook import (
     PlannedTouchPoint,
     Playbook,
+    RenewalCycle,
     handoff_touch_point,
     handoff_touch_point_due,
     local_today,
     schedule,
+    start_of_day,
     upcoming,
 )
 from jobs.core.playbook_set import Choice, PlaybookSet, as_set
+from jobs.core.renewal_deals import decide as decide_renewal_deal
 from jobs.core.task_specs import (
     closing_spec,
     deal_owner,
@@ -77,7 +80,7 @@ from jobs.core.task_specs import (
     with_update_note,
 )
 
-__all__ = ["MAX_MISSING_CHARS", "PlanResult", "fingerprint", "plan", "same_instant"]
+__all__ = ["PlanResult", "fingerprint", "plan", "same_instant"]
 
 
 def plan(
@@ -231,6 +234,8 @@ def _plan_deal(deal: Deal, report: HandoffReport | None, entries: Sequence[Ledge
         # The task's text is rendered only for a task to write (about half are skips or done).
         _touch_point_action(out, functools.partial(spec_for, planned, key), key, planned, by_key.get(key),
                             playbook, ctx)
+    if playbook.create_renewal_deal is not None and not out.held:
+        _renewal_deal(out, playbook, deal_schedule.renewal, by_key, ends, ctx)
     if not out.held:
         _retire_unwanted(out, entries, planned_keys, deal_schedule.locate, choice, spec_for, ends, taker, ctx)
         out.upcoming = {tp: days for tp, days in upcoming(deal, playbook, ctx.now, ends=ends).items()}
@@ -247,6 +252,21 @@ def _plan_deal(deal: Deal, report: HandoffReport | None, entries: Sequence[Ledge
                     content=_content_of(action, planned_handoff, handoff_spec))
     out.add(handoff_fields_action(deal, report, ctx.fieldmap), None)
     return out
+
+
+def _renewal_deal(out: _DealPlan, playbook: Playbook, renewal: RenewalCycle | None,
+                  by_key: Mapping[str, LedgerEntry], ends: dt.date | None, ctx: _Context) -> None:
+    """The customer's next renewal deal, when the playbook creates them (jobs/core/renewal_deals.py)."""
+    assert playbook.create_renewal_deal is not None
+    decision = decide_renewal_deal(out.deal, playbook.create_renewal_deal, renewal, ctx.today, ends=ends,
+                                   known_keys=set(by_key), fallback_owner=playbook.fallback_owner)
+    if decision.note:
+        out.notes.append(decision.note)
+    if decision.action is not None:
+        out.add(decision.action, None)
+    if decision.revisit is not None:
+        opens = start_of_day(decision.revisit, playbook)
+        out.revisit = opens if out.revisit is None else min(out.revisit, opens)
 
 
 def _spec_for(deal: Deal, owner: str | None, values: Mapping[str, str | None], fieldmap: FieldMap,

@@ -63,6 +63,8 @@ from jobs.core.calendar import (
     zone_of,
 )
 from jobs.core.planned import DealSchedule, PlannedTouchPoint, RenewalCycle
+from jobs.core.renewal_deals import TOUCH_POINT as RENEWAL_DEAL_TOUCH_POINT
+from jobs.core.renewal_deals import RenewalDealRule
 from jobs.core.repeats import Renewals
 from jobs.core.touch_points import HANDOFF_TASK, TOUCH_POINT_ID, Anchor, Repeat, TouchPointRule
 from jobs.core.values import clean_text, parse
@@ -101,6 +103,8 @@ class Playbook:
     renewal_deal: bool = False
     """This playbook is for renewal deals: such a deal carries the customer's renewals from its
     close on, and the customer's earlier deals stop planning theirs (jobs/core/customers.py)."""
+    create_renewal_deal: RenewalDealRule | None = None
+    """Create each deal's next renewal deal some days before its renewal (jobs/core/renewal_deals.py)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "touch_points", tuple(self.touch_points))
@@ -119,6 +123,8 @@ class Playbook:
                 raise ValueError(f"playbook: touch point id {rule.id!r} is used twice")
             seen.add(rule.id)
         for rule in self.touch_points:
+            if rule.id == RENEWAL_DEAL_TOUCH_POINT:
+                raise ValueError(f"playbook: touch point id {rule.id!r} is reserved for the renewal deal's key")
             if rule.anchor == "detected":
                 raise ValueError(f"playbook: touch point {rule.id!r}: anchor must be 'close' or 'renewal'")
             self._check_term_gap(rule)

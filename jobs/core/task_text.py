@@ -19,6 +19,10 @@ would interpret in it is neutralised, keeping the words:
   (OWASP, "CSV Injection"): CRM exports put each in a cell.
 
 Ordinary text passes unchanged, so tasks already written are not rewritten.
+
+A body is *structured text* (``connector/rich_text.py``): paragraphs separated by a blank line,
+``- `` and ``1. `` list items. It is decided here once; each adapter renders it for its CRM
+(HubSpot: escaped HTML; Salesforce: the text itself) and cuts it to the field's limit.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from decimal import Decimal, InvalidOperation
 
 from connector.mapping import FieldType
 from connector.model import FieldValue
+from connector.text_limits import same_text
 
 UTC = dt.UTC
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -152,6 +153,16 @@ def normalize_for_compare(type_: FieldType, raw: FieldValue) -> str | None:
     if isinstance(value, ValueProblem):
         return clean_text(raw)
     return _canonical_text(value)
+
+
+def differs(type_: FieldType, current: FieldValue, wanted: FieldValue) -> bool:
+    """Whether a write-back would change what the CRM holds (``normalize_for_compare``). A text
+    the adapter cut to the field's length (``connector.text_limits``) holds the value it was cut
+    from: writing it again would be cut the same way, on every run."""
+    held, meant = normalize_for_compare(type_, current), normalize_for_compare(type_, wanted)
+    if held == meant:
+        return False
+    return not (type_ is FieldType.TEXT and held is not None and meant is not None and same_text(held, meant))
 
 
 def _canonical_text(value: Value) -> str:

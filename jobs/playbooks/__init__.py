@@ -37,7 +37,9 @@ from jobs.config_messages import describe
 from jobs.core.conditions import ALWAYS, BUILT_IN_FACTS, field_names
 from jobs.core.playbook import DEFAULT_PLAYBOOK, Playbook, Repeat, TouchPointRule
 from jobs.core.playbook_set import PlaybookSet, Segment
+from jobs.core.renewal_deals import RenewalDealRule
 from jobs.playbooks.conditions import ConditionProblem, parse_condition
+from jobs.playbooks.renewal_deal import check_renewal_deals, renewal_deal_rule
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,7 +75,7 @@ def build_playbook(settings: Settings) -> Playbook:
 
 
 def build_playbooks(settings: Settings, fieldmap: FieldMap) -> Playbooks:
-    section = settings.playbook
+    section = _with_crm_ids(settings.playbook, fieldmap.provider)
     config = settings.source or "the config"
     builtin_path = builtin_playbooks_file(fieldmap.provider)
     builtin = _read_file(builtin_path)
@@ -102,7 +104,18 @@ def playbooks_from_text(settings: Settings, fieldmap: FieldMap, text: str, sourc
     """What ``build_playbooks`` makes of a playbook file (``[playbook] file``) holding ``text``:
     the admin console checks an edited file this way before it writes it."""
     builtin = _read_file(builtin_playbooks_file(fieldmap.provider))
-    return _from_entries(settings.playbook, _parse_file(text, source), builtin, source, "", fieldmap, strict=True)
+    return _from_entries(_with_crm_ids(settings.playbook, fieldmap.provider), _parse_file(text, source), builtin,
+                         source, "", fieldmap, strict=True)
+
+
+def _with_crm_ids(section: PlaybookSection, provider: Provider) -> PlaybookSection:
+    """``fallback_owner`` in the form the CRM answers with (a Salesforce user id typed with 15
+    characters as its 18), so the owner of a task read back compares equal to it."""
+    if not section.fallback_owner:
+        return section
+    from jobs.wiring import wiring  # the one place in jobs/ that names the CRMs
+
+    return section.model_copy(update={"fallback_owner": wiring(provider).record_id(section.fallback_owner)})
 
 
 def _read_file(path: Path) -> PlaybookFile:
@@ -148,10 +161,13 @@ def _from_entries(section: PlaybookSection, own: PlaybookFile, builtin: Playbook
                          f"this playbook is never chosen (map it to tell these deals apart)")
         chosen = tuple(_touch_point(rules, name, f"{where}.touch_points[{n}]", entry, source)
                        for n, name in enumerate(entry.touch_points))
-        playbook = _guarded(functools.partial(_calendar, section, chosen, entry.id, entry.title, entry), source, where)
+        renewal = renewal_deal_rule(entry, fieldmap, source, where)
+        playbook = _guarded(functools.partial(_calendar, section, chosen, entry.id, entry.title, entry, renewal),
+                            source, where)
         segments.append(Segment(playbook=playbook, when=when))
     built = _guarded(lambda: PlaybookSet(segments=tuple(segments), library=tuple(rules.values())), source,
                      f"{prefix}playbooks")
+    check_renewal_deals(built, entries, fieldmap, source, prefix)
     return Playbooks(set=built, source=source, notes=tuple(notes))
 
 
@@ -198,10 +214,11 @@ def _rule(tp: TouchPointSection, source: str, key: str) -> TouchPointRule:
 
 
 def _calendar(section: PlaybookSection, rules: tuple[TouchPointRule, ...], ident: str, title: str,
-              entry: PlaybookEntrySection | None = None) -> Playbook:
+              entry: PlaybookEntrySection | None = None, renewal: RenewalDealRule | None = None) -> Playbook:
     extra: dict[str, Any] = {}
     if entry is not None:
-        extra = dict(handoff=entry.handoff_task, renewal_deal=entry.renewal_deal, roll_forward=entry.roll_forward)
+        extra = dict(handoff=entry.handoff_task, renewal_deal=entry.renewal_deal, roll_forward=entry.roll_forward,
+                     create_renewal_deal=renewal)
     return Playbook(
         id=ident, title=title, touch_points=rules, timezone=section.timezone, workdays=frozenset(section.workdays),
         holidays=frozenset(section.holidays), due_hour=section.due_hour, catch_up_days=section.catch_up_days,

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection
 
-from connector.actions import ActionResult, CloseTask, CreateTask, Outcome, Skip, UpdateTask
+from connector.actions import ActionResult, CloseTask, CreateDeal, CreateTask, Outcome, Skip, UpdateTask
 from connector.model import TaskRef, TaskStatus
 from jobs.core.keys import touch_point_and_cycle
 from jobs.core.ledger_view import EntryStatus, LedgerEntry
@@ -98,16 +98,26 @@ class LedgerMixin(IntentsMixin):
             entries.update((row["key"], ledger_entry(row)) for row in rows.mappings())
         return entries
 
+    def _created_deal_row(self, scope: str, result: ActionResult, action: CreateDeal, touch_point_of: TouchPointOf,
+                          now: dt.datetime) -> dict[str, Any]:
+        """A renewal deal made (or found by its key) is done: the ledger keeps its key, so it is
+        never planned again, and its id; it is no task, so nothing ever reschedules or closes it."""
+        touch_point, cycle = touch_point_of(action.key) or ("renewal_deal", 0)
+        return ledger_row(scope, action.key, action.deal_id, touch_point, cycle, result.crm_id, None,
+                          EntryStatus.COMPLETED, None, now)
+
     def _ledger_change(
         self, scope: str, result: ActionResult, known: LedgerEntry | None,
         fingerprints: Mapping[str, str], touch_point_of: TouchPointOf, now: dt.datetime,
     ) -> dict[str, Any] | None:
         """The ledger row a successful result leads to, or None (rejections, record updates)."""
         action = result.action
-        if result.rejected or not isinstance(action, CreateTask | UpdateTask | CloseTask | Skip):
+        if result.rejected or not isinstance(action, CreateTask | UpdateTask | CloseTask | CreateDeal | Skip):
             return None
         if result.outcome in (Outcome.SKIPPED, Outcome.DEFERRED) and not isinstance(action, Skip):
             return None  # the adapter declined or put off writing it: the CRM holds nothing new
+        if isinstance(action, CreateDeal):
+            return self._created_deal_row(scope, result, action, touch_point_of, now)
         key = action.key
         spec = action.spec if isinstance(action, CreateTask | UpdateTask) else None
         if (parts := touch_point_of(key)) is not None:

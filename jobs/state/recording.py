@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, insert
 from sqlalchemy.engine import Connection
 
-from connector.actions import ActionResult, CreateTask
+from connector.actions import ActionResult, CreateDeal, CreateTask
 from connector.model import Cursor, TaskRef
 from jobs.core.keys import touch_point_and_cycle
 from jobs.state.cursors import CursorsMixin
@@ -150,5 +150,5 @@ def _settled_creates(results: Sequence[ActionResult]) -> list[str]:
     """Create keys whose result says what the CRM holds: a task id (made, found, updated), or a
     refusal of the create itself. A deferred create, or a found task whose update was refused
     (rejected *with* its id), stays in the create journal: the next try looks it up again."""
-    return [r.action.key for r in results if isinstance(r.action, CreateTask)
+    return [r.action.key for r in results if isinstance(r.action, CreateTask | CreateDeal)
             and ((r.crm_id and not r.rejected) or (r.rejected and not r.crm_id))]

@@ -48,9 +48,21 @@ def ledger_entry(row: Row) -> LedgerEntry:
 def run_record_row(run_id: int, result: ActionResult, now: dt.datetime) -> dict[str, Any]:
     return dict(
         run_id=run_id, deal_id=result.action.deal_id, key=result.action.key, action_kind=result.action.kind.value,
-        outcome=result.outcome.value, crm_id=result.crm_id, message=masked(result.message),
+        outcome=result.outcome.value, crm_id=result.crm_id, message=masked(record_message(result)),
         error_code=result.error_code, correlation_id=result.correlation_id, recorded_at=now,
     )
+
+
+def record_message(result: ActionResult) -> str | None:
+    """What `status --run/--deal` shows for one record: a refusal in the CRM's own words; every
+    other outcome (created and updated included) with the planner's reason, followed by what the
+    CRM added ("a task with this key already existed ...")."""
+    if result.rejected:
+        return result.message
+    reason = result.action.reason
+    if not result.message or result.message == reason:
+        return reason
+    return f"{reason}; {result.message}" if reason else result.message
 
 
 def run_record(row: Row) -> RunRecord:

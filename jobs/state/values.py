@@ -66,7 +66,8 @@ class RunRecord:
     outcome: Outcome
     crm_id: str | None
     message: str | None
-    """The CRM's own words for a rejection."""
+    """The CRM's own words for a rejection; for every other outcome why it was decided (the
+    planner's reason), then what the CRM added (``rows.record_message``)."""
     error_code: str | None
     correlation_id: str | None
     recorded_at: dt.datetime

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from connector.actions import Action, ActionResult, CreateTask, Plan, Skip, UpdateTask
-from connector.errors import ReadsNotSettled, SchemaError
+from connector.errors import ConfigError, ReadsNotSettled, SchemaError
 from connector.mapping import FieldMap
 from connector.model import Cursor, Deal, DealPage, TaskRef, TaskStatus
 from connector.port import CrmAdapter, SupportsCreateJournal, SupportsTaskKeyMode, SupportsTasksOnDeals
@@ -34,6 +34,7 @@ from jobs.core import handoff, planner
 from jobs.core.playbook import Playbook
 from jobs.core.playbook_set import PlaybookSet, as_set
 from jobs.core.task_specs import without_update_note
+from jobs.playbooks.renewal_deal import renewal_deal_target_problems
 from jobs.state import StateStore
 from jobs.state.intents import StoreJournal
 from jobs.sync.customers import LATER_ROUNDS, RunCustomers
@@ -137,6 +138,14 @@ def check_schema_or_raise(job: SyncJob) -> None:
         raise SchemaError([str(p) for p in problems], source=job.fieldmap.source)
 
 
+def check_renewal_deal_targets(job: SyncJob) -> None:
+    """Where the playbooks create renewal deals exists in the live CRM (one read, only when a
+    playbook creates them): before any write, a wrong pipeline or stage stops the run (exit 2)."""
+    problems = renewal_deal_target_problems(job.adapter, as_set(job.playbook), "playbooks")
+    if problems:
+        raise ConfigError("; ".join(problems) + " (`afterclose check` lists them)", key="create_renewal_deal")
+
+
 def run_sync(job: SyncJob, *, dry_run: bool = False) -> SyncReport:
     """One pass. ``dry_run`` makes no write call and records nothing."""
     with _fewer_collector_pauses():
@@ -163,6 +172,8 @@ def _fewer_collector_pauses() -> Iterator[None]:
 def _run_sync(job: SyncJob, *, dry_run: bool) -> SyncReport:
     if job.check_schema:
         check_schema_or_raise(job)
+    if not dry_run:
+        check_renewal_deal_targets(job)
     if dry_run:
         return _run_pages(job, None, dry_run=True)
     with job.store.lock(job.scope):

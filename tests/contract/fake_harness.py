@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Iterator
 
 from connector.fake import LOST, WON, FakeCrm, FakeStore
 from connector.mapping import FieldMap, builtin_mapping, load_mapping
-from connector.model import Provider, TaskStatus
+from connector.model import RENEWAL_DEAL_KEY, Provider, TaskStatus
 from connector.sandbox.demo import DemoDataset, demo_dataset
-from tests.contract.harness import SandboxTask
+from tests.contract.harness import SandboxDeal, SandboxTask
 
 ANCHOR = dt.date(2026, 3, 2)
 
@@ -51,6 +51,11 @@ class FakeHarness:
                                 owner_id=t.owner_id, status="completed" if t.status is TaskStatus.COMPLETED else "open",
                                 deal_id=t.deal_id, company_id=t.company_id, contact_id=t.contact_id)
                     for t in self.sandbox.tasks.values()]
+
+    def renewal_deals(self) -> list[SandboxDeal]:
+        with self.sandbox.lock:
+            return [SandboxDeal(key=key, crm_id=d.id, stage=d.stage, pipeline=d.fields.get("pipeline"))
+                    for d in self.sandbox.deals.values() if (key := d.fields.get(RENEWAL_DEAL_KEY))]
 
     def field(self, deal_id: str, canonical: str) -> str | None:
         with self.sandbox.lock:

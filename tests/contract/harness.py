@@ -32,6 +32,16 @@ class SandboxTask:
     contact_id: str | None
 
 
+@dataclass(frozen=True, kw_only=True)
+class SandboxDeal:
+    """A deal AfterClose created (it carries a renewal deal key), as it stands in the CRM."""
+
+    key: str
+    crm_id: str
+    stage: str
+    pipeline: str | None
+
+
 class Harness(Protocol):
     provider: str
     adapter: CrmAdapter
@@ -45,6 +55,10 @@ class Harness(Protocol):
         ...
 
     def tasks(self) -> list[SandboxTask]:
+        ...
+
+    def renewal_deals(self) -> list[SandboxDeal]:
+        """The deals carrying a renewal deal key (the mapping's ``renewal_deal_key``)."""
         ...
 
     def field(self, deal_id: str, canonical: str) -> str | None:

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 
 from connector.hubspot import HubSpotAdapter, HubSpotSettings
 from connector.mapping import FieldMap, FieldSpec, FieldType, TaskTemplate
-from connector.model import Provider, RecordKind
+from connector.model import RENEWAL_DEAL_KEY, Provider, RecordKind
 from connector.retry import RetrySettings
 from connector.sandbox.demo import DemoDataset, demo_dataset
 from connector.sandbox.hubspot import HubSpotSandbox
-from tests.contract.harness import SandboxTask, is_write_label
+from tests.contract.harness import SandboxDeal, SandboxTask, is_write_label
 
 ANCHOR = dt.date(2026, 3, 2)
 FAST_RETRY = RetrySettings(attempts=6, base_seconds=0.01, max_seconds=2.0)
@@ -90,6 +90,14 @@ class HubSpotHarness:
 
     def tasks(self) -> list[SandboxTask]:
         return [self._task(r) for r in self.sandbox.records("tasks")]
+
+    def renewal_deals(self) -> list[SandboxDeal]:
+        spec = self.adapter.fieldmap.fields.get(RENEWAL_DEAL_KEY)
+        if spec is None:
+            return []
+        return [SandboxDeal(key=r["properties"][spec.crm_name], crm_id=r["id"], stage=r["properties"].get("dealstage"),
+                            pipeline=r["properties"].get("pipeline"))
+                for r in self.sandbox.records("deals") if r["properties"].get(spec.crm_name)]
 
     def _task(self, record: dict) -> SandboxTask:
         p, task_id = record["properties"], record["id"]

@@ -9,12 +9,13 @@ import datetime as dt
 from collections.abc import Iterator
 
 from connector.mapping import FieldMap, builtin_mapping, load_mapping
+from connector.model import RENEWAL_DEAL_KEY
 from connector.retry import RetrySettings
 from connector.salesforce import SalesforceAdapter, SalesforceSettings
 from connector.salesforce.pull import as_text
 from connector.sandbox.demo import demo_dataset
 from connector.sandbox.salesforce import SalesforceSandbox
-from tests.contract.harness import SandboxTask, is_write_label
+from tests.contract.harness import SandboxDeal, SandboxTask, is_write_label
 
 ANCHOR = dt.date(2026, 3, 2)
 TOKEN = "00DAFTERCLOSE!sandbox-token"
@@ -61,6 +62,13 @@ class SalesforceHarness:
             status="completed" if r.get("IsClosed") else "open", deal_id=r.get("WhatId"),
             company_id=r.get("AccountId"), contact_id=r.get("WhoId"),
         ) for r in self.sandbox.records("Task")]
+
+    def renewal_deals(self) -> list[SandboxDeal]:
+        spec = self.fieldmap.fields.get(RENEWAL_DEAL_KEY)
+        if spec is None:
+            return []
+        return [SandboxDeal(key=r[spec.crm_name], crm_id=r["Id"], stage=r.get("StageName"), pipeline=None)
+                for r in self.sandbox.records("Opportunity") if r.get(spec.crm_name)]
 
     def field(self, deal_id: str, canonical: str) -> str | None:
         record = next(r for r in self.sandbox.records("Opportunity") if r["Id"] == deal_id)

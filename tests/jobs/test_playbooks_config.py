@@ -14,7 +14,7 @@ from connector.model import Provider
 from jobs.config import Settings, SettingsError
 from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.playbooks import build_playbooks, builtin_playbooks_file
-from tests.builders import complete_fields, make_deal, make_fieldmap
+from tests.builders import complete_fields, make_deal, make_fieldmap, renewal_deal_mapping
 
 HUBSPOT = '[crm]\nprovider = "hubspot"\n[hubspot]\naccess_token = "pat-na1-token"\n'
 FIELDMAP = load_mapping(builtin_mapping(Provider.HUBSPOT))
@@ -201,10 +201,14 @@ def test_given_the_built_in_set_and_a_mapping_without_deal_type_then_a_note_says
 
 
 def test_the_worked_example_in_the_docs_loads(tmp_path):
-    playbooks = built(tmp_path, f'[playbook]\nfile = "{EXAMPLE}"\n')
+    # Its enterprise playbook creates renewal deals: the mapping's renewal_deal_key is uncommented.
+    playbooks = built(tmp_path, f'[playbook]\nfile = "{EXAMPLE}"\n', renewal_deal_mapping(Provider.HUBSPOT))
     assert [p.id for p in playbooks.set.playbooks] == ["renewal", "expansion", "enterprise", "smb"]
     big = make_deal(amount="120000", fields=complete_fields(deal_type="newbusiness"))
     assert playbooks.set.choose(big).id == "enterprise"
+    rule = playbooks.set.choose(big).playbook.create_renewal_deal
+    assert rule is not None and (rule.days_before, rule.stage, rule.deal_type) == (120, "appointmentscheduled",
+                                                                                  "renewal")
 
 
 def _credentials(provider: Provider) -> dict[str, str]:

@@ -250,13 +250,18 @@ def build_adapter(provider: str, values: dict[str, Any], fieldmap: FieldMap, *, 
     return SalesforceAdapter(settings=SalesforceSettings(**values), fieldmap=fieldmap, retry=retry)
 
 
-def mapping_for(provider: str) -> FieldMap:
+def mapping_for(provider: str, *, renewal_deals: bool = False) -> FieldMap:
+    """The built-in mapping; ``renewal_deals``: with its renewal deal key field uncommented."""
+    if renewal_deals:
+        from tests.builders import renewal_deal_mapping
+
+        return renewal_deal_mapping(provider)
     return load_mapping(builtin_mapping(provider))
 
 
 @contextlib.contextmanager
 def open_crm(name: str, dataset: DemoDataset, *, page_size: int = 50, seed: int = 0, latency: float = 0.0,
-             setup: bool = True, settle_seconds: float = SETTLE_SECONDS,
+             setup: bool = True, settle_seconds: float = SETTLE_SECONDS, renewal_deals: bool = False,
              **sandbox_options: Any) -> Iterator[SandboxCrm | InMemoryCrm]:
     """A sandbox CRM serving ``dataset`` on loopback, with AfterClose's own fields set up. ``name``
     is an entry of ``CRMS`` ("hubspot" alone: the sandbox's default task uniqueness), or "fake":
@@ -269,7 +274,7 @@ def open_crm(name: str, dataset: DemoDataset, *, page_size: int = 50, seed: int 
         yield InMemoryCrm(store=store, fieldmap=fieldmap, page_size=page_size)
         return
     provider, _, mode = name.partition("-")
-    fieldmap = mapping_for(provider)
+    fieldmap = mapping_for(provider, renewal_deals=renewal_deals)
     if provider == "hubspot":
         from connector.sandbox.hubspot import HubSpotSandbox
 

@@ -32,6 +32,9 @@ from typing import Any
 from jobs.state import open_store
 
 KILL_POINTS = ("after_apply", "after_write_call", "after_commit")
+RENEWAL_DEALS_MADE = "after_renewal_deals"
+"""Kill point for runs with ``renewal_deals``: an ``apply`` that made renewal deals answered, the
+ledger has not recorded them."""
 EXIT_CRASHED = -signal.SIGKILL
 
 
@@ -66,6 +69,17 @@ def _is_write(provider: str, label: str) -> bool:
 
 def _instrument(provider: str, adapter: Any, store: Any, kill: dict | None) -> None:
     adapter.apply = _after(adapter.apply, _killer(kill, "after_apply"))
+    on_deals, apply = _killer(kill, RENEWAL_DEALS_MADE), adapter.apply
+
+    def apply_then_kill(actions: Any) -> Any:
+        from connector.actions import CreateDeal
+
+        results = apply(actions)
+        if any(isinstance(a, CreateDeal) for a in actions):
+            on_deals()
+        return results
+
+    adapter.apply = apply_then_kill
     store.commit_page = _after(store.commit_page, _killer(kill, "after_commit"))
     on_write = _killer(kill, "after_write_call")
     client_call = adapter._client.call
@@ -86,10 +100,12 @@ def run(spec: dict[str, Any]) -> int:
     from jobs.cli.exits import exit_code_of
     from jobs.core.playbook import DEFAULT_PLAYBOOK
     from jobs.sync import SyncJob, run_sync
+    from tests.builders import renewal_deal_playbooks
     from tests.reliability.crm import build_adapter, mapping_for
 
     provider = spec["provider"]
-    fieldmap = mapping_for(provider)
+    fieldmap = mapping_for(provider, renewal_deals=spec.get("renewal_deals", False))
+    playbook = renewal_deal_playbooks(provider, fieldmap) if spec.get("renewal_deals") else DEFAULT_PLAYBOOK
     now = dt.datetime.fromisoformat(spec["now"])
     result: dict[str, Any] = {}
     try:
@@ -97,7 +113,7 @@ def run(spec: dict[str, Any]) -> int:
                            page_size=spec["page_size"]) as adapter, open_store(spec["state_url"]) as store:
             _instrument(provider, adapter, store, spec.get("kill"))
             job = SyncJob(scope=spec["scope"], adapter=adapter, store=store, fieldmap=fieldmap,
-                          playbook=DEFAULT_PLAYBOOK, clock=lambda: now)
+                          playbook=playbook, clock=lambda: now)
             try:
                 report = run_sync(job)
             finally:

@@ -9,10 +9,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from connector.model import RENEWAL_DEAL_KEY
 from connector.retry import RetrySettings
 from jobs.core.playbook import DEFAULT_PLAYBOOK
 from jobs.state import open_store
 from jobs.sync import SyncJob, SyncReport, run_sync
+from tests.builders import renewal_deal_playbooks
 from tests.reliability.crm import FAST_RETRY, NOW, SandboxCrm
 from tests.reliability.driver import EXIT_CRASHED, spawn_run
 
@@ -27,8 +29,10 @@ def run_here(crm: SandboxCrm, store_url: str, *, adapter=None, retry: RetrySetti
     adapter = adapter or crm.adapter(retry=retry)
     try:
         with open_store(store_url) as store:
+            playbook = (renewal_deal_playbooks(crm.provider, crm.fieldmap)
+                        if RENEWAL_DEAL_KEY in crm.fieldmap.fields else DEFAULT_PLAYBOOK)
             return run_sync(SyncJob(scope=scope_of(crm), adapter=adapter, store=store, fieldmap=crm.fieldmap,
-                                    playbook=DEFAULT_PLAYBOOK, clock=lambda: NOW))
+                                    playbook=playbook, clock=lambda: NOW))
     finally:
         if own:
             adapter.close()
@@ -55,6 +59,7 @@ def run_child(crm: SandboxCrm, store_url: str, workdir: Path, *, kill: dict | No
         "provider": crm.provider, "settings": settings or crm.settings_values(), "state_url": store_url,
         "now": NOW.isoformat(), "page_size": crm.page_size, "scope": scope_of(crm), "kill": kill,
         "retry": retry.model_dump(), "result_path": str(result_path),
+        "renewal_deals": RENEWAL_DEAL_KEY in crm.fieldmap.fields,
     }
     started = time.monotonic()
     process = spawn_run(spec)

@@ -219,3 +219,21 @@ def test_given_demo_seed_then_stage_dates_and_fields_mapped(hs):
     assert "decision_criteria" not in deals[hs.deal_id(12)]
     garbled = next(p for p in deals.values() if p["dealname"] == "Garbled Renewal Inc")
     assert "renewal_date" not in garbled  # a date property cannot hold "next spring"
+
+
+def test_given_an_html_task_body_then_stored_and_returned_as_sent_and_one_over_65536_characters_is_refused(hs):
+    # hs_task_body is an html string property: the sandbox keeps the markup it is sent, byte for byte
+    # (the stricter reading; HubSpot documents no rewriting), and refuses a string over 65,536
+    # characters [DOC: https://developers.hubspot.com/docs/api/crm/properties] with a 400.
+    body = "<p>Kickoff &amp; goals<br>line two</p><ul><li>&lt;script&gt; stays text</li></ul>"
+    created = hs.client.crm.objects.tasks.basic_api.create(simple_public_object_input_for_create=SimplePublicObjectInputForCreate(
+        properties={"hs_timestamp": DUE, "hs_task_subject": "Kickoff", "hs_task_body": body}))
+    read = hs.client.crm.objects.tasks.basic_api.get_by_id(created.id, properties=["hs_task_body"])
+    assert created.properties["hs_task_body"] == body and read.properties["hs_task_body"] == body
+    with pytest.raises(ApiException) as refused:
+        hs.client.crm.objects.tasks.basic_api.create(simple_public_object_input_for_create=SimplePublicObjectInputForCreate(
+            properties={"hs_timestamp": DUE, "hs_task_subject": "Long", "hs_task_body": "x" * 65_537}))
+    assert refused.value.status == 400
+    fits = hs.client.crm.objects.tasks.basic_api.create(simple_public_object_input_for_create=SimplePublicObjectInputForCreate(
+        properties={"hs_timestamp": DUE, "hs_task_subject": "Fits", "hs_task_body": "x" * 65_536}))
+    assert len(fits.properties["hs_task_body"]) == 65_536

@@ -12,7 +12,7 @@ from connector.mapping import FieldSpec, FieldType, TaskTemplate
 from connector.model import Contact, Priority, Provider, RecordKind, TaskType
 from jobs.core.keys import task_key
 from jobs.core.ledger_view import EntryStatus
-from jobs.core.planner import MAX_MISSING_CHARS, PlanResult, fingerprint, plan
+from jobs.core.planner import PlanResult, fingerprint, plan
 from jobs.core.playbook import DEFAULT_PLAYBOOK, Playbook
 from tests.builders import (
     apply_record_updates,
@@ -388,11 +388,16 @@ def test_given_mapping_without_write_back_fields_then_no_record_write():
     assert of(run([make_deal()], fieldmap=make_fieldmap(write_back=False)), UpdateRecord) == []
 
 
-def test_given_very_long_missing_list_then_it_is_cut_to_fit_a_text_field():
+def test_given_very_long_missing_list_then_the_core_writes_it_whole_and_a_cut_copy_counts_as_written():
+    # The adapter cuts a text to its CRM field's length (connector/text_limits.py, one table per CRM):
+    # the core plans the whole list, and a CRM value cut from it is not written again.
+    from connector.text_limits import cut
+
     labels = [f"Custom field number {n} with a long label" for n in range(20)]
     values = dict(of(run([make_deal()], reports=incomplete(*labels)), UpdateRecord)[0].update.values)
-    assert len(values["handoff_missing"]) == MAX_MISSING_CHARS
-    assert values["handoff_missing"].endswith("…")
+    assert values["handoff_missing"] == "; ".join(labels)
+    held = make_deal(fields=complete_fields(handoff_status="incomplete", handoff_missing=cut(values["handoff_missing"], 255)))
+    assert of(run([held], reports=incomplete(*labels)), UpdateRecord) == []
 
 
 def test_given_no_handoff_report_for_a_deal_then_tasks_are_planned_and_the_gap_noted():

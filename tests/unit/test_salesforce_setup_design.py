@@ -104,3 +104,19 @@ def test_given_permission_sets_unreadable_for_this_user_then_setup_says_so_and_g
     report = setup_org.OrgSetup()
     assert setup_org.permission_set(Refusing(), report) is None
     assert report.refused == ["read permission sets (INVALID_TYPE: it needs View Setup and Configuration)"]
+
+
+def test_given_the_renewal_deal_key_uncommented_then_setup_makes_it_an_external_id_and_grants_what_a_create_writes():
+    from tests.builders import renewal_deal_mapping
+
+    fieldmap = renewal_deal_mapping("salesforce")
+    wanted, refused = design.own_fields(fieldmap)
+    key = next(f for f in wanted if f.name == "AfterClose_Renewal_Key__c")
+    assert key.sobject == "Opportunity" and refused == []
+    assert {k: key.metadata[k] for k in ("type", "length", "externalId", "unique", "label")} == {
+        "type": "Text", "length": 255, "externalId": True, "unique": True, "label": "AfterClose renewal deal key"}
+    grants = {g.field: g.edit for g in design.wanted_grants(fieldmap)}
+    assert grants["Opportunity.AfterClose_Renewal_Key__c"] and grants["Opportunity.Amount"]
+    assert grants["Opportunity.Type"] and grants["Opportunity.AccountId"]
+    plain = {g.field: g.edit for g in design.wanted_grants(load_mapping(builtin_mapping("salesforce")))}
+    assert plain["Opportunity.Amount"] is False  # without renewal deals nothing more is asked

@@ -276,7 +276,7 @@ class ValueProblem(Exception):
     details: dict = field(default_factory=dict)
 
 
-MAX_STRING = 65_536  # HubSpot's documented cap for a single-line/multi-line text value [UNVERIFIED size]
+MAX_STRING = 65_536  # "any text up to 65,536 characters" [DOC: https://developers.hubspot.com/docs/api/crm/properties]
 
 
 def normalise(prop: PropertyDef, raw: object) -> Stored | None:

@@ -204,6 +204,9 @@ def build_catalog(*, afterclose_fields: bool = True) -> dict[str, ObjectDef]:
         _f("Handoff_Missing__c", "textarea", length=LONG_TEXT),
     ] if afterclose_fields else []
     task_key = [_f("AfterClose_Key__c", "string", external_id=True, unique=True)] if afterclose_fields else []
+    # The key of a renewal Opportunity AfterClose created (mappings/salesforce.toml renewal_deal_key).
+    renewal_key = [_f("AfterClose_Renewal_Key__c", "string", external_id=True, unique=True)] \
+        if afterclose_fields else []
     user = _object("User", "User", "Users", [
         _f("Username", "string", nillable=False, createable=False, updateable=False, length=80),
         _f("FirstName", "string", length=40),
@@ -265,6 +268,7 @@ def build_catalog(*, afterclose_fields: bool = True) -> dict[str, ObjectDef]:
         _f("Success_Criteria__c", "textarea", length=LONG_TEXT),
         _f("Renewal_Date__c", "date"),
         *handoff,
+        *renewal_key,
         *extra,
     ], children=[
         ChildRelationship(child_sobject="OpportunityContactRole", field="OpportunityId",

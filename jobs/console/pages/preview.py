@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from connector.actions import Action, CloseTask, CreateTask, UpdateRecord, UpdateTask
+from connector.actions import Action, CloseTask, CreateDeal, CreateTask, UpdateRecord, UpdateTask
 from jobs.console.auth import Who
 from jobs.console.crm_reads import DryRun, Unavailable
 from jobs.console.web import context_of, page, reads_of, render
@@ -30,7 +30,11 @@ def preview_page(request: Request, who: Who, form: FormData) -> Response:
                       dry=None, matches=[], deal=None)
     matches = sorted((d for d in dry.deals.values() if query and query.casefold() in d.name.casefold()),
                      key=lambda d: d.name.casefold())
-    if chosen is None and len(matches) == 1:
+    if chosen is not None:
+        chosen = context_of(request).runtime().record_id(chosen)  # a Salesforce id typed with 15 characters
+    elif query and (typed := dry.deals.get(context_of(request).runtime().record_id(query))) is not None:
+        chosen = typed.id  # the deal's id typed into the search box
+    elif len(matches) == 1:
         chosen = matches[0].id
     return render(request, who, "preview.html", active="preview", query=query, unavailable=None, dry=dry,
                   matches=matches[:SHOWN], more=max(0, len(matches) - SHOWN),
@@ -61,6 +65,8 @@ def _action(action: Action, later: bool) -> dict[str, object]:
     if isinstance(action, UpdateRecord):
         view["what"] = f"{action.update.kind.value} {action.update.record_id}"
         view["values"] = dict(action.update.values)
+    if isinstance(action, CreateDeal):
+        view["what"] = f"{action.spec.name} (stage {action.spec.stage}, closing {action.spec.close_date})"
     return view
 
 

@@ -52,7 +52,7 @@ from jobs.core.playbook import (
     local_today,
 )
 from jobs.core.task_text import deal_values, field_text, render_task
-from jobs.core.values import clean_text, normalize_for_compare
+from jobs.core.values import clean_text, differs
 
 # --- the plan ------------------------------------------------------------------------------------------
 
@@ -345,5 +345,4 @@ def _as_field_text(kind: FieldType, value: object, zone: dt.tzinfo) -> FieldValu
 
 
 def _differs(fieldmap: FieldMap, name: str, current: FieldValue, wanted: FieldValue) -> bool:
-    kind = fieldmap.spec(name).type
-    return normalize_for_compare(kind, current) != normalize_for_compare(kind, wanted)
+    return differs(fieldmap.spec(name).type, current, wanted)
