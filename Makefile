@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench soak lint clean chromium
+.PHONY: demo test bench soak lint clean chromium node
 
 # jsforce for the Salesforce sandbox's second-client suite (tests/sandbox/test_salesforce_jsforce.py),
 # pinned by its package-lock.json; needs Node.js 18+ and npm.
@@ -17,7 +17,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-$(JSFORCE_STAMP): $(JSFORCE_DIR)/package.json $(JSFORCE_DIR)/package-lock.json
+# Node.js and npm for the jsforce suite, from the system's packages: Debian's `nodejs` and `npm`
+# (apt-get as root, else sudo). Skipped when both are there; where neither works it says how to get
+# them, and the jsforce tests fail naming what is missing.
+node:
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "note: no Node.js/npm and no apt-get; the jsforce suite needs Node.js 18+ and npm"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	elif command -v sudo >/dev/null 2>&1; then \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	else echo "note: no Node.js/npm; install Debian's nodejs and npm packages for the jsforce suite"; fi
+
+# `| node`: Node.js must be there before `npm ci`, without making the stamp out of date each time.
+$(JSFORCE_STAMP): $(JSFORCE_DIR)/package.json $(JSFORCE_DIR)/package-lock.json | node
 	npm ci --prefix $(JSFORCE_DIR) --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -39,7 +53,7 @@ chromium:
 demo: $(STAMP)
 	$(BIN)/afterclose demo
 
-test: $(STAMP) $(JSFORCE_STAMP) chromium
+test: $(STAMP) node $(JSFORCE_STAMP) chromium
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
 # The benchmark's chart needs matplotlib (the `bench` extra); it takes about half an hour.
@@ -58,7 +72,7 @@ lint: $(VENV)/.lint-installed
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m tests.bench
 
-soak: $(STAMP) $(JSFORCE_STAMP) chromium
+soak: $(STAMP) node $(JSFORCE_STAMP) chromium
 	$(BIN)/python -m pytest -q -m slow
 
 clean:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import ssl
+import subprocess
 
 import httpx
 import pytest
 
-from tests.cli.conftest import invoke, start_cli
+from tests.cli.conftest import REPO, invoke, start_cli
 
 
 @pytest.mark.parametrize("provider", ["hubspot", "salesforce"])
@@ -25,6 +27,19 @@ def test_demo_shows_deals_by_name_owners_nps_and_no_duplicates_without_log_lines
     assert "NPS" in out and "promoters" in out and "detractors" in out
     assert "record_rejected" not in out and '"event"' not in out and "[warning" not in out
     assert result.stderr == ""
+    # It ends pointing to the console: the last paragraph (wrapped to the terminal) names the command.
+    last = " ".join(out[out.rindex("See it in a browser: "):].split())
+    assert last.startswith(f"See it in a browser: afterclose demo --provider {provider} --console runs this demo")
+    assert last.endswith("prints its address and a sign-in token.")
+
+
+def test_make_demo_runs_the_demo_so_it_too_ends_pointing_to_the_console():
+    make = shutil.which("make")
+    if make is None:
+        pytest.fail("`make` is not on PATH: the project's two commands (`make demo`, `make test`) need it")
+    plan = subprocess.run([make, "--no-print-directory", "-C", str(REPO), "-n", "-B", "demo"], capture_output=True,
+                          text=True, timeout=60).stdout.strip().splitlines()
+    assert plan[-1].endswith("/afterclose demo"), plan  # the same command, its output last
 
 
 def test_given_sandbox_command_then_it_prints_url_and_token_answers_the_api_and_stops_on_sigterm():

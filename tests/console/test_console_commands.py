@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 
 import httpx
+import pytest
 
 from tests.cli.conftest import hubspot, invoke, open_crm, start_cli  # noqa: F401 - fixtures
-from tests.cli.test_serve import free_port, serve_config, wait_until
+from tests.cli.test_serve import events, free_port, serve_config, wait_until
 from tests.console.conftest import ADMIN_TOKEN
 
 
@@ -78,6 +80,33 @@ def test_given_console_enabled_then_serve_serves_it_next_to_the_jobs(hubspot):
         if server.poll() is None:
             server.kill()
     assert runs.status_code == 200 and "<h1>Runs</h1>" in runs.text and server.returncode == 0
+
+
+@pytest.mark.parametrize("enabled", ["", "enabled = false\n"], ids=["enabled unset", "enabled = false"])
+def test_given_console_not_enabled_then_serve_serves_the_jobs_and_no_console(hubspot, enabled):
+    # Off unless configured (issue 19, "Security"): a [console] section with a token and a port is not
+    # enough; only `enabled = true` opens the port.
+    port, console_port = free_port(), free_port()
+    config = serve_config(hubspot, port)
+    config.write_text(config.read_text() + f'[console]\n{enabled}port = {console_port}\nadmin_token = "{ADMIN_TOKEN}"\n')
+    server = start_cli("serve", "--config", config)
+    try:
+        seen = []
+        while not any(e.get("event") == "serving" for e in seen):  # logged once the console would be up
+            line = server.stderr.readline()
+            assert line, f"serve ended before serving: {seen}"
+            if line.startswith("{"):
+                seen.append(json.loads(line))
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        console_answers = _up(console_port)
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert health.status_code in (200, 503) and server.returncode == 0  # the jobs' own server is up
+    assert not console_answers
+    assert "console_serving" not in [e["event"] for e in seen + events(err)]
 
 
 def _up(port: int) -> bool:

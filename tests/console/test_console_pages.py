@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import datetime as dt
 import html
 import io
 import re
 
+import pytest
+
+from connector.sandbox.demo import demo_dataset
 from tests.cli.conftest import invoke
 from tests.console.conftest import base_of, csrf_of
 
@@ -120,6 +125,24 @@ def test_runs_show_history_rejected_records_with_the_crms_words_and_the_budget(o
     assert "rejected" in rejected and "created" not in re.sub(r"<a [^>]*>[^<]*</a>", "", rejected.split("<tbody>")[1])
 
 
+def test_given_a_record_the_crm_refused_then_its_run_page_shows_the_crms_own_message_and_code(on_fake):
+    assert invoke("run", "--config", on_fake.config, "--job", "sync").exit_code == 1  # the demo's refused owner
+    [run] = [r for r in on_fake.ctx.store.recent_runs(None, 5) if r.job == "sync"]
+    refused = [r for r in on_fake.ctx.store.run_records(run.id) if r.outcome.value == "rejected"]
+    assert refused, "the demo data has a task for a deactivated owner, which the CRM refuses"
+
+    page = Page(on_fake.signed_in().get(f"/runs/{run.id}?outcome=rejected"))
+
+    rows = re.findall(r"<tr class=\"rejected\">(.*?)</tr>", page.text, flags=re.S)
+    assert len(rows) == len(refused)
+    for record in refused:
+        # The CRM's words (the in-memory CRM refuses as HubSpot and Salesforce do: per record, with a
+        # message and a code), in the row of that record, not a summary of our own.
+        assert "is deactivated and cannot be assigned a task" in record.message
+        [row] = [r for r in rows if f"<code>{record.key}</code>" in r]
+        assert record.message in row and f"[{record.error_code}]" in row and record.error_code == "INACTIVE_OWNER"
+
+
 def test_the_scorecard_charts_completeness_by_owner_and_month_and_exports_csv(on_fake):
     client = on_fake.signed_in()
     page = client.get("/scorecard").text
@@ -128,6 +151,49 @@ def test_the_scorecard_charts_completeness_by_owner_and_month_and_exports_csv(on
     assert rows[0] == ["owner", "won_deals", "complete", "complete_share"] and len(rows) > 2
     deals = list(csv.DictReader(io.StringIO(client.get("/scorecard.csv?view=deals").text)))
     assert {d["complete"] for d in deals} == {"yes", "no"}
+
+
+def _deals_by_close_month(template, plan: dict[str, tuple[int, int]]):
+    """Won deals like ``template`` (its owner, company and contacts), ``plan[month] = (won, complete)``:
+    complete ones carry every handoff answer, the others lack the decision criteria; plus one lost
+    deal, which no chart counts."""
+    complete = {"first_touch_channel": "Referral", "decision_criteria": "Security review passed first",
+                "customer_goal": "Cut onboarding time in half", "success_criteria": "Ten teams live by Q3",
+                "renewal_date": None}
+    deals = []
+    for month, (won, done) in plan.items():
+        year, number = (int(part) for part in month.split("-"))
+        for n in range(won):
+            fields = complete if n < done else complete | {"decision_criteria": None}
+            deals.append(dataclasses.replace(template, key=len(deals), name=f"Chart deal {month} #{n}",
+                                             stage="won", close_date=dt.date(year, number, 10 + n), fields=fields))
+    lost = dataclasses.replace(template, key=len(deals), name="Chart deal lost", stage="lost",
+                               close_date=dt.date(2026, 2, 3), fields=complete)
+    return tuple([*deals, lost])
+
+
+def test_the_scorecards_month_chart_draws_each_close_month_with_its_won_and_complete_counts(open_crm):
+    from tests.console.conftest import console_on
+
+    base = demo_dataset()
+    template = next(d for d in base.won_deals() if d.contacts and d.company is not None
+                    and next(o for o in base.owners if o.key == d.owner).active)
+    plan = {"2025-12": (2, 0), "2026-01": (3, 2), "2026-02": (1, 1)}
+    crm = open_crm("fake", dataclasses.replace(base, deals=_deals_by_close_month(template, plan), nps_responses=()))
+    with console_on(crm) as console:
+        page = html.unescape(console.signed_in().get("/scorecard").text)
+
+    chart = re.search(r'<svg class="chart"[^>]*aria-label="Complete handoffs by month">(.*?)</svg>', page, re.S)
+    assert chart, "the scorecard draws the by-month chart as an SVG"
+    bars = re.findall(r'<g><title>([^<]*): ([^<]*)</title>.*?<rect [^>]*width="([\d.]+)" height="22" fill="#e2e8f0"/>'
+                      r'\s*<rect [^>]*width="([\d.]+)"', chart.group(1), re.S)
+    drawn = [(month, text) for month, text, _, _ in bars]
+    assert drawn == [("2025-12", "0/2 complete (0%)"), ("2026-01", "2/3 complete (67%)"),
+                     ("2026-02", "1/1 complete (100%)")]  # in month order; the lost deal counts nowhere
+    for (month, _, full, filled) in bars:
+        won, done = plan[month]
+        assert float(filled) == pytest.approx(float(full) * done / won)  # the bar is as long as the share
+    assert re.findall(r'text-anchor="end"[^>]*>([^<]*)</text>', chart.group(1)) == list(plan)  # the labels drawn
 
 
 def test_given_an_unreachable_crm_then_those_parts_say_so_and_runs_and_playbooks_still_work(open_crm):

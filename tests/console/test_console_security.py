@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from jobs.config import Settings
+from tests.cli.conftest import invoke
 from tests.console.conftest import ADMIN_TOKEN, VIEWER_TOKEN, base_of, console_on, csrf_of, sign_in
 
 
@@ -86,3 +88,34 @@ def test_every_answer_forbids_framing_and_scripts_from_elsewhere(on_fake):
     response = on_fake.client().get("/signin")
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["x-frame-options"] == "DENY" and response.headers["cache-control"] == "no-store"
+
+
+def test_given_admin_token_file_then_the_token_it_holds_signs_in_its_trailing_newline_stripped(fake):
+    token_file = fake.tmp / "console-admin-token"
+    token_file.write_text(ADMIN_TOKEN + "\n")  # as `openssl rand -hex 24 > file` or a mounted secret leaves it
+    with console_on(fake, console_section=f'[console]\nadmin_token_file = "{token_file}"\n') as console:
+        held = Settings.load(console.config).console.secret("admin_token")
+        signed_in = sign_in(console.client(), ADMIN_TOKEN, "Ada")
+        wrong = sign_in(console.client(), ADMIN_TOKEN[:-1] + "X", "Ada")
+        page = console.signed_in(ADMIN_TOKEN, "Ada").get("/mappings")
+    assert held == ADMIN_TOKEN  # the file's newline is not part of the token
+    assert signed_in.status_code == 303 and "afterclose_session=" in signed_in.headers["set-cookie"]
+    assert wrong.status_code == 403
+    assert page.status_code == 200 and "Ada (admin token) · can change" in page.text
+
+
+def test_given_admin_token_file_that_does_not_exist_then_a_config_error_names_the_key_and_the_file(fake):
+    missing = fake.tmp / "no-such-token-file"
+    config = fake.config(f'[console]\nenabled = true\nadmin_token_file = "{missing}"\n')
+    for command in (("console", "--config", config), ("check", "--config", config)):
+        result = invoke(*command)
+        assert result.exit_code == 2, (command, result.stdout, result.stderr)
+        assert f"console.admin_token_file: cannot read {missing}" in result.stderr, command
+        assert "Traceback" not in result.stderr
+
+
+def test_given_an_empty_admin_token_file_then_refused_as_empty(fake):
+    empty = fake.tmp / "empty-token"
+    empty.write_text("\n")
+    result = invoke("console", "--config", fake.config(f'[console]\nadmin_token_file = "{empty}"\n'))
+    assert result.exit_code == 2 and f"console.admin_token_file: {empty} is empty" in result.stderr

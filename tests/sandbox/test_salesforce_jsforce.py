@@ -6,7 +6,7 @@ The script (tests/sandbox/jsforce/conformance.js) prints one JSON line per check
 the sandboxes (a demo org, and a second org with a small daily API limit), runs ``node`` once with
 their addresses in the environment and the test CAs in NODE_EXTRA_CA_CERTS, and asserts per check.
 Sources: each check's behaviour is cited in docs/salesforce-api-notes.md; jsforce's own code
-(login, refresh on 401, collections, tooling) is jsforce 3.10.26.
+(login, refresh on 401, collections, tooling) is jsforce 3.10.16, the version package-lock.json pins.
 """
 
 from __future__ import annotations
@@ -98,3 +98,16 @@ def test_given_jsforce_check_then_it_passes_against_the_sandbox(jsforce_run, che
     result = jsforce_run["results"].get(check)
     assert result is not None, f"{check} did not run; node stderr:\n{jsforce_run['stderr']}"
     assert result["ok"], f"{check} failed:\n{result['detail']}"
+
+
+def test_given_the_lock_file_then_this_module_and_the_notes_name_the_pinned_jsforce_version():
+    # The version a reader is told must be the one `npm ci` installs: package.json, package-lock.json,
+    # this docstring and docs/salesforce-api-notes.md name the same release.
+    import re
+
+    declared = json.loads((PROJECT / "package.json").read_text())["dependencies"]["jsforce"]
+    locked = json.loads((PROJECT / "package-lock.json").read_text())["packages"]["node_modules/jsforce"]["version"]
+    assert declared == locked
+    notes = (Path(__file__).parents[2] / "docs" / "salesforce-api-notes.md").read_text()
+    named = set(re.findall(r"jsforce (\d+\.\d+\.\d+)", (__doc__ or "") + notes))
+    assert named == {locked}, f"jsforce versions named in the docs: {sorted(named)}; package-lock pins {locked}"

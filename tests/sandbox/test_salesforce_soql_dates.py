@@ -218,6 +218,40 @@ def test_given_v57_then_nested_child_subquery_is_refused(sf_org):
     assert "58.0" in err.value.content[0]["message"]
 
 
+FIVE_LEVELS = ("SELECT Name, (SELECT Name, (SELECT Name, (SELECT Name, (SELECT Role, Contact.LastName "
+               "FROM OpportunityContactRoles) FROM Opportunities) FROM ChildAccounts) FROM ChildAccounts) "
+               "FROM Account WHERE Name = 'Five Levels Holding'")
+
+
+def test_given_v58_then_five_levels_of_child_subqueries_the_documented_limit_are_answered(sf_org):
+    # "In API version 58.0 and later, SOQL queries can contain up to five levels of parent-to-child
+    # relationships" (SOQL reference, relationships_query_using): Account > ChildAccounts > ChildAccounts >
+    # Opportunities > OpportunityContactRoles is five, the outer query being the first.
+    sf = sf_org.sf
+    top = sf.Account.create({"Name": "Five Levels Holding"})["id"]
+    middle = sf.Account.create({"Name": "Five Levels Region", "ParentId": top})["id"]
+    leaf = sf.Account.create({"Name": "Five Levels Branch", "ParentId": middle})["id"]
+    deal = sf.Opportunity.create({"Name": "Five Levels Deal", "AccountId": leaf, "StageName": "Closed Won",
+                                  "CloseDate": "2026-03-01"})["id"]
+    contact = sf.Contact.create({"LastName": "Deepley", "AccountId": leaf})["id"]
+    sf.OpportunityContactRole.create({"OpportunityId": deal, "ContactId": contact, "Role": "Decision Maker"})
+
+    records = sf.query(FIVE_LEVELS)["records"]
+
+    assert [r["Name"] for r in records] == ["Five Levels Holding"]
+    regions = records[0]["ChildAccounts"]["records"]
+    assert [r["Name"] for r in regions] == ["Five Levels Region"]
+    branches = regions[0]["ChildAccounts"]["records"]
+    assert [r["Name"] for r in branches] == ["Five Levels Branch"]
+    deals = branches[0]["Opportunities"]["records"]
+    assert [r["Name"] for r in deals] == ["Five Levels Deal"]
+    roles = deals[0]["OpportunityContactRoles"]["records"]
+    assert [(r["Role"], r["Contact"]["LastName"]) for r in roles] == [("Decision Maker", "Deepley")]
+    # One level fewer is what v57 and earlier allow at most: there the same query is refused.
+    with pytest.raises(SalesforceMalformedRequest):
+        sf_org.client(version="57.0").query(FIVE_LEVELS)
+
+
 def test_given_six_levels_of_child_subqueries_then_refused_even_on_v58(sf_org):
     query = ("SELECT Id, (SELECT Id, (SELECT Id, (SELECT Id, (SELECT Id, (SELECT Id FROM F) FROM E) FROM D) "
              "FROM C) FROM B) FROM Account")

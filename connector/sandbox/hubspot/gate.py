@@ -94,7 +94,10 @@ class Gate:
             return await self.app(scope, receive, send)
         label = endpoint_label(self.routes, scope)
         if label is None:
-            body = error_body(f"No route for {scope['method']} {scope['path']}", "OBJECT_NOT_FOUND")
+            # A HubSpot endpoint the sandbox does not serve is a plain 404 that says so
+            # (docs/hubspot-api-notes.md, "Not modelled"), never a made-up answer.
+            body = error_body(f"No route for {scope['method']} {scope['path']}: not supported by this sandbox",
+                              "OBJECT_NOT_FOUND")
             return await send_json(send, 404, body)
         self.controls.record_call(label)
         send = self._after_latency(send, arrived=time.monotonic())

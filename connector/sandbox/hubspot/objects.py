@@ -7,6 +7,7 @@ create 201, batch create 201|207, read/update/upsert 200|207, archive 204.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from connector.sandbox.hubspot import association_types as at
@@ -371,5 +372,17 @@ def batch_archive(b: Backend, kind: ObjectType, body: dict) -> tuple[int, None]:
     return 204, None
 
 
+# HubSpot object types the sandbox does not model (the CRM's standard objects beyond deals, contacts,
+# companies and tasks; "2-N" is a custom object's id) [DOC https://developers.hubspot.com/docs/api/crm/
+# understanding-the-crm, "Object type IDs"]. A path naming one says so instead of HubSpot's answer
+# for a name that is no object type at all (docs/hubspot-api-notes.md, "Not modelled").
+NOT_MODELLED_TYPES = frozenset({"tickets", "products", "line_items", "quotes", "notes", "calls", "emails",
+                                "meetings", "communications", "leads", "invoices"})
+
+
 def unknown_object_type(segment: str) -> ApiError:
+    lowered = segment.lower()
+    if lowered in NOT_MODELLED_TYPES or re.fullmatch(r"[02]-\d+", lowered):
+        return ApiError(400, f"object type {segment} is not supported by this sandbox (it serves deals, contacts, "
+                             "companies and tasks)", "VALIDATION_ERROR")
     return ApiError(400, f"Unable to infer object type from: {segment}", "VALIDATION_ERROR")

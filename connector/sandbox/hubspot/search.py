@@ -131,6 +131,13 @@ def _compile_filter(spec: object, schema: dict[str, PropertyDef]) -> Predicate:
     if not isinstance(spec, dict):
         raise validation_error("each filter must be an object")
     name, operator = spec.get("propertyName"), spec.get("operator")
+    if isinstance(name, str) and name.lower().startswith("associations."):
+        # HubSpot's search takes ``associations.{type}`` pseudo-properties (records associated with
+        # a given record); the sandbox does not, and says so rather than "property does not exist"
+        # (docs/hubspot-api-notes.md, "Not modelled").
+        raise validation_error(f"filtering on associations ({name}) is not supported by this sandbox; "
+                               "read the associations with the v4 association batch read instead",
+                               propertyName=[name])
     prop = schema.get(name) if isinstance(name, str) else None
     if prop is None or prop.archived:
         raise validation_error(f"There was a problem with the request: property {name!r} does not exist",

@@ -222,8 +222,13 @@ def build_catalog(*, afterclose_fields: bool = True) -> dict[str, ObjectDef]:
         _f("Name", "string", nillable=False),
         _owner(),
         _f("Website", "string"),
+        # The standard account hierarchy (object reference, Account: ParentId, relationship "Parent",
+        # child relationship "ChildAccounts"): a self-relationship, so SOQL can nest child subqueries
+        # as deep as the documented limit of five levels.
+        _ref("ParentId", ("Account",), "Parent", label="Parent Account ID"),
         *extra,
     ], children=[
+        ChildRelationship(child_sobject="Account", field="ParentId", relationship_name="ChildAccounts"),
         ChildRelationship(child_sobject="Contact", field="AccountId", relationship_name="Contacts"),
         ChildRelationship(child_sobject="Opportunity", field="AccountId", relationship_name="Opportunities"),
         ChildRelationship(child_sobject="Task", field="WhatId", relationship_name="Tasks", cascade_delete=True),
