@@ -32,8 +32,9 @@ from connector.mapping import FieldMap
 from connector.mapping.rules import suggest
 from connector.model import Provider, RecordKind
 from connector.settings import Section
-from jobs.config import PlaybookEntrySection, PlaybookSection, Settings, SettingsError, TouchPointSection
+from jobs.config import Settings, SettingsError
 from jobs.config_messages import describe
+from jobs.config_playbook import PlaybookEntrySection, PlaybookSection, TouchPointSection
 from jobs.core.conditions import ALWAYS, BUILT_IN_FACTS, field_names
 from jobs.core.playbook import DEFAULT_PLAYBOOK, Playbook, Repeat, TouchPointRule
 from jobs.core.playbook_set import PlaybookSet, Segment

@@ -18,7 +18,7 @@ from connector.errors import ConfigError
 from connector.mapping import FieldMap
 from connector.model import RENEWAL_DEAL_KEY, Deal, RecordKind
 from connector.port import SupportsDealCreation
-from jobs.config import PlaybookEntrySection
+from jobs.config_playbook import PlaybookEntrySection
 from jobs.core.playbook_set import PlaybookSet
 from jobs.core.renewal_deals import BUILT_IN_AMOUNT, RenewalDealRule
 

@@ -24,34 +24,28 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from connector.actions import Action, ActionResult, CreateTask, Plan, Skip, UpdateTask
+from connector.actions import Action, ActionResult, Plan
 from connector.errors import ConfigError, ReadsNotSettled, SchemaError
 from connector.mapping import FieldMap
-from connector.model import Cursor, Deal, DealPage, TaskRef, TaskStatus
-from connector.port import CrmAdapter, SupportsCreateJournal, SupportsTaskKeyMode, SupportsTasksOnDeals
+from connector.model import Cursor, Deal, DealPage
+from connector.port import CrmAdapter, SupportsCreateJournal, SupportsTaskKeyMode
 from jobs import logs
 from jobs.core import handoff, planner
 from jobs.core.playbook import Playbook
 from jobs.core.playbook_set import PlaybookSet, as_set
-from jobs.core.task_specs import without_update_note
 from jobs.playbooks.renewal_deal import renewal_deal_target_problems
 from jobs.schema_fit import Skipped, fit, skipped_counts, skipped_note
 from jobs.state import StateStore
 from jobs.state.intents import StoreJournal
+from jobs.sync import relearn
 from jobs.sync.customers import LATER_ROUNDS, RunCustomers
+from jobs.sync.relearn import RELEARN, RELEARN_SINCE
 from jobs.sync.stream import DealBudget, DealStream
 from jobs.sync.writer import PageWriter
 
 log = logs.get_logger("afterclose.sync")
 
 JOB = "sync"
-RELEARN = "relearn"
-"""Scope flag: the store was lost (or is new) while the CRM already holds AfterClose's tasks.
-Until one full pass has completed, every deal without ledger entries is looked up in the CRM by
-key before anything is written, so nothing is rewritten and no finished task is reopened."""
-RELEARN_SINCE = "relearn_since"
-"""Scope flag: when re-learning began (wall clock, ISO). No create was sent for this scope
-between the state store's loss and then, so reads by deal are settled that long after it."""
 LOOKBACK_SETTLED = "lookback_settled"
 """Scope flag: the cursor behind which every change was searchable when a run read (the run began
 at least ``SETTLED_AFTER`` look-backs after it); the next run from that cursor reads no window."""
@@ -188,12 +182,12 @@ def _run_sync(job: SyncJob, *, dry_run: bool) -> SyncReport:
         run_id = job.store.start_run(job.scope, JOB, dry_run=False)
         try:
             _use_the_create_journal(job, run_id)
-            _enter_relearn_mode_if_state_was_lost(job)
+            relearn.enter_if_state_was_lost(_crm(job), JOB)
             report = _run_pages(job, run_id, dry_run=False)
             if not report.stopped_early and not report.deferred:
                 job.store.set_flag(job.scope, RELEARN, None)
                 job.store.set_flag(job.scope, RELEARN_SINCE, None)
-                _settle_orphan_creates(job, run_id)
+                relearn.settle_orphan_creates(_crm(job), run_id, job.clock())
         except BaseException as exc:
             job.store.finish_run(run_id, "failed", {}, job.adapter.call_stats(), error=logs.redact(str(exc)))
             raise
@@ -212,43 +206,13 @@ def _use_the_create_journal(job: SyncJob, run_id: int) -> None:
         job.store.set_flag(job.scope, TASK_KEY_MODE, job.adapter.task_key_mode())
 
 
-def _enter_relearn_mode_if_state_was_lost(job: SyncJob) -> None:
-    """A store that never finished a page (new, deleted, or its first run crashed) asks the CRM
-    once whether AfterClose's tasks exist there already."""
-    new_store = job.store.get_cursor(job.scope, JOB) is None and job.store.get_flag(job.scope, RELEARN) is None
-    if new_store and job.adapter.any_tasks():
-        log.warning("relearn_mode", scope=job.scope,
-                    detail="the CRM holds AfterClose tasks this state store does not know; re-learning them")
-        job.store.set_flag(job.scope, RELEARN, "until-full-pass")
-        job.store.set_flag(job.scope, RELEARN_SINCE, _wall_clock().isoformat())
-
-
-def _settle_orphan_creates(job: SyncJob, run_id: int) -> None:
-    """Creates left in doubt by an earlier run whose keys this run did not plan again (the deal
-    was lost, or its touch point is now past catching up): look them up on their deals; a task
-    found enters the ledger and its deal is read again next run (so it is closed, or updated, as
-    an uninterrupted run would have), a key not found is no longer in doubt. Reads that are not
-    settled yet leave them for the next run."""
-    run = job.store.run_summary(job.scope, run_id)
-    leftover = {key: (deal_id, sent_at) for key, (deal_id, sent_at) in job.store.creates_in_doubt(job.scope).items()
-                if run is not None and sent_at < run.started_at}
-    if not leftover or not isinstance(job.adapter, SupportsTasksOnDeals):
-        return
-    newest = max(sent_at for _, sent_at in leftover.values())
-    try:
-        found = job.adapter.find_tasks_on_deals({k: deal for k, (deal, _) in leftover.items()},
-                                                quiet_seconds=(_wall_clock() - newest).total_seconds())
-    except ReadsNotSettled:
-        return
-    log.info("orphan_creates_settled", found=len(found), absent=len(leftover) - len(found))
-    job.store.learn(job.scope, [dataclasses.replace(ref, deal_id=leftover[k][0]) for k, ref in found.items()])
-    job.store.forget_creates(job.scope, [k for k in leftover if k not in found])
-    job.store.set_revisits(job.scope, {leftover[k][0]: job.clock() for k in found})
-
-
 def _wall_clock() -> dt.datetime:
     """Real time, for how long ago something happened (``job.clock`` is the planning clock)."""
-    return dt.datetime.now(dt.UTC)
+    return relearn.wall_clock()
+
+
+def _crm(job: SyncJob) -> relearn.CrmStore:
+    return relearn.CrmStore(adapter=job.adapter, store=job.store, scope=job.scope)
 
 
 def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport:
@@ -397,82 +361,12 @@ def _decide(job: SyncJob, deals: Sequence[Deal], now: dt.datetime, customers: Ru
                             now, customers=book)
 
     result = plan()
-    if job.store.get_flag(job.scope, RELEARN) and (found := _relearn(job, result)):
+    crm = _crm(job)
+    if job.store.get_flag(job.scope, RELEARN) and (found := relearn.relearn(crm, result)):
         result = plan()
-        if _adopt_unchanged_text(job, result, found):
+        if relearn.adopt_unchanged_text(crm, result, found):
             result = plan()
-    if result.retiring and _learn_completed(job, result.retiring, ids):
+    if result.retiring and relearn.learn_completed(crm, result.retiring, ids):
         result = plan()
     customers.decided(result)
     return result
-
-
-def _learn_completed(job: SyncJob, keys: frozenset[str], deal_ids: Sequence[str]) -> int:
-    """Before AfterClose notes or closes tasks its plan no longer wants, it reads them: one a rep
-    has completed meanwhile is learnt as completed and left as it is (the ledger only learns of a
-    rep's work this way, or after a lost store). Where the CRM reads tasks on their deals (HubSpot
-    without unique task keys, whose search lags), they are read there."""
-    if isinstance(job.adapter, SupportsTasksOnDeals):
-        deal_of = {entry.key: entry.deal_id for entries in job.store.ledger_for_deals(job.scope, deal_ids).values()
-                   for entry in entries if entry.key in keys}
-        found = job.adapter.find_tasks_on_deals(deal_of, quiet_seconds=_relearning_for(job))
-    else:
-        found = job.adapter.find_tasks(sorted(keys))
-    done = [ref for ref in found.values() if ref.status is TaskStatus.COMPLETED]
-    return job.store.learn(job.scope, done) if done else 0
-
-
-def _relearn(job: SyncJob, result: planner.PlanResult) -> dict[str, TaskRef]:
-    """Look up the tasks this plan would create (or skip); adopt those that exist (id, due date,
-    status), and return them. Their text is judged by ``_adopt_unchanged_text`` against the plan
-    made once they are known: some text depends on what the ledger knows (the handoff task names
-    the day its gap was first seen, read back from the task's due date)."""
-    planned = {a.key: a for a in result.plan.actions if isinstance(a, CreateTask | Skip)}
-    if not planned:
-        return {}
-    if isinstance(job.adapter, SupportsTasksOnDeals):
-        found = job.adapter.find_tasks_on_deals({k: a.deal_id for k, a in planned.items()},
-                                                quiet_seconds=_relearning_for(job))
-    else:
-        found = job.adapter.find_tasks(list(planned))
-    refs = [_as_planned(ref, planned[key]) for key, ref in found.items() if key in planned]
-    job.store.learn(job.scope, refs)
-    return {ref.key: ref for ref in refs}
-
-
-def _adopt_unchanged_text(job: SyncJob, result: planner.PlanResult, found: dict[str, TaskRef]) -> int:
-    """The plan made once the found tasks are known rewrites each of them, its fingerprint being
-    unknown; a task whose text already reads as planned (or whose text the CRM does not tell) is
-    taken as written, so only a real difference is rewritten (a different due date is still
-    rescheduled). The note AfterClose appended to a task it rewrote does not count."""
-    same = [action for action in result.plan.actions
-            if isinstance(action, UpdateTask) and "content" in action.changes and action.key in found
-            and not _as_written(found[action.key]).content_differs(
-                dataclasses.replace(action.spec, body=without_update_note(action.spec.body) or ""))]
-    fingerprints = {a.key: result.fingerprints[a.key] for a in same if a.key in result.fingerprints}
-    if not fingerprints:
-        return 0
-    return job.store.learn(job.scope, [found[key] for key in fingerprints], fingerprints=fingerprints)
-
-
-def _as_written(ref: TaskRef) -> TaskRef:
-    """The task without the note AfterClose appended when it last rewrote it."""
-    return dataclasses.replace(ref, body=without_update_note(ref.body))
-
-
-def _relearning_for(job: SyncJob) -> float:
-    """Seconds since re-learning began (0 when unknown)."""
-    since = job.store.get_flag(job.scope, RELEARN_SINCE)
-    try:
-        return max(0.0, (_wall_clock() - dt.datetime.fromisoformat(since)).total_seconds()) if since else 0.0
-    except ValueError:
-        return 0.0
-
-
-def _as_planned(ref: TaskRef, action: CreateTask | Skip) -> TaskRef:
-    """A CRM that keeps due *dates* (not times) reports the planned day at midnight: the same
-    due day is the same due date, so re-learning does not reschedule every task."""
-    due_at = ref.due_at
-    if isinstance(action, CreateTask) and due_at is not None and due_at.date() == action.spec.due_date:
-        due_at = action.spec.due_at
-    return dataclasses.replace(ref, deal_id=ref.deal_id or action.deal_id, due_at=due_at)
