@@ -51,6 +51,8 @@ class JobResult:
     skipped: tuple[Skipped, ...] = ()
     """Optional write-back targets the run left out, and why."""
     stopped_early: bool = False
+    replanned_all: bool = False
+    """Sync: the mapping or the playbooks changed, so every won deal was planned again."""
     deal_names: dict[str, str] = field(default_factory=dict)
 
     def deal_label(self, deal_id: str) -> str:
@@ -164,7 +166,7 @@ def _sync_result(report: SyncReport, session: CrmSession) -> JobResult:
     return JobResult(job="sync", exit_code=report.exit_code, outcome="rejected" if report.rejected else "ok",
                      run_id=report.run_id, deals=report.deals_seen, outcomes=report.outcomes,
                      rejected=report.rejected, stopped_early=report.stopped_early, deal_names=session.deal_names,
-                     skipped=report.skipped)
+                     skipped=report.skipped, replanned_all=report.replanned_all)
 
 
 def _nps_not_configured(runtime: Runtime, required: bool) -> JobResult:
@@ -203,6 +205,9 @@ def echo_result(result: JobResult) -> None:
     unmatched = f"; {result.unmatched} responses unmatched (kept, retried next run)" if result.unmatched else ""
     calls = result.calls.total if result.calls else 0
     echo(f"{result.job}{run}: {deals}{unusable}{counts}{unmatched}; {calls} API calls")
+    if result.replanned_all:
+        echo("  the mapping or the playbooks changed since the last run: every won deal was planned again, so "
+             "open tasks follow the new templates, touch points and conditions")
     for skipped in result.skipped:
         echo(f"  {skipped_line(skipped)}")
     for row in result.source_rejected:

@@ -31,6 +31,7 @@ from connector.model import Cursor, Deal, DealPage
 from connector.port import CrmAdapter, SupportsCreateJournal, SupportsTaskKeyMode
 from jobs import logs
 from jobs.core import handoff, planner
+from jobs.core.plan_inputs import plan_inputs_digest
 from jobs.core.playbook import Playbook
 from jobs.core.playbook_set import PlaybookSet, as_set
 from jobs.playbooks.renewal_deal import renewal_deal_target_problems
@@ -52,6 +53,9 @@ at least ``SETTLED_AFTER`` look-backs after it); the next run from that cursor r
 SETTLED_AFTER = 2
 """Look-back spans between a cursor and a run's start before its window counts as settled: one
 covers the index lag, the second a host clock that runs ahead of the CRM's."""
+PLAN_INPUTS = "plan_inputs"
+"""Scope flag: the digest of the mapping and playbooks the last complete pass planned with
+(jobs/core/plan_inputs.py); when they change, the next run plans every won deal again once."""
 TASK_KEY_MODE = "task_key_mode"
 """Scope flag: how the CRM kept task creation exactly-once at the last run (``status`` shows it)."""
 KEPT_ACTIONS = 10_000
@@ -114,6 +118,8 @@ class SyncReport:
     """A dry run's actions (by key) that `run` would apply at its end, not with their deal's page."""
     skipped: tuple[Skipped, ...] = ()
     """Optional write-back targets this run left out, and why (kept with the run; `status`)."""
+    replanned_all: bool = False
+    """The mapping or the playbooks changed since the last run: every won deal was planned again."""
 
     @property
     def playbook_counts(self) -> Counter[str]:
@@ -176,15 +182,17 @@ def _run_sync(job: SyncJob, *, dry_run: bool) -> SyncReport:
         job = check_schema_or_raise(job)
     if not dry_run:
         check_renewal_deal_targets(job)
+    inputs = plan_inputs_digest(job.fieldmap, job.playbook)
     if dry_run:
-        return _run_pages(job, None, dry_run=True)
+        return _run_pages(job, None, dry_run=True, replan_all=_plan_inputs_changed(job, inputs))
     with job.store.lock(job.scope):
         run_id = job.store.start_run(job.scope, JOB, dry_run=False)
         try:
             _use_the_create_journal(job, run_id)
             relearn.enter_if_state_was_lost(_crm(job), JOB)
-            report = _run_pages(job, run_id, dry_run=False)
+            report = _run_pages(job, run_id, dry_run=False, replan_all=_plan_inputs_changed(job, inputs))
             if not report.stopped_early and not report.deferred:
+                job.store.set_flag(job.scope, PLAN_INPUTS, inputs)
                 job.store.set_flag(job.scope, RELEARN, None)
                 job.store.set_flag(job.scope, RELEARN_SINCE, None)
                 relearn.settle_orphan_creates(_crm(job), run_id, job.clock())
@@ -195,6 +203,17 @@ def _run_sync(job: SyncJob, *, dry_run: bool) -> SyncReport:
         job.store.finish_run(run_id, outcome, dict(report.outcomes) | skipped_counts(job.skipped),
                              job.adapter.call_stats(), error=skipped_note(job.skipped))
         return report
+
+
+def _plan_inputs_changed(job: SyncJob, inputs: str) -> bool:
+    """Whether the mapping or the playbooks differ from those of the last complete pass (a store
+    that never completed one reads every deal anyway)."""
+    known = job.store.get_flag(job.scope, PLAN_INPUTS)
+    if known is None or known == inputs:
+        return False
+    log.info("plan_inputs_changed", scope=job.scope,
+             detail="the mapping or the playbooks changed since the last run: every won deal is planned again")
+    return True
 
 
 def _use_the_create_journal(job: SyncJob, run_id: int) -> None:
@@ -215,8 +234,8 @@ def _crm(job: SyncJob) -> relearn.CrmStore:
     return relearn.CrmStore(adapter=job.adapter, store=job.store, scope=job.scope)
 
 
-def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport:
-    report = SyncReport(run_id=run_id, dry_run=dry_run, skipped=job.skipped)
+def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool, replan_all: bool) -> SyncReport:
+    report = SyncReport(run_id=run_id, dry_run=dry_run, skipped=job.skipped, replanned_all=replan_all)
     now = job.clock()
     started = _wall_clock()
     budget = DealBudget()
@@ -226,7 +245,8 @@ def _run_pages(job: SyncJob, run_id: int | None, *, dry_run: bool) -> SyncReport
         scope=job.scope, job=JOB, run_id=run_id, store=job.store, submit=stream.submit,
         outcomes=report.outcomes, rejected=report.rejected, record_by=job.record_by)
     try:
-        for page, advances_cursor, budgeted in _pages(job, stream, now, customers, dry_run=dry_run):
+        for page, advances_cursor, budgeted in _pages(job, stream, now, customers, dry_run=dry_run,
+                                                      replan_all=replan_all):
             if writer is not None and writer.writing_any(page):
                 writer.drain()  # a deal met again is decided from its stored ledger entries
             page = budget.take(page) if budgeted else page
@@ -298,16 +318,17 @@ def _account(report: SyncReport, result: planner.PlanResult, *, dry_run: bool, a
 
 
 def _pages(job: SyncJob, stream: DealStream, now: dt.datetime, customers: RunCustomers, *,
-           dry_run: bool) -> Iterator[tuple[DealPage, bool, bool]]:
+           dry_run: bool, replan_all: bool) -> Iterator[tuple[DealPage, bool, bool]]:
     """Deals to look at again first (rejected last run, next renewal cycle due), then the
-    incremental stream (every won deal while the customer book is incomplete), then the deals
-    the customer book says to decide again. Only incremental pages move the cursor; the last
-    ones are not counted against the decision limit (they are at most ``LATER_ROUNDS``)."""
+    incremental stream (every won deal while the customer book is incomplete, or once the mapping
+    or the playbooks changed), then the deals the customer book says to decide again. Only
+    incremental pages move the cursor; the last ones are not counted against the decision limit
+    (they are at most ``LATER_ROUNDS``)."""
     again = sorted(set(job.store.retry_deal_ids(job.scope)) | set(job.store.due_revisits(job.scope, now)))
     if again:
         for page in stream.by_ids(again):
             yield page, False, True
-    since = None if customers.reads_every_deal else job.store.get_cursor(job.scope, JOB)
+    since = None if customers.reads_every_deal or replan_all else job.store.get_cursor(job.scope, JOB)
     window = _look_back(job, since, dry_run=dry_run)
     for page in stream.changed_since(since, handled=window, look_back=window is not None):
         yield page, True, True

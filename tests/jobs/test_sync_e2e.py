@@ -390,3 +390,28 @@ def test_given_state_store_lost_and_renewal_date_moved_when_relearnt_then_due_da
     assert relearnt.outcomes.get("created", 0) == 0 and relearnt.outcomes["updated"] >= 4
     assert {a.deal_id for a in relearnt.plan_actions if a.kind.value == "update_task"} == {deal_id}
     assert again.outcomes.get("updated", 0) == 0
+
+
+@on("fake", "hubspot", "salesforce")
+def test_given_a_touch_point_removed_from_the_playbook_then_the_next_run_retires_its_open_tasks_on_every_deal(
+        harness, store_path):
+    # No deal changes: only the playbook does. Without planning every won deal again, the removed
+    # touch point's open tasks would stay open on every deal a rep does not happen to edit.
+    with open_store(store_path) as store:
+        run_sync(new_job(harness, store))
+        open_before = _open_keys(harness, "value_review_30")
+        assert open_before, "the demo data has open 30-day value reviews"
+        lighter = dataclasses.replace(DEFAULT_PLAYBOOK, touch_points=tuple(
+            tp for tp in DEFAULT_PLAYBOOK.touch_points if tp.id != "value_review_30"))
+        changed = run_sync(SyncJob(scope=f"{harness.provider}:test", adapter=harness.adapter, store=store,
+                                   fieldmap=harness.adapter.fieldmap, playbook=lighter, clock=lambda: NOW))
+        assert changed.replanned_all and changed.deals_seen >= len({d for d, _ in open_before})
+        again = run_sync(SyncJob(scope=f"{harness.provider}:test", adapter=harness.adapter, store=store,
+                                 fieldmap=harness.adapter.fieldmap, playbook=lighter, clock=lambda: NOW))
+    assert not _open_keys(harness, "value_review_30")  # noted, then closed: none is left open
+    assert not again.replanned_all and again.deals_seen <= 1  # at most the inactive owner's deal, retried
+    assert again.outcomes.get("updated", 0) == 0 and again.outcomes.get("created", 0) == 0
+
+
+def _open_keys(h, touch_point: str) -> set[tuple[str, str]]:
+    return {(t.deal_id, t.key) for t in h.tasks() if f":{touch_point}:" in (t.key or "") and t.status == "open"}
