@@ -74,13 +74,17 @@ def cli() -> None:
 @click.option("--job", type=JOB_CHOICE, default=DEFAULT_JOB, show_default=True,
               help="sync: tasks and handoff status; nps: survey results and referrals; all: sync, then nps "
                    "when a source is configured.")
+@click.option("--rejected-ok", is_flag=True,
+              help="Exit 0, not 1, when the run finished and its only problem is records the CRM refused or NPS "
+                   "rows it could not use (listed, kept and retried next run; `status` shows them): for "
+                   "schedulers that count any non-zero exit as a failed run, such as a Kubernetes CronJob.")
 @user_errors
-def run(config_path: Path, job: str) -> None:
+def run(config_path: Path, job: str, rejected_ok: bool) -> None:
     """One pass: pull won deals, plan, write to the CRM, record. SIGTERM finishes the current
     page, records it and stops."""
     from jobs.cli.run import run_command
 
-    sys.exit(run_command(config_path, job))
+    sys.exit(run_command(config_path, job, rejected_ok=rejected_ok))
 
 
 @cli.command(epilog=EXIT_CODES_HELP)

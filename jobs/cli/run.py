@@ -64,7 +64,7 @@ def jobs_of(job: str) -> tuple[str, ...]:
     return JOBS if job == "all" else (job,)
 
 
-def run_command(config_path: Path, job: str) -> int:
+def run_command(config_path: Path, job: str, *, rejected_ok: bool = False) -> int:
     runtime = load_runtime(config_path)
     codes = []
     with stop_on_sigterm(runtime.settings.server.stop_grace_seconds) as stop:
@@ -74,8 +74,15 @@ def run_command(config_path: Path, job: str) -> int:
             echo_result(result)
             codes.append(result.exit_code)
             if stop.is_set():
-                stop.exit(max(codes))  # recorded: do not wait for writes the grace left behind
-    return max(codes)
+                stop.exit(_exit_code(codes, rejected_ok))  # recorded: do not wait for writes the grace left behind
+    return _exit_code(codes, rejected_ok)
+
+
+def _exit_code(codes: list[int], rejected_ok: bool) -> int:
+    """The worst job's code; with ``--rejected-ok`` a finished run whose records the CRM refused
+    (kept, retried next run, listed above and by `status`) exits 0."""
+    worst = max(codes)
+    return ExitCode.OK if rejected_ok and worst == ExitCode.REJECTED else worst
 
 
 def run_job(runtime: Runtime, job: str, should_stop: Callable[[], bool], *, progress: bool = False,

@@ -252,3 +252,17 @@ def test_given_state_lost_moments_after_a_run_on_a_non_unique_portal_then_run_sa
     assert crm.write_calls() == writes  # nothing written while the reads cannot be trusted
     assert len(crm.sandbox.records("tasks")) == len(tasks_before)
     assert "Traceback" not in deferred.stderr
+
+
+def test_given_rejected_ok_when_the_crm_refuses_some_records_then_exit_0_and_the_records_are_still_listed(open_crm):
+    # For a scheduler that counts any non-zero exit as a failed run (a Kubernetes CronJob): the run
+    # finished, the refused records are kept and retried, and the output and `status` still say so.
+    crm = open_crm("hubspot")
+    config = crm.config()
+    assert invoke("setup", "--config", config).exit_code == 0
+    plain = invoke("run", "--config", config)
+    assert plain.exit_code == 1 and "rejected:" in plain.stdout  # the demo's deactivated owner
+    again = invoke("run", "--config", config, "--rejected-ok")
+    assert again.exit_code == 0, again.stdout + again.stderr
+    assert "rejected:" in again.stdout and "kept, retried next run" in again.stdout
+    assert "rejected" in invoke("status", "--config", config).stdout.lower()

@@ -125,7 +125,7 @@ def test_given_the_pod_then_its_command_is_a_real_afterclose_command_reading_the
     config_path = dockerfile_env()["AFTERCLOSE_CONFIG"]
     params = parse_command(container["args"], config_env=config_path)
     assert str(params["config_path"]) == config_path
-    expected = {"base": ["serve"], "postgres": ["serve"], "cronjob": ["run", "--job", "all"]}[variant]
+    expected = {"base": ["serve"], "postgres": ["serve"], "cronjob": ["run", "--job", "all", "--rejected-ok"]}[variant]
     assert container["args"] == expected
 
 
@@ -255,9 +255,12 @@ def test_given_the_cronjob_then_runs_never_overlap_and_exit_codes_get_the_handli
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
     assert pod_spec(cronjob)["restartPolicy"] == "Never", "a pod failure policy requires restartPolicy Never"
     # Ignore would start a replacement pod at once (the API's definition of Ignore); for these the
-    # replacement meets the same refused records, config or lock: the Job ends instead.
-    for code in (EXIT_REJECTED, EXIT_CONFIG, EXIT_LOCKED):
+    # replacement meets the same config or lock: the Job ends instead.
+    for code in (EXIT_CONFIG, EXIT_LOCKED):
         assert failure_action(job, exit_code=code) == "FailJob", code
+    # A run whose only problem is records the CRM refused is no failed Job: it exits 0.
+    assert "--rejected-ok" in the_container(cronjob)["args"]
+    assert EXIT_REJECTED not in job["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"]
     assert failure_action(job, exit_code=EXIT_FAILED) == "Count" and job["backoffLimit"] >= 1
     assert failure_action(job, exit_code=137) == "Count"  # killed (out of memory)
     assert failure_action(job, condition="DisruptionTarget") == "Ignore"
