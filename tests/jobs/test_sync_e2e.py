@@ -296,7 +296,7 @@ def renewal_tasks(h, deal_id: str) -> dict:
     return {t.key: (t.due_date, t.subject) for t in h.tasks() if t.deal_id == deal_id and ":renewal_" in (t.key or "")}
 
 
-@on("fake", "hubspot")
+@on("fake", "hubspot", "salesforce")
 def test_given_crash_after_crm_write_and_renewal_date_moved_before_the_replay_then_every_renewal_task_moves(
         harness, store_path, monkeypatch):
     """Issue 15.4: a deal won after the last run gets its tasks, the run is killed before it records
@@ -415,3 +415,35 @@ def test_given_a_touch_point_removed_from_the_playbook_then_the_next_run_retires
 
 def _open_keys(h, touch_point: str) -> set[tuple[str, str]]:
     return {(t.deal_id, t.key) for t in h.tasks() if f":{touch_point}:" in (t.key or "") and t.status == "open"}
+
+
+@on("fake", "hubspot", "salesforce")
+def test_given_tasks_due_in_an_hour_the_clocks_skip_when_the_state_store_is_lost_then_relearnt_unchanged(
+        harness, store_path):
+    # New York, 8 March 2026: 02:00 never happens. A task due then is due when the clocks jump;
+    # read back from the CRM by a fresh store it must compare as the same due time, not be moved.
+    from jobs.core.touch_points import TouchPointRule
+
+    deals = [d for page in read_deals(harness.adapter) for d in page.deals if d.is_won and d.close_date]
+    deal = min(deals, key=lambda d: d.id)
+    rule = TouchPointRule(id="check", title="Check-in", anchor="close",
+                          offset_days=(dt.date(2026, 3, 8) - deal.close_date).days)
+    playbook = dataclasses.replace(DEFAULT_PLAYBOOK, touch_points=(rule,), timezone="America/New_York", due_hour=2,
+                                   workdays=frozenset(range(7)))
+
+    def job(store):
+        return SyncJob(scope=f"{harness.provider}:test", adapter=harness.adapter, store=store,
+                       fieldmap=harness.adapter.fieldmap, playbook=playbook, clock=lambda: NOW)
+
+    with open_store(store_path) as store:
+        run_sync(job(store))
+    due = {t.due_date for t in harness.tasks() if t.deal_id == deal.id and ":check:" in (t.key or "")}
+    assert due == {dt.date(2026, 3, 8)}
+    before = crm_state(harness)
+    store_path.unlink()
+    writes = write_calls(harness)
+    with open_store(store_path) as store:
+        again = run_sync(job(store))
+    assert again.outcomes.get("updated", 0) == 0 and again.outcomes.get("created", 0) == 0
+    assert crm_state(harness) == before
+    assert write_calls(harness) - writes <= 1  # at most the inactive owner's retry batch

@@ -182,7 +182,7 @@ class _CommitFailsOnce:
         return self._store.commit_page(*args, **kwargs)
 
 
-@pytest.mark.parametrize("provider", ["fake", "hubspot"])
+@pytest.mark.parametrize("provider", ["fake", "hubspot", "salesforce"])
 def test_given_a_page_commit_fails_while_later_pages_are_in_flight_then_no_later_page_moves_the_cursor(
         provider, tmp_path):
     """The state store refuses one page (disk full), the process lives on: the pages whose writes
