@@ -6,6 +6,7 @@ credentials, networks, signals and the lock between two processes run on the san
 from __future__ import annotations
 
 import collections
+import os
 import signal
 import time
 from pathlib import Path
@@ -266,3 +267,30 @@ def test_given_rejected_ok_when_the_crm_refuses_some_records_then_exit_0_and_the
     assert again.exit_code == 0, again.stdout + again.stderr
     assert "rejected:" in again.stdout and "kept, retried next run" in again.stdout
     assert "rejected" in invoke("status", "--config", config).stdout.lower()
+
+
+def test_given_the_real_cli_killed_while_a_salesforce_write_is_in_flight_then_the_next_run_duplicates_nothing(
+        open_crm):
+    # kill -9 of the real process (not the in-process driver) while an upsert of tasks is under
+    # way and slow: Salesforce carries it out after the process is dead. The next run replays the
+    # page; tasks are upserted by their key, so each key is one task, as after an uninterrupted run.
+    crm = open_crm("salesforce")
+    config = crm.config()
+    crm.sandbox.controls.add_fault("slow", endpoint="collections_upsert", count=1, seconds=2.0)
+    killed = start_cli("run", "--config", config)
+    deadline = time.monotonic() + 60
+    while crm.calls().get("collections_upsert", 0) < 1:
+        assert time.monotonic() < deadline and killed.poll() is None, "the run never sent an upsert"
+        time.sleep(0.02)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait(timeout=10)
+    time.sleep(2.5)  # the upsert the dead process sent has been carried out by now
+    replay = invoke("run", "--config", config)
+    assert replay.exit_code in (0, 1), replay.stdout + replay.stderr
+    again = invoke("run", "--config", config)
+    assert again.exit_code in (0, 1) and "created" not in again.stdout, again.stdout
+    keys = collections.Counter(crm.task_keys())
+    assert keys and max(keys.values()) == 1
+    clean = open_crm("salesforce")
+    assert invoke("run", "--config", clean.config()).exit_code in (0, 1)
+    assert sorted(keys) == sorted(clean.task_keys())  # the same tasks as a run nobody killed
