@@ -217,6 +217,6 @@ def test_given_a_page_commit_fails_while_later_pages_are_in_flight_then_no_later
     # The cursor is where the last page before the refused one left it: never past it.
     assert kept == store.cursors[0]
     assert failed_run.outcome == "failed" and "disk is full" in (failed_run.error or "")
-    assert again.deals_seen > 0
+    assert again.deals_seen >= 3 * 20  # pages 2 to 4 (the refused one and the two under way) read again
     assert final.duplicates == 0
     assert final.differences(clean_state) == []
