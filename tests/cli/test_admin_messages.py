@@ -1,0 +1,36 @@
+"""What `check`, `setup`, `plan`, `run` and `status` say to a CRM admin walking through a first
+set-up: each line says what is true, once, and points at the way out."""
+
+from __future__ import annotations
+
+from connector.sandbox.demo import demo_dataset
+from jobs.nps import write_demo_csv
+from tests.cli.conftest import invoke, on
+
+
+def _with_nps(crm) -> str:
+    csv = write_demo_csv(demo_dataset(), crm.tmp / "nps.csv")
+    return f'[nps]\nsource = "csv"\npath = "{csv}"\n'
+
+
+@on("hubspot", "salesforce")
+def test_given_an_nps_run_from_a_csv_when_status_then_its_last_run_is_shown_not_a_cursor_never_started(crm):
+    config = crm.config(_with_nps(crm))
+    invoke("setup", "--config", config)
+    assert "nps: no run yet" in invoke("status", "--config", config).stdout
+    nps = invoke("run", "--job", "nps", "--config", config)
+    assert nps.exit_code == 0, nps.stderr
+    status = invoke("status", "--config", config).stdout
+    assert "nps cursor: not started yet" not in status
+    assert "nps: last run 1 at " in status and "(ok): created 8, updated 36" in status
+    assert "reads it whole" in status
+
+
+def test_given_a_salesforce_run_when_status_and_check_then_task_keys_name_the_unique_external_id(salesforce):
+    config = salesforce.config()
+    check = invoke("check", "--config", config)
+    assert "task keys: unique External ID Task.AfterClose_Key__c (Salesforce upsert)" in check.stdout
+    invoke("run", "--job", "sync", "--config", config)
+    status = invoke("status", "--config", config).stdout
+    assert "not known until the first run" not in status
+    assert "task keys: unique External ID Task.AfterClose_Key__c (Salesforce upsert)" in status
