@@ -3,6 +3,8 @@ set-up: each line says what is true, once, and points at the way out."""
 
 from __future__ import annotations
 
+import json
+
 from connector.sandbox.demo import demo_dataset
 from jobs.nps import write_demo_csv
 from tests.cli.conftest import invoke, on
@@ -34,3 +36,23 @@ def test_given_a_salesforce_run_when_status_and_check_then_task_keys_name_the_un
     status = invoke("status", "--config", config).stdout
     assert "not known until the first run" not in status
     assert "task keys: unique External ID Task.AfterClose_Key__c (Salesforce upsert)" in status
+
+
+@on("hubspot", "salesforce")
+def test_given_a_customer_with_three_won_deals_when_status_deal_then_no_row_is_about_another_deal(crm):
+    config = crm.config(_with_nps(crm))
+    invoke("setup", "--config", config)
+    invoke("run", "--job", "sync", "--config", config)
+    assert invoke("run", "--job", "nps", "--config", config).exit_code == 0
+    deal = crm.won_deal_ids()[0]
+    records = json.loads(invoke("status", "--config", config, "--deal", deal, "--format", "json").stdout)["records"]
+    deal_updates = [r["key"] for r in records if r["key"].startswith("deal:")]
+    assert f"deal:{deal}:nps_category,nps_date,nps_score,referral_status" in deal_updates
+    assert all(key.startswith(f"deal:{deal}:") for key in deal_updates), deal_updates
+    # Each of the customer's other deals has its own write-back under its own id.
+    everything = json.loads(invoke("status", "--config", config, "--format", "json").stdout)
+    nps_run = next(r["id"] for r in everything["runs"] if r["job"] == "nps")
+    run = json.loads(invoke("status", "--config", config, "--run", str(nps_run), "--format", "json").stdout)
+    for record in run["records"]:
+        if record["key"].startswith("deal:"):
+            assert record["key"].split(":")[1] == record["deal_id"], record
