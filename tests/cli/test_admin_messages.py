@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from connector.mapping import builtin_mapping
 from connector.sandbox.demo import demo_dataset
 from jobs.nps import write_demo_csv
 from tests.cli.conftest import invoke, on
@@ -56,3 +57,25 @@ def test_given_a_customer_with_three_won_deals_when_status_deal_then_no_row_is_a
     for record in run["records"]:
         if record["key"].startswith("deal:"):
             assert record["key"].split(":")[1] == record["deal_id"], record
+
+
+def test_given_check_ok_when_only_admin_fields_are_skipped_then_no_setup_hint_and_own_fields_hint_after_the_verdict(
+        hubspot):
+    """The hint names what `setup` can do: not for an admin's own field it never touches, and
+    after an "ok" verdict next to the skipped targets, not as if something failed."""
+    mapping = hubspot.tmp / "admin-company-fields.toml"
+    text = builtin_mapping("hubspot").read_text(encoding="utf-8")
+    # The company fields made the admin's own: setup neither creates them nor says how.
+    blocks = text.split("\n[")
+    mapping.write_text("\n[".join(b.replace("afterclose = true\n", "") if b.startswith("fields.company_") else b
+                                   for b in blocks))
+    assert mapping.read_text() != text
+    admin = invoke("check", "--config", hubspot.config(_with_nps(hubspot), crm_extra=f'mapping = "{mapping}"\n'))
+    assert admin.exit_code == 0, admin.stderr
+    assert "nps skips optional target fields.company_nps_score" in admin.stdout
+    assert "afterclose setup" not in admin.stderr + admin.stdout
+
+    own = invoke("check", "--config", hubspot.config(_with_nps(hubspot)))
+    assert own.exit_code == 0 and own.stdout.startswith("ok: ")
+    assert "afterclose setup" not in own.stderr
+    assert "`afterclose setup` creates the skipped targets that are AfterClose's own fields" in own.stdout
