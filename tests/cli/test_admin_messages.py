@@ -79,3 +79,29 @@ def test_given_check_ok_when_only_admin_fields_are_skipped_then_no_setup_hint_an
     assert own.exit_code == 0 and own.stdout.startswith("ok: ")
     assert "afterclose setup" not in own.stderr
     assert "`afterclose setup` creates the skipped targets that are AfterClose's own fields" in own.stdout
+
+
+def _salesforce_without_account_fields(open_crm):
+    """An org with every field but the optional Account ones, and a user who may not create fields."""
+    import dataclasses
+
+    from connector.sandbox.salesforce.permissions import UserPermissions
+
+    org = open_crm("salesforce", permissions=UserPermissions(
+        customize_application=False, view_setup=False, manage_permission_sets=False, assign_permission_sets=False))
+    account = org.sandbox.catalog["Account"]
+    org.sandbox.catalog["Account"] = dataclasses.replace(
+        account, fields={name: f for name, f in account.fields.items() if not name.endswith("__c")})
+    return org
+
+
+def test_given_optional_targets_setup_may_not_create_when_setup_then_the_ok_line_names_them(open_crm):
+    org = _salesforce_without_account_fields(open_crm)
+    setup = invoke("setup", "--config", org.config(_with_nps(org)))
+    assert setup.exit_code == 0, setup.stderr
+    assert "not created Account.NPS_Score__c" in setup.stdout
+    last = setup.stdout.strip().splitlines()[-1]
+    assert "every field the mapping" not in last
+    assert last.startswith("ok: every field the jobs need exists and is usable; 4 optional target(s) missing: "
+                           "Account.NPS_Score__c, Account.NPS_Category__c, Account.NPS_Date__c, "
+                           "Account.Referral_Status__c (the nps job skips them)"), last
