@@ -105,3 +105,14 @@ def test_given_optional_targets_setup_may_not_create_when_setup_then_the_ok_line
     assert last.startswith("ok: every field the jobs need exists and is usable; 4 optional target(s) missing: "
                            "Account.NPS_Score__c, Account.NPS_Category__c, Account.NPS_Date__c, "
                            "Account.Referral_Status__c (the nps job skips them)"), last
+
+
+def test_given_salesforce_before_setup_when_check_then_a_missing_field_is_one_line_not_also_a_permission(open_crm):
+    org = open_crm("salesforce", afterclose_fields=False)
+    check = invoke("check", "--config", org.config())
+    assert check.exit_code == 2
+    assert "CRM field Task.AfterClose_Key__c: field does not exist" in check.stderr
+    assert "CRM field Opportunity.Handoff_Status__c: field does not exist" in check.stderr
+    assert "missing permission: Task.AfterClose_Key__c" not in check.stderr
+    assert "missing permission: Opportunity.Handoff_Status__c" not in check.stderr
+    assert "missing permission" not in check.stderr, check.stderr
