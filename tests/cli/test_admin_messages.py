@@ -116,3 +116,20 @@ def test_given_salesforce_before_setup_when_check_then_a_missing_field_is_one_li
     assert "missing permission: Task.AfterClose_Key__c" not in check.stderr
     assert "missing permission: Opportunity.Handoff_Status__c" not in check.stderr
     assert "missing permission" not in check.stderr, check.stderr
+
+
+def test_given_a_salesforce_task_for_an_inactive_owner_when_run_and_status_then_the_code_once_and_the_way_out(
+        salesforce):
+    config = salesforce.config()
+    run = invoke("run", "--job", "sync", "--config", config)
+    assert run.exit_code == 1
+    refused = [line for line in run.stdout.splitlines() if line.startswith("  rejected:")]
+    assert len(refused) == 9
+    for line in refused:
+        assert line.count("INACTIVE_OWNER_OR_USER") == 1 and "`[playbook] fallback_owner`" in line, line
+    # status prints the reason, then the code in brackets: the reason does not hold the code too.
+    rejected = json.loads(invoke("status", "--config", config, "--format", "json").stdout)["rejected"]
+    assert len(rejected) == 9
+    for row in rejected:
+        assert row["error_code"] == "INACTIVE_OWNER_OR_USER" and "INACTIVE_OWNER_OR_USER" not in row["reason"], row
+        assert "`[playbook] fallback_owner`" in row["reason"]
