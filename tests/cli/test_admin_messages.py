@@ -133,3 +133,21 @@ def test_given_a_salesforce_task_for_an_inactive_owner_when_run_and_status_then_
     for row in rejected:
         assert row["error_code"] == "INACTIVE_OWNER_OR_USER" and "INACTIVE_OWNER_OR_USER" not in row["reason"], row
         assert "`[playbook] fallback_owner`" in row["reason"]
+
+
+def test_given_an_optional_target_both_jobs_skip_when_plan_then_it_is_said_once_naming_the_jobs(hubspot):
+    text = builtin_mapping("hubspot").read_text(encoding="utf-8")
+    mapping = hubspot.tmp / "optional-deal-score.toml"
+    mapping.write_text(text.replace('[fields.nps_score]\nrecord = "deal"\ncrm = "nps_score"',
+                                    '[fields.nps_score]\nrecord = "deal"\ncrm = "nps_score_elsewhere"\noptional = true'))
+    config = hubspot.config(_with_nps(hubspot), crm_extra=f'mapping = "{mapping}"\n')
+    plan = invoke("plan", "--config", config)
+    assert plan.exit_code == 0, plan.stderr
+    lines = [line for line in plan.stdout.splitlines() if line.startswith("skipped optional target")]
+    deal_score = [line for line in lines if "deals.nps_score_elsewhere" in line]
+    assert len(deal_score) == 1 and "(by the sync and nps jobs)" in deal_score[0], lines
+    company = [line for line in lines if "companies.nps_score:" in line]
+    assert len(company) == 1 and "(by the nps job)" in company[0], lines
+    assert len(lines) == 5
+    summary = json.loads(invoke("plan", "--config", config, "--format", "json").stdout)["summary"]
+    assert len(summary["skipped_optional_targets"]) == 5
