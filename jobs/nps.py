@@ -29,19 +29,17 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from connector.actions import Action, ActionResult, CreateTask, Outcome, Skip, UpdateRecord
 from connector.errors import ConfigError, SchemaError
 from connector.mapping import FieldMap
-from connector.model import Cursor, Deal, NpsResponse, RecordKind, TaskRef, TaskStatus
+from connector.model import Cursor, NpsResponse, RecordKind, TaskRef
 from connector.nps import NpsSource, RejectedRow, SourceBatch, SourceCursor, SourceError, build_source
 from connector.port import (
     CrmAdapter,
-    NpsAccount,
-    NpsContact,
     SupportsCreateJournal,
     SupportsNativeNps,
     SupportsNps,
@@ -49,22 +47,14 @@ from connector.port import (
     SupportsTasksOnDeals,
 )
 from jobs import logs
-from jobs.core.keys import parse_key
-from jobs.core.ledger_view import EntryStatus, LedgerEntry
 from jobs.core.nps import (
-    ACCOUNT_REF_PREFIX,
-    DETRACTOR_TOUCH_POINT,
-    REFERRAL_ASK_TOUCH_POINT,
-    KnownAccount,
     MatchedResponse,
     NpsPolicy,
-    NpsSnapshot,
     UnmatchedResponse,
     match,
-    normalise_email,
     plan_nps,
 )
-from jobs.core.values import clean_text
+from jobs.nps_crm import CrmView, NpsReads, account_of_key, read_crm
 from jobs.outcomes import tally
 from jobs.playbooks import build_playbook
 from jobs.schema_fit import Skipped, fit, skipped_counts, skipped_note
@@ -74,8 +64,6 @@ from jobs.state.intents import StoreJournal
 log = logs.get_logger("afterclose.nps")
 
 JOB = "nps"
-TASK_PREFIXES = (f"{DETRACTOR_TOUCH_POINT}_", f"{REFERRAL_ASK_TOUCH_POINT}_")
-ASK_PREFIX = f"{REFERRAL_ASK_TOUCH_POINT}_"
 DEMO_CSV_COLUMNS = ("response_id", "email", "score", "responded_at", "comment")
 
 
@@ -181,7 +169,7 @@ def _run(job: NpsJob, run_id: int | None) -> NpsReport:
     now = job.clock()
     batch = _fetch(job, report)
     responses = _to_look_at(job, batch, report)
-    crm = _read_crm(job, responses)
+    crm = read_crm(_reads(job), responses)
     result = match(responses, crm.contacts, crm.accounts_with_won_deals)
     report.unmatched = list(result.unmatched)
     for item in result.unmatched:
@@ -194,7 +182,7 @@ def _run(job: NpsJob, run_id: int | None) -> NpsReport:
     _count(report, results)
     refused = _refused_accounts(results, crm)
     records = _records(result.matched, result.unmatched, refused)
-    learned = [ref for ref in [*crm.completed_asks, *adopted] if _account_of_key(ref.key) not in refused]
+    learned = [ref for ref in [*crm.completed_asks, *adopted] if account_of_key(ref.key) not in refused]
     cursor = Cursor(modified=batch.cursor.since) if batch is not None and batch.cursor is not None else None
     assert run_id is not None
     job.store.commit_nps(job.scope, run_id, results, records, cursor, learned=learned,
@@ -253,90 +241,6 @@ def _history(job: NpsJob, matched: Sequence[MatchedResponse], current: set[str])
 # -- reading the CRM -------------------------------------------------------------------------------
 
 
-@dataclass(kw_only=True)
-class _CrmView:
-    snapshot: NpsSnapshot
-    contacts: list[NpsContact]
-    accounts_with_won_deals: dict[str, KnownAccount]
-    completed_asks: list[TaskRef]
-    deal_account: dict[str, str]
-
-
-def _read_crm(job: NpsJob, responses: Sequence[NpsResponse]) -> _CrmView:
-    adapter: SupportsNps = job.adapter  # type: ignore[assignment]  # checked in NpsJob
-    emails = {e for r in responses if (e := normalise_email(r.email))}
-    contacts = adapter.nps_contacts_by_email(sorted(emails)) if emails else []
-    account_ids = {c.company_id for c in contacts if c.company_id}
-    account_ids |= {r.account_id.strip() for r in responses if r.account_id and r.account_id.strip()}
-    ledger, completed = _ledger_with_ask_status(job)
-    account_ids |= {a for ref in completed if (a := _account_of_key(ref.key))}
-    referred, named_contacts, named_accounts = _referral_evidence(job, adapter)
-    contacts += named_contacts
-    accounts = adapter.nps_accounts(sorted(account_ids | named_accounts)) if account_ids | named_accounts else {}
-    known = {a.id: _known_account(a) for a in accounts.values()}
-    deals = {d.id: d for a in accounts.values() for d in a.won_deals}
-    deals.update({d.id: d for d in referred if d.id not in deals})
-    with_won = {k: a for k, a in known.items() if a.won_deal_ids}
-    snapshot = NpsSnapshot(accounts=with_won, contacts=tuple(_unique(contacts)),
-                           deals=deals, ledger=ledger)
-    deal_account = {d: a.id for a in with_won.values() for d in a.won_deal_ids}
-    return _CrmView(snapshot=snapshot, contacts=_unique(contacts),
-                    accounts_with_won_deals=with_won, completed_asks=completed, deal_account=deal_account)
-
-
-def _ledger_with_ask_status(job: NpsJob) -> tuple[dict[str, LedgerEntry], list[TaskRef]]:
-    """The NPS task ledger, with open referral asks the CRM reports completed marked so (a rep
-    ticked the task off: the account moves to ``asked``). Returns the ledger and those tasks."""
-    ledger = job.store.ledger_for_touch_points(job.scope, TASK_PREFIXES)
-    open_asks = {k: e for k, e in ledger.items()
-                 if e.touch_point.startswith(ASK_PREFIX) and e.status is EntryStatus.OPEN}
-    if not open_asks:
-        return ledger, []
-    if isinstance(job.adapter, SupportsTasksOnDeals):  # no search: its lag would hide a ticked-off ask
-        found = job.adapter.find_tasks_on_deals({k: e.deal_id for k, e in sorted(open_asks.items())},
-                                                quiet_seconds=float("inf"))
-    else:
-        found = job.adapter.find_tasks(sorted(open_asks))
-    completed = [replace(ref, deal_id=ref.deal_id or open_asks[key].deal_id)
-                 for key, ref in found.items() if key in open_asks and ref.status is TaskStatus.COMPLETED]
-    for ref in completed:
-        ledger[ref.key] = replace(ledger[ref.key], status=EntryStatus.COMPLETED, crm_id=ref.crm_id)
-    return ledger, completed
-
-
-def _referral_evidence(job: NpsJob, adapter: SupportsNps) -> tuple[list[Deal], list[NpsContact], set[str]]:
-    """Won deals naming a referrer, and the contacts and accounts they name (an account id, a
-    contact id or a contact email: docs/nps.md §4)."""
-    spec = job.fieldmap.fields.get(job.policy.referrer_field)
-    if spec is None or spec.record is not RecordKind.DEAL:
-        return [], [], set()
-    deals = adapter.nps_referred_deals(job.policy.referrer_field)
-    named = {text for d in deals if (text := clean_text(d.value(job.policy.referrer_field)))}
-    emails = sorted({n.lower() for n in named if "@" in n})
-    ids = sorted(n for n in named if "@" not in n)
-    contacts = (adapter.nps_contacts_by_email(emails) if emails else []) + \
-               (adapter.nps_contacts_by_id(ids) if ids else [])
-    return deals, contacts, set(ids) | {c.company_id for c in contacts if c.company_id}
-
-
-def _known_account(account: NpsAccount) -> KnownAccount:
-    return KnownAccount(id=account.id, won_deal_ids=tuple(d.id for d in account.won_deals), name=account.name,
-                        owner_id=account.owner_id, fields=account.fields)
-
-
-def _unique(contacts: Iterable[NpsContact]) -> list[NpsContact]:
-    return list({c.id: c for c in contacts}.values())
-
-
-def _account_of_key(key: str) -> str | None:
-    """The account id in an NPS task key (``ac1:<crm>:account.<id>:...``), when it is in clear."""
-    try:
-        ref = parse_key(key).deal_ref
-    except ValueError:
-        return None
-    return ref.removeprefix(ACCOUNT_REF_PREFIX) if ref.startswith(ACCOUNT_REF_PREFIX) else None
-
-
 # -- applying and recording ------------------------------------------------------------------------
 
 
@@ -378,7 +282,7 @@ def _count(report: NpsReport, results: Sequence[ActionResult]) -> None:
     tally(results, report.outcomes, report.rejected)
 
 
-def _refused_accounts(results: Sequence[ActionResult], crm: _CrmView) -> dict[str, str]:
+def _refused_accounts(results: Sequence[ActionResult], crm: CrmView) -> dict[str, str]:
     """Account id -> the CRM's message, for accounts with a refused write (retried next run)."""
     refused: dict[str, str] = {}
     for r in results:
@@ -388,9 +292,9 @@ def _refused_accounts(results: Sequence[ActionResult], crm: _CrmView) -> dict[st
     return refused
 
 
-def _account_of_action(action: Action, crm: _CrmView) -> str | None:
+def _account_of_action(action: Action, crm: CrmView) -> str | None:
     if isinstance(action, CreateTask):
-        return action.spec.company_id or _account_of_key(action.key)
+        return action.spec.company_id or account_of_key(action.key)
     if isinstance(action, UpdateRecord):
         if action.update.kind is RecordKind.COMPANY:
             return action.update.record_id
@@ -411,6 +315,12 @@ def _records(matched: Sequence[MatchedResponse], unmatched: Sequence[UnmatchedRe
 
 
 # -- demo ------------------------------------------------------------------------------------------
+
+
+
+def _reads(job: NpsJob) -> NpsReads:
+    return NpsReads(adapter=job.adapter, store=job.store, scope=job.scope, fieldmap=job.fieldmap,
+                    referrer_field=job.policy.referrer_field)
 
 
 def write_demo_csv(dataset, path: str | Path) -> Path:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from connector.mapping import FieldMap, FieldType
-from connector.model import RecordKind
+from connector.mapping.templates import placeholders_in
 from connector.port import SchemaProblem
 
 SYNC = "sync"
@@ -30,18 +30,29 @@ NPS_FIELDS = frozenset({
 """The canonical names the NPS job reads and writes (jobs/core/nps/__init__.py), on deals and companies."""
 REFERRER_FIELD = "referred_by"
 """The deal field naming who referred a won deal (jobs/core/nps/referral.py ``referrer_field``)."""
+NPS_TEMPLATES = frozenset({"referral_ask", "detractor_followup"})
+"""The task templates only the NPS job renders (jobs/core/nps/tasks.py ``TEMPLATE_IDS``)."""
 
 
 def fields_used(fieldmap: FieldMap, job: str) -> frozenset[str]:
-    """The canonical fields ``job`` reads or writes. The sync job reads every deal field (handoff
-    inputs, playbook conditions, task texts) and writes the handoff status back; the NPS job uses
-    the NPS and referral fields. A field of another record neither claims is checked for both."""
+    """The canonical fields ``job`` reads or writes. The NPS job uses the NPS and referral fields.
+    The sync job reads every other deal field (handoff inputs, playbook conditions, task texts)
+    and writes the handoff status back; an NPS field too, when one of its task templates or
+    handoff rules names it. A field of another record neither claims is checked for both."""
     names = set(fieldmap.fields)
     nps = {name for name in names if name in NPS_FIELDS or name == REFERRER_FIELD}
     if job == NPS:
         return frozenset(nps)
-    return frozenset(name for name in names
-                     if fieldmap.spec(name).record is RecordKind.DEAL or name not in nps)
+    named_by_sync = _named_by_sync(fieldmap)
+    return frozenset(name for name in names if name not in nps or name in named_by_sync)
+
+
+def _named_by_sync(fieldmap: FieldMap) -> set[str]:
+    """Fields the sync job's own task templates or the handoff rules name."""
+    texts = [part for template_id, template in fieldmap.templates.items() if template_id not in NPS_TEMPLATES
+             for part in (template.subject, template.body)]
+    named = {field for text in texts for field in placeholders_in(text)}
+    return named | {rule.field for rule in fieldmap.handoff_rules if rule.field}
 
 
 def canonical_of(problem: SchemaProblem) -> str:
@@ -116,6 +127,8 @@ def fit(problems: Iterable[SchemaProblem], fieldmap: FieldMap, job: str) -> JobF
             continue
         if spec is None or name in used:
             blocking.append(problem)
+        else:
+            unfit_optional.add(name)  # not this job's: left out of its mapping, so never read or written
     return JobFit(job=job, blocking=tuple(blocking), skipped=tuple(skipped.values()), notes=tuple(notes),
                   fieldmap=fieldmap.fitted(unfit_optional, write_as))
 

@@ -70,6 +70,11 @@ def render_template(template: str, values: Mapping[str, str | None]) -> str:
     return "".join(parts)
 
 
+def placeholders_in(template: str) -> frozenset[str]:
+    """The placeholder names ``template`` uses (``{decision_criteria}`` -> decision_criteria)."""
+    return frozenset(name for _literal, name in _parsed_template(template) if name)
+
+
 @functools.lru_cache(maxsize=256)
 def _parsed_template(template: str) -> tuple[tuple[str, str | None], ...]:
     """(literal, placeholder) pairs; a mapping has a few templates, rendered for every task."""

@@ -225,20 +225,20 @@ def grants(fieldmap: FieldMap, described: Described, known: set[str]) -> list[de
 
 
 def _create(client: SalesforceClient, label: str, records: list[dict]) -> list[Mapping[str, Any]]:
-    results: list[Mapping[str, Any]] = []
-    for start in range(0, len(records), COLLECTION_MAX):
-        chunk = records[start:start + COLLECTION_MAX]
-        reply = client.restful(f"composite/sobjects:{label}", "composite/sobjects", method="POST",
-                               json={"allOrNone": False, "records": chunk})
-        results += check_reply(reply, len(chunk), "composite/sobjects")
-    return results
+    return _collections(client, "POST", label, records)
 
 
 def _update(client: SalesforceClient, label: str, records: list[dict]) -> list[Mapping[str, Any]]:
+    return _collections(client, "PATCH", label, records)
+
+
+def _collections(client: SalesforceClient, method: str, label: str, records: list[dict]) -> list[Mapping[str, Any]]:
+    """Records created (POST) or updated (PATCH) through sObject Collections, 200 a call, each
+    on its own (allOrNone false): one refused record does not stop the others."""
     results: list[Mapping[str, Any]] = []
     for start in range(0, len(records), COLLECTION_MAX):
         chunk = records[start:start + COLLECTION_MAX]
-        reply = client.restful(f"composite/sobjects:{label}", "composite/sobjects", method="PATCH",
+        reply = client.restful(f"composite/sobjects:{label}", "composite/sobjects", method=method,
                                json={"allOrNone": False, "records": chunk})
         results += check_reply(reply, len(chunk), "composite/sobjects")
     return results

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 
 from connector.errors import ConfigError
-from connector.mapping import FieldMap
+from connector.mapping import FieldMap, builtin_mapping
 from connector.model import RENEWAL_DEAL_KEY, Deal, RecordKind
 from connector.port import SupportsDealCreation
 from jobs.config_playbook import PlaybookEntrySection
@@ -38,9 +39,12 @@ def renewal_deal_rule(entry: PlaybookEntrySection, fieldmap: FieldMap, source: s
         return ConfigError(f"playbook {entry.id!r}: {problem}", source=source, key=f"{key}{sub}")
 
     if RENEWAL_DEAL_KEY not in deal_fields:
+        where = (f"a copy of the built-in mapping {fieldmap.source} (it has the entry commented out: copy the file, "
+                 "uncomment it there and set [crm] mapping to the copy; the installed file is replaced on upgrade)"
+                 if _is_builtin(fieldmap) else fieldmap.source)
         raise refuse(f"creating renewal deals needs a deal field for their key: add [fields.{RENEWAL_DEAL_KEY}] "
-                     f"(record = \"deal\", type = \"text\") to {fieldmap.source} (the built-in mapping has it "
-                     "commented out, with the field to create), then run `afterclose setup` or create the field")
+                     f"(record = \"deal\", type = \"text\") to {where}, then run `afterclose setup`, which "
+                     "creates the field where the CRM lets it")
     if _PIPELINE in deal_fields and section.pipeline is None:
         raise refuse(f"name the pipeline the stage {section.stage!r} belongs to (its internal id)", ".pipeline")
     if _PIPELINE not in deal_fields and section.pipeline is not None:
@@ -100,3 +104,11 @@ def renewal_deal_target_problems(adapter: object, playbooks: PlaybookSet, source
         problems += [f"{source}: playbook {pid!r}: create_renewal_deal: {line}"
                      for line in adapter.deal_target_problems([target])]
     return problems
+
+
+def _is_builtin(fieldmap: FieldMap) -> bool:
+    """Whether the mapping is the one installed with AfterClose (an admin edits a copy)."""
+    try:
+        return Path(fieldmap.source).resolve() == Path(builtin_mapping(fieldmap.provider)).resolve()
+    except (OSError, ValueError):
+        return False

@@ -122,3 +122,27 @@ def test_given_salesforce_referral_status_as_a_text_field_then_check_notes_it_an
     _ran(invoke("run", "--job", "nps", "--config", config), "nps")
     written = {o.get("Referral_Status__c") for o in salesforce.sandbox.records("Opportunity")} - {None}
     assert written and written <= {"not_eligible", "eligible", "asked", "referred", "declined"}
+
+
+def test_given_salesforce_without_the_opportunity_nps_fields_then_sync_runs_and_only_nps_is_blocked(open_crm):
+    """Issue 16, item 2: a field only the NPS job uses never blocks the sync job. An org whose admin
+    created the handoff fields but not the Opportunity NPS fields, for a user who may not create
+    them: the sync job runs (and never reads the missing columns); the NPS job is refused, naming
+    each field, and writes nothing."""
+    from connector.sandbox.salesforce.permissions import UserPermissions
+
+    salesforce = open_crm("salesforce", permissions=UserPermissions(
+        customize_application=False, view_setup=False, manage_permission_sets=False, assign_permission_sets=False))
+    opportunity = salesforce.sandbox.catalog["Opportunity"]
+    # The NPS score stays: the 60-day check-in task of the sync job shows it ({nps_score}).
+    missing = ("NPS_Category__c", "NPS_Date__c", "Referral_Status__c")
+    salesforce.sandbox.catalog["Opportunity"] = dataclasses.replace(
+        opportunity, fields={name: f for name, f in opportunity.fields.items() if name not in missing})
+    config = _nps_config(salesforce)
+    check = invoke("check", "--config", config)
+    assert "job sync: ready" in check.stdout and "job nps: NOT ready" in check.stdout, check.stdout + check.stderr
+    _ran(invoke("run", "--job", "sync", "--config", config), "sync")
+    writes = salesforce.write_calls()
+    nps = invoke("run", "--job", "nps", "--config", config)
+    assert nps.exit_code == 2 and salesforce.write_calls() == writes
+    assert all(name in nps.stderr for name in missing), nps.stderr

@@ -147,3 +147,18 @@ def test_given_https_proxy_then_the_nps_http_source_goes_through_it(open_crm, cu
         assert result.returncode == 0, result.stderr
         assert proxy.log.tunnels[port_of(survey.base_url)] == 1
         assert proxy.log.through(port_of(crm.endpoint.base_url)) == 0
+
+
+@pytest.mark.parametrize("oauth", [False, True], ids=["soap_login", "oauth_password"])
+def test_given_https_proxy_then_the_salesforce_login_goes_through_it_too(open_crm, oauth):
+    # The login is the first call of every run: a proxy-only network must carry it as well as the
+    # REST calls after it (SOAP login, or the OAuth username-password flow with a connected app).
+    from tests.cli.test_salesforce_login import login_connection
+
+    crm = open_crm("salesforce")
+    config = write_config(crm.tmp, f'[crm]\nprovider = "salesforce"\n{login_connection(crm, oauth=oauth)}')
+    with forward_proxy() as proxy:
+        result = run_cli("check", "--config", config, env=env_with(HTTPS_PROXY=proxy.url))
+        assert result.returncode == 0, result.stderr
+        assert crm.calls().get("oauth_token" if oauth else "soap_login", 0) >= 1
+        assert proxy.log.tunnels[port_of(crm.endpoint.base_url)] > 0

@@ -9,7 +9,8 @@ from connector.actions import ActionResult, CreateTask, Outcome
 from connector.model import Cursor, NpsResponse, TaskRef, TaskSpec, TaskStatus
 from jobs.core.ledger_view import EntryStatus
 from jobs.core.nps import REFERRAL_ASK_TOUCH_POINT, nps_task_key
-from jobs.nps import JOB, TASK_PREFIXES
+from jobs.nps import JOB
+from jobs.nps_crm import TASK_PREFIXES
 from jobs.state import NpsRecord, NpsStatus, open_store
 
 UTC = dt.UTC

@@ -73,6 +73,8 @@ def test_given_the_built_in_mapping_with_the_key_field_commented_out_then_it_say
     error = refused(tmp_path, PLAYBOOKS.format(setting=GOOD), FIELDMAP)
     assert "add [fields.renewal_deal_key]" in str(error) and "commented out" in str(error)
     assert "playbook.playbooks[1].create_renewal_deal" in str(error)
+    # The installed file is replaced on upgrade: the admin is sent to a copy, not to edit it.
+    assert "copy of the built-in mapping" in str(error) and "[crm] mapping" in str(error)
 
 
 def test_given_salesforce_then_a_pipeline_is_refused_and_type_renewal_is_a_renewal_deal(tmp_path):

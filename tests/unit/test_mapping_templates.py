@@ -69,3 +69,11 @@ def test_given_the_built_in_nps_templates_copied_into_a_mapping_file_then_it_loa
         text += f'\n[templates.{TEMPLATE_IDS[touch_point]}_copy]\nsubject = "{template.subject}"\nbody = """{body}"""\n'
     fieldmap = parse_mapping(text, source="copied.toml")
     assert fieldmap.template("referral_ask_copy").subject == DEFAULT_TEMPLATES["nps_referral_ask"].subject
+    # ... and renders: every placeholder of the copy is filled from the one table's values.
+    from connector.mapping.templates import placeholders_in, render_template
+
+    copy = fieldmap.template("referral_ask_copy")
+    values = {name: f"<{name}>" for name in placeholders_in(copy.body)}
+    assert "respondent" in values
+    rendered = render_template(copy.body, values)
+    assert "<respondent>" in rendered and "{" not in rendered.replace("{{", "")
