@@ -82,6 +82,14 @@ class SalesforceAdapter:
             self._org_id = org_id(self._client)
         return self._org_id
 
+    # -- how creates stay exactly-once (connector.port.SupportsTaskKeyMode) ---------------------
+    def task_key_mode(self) -> str:
+        """Every task is upserted on the task key, a unique External ID field: a create sent again
+        (after a lost answer, a crash) updates the task the first one made instead of adding one
+        (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_upsert.htm)."""
+        return (f"unique External ID Task.{self.fieldmap.task_key_field} (Salesforce upsert): a create sent again "
+                "updates the task the first one made")
+
     # -- ids as users type them (connector.port.SupportsRecordIds) ------------------------------
     def record_id(self, typed: str) -> str:
         """A 15-character id (the UI's, a report's) in the 18-character form the API answers with."""

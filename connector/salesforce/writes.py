@@ -217,11 +217,22 @@ def _rejected(action: Any, errors: Iterable[Mapping[str, Any]]) -> ActionResult:
     if isinstance(action, CloseTask) and code == "ENTITY_IS_DELETED":
         return ActionResult(action=action, outcome=Outcome.UNCHANGED, message="task was deleted in Salesforce",
                             error_code=code)
-    message = "; ".join(_describe(error) for error in errors) or "Salesforce refused the record without a reason"
+    message = "; ".join(_describe(error, code) for error in errors) or "Salesforce refused the record without a reason"
+    if code == "INACTIVE_OWNER_OR_USER":
+        message += INACTIVE_OWNER_HINT
     return ActionResult(action=action, outcome=Outcome.REJECTED, message=message, error_code=code)
 
 
-def _describe(error: Mapping[str, Any]) -> str:
+INACTIVE_OWNER_HINT = ("; a deal owner who has left? `[playbook] fallback_owner` gives their tasks to someone else")
+"""Salesforce refuses a task owned by a deactivated user (INACTIVE_OWNER_OR_USER): the way out is
+the playbook's fallback owner (jobs/core/task_specs.py), as the demo's hint says (jobs/cli/demo.py)."""
+
+
+def _describe(error: Mapping[str, Any], shown_code: str | None) -> str:
+    """One error in words. The code the result carries (``error_code``: `run` and `status` print
+    it after the message) is not said again; another error's code is."""
     fields = error.get("fields") or []
     suffix = f" (fields: {', '.join(fields)})" if fields else ""
-    return f"{error.get('statusCode', 'ERROR')}: {error.get('message', '')}{suffix}"
+    code = error.get("statusCode", "ERROR")
+    prefix = "" if code == shown_code else f"{code}: "
+    return f"{prefix}{error.get('message', '')}{suffix}"

@@ -45,6 +45,10 @@ def _check(runtime: Runtime) -> int:
         session.reached = True
         adapter = session.adapter
         missing = adapter.missing_permissions() if isinstance(adapter, SupportsPermissions) else []
+        # A field that does not exist is named once, as a mapping problem, not again as a permission
+        # to read it (as `setup` does, jobs/cli/setup.py).
+        absent = {problem.crm_field for problem in found if not problem.note}
+        missing = [permission for permission in missing if permission.split(":")[0] not in absent]
         scope = runtime.scope_of(session, store)
         state = state_problems(store, scope, runtime.clock())
         location = store.location
@@ -107,9 +111,23 @@ def _print_fits(runtime: Runtime, fits: dict[str, JobFit], configured: tuple[str
         lines += [f"  {job} skips optional target {skipped} (reported by every run until fixed)"
                   for skipped in job_fit.skipped]
     lines += [f"note: mapping key {n.mapping_key} -> CRM field {n.crm_field}: {n.problem}" for n in notes.values()]
-    if setup_hint and (blocking or any(f.skipped for f in fits.values())):
+    if setup_hint and any(_setup_makes(runtime, p.mapping_key) for p in blocking):
         click.echo("`afterclose setup` creates AfterClose's own fields, or says how to.", err=True)
+    elif setup_hint and any(_setup_makes(runtime, s.key) for job in configured for s in fits[job].skipped):
+        # Nothing blocks (check ends "ok"): the hint belongs to the skipped targets, after the verdict.
+        lines.append("  `afterclose setup` creates the skipped targets that are AfterClose's own fields, "
+                     "or says how to")
     return lines
+
+
+def _setup_makes(runtime: Runtime, mapping_key: str) -> bool:
+    """Whether `afterclose setup` creates (or says how to create) the field a mapping key names:
+    the task key field and the fields the mapping marks ``afterclose = true``; an admin's own field
+    it does not touch."""
+    key = mapping_key.removeprefix("fields.")
+    if key == "task_key_field":
+        return True
+    return key in runtime.fieldmap.fields and runtime.fieldmap.spec(key).afterclose_owned
 
 
 def state_problems(store: StateStore, scope: str, now: dt.datetime) -> list[str]:

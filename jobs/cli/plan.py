@@ -19,6 +19,7 @@ from jobs.cli.output import add_text_row, console, echo, text
 from jobs.cli.run import jobs_of
 from jobs.cli.runtime import CrmSession, Runtime, load_runtime, progress_for
 from jobs.nps import run_nps
+from jobs.schema_fit import Skipped
 from jobs.state import StateStore
 from jobs.sync import JOB as SYNC_JOB
 from jobs.sync import RELEARN, SyncReport, run_sync
@@ -64,9 +65,14 @@ def plan_command(config_path: Path, fmt: str, job: str) -> int:
         summary["playbooks"] = dict(sorted(sync_report.playbook_counts.items()))
     if skipped_jobs:
         summary["not_configured"] = skipped_jobs
-    skipped_targets = {str(s): s for name in jobs_of(job) for s in session.skipped_of(name)}
+    # One entry per target (field and CRM field), whichever jobs skip it and however each words why.
+    skipped_targets: dict[tuple[str, str], tuple[Skipped, list[str]]] = {}
+    for name in jobs_of(job):
+        for skipped in session.skipped_of(name):
+            skipped_targets.setdefault((skipped.key, skipped.crm_field), (skipped, []))[1].append(name)
     if skipped_targets:
-        summary["skipped_optional_targets"] = list(skipped_targets)
+        summary["skipped_optional_targets"] = [str(s) for s, _ in skipped_targets.values()]
+        summary["skipped_optional_target_jobs"] = {str(s): jobs for s, jobs in skipped_targets.values()}
     choices = playbook_rows(sync_report, session.deal_names) if sync_report else []
     if fmt == "json":
         body = {"actions": [action_json(p.action, job=p.job, deal_name=p.deal_name, owner_name=p.owner_name)
@@ -175,8 +181,9 @@ def _print_plan_table(planned: list[PlannedAction], summary: dict[str, Any]) -> 
     out.print(text(f"{summary['deals']} deals read; {kinds or 'no actions'}."))
     out.print(text(f"API calls: {summary['api_calls_reads']} spent reading for this plan; `run` would make about "
                    f"{summary['api_calls_estimate']} ({summary['api_calls_writes_estimate']} of them writes)."))
-    for skipped in summary.get("skipped_optional_targets", ()):
-        out.print(text(f"skipped optional target {skipped}; `run` writes the other fields"))
+    for skipped, jobs in summary.get("skipped_optional_target_jobs", {}).items():
+        by = f"the {' and '.join(jobs)} job{'s' if len(jobs) > 1 else ''}"
+        out.print(text(f"skipped optional target {skipped} (by {by}); `run` writes the other fields"))
 
 
 def _print_playbooks(rows: list[dict[str, Any]], runtime: Runtime) -> None:

@@ -14,7 +14,7 @@ from jobs.cli.exits import CommandFailed, ExitCode
 from jobs.cli.output import echo, echo_err
 from jobs.cli.run import JOBS
 from jobs.cli.runtime import load_runtime
-from jobs.schema_fit import fit
+from jobs.schema_fit import JobFit, fit
 
 
 def setup_command(config_path: Path, package_dir: Path | None = None) -> int:
@@ -38,7 +38,7 @@ def setup_command(config_path: Path, package_dir: Path | None = None) -> int:
         else:
             raise CommandFailed(f"the {runtime.provider.value} adapter cannot set up fields", ExitCode.CONFIG)
         session.reached = True
-        missing, notes = still_missing(adapter, runtime.fieldmap)
+        missing, notes, adapter_fits = still_missing(adapter, runtime.fieldmap)
     for line in lines:
         echo(line)
     for line in notes:
@@ -49,12 +49,29 @@ def setup_command(config_path: Path, package_dir: Path | None = None) -> int:
         for line in missing:
             echo_err(f"  {line}")
         return ExitCode.CONFIG
+    skipped = optional_missing(adapter_fits)
+    if skipped:
+        # Said as it is: the jobs can run, but not every field the mapping names is there.
+        jobs = sorted({job for _, job in skipped})
+        echo(f"ok: every field the jobs need exists and is usable; {len(skipped)} optional target(s) missing: "
+             f"{', '.join(target for target, _ in skipped)} (the {' and '.join(jobs)} job skips them); "
+             "`afterclose check` checks the rest")
+        return ExitCode.OK
     echo(f"ok: every field the mapping {runtime.fieldmap.source} names exists and is usable; "
          "`afterclose check` checks the rest")
     return ExitCode.OK
 
 
-def still_missing(adapter: CrmAdapter, fieldmap: FieldMap) -> tuple[list[str], list[str]]:
+def optional_missing(fits: list[JobFit]) -> list[tuple[str, str]]:
+    """The optional targets the runs will skip, as (CRM field, job), each field once."""
+    seen: dict[str, str] = {}
+    for job_fit in fits:
+        for skipped in job_fit.skipped:
+            seen.setdefault(skipped.crm_field, job_fit.job)
+    return list(seen.items())
+
+
+def still_missing(adapter: CrmAdapter, fieldmap: FieldMap) -> tuple[list[str], list[str], list[JobFit]]:
     """What the mapping needs and the CRM, described afresh, does not have: every problem that
     blocks a job (AfterClose's own fields and the admin's alike, for every job, configured or
     not) and every missing permission; and, not blocking, the compatible pairs that differ and
@@ -71,4 +88,4 @@ def still_missing(adapter: CrmAdapter, fieldmap: FieldMap) -> tuple[list[str], l
         # A field that is missing altogether is named once, above, not again as "read" missing.
         named = {p.crm_field for p in problems}
         lines += [f"missing permission: {p}" for p in adapter.missing_permissions() if p.split(":")[0] not in named]
-    return lines, notes
+    return lines, notes, fits

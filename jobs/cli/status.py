@@ -9,11 +9,13 @@ from typing import Any
 
 from rich.table import Table
 
+from connector.model import Cursor
 from jobs import logs
 from jobs.cli.exits import ExitCode
 from jobs.cli.output import add_text_row, console, echo, echo_err, jsonable, text
 from jobs.cli.run import JOBS
 from jobs.cli.runtime import load_runtime
+from jobs.nps import JOB as NPS
 from jobs.state import RunSummary, StoredNpsResponse
 from jobs.state.customers import StoredCustomerDeal
 from jobs.sync import TASK_KEY_MODE
@@ -42,8 +44,7 @@ def status_command(config_path: Path, limit: int, fmt: str) -> int:
     out = console()
     out.print(text((scope, "bold")))
     for job, cursor in cursors.items():
-        where = f"after {cursor.modified.isoformat()} / deal {cursor.deal_id}" if cursor else "not started yet"
-        out.print(text(f"  {job} cursor: {where}"))
+        out.print(text(f"  {_progress_line(job, cursor, runs)}"))
     out.print(text(f"  task keys: {task_keys or 'not known until the first run'}"))
     if in_doubt:
         out.print(text(f"  {len(in_doubt)} task create(s) sent without a recorded answer: the next run looks them up "
@@ -66,6 +67,24 @@ def status_command(config_path: Path, limit: int, fmt: str) -> int:
         for reject in not_imported:
             out.print(text(f"  {reject.describe()} (run {reject.run_id})"))
     return ExitCode.OK
+
+
+def _progress_line(job: str, cursor: Cursor | None, runs: list[RunSummary]) -> str:
+    """Where ``job`` goes on from. The sync job pages deals after its cursor; the NPS job has a
+    cursor only when its source gives one (a CSV does not: every run reads the whole file and
+    knows the responses it saw by their id), so its last run is what is true about it."""
+    if cursor is not None:
+        deal = f" / deal {cursor.deal_id}" if cursor.deal_id else ""
+        return f"{job} cursor: after {cursor.modified.isoformat()}{deal}"
+    if job != NPS:
+        return f"{job} cursor: not started yet"
+    last = next((run for run in runs if run.job == NPS and not run.dry_run), None)
+    if last is None:
+        return "nps: no run among the recent runs below" if runs else "nps: no run yet"
+    outcome = last.outcome.value if last.outcome else "running"
+    counts = ", ".join(f"{k} {v}" for k, v in sorted((last.counts or {}).items())) or "nothing written"
+    return (f"nps: last run {last.id} at {last.started_at:%Y-%m-%d %H:%M} UTC ({outcome}): {counts}; the source has "
+            "no cursor: every run reads it whole and knows the responses it saw by their id")
 
 
 def history_command(config_path: Path, fmt: str, *, run_id: int | None = None, deal_id: str | None = None) -> int:

@@ -173,9 +173,10 @@ class _AccountContext:
         why = "; ".join(part for part in (summary.basis if summary else None, referral) if part)
         actions: list[Action] = []
         for deal_id in self.account.won_deal_ids:
+            # Recorded under the deal it writes (`status --deal` lists it there), not the anchor.
             deal = self.snapshot.deals.get(deal_id)
             current = deal.fields if deal else {}
-            action = _update(self.fieldmap, RecordKind.DEAL, deal_id, anchor, wanted, current, why,
+            action = _update(self.fieldmap, RecordKind.DEAL, deal_id, deal_id, wanted, current, why,
                              known=deal is not None, zone=self.policy.playbook.zone)
             if action:
                 actions.append(action)
